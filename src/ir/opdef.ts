@@ -1,0 +1,78 @@
+import type { AttrSpec } from './attrs.js';
+import type { DType } from './dtype.js';
+import type { Node } from './node.js';
+import type { Shape } from './shape.js';
+import type { Value } from './value.js';
+
+/** An input slot of an op. `nondiff` marks inputs that have no gradient (indices, shapes, masks). */
+export interface InputSpec {
+  name: string;
+  optional?: boolean;
+  /** Takes all remaining inputs (Concat, Loop's carried values). */
+  variadic?: boolean;
+  nondiff?: boolean;
+}
+
+/** Type and shape of one output, as a shape rule returns it. */
+export interface ValueInfo {
+  dtype: DType;
+  shape: Shape;
+}
+
+/** What a shape rule sees: the inputs, typed attributes, and a way to fail with context. */
+export interface InferContext {
+  readonly opType: string;
+  /** Scoped node name, for messages. */
+  readonly nodeName: string;
+  readonly inputs: readonly (Value | undefined)[];
+  /** An attribute's value (its default when absent). */
+  attr<T>(name: string): T;
+  /** Whether the attribute was given explicitly. */
+  hasAttr(name: string): boolean;
+  /** Throw a ShapeError that names the op, the node and every input's shape. */
+  fail(message: string): never;
+  /** A fresh symbolic dimension for sizes only known at run time. */
+  freshDim(hint?: string): string;
+}
+
+/**
+ * An operator as data: its ONNX type, input and attribute schema, shape rule,
+ * and (once the autodiff layer registers it) its VJP rule. Each family of ops
+ * lives in one file under src/ops/.
+ */
+export interface OpDef {
+  opType: string;
+  /** ONNX domain; '' is the default domain. */
+  domain?: string;
+  inputs: readonly InputSpec[];
+  /** Number of outputs; a function for ops whose count depends on inputs or attributes. */
+  outputs: number | ((node: { inputs: readonly (Value | undefined)[]; attr<T>(name: string): T }) => number);
+  attrs?: Readonly<Record<string, AttrSpec>>;
+  /** Element types input 0 accepts. Defaults to float32 and float64. */
+  dtypes?: readonly DType[];
+  /** False where ONNX Runtime's CPU EP has no float64 kernel (DESIGN §7). */
+  float64Kernel?: boolean;
+  /** One line for doc_string and the coverage report. */
+  doc?: string;
+  infer(ctx: InferContext): ValueInfo[];
+  /** Reverse-mode rule; absent until defined, `'none'` for ops with no derivative. */
+  vjp?: VjpRule | 'none';
+}
+
+/**
+ * A VJP rule: given output cotangents, emit nodes computing input cotangents.
+ * Returns one entry per input; undefined where the input gets no gradient.
+ */
+export type VjpRule = (ctx: VjpContext) => readonly (Value | undefined)[];
+
+/** What a VJP rule sees. The graph it emits into is `ctx.graph`. */
+export interface VjpContext {
+  readonly node: Node;
+  /** Forward inputs, as seen from the graph the backward nodes go into. */
+  readonly inputs: readonly (Value | undefined)[];
+  /** Forward outputs, likewise. */
+  readonly outputs: readonly Value[];
+  /** Cotangent of each output; undefined where the output does not reach the loss. */
+  readonly gradOutputs: readonly (Value | undefined)[];
+  readonly graph: import('./graph.js').Graph;
+}
