@@ -16,6 +16,7 @@ export interface NodeOptions {
 
 /** State shared by a model's main graph and all its subgraphs. */
 class ModelScope {
+  constructor(readonly opset: number) {}
   nodeCounter = 0;
   dimCounter = 0;
   scopes: string[] = [];
@@ -44,11 +45,23 @@ export class Graph {
   docString?: string;
   private readonly model: ModelScope;
 
+  /**
+   * @param name graph name (shown by Netron)
+   * @param parent enclosing graph, for Loop bodies and If branches (use `subgraph`)
+   * @param opset default-domain opset the graph targets; emitters consult it where
+   *   an op's signature changed (Reduce* axes became an input in opset 18)
+   */
   constructor(
     public name: string,
     readonly parent?: Graph,
+    opset = 17,
   ) {
-    this.model = parent ? parent.model : new ModelScope();
+    this.model = parent ? parent.model : new ModelScope(opset);
+  }
+
+  /** The default-domain opset this model targets. */
+  get opset(): number {
+    return this.model.opset;
   }
 
   /** The outermost graph of the model. */

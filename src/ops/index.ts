@@ -1,4 +1,14 @@
-// Importing this module registers every op family.
+// Importing this module registers every op family (one file per family).
 export * from './registry.js';
 export * from './shape-rules.js';
 export * from './elementwise.js';
+export * from './structural.js';
+export * from './compare.js';
+export * from './softmax.js';
+export * from './reduce.js';
+export * from './linalg.js';
+export * from './conv.js';
+export * from './pool.js';
+export * from './norm.js';
+export * from './shape.js';
+export * from './control.js';
