@@ -12,6 +12,8 @@ import { Value } from './value.js';
 export interface NodeOptions {
   /** Shown in Netron as the node's documentation. */
   doc?: string;
+  /** A fixed node name instead of the scoped counter name (for graphs rebuilt from a file). */
+  name?: string;
 }
 
 /** State shared by a model's main graph and all its subgraphs. */
@@ -148,7 +150,8 @@ export class Graph {
    */
   node(op: OpDef, inputs: readonly (Value | undefined)[], attrs: PlainAttrs = {}, options: NodeOptions = {}): Value[] {
     const scope = this.scopePath;
-    const nodeName = `${scope ? `${scope}/` : ''}${op.opType}_${this.model.nodeCounter++}`;
+    const counted = `${scope ? `${scope}/` : ''}${op.opType}_${this.model.nodeCounter++}`;
+    const nodeName = options.name ?? counted;
     const where = `${op.opType} '${nodeName}'`;
     const typed = typeAttrs(op, attrs, where);
     this.checkInputs(op, inputs, where);

@@ -74,5 +74,7 @@ export interface VjpContext {
   readonly outputs: readonly Value[];
   /** Cotangent of each output; undefined where the output does not reach the loss. */
   readonly gradOutputs: readonly (Value | undefined)[];
+  /** Which inputs need a cotangent: a rule may skip the work for the others. */
+  readonly wants: readonly boolean[];
   readonly graph: import('./graph.js').Graph;
 }

@@ -12,3 +12,4 @@ export * from './pool.js';
 export * from './norm.js';
 export * from './shape.js';
 export * from './control.js';
+export * from './grad-helpers.js';

@@ -29,3 +29,29 @@ export async function runGraph(
   await session.release();
   return result;
 }
+
+/**
+ * Serialize `graph` once and return a reusable runner (for finite differences,
+ * which run the same model many times).
+ */
+export async function compileGraph(
+  graph: Graph,
+  options: ModelOptions = {},
+): Promise<{ run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>; release(): Promise<void> }> {
+  const session = await ort.InferenceSession.create(serializeModel(graph, options));
+  return {
+    async run(feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, [...t.shape]);
+      const out = await session.run(ortFeeds);
+      const result: Record<string, Tensor> = {};
+      for (const [name, v] of Object.entries(out)) {
+        const dtype = v.type as DType;
+        const data = dtype === 'bool' ? Uint8Array.from(v.data as unknown as ArrayLike<number>) : v.data;
+        result[name] = new Tensor(dtype, v.dims.map(Number), data as never);
+      }
+      return result;
+    },
+    release: () => session.release(),
+  };
+}

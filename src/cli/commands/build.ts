@@ -1,0 +1,78 @@
+import { stat } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Option, type Command } from 'commander';
+import { TwnnError } from '../../ir/errors.js';
+import { exportModel } from '../../lower/artifacts.js';
+import { isModelSpec, type ModelSpec } from '../../twnn/spec.js';
+import { formatBytes, parseInteger } from '../options.js';
+
+interface BuildFlags {
+  out?: string;
+  dtype: 'float32' | 'float64';
+  opset?: number;
+  seed: number;
+}
+
+/**
+ * `twnn build <graph.ts>`: export a graph file's model to `exported/<name>/`.
+ *
+ * @example registerBuild(program);
+ */
+export function registerBuild(program: Command): void {
+  program
+    .command('build')
+    .description('export a model defined in a graph file (graphs/*.ts) to ONNX: model.onnx and manifest.json')
+    .argument('<graph>', 'TypeScript file whose default export is defineModel(...)')
+    .option('-o, --out <dir>', 'output folder (default: exported/<graph file name>)')
+    .addOption(new Option('--dtype <dtype>', 'float type of parameters and activations').choices(['float32', 'float64']).default('float32'))
+    .option('--opset <n>', 'ONNX default-domain opset (default: 17)', (v) => parseInteger(v, '--opset', 1))
+    .option('--seed <n>', 'seed for parameter initialisation', (v) => parseInteger(v, '--seed', 0), 0)
+    .action(async (graphFile: string, flags: BuildFlags) => {
+      const spec = await loadModelSpec(graphFile);
+      const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
+      const { files, manifest } = await exportModel(spec, outDir, {
+        dtype: flags.dtype,
+        seed: flags.seed,
+        ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
+      });
+      const lines = [`built ${manifest.name} (${manifest.dtype}, opset ${manifest.opset}, seed ${manifest.seed})`];
+      for (const f of files) lines.push(`  ${f}  ${formatBytes((await stat(f)).size)}`);
+      const trainable = manifest.trainableParameterCount;
+      lines.push(
+        `parameters: ${manifest.parameterCount.toLocaleString('en-US')}` +
+          (trainable !== manifest.parameterCount ? ` (${trainable.toLocaleString('en-US')} trainable)` : ''),
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+/**
+ * Import a graph file (the CLI runs under tsx, so `.ts` imports work) and
+ * return its default export, which must be a ModelSpec.
+ *
+ * @example const spec = await loadModelSpec('graphs/sine-mlp.ts');
+ */
+export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
+  const abs = resolve(graphFile);
+  try {
+    if (!(await stat(abs)).isFile()) throw new TwnnError(`${graphFile}: not a file`);
+  } catch (err) {
+    if (err instanceof TwnnError) throw err;
+    throw new TwnnError(`${graphFile}: cannot read graph file (no such file)`);
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(abs).href);
+  } catch (err) {
+    // A SpecError from defineModel at the file's top level: say which file.
+    if (err instanceof TwnnError) throw new TwnnError(`${graphFile}: ${err.message}`);
+    throw err;
+  }
+  if (!isModelSpec(mod.default)) {
+    const got = mod.default === undefined ? 'no default export' : `a default export of type ${typeof mod.default}`;
+    throw new TwnnError(`${graphFile}: expected the default export to be a model (export default defineModel({...})), found ${got}`);
+  }
+  return mod.default;
+}
+

@@ -1,0 +1,31 @@
+import { CommanderError } from 'commander';
+import { TwnnError } from '../ir/errors.js';
+
+/**
+ * Print `err` the CLI's way and return the exit status: a TwnnError, a
+ * commander usage error or a file-system error is one `twnn: error: <message>`
+ * line (exit 2); anything else is a bug, printed with its stack (exit 1).
+ *
+ * @example process.exitCode = reportError(new TwnnError('bad input'));
+ */
+export function reportError(err: unknown, stderr: (text: string) => void = (t) => process.stderr.write(t)): number {
+  const message = userMessage(err);
+  if (message !== undefined) {
+    stderr(`twnn: error: ${message.replace(/\s+/g, ' ').trim()}\n`);
+    return 2;
+  }
+  stderr(`twnn: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}
+
+/** The one-line message for an error the user can act on, or undefined for a bug. */
+function userMessage(err: unknown): string | undefined {
+  if (err instanceof TwnnError) return err.message;
+  if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    const what: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory' };
+    return `cannot ${e.syscall} ${e.path ? `'${e.path}'` : ''}: ${what[e.code] ?? e.code}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { PRODUCER_VERSION } from '../onnx/serialize.js';
+import { registerBuild } from './commands/build.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerRun } from './commands/run.js';
+import { reportError } from './errors.js';
+
+/** Exit status of a usage error, a bad input file or any other TwnnError. */
+export const EXIT_USAGE = 2;
+/** Exit status of an unexpected internal error (printed with its stack). */
+export const EXIT_INTERNAL = 1;
+
+/**
+ * The `twnn` program with every subcommand registered (one file per command
+ * under `commands/`). Commander's own error output is silenced: `runCli`
+ * prints every error as one `twnn: error:` line.
+ *
+ * @example createProgram().parseAsync(['inspect', 'model.onnx'], { from: 'user' });
+ */
+export function createProgram(): Command {
+  const program = new Command('twnn')
+    .description('Temporal Wormhole Neural Networks: build models, lower them to ONNX, and run them through onnxruntime-node')
+    .version(PRODUCER_VERSION, '-V, --version', 'print the twnn version')
+    .helpOption('-h, --help', 'show help for a command')
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+  registerBuild(program);
+  registerRun(program);
+  registerInspect(program);
+  return program;
+}
+
+/**
+ * Run the CLI on `args` (without `node` and the script) and return the exit
+ * status: 0 on success, 2 for usage and input errors (one line on stderr),
+ * 1 for internal errors (with the stack).
+ *
+ * @example process.exitCode = await runCli(['run', 'model.onnx', '--input', 'x.json']);
+ */
+export async function runCli(args: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError && err.exitCode === 0) return 0; // --help, --version
+    if (err instanceof CommanderError && err.code === 'commander.help') {
+      const names = program.commands.map((c) => c.name()).join(', ');
+      return reportError(new CommanderError(EXIT_USAGE, err.code, `missing command: expected one of ${names} (see 'twnn --help')`));
+    }
+    return reportError(err);
+  }
+}

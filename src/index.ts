@@ -1,0 +1,42 @@
+// twnn's public API, curated: what graphs/*.ts files and users' code import.
+// Everything else under src/ is internal and may change without notice.
+
+// Model definition.
+export { defineModel, isModelSpec, MODEL_KIND } from './twnn/spec.js';
+export type { InputSpec, ModelDefinition, ModelSpec } from './twnn/spec.js';
+
+// Layers.
+export { dense, transposeWeight } from './twnn/dense.js';
+export type { DenseModule, DenseOptions } from './twnn/dense.js';
+export { conv2d } from './twnn/conv2d.js';
+export type { Conv2dModule, Conv2dOptions, Size2 } from './twnn/conv2d.js';
+export { batchNorm2d } from './twnn/norm.js';
+export type { BatchNorm2dModule, BatchNorm2dOptions } from './twnn/norm.js';
+export { avgPool2d, flatten, globalAvgPool, maxPool2d } from './twnn/pool.js';
+export type { AvgPool2dOptions, Pool2dOptions } from './twnn/pool.js';
+export { leakyRelu, relu, sigmoid, softmax, tanh } from './twnn/activations.js';
+export { isModule, sequential } from './twnn/sequential.js';
+export type { SequentialModule } from './twnn/sequential.js';
+export { basicBlock, bottleneck } from './twnn/blocks.js';
+export type { BasicBlockOptions, BottleneckOptions } from './twnn/blocks.js';
+
+// Modules, parameters and initialisers (for custom layers).
+export { BuildContext, paramWeights } from './twnn/module.js';
+export type { BuildContextOptions, Module, ParamInfo, ParamMode, ParamOptions } from './twnn/module.js';
+export * as init from './twnn/init.js';
+export type { Init } from './twnn/init.js';
+
+// Building and exporting.
+export { buildInferenceGraph } from './lower/inference.js';
+export type { BuildOptions, BuiltGraph } from './lower/inference.js';
+export { exportModel, MANIFEST_FILE, MODEL_FILE } from './lower/artifacts.js';
+export type { ExportResult } from './lower/artifacts.js';
+export type { Manifest, ManifestFile, ManifestParam, ManifestValue } from './lower/manifest.js';
+
+// Core types and errors.
+export { Tensor } from './ir/tensor.js';
+export { FormatError, ShapeError, SpecError, TwnnError } from './ir/errors.js';
+export type { DType } from './ir/dtype.js';
+export type { Dim, Shape } from './ir/shape.js';
+export type { Graph } from './ir/graph.js';
+export type { Value } from './ir/value.js';

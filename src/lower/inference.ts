@@ -1,0 +1,91 @@
+// The inference graph of a model spec: input `x`, output `y`, parameters as
+// initializers (model.onnx).
+import { Graph, SpecError, type DType, type Node, type Tensor } from '../ir/index.js';
+import { DEFAULT_OPSET } from '../onnx/serialize.js';
+import { BuildContext, type ParamInfo, type ParamMode } from '../twnn/module.js';
+import type { ModelSpec } from '../twnn/spec.js';
+
+/** Build settings shared by every graph made from a spec. */
+export interface BuildOptions {
+  /** Float type of parameters and activations (default float32). */
+  dtype?: DType;
+  /** Default-domain opset (default 17). */
+  opset?: number;
+  /** Model seed for parameter initialisation (default 0). */
+  seed?: number;
+  /** Parameter values that replace the drawn ones, by name (trained weights). */
+  weights?: ReadonlyMap<string, Tensor>;
+}
+
+/** A built graph with the parameters it declared, in declaration order. */
+export interface BuiltGraph {
+  graph: Graph;
+  params: ParamInfo[];
+}
+
+/** The lowest opset twnn emits: Softmax and Reduce* semantics are those of opset 13+, BatchNormalization of 15+. */
+export const MIN_OPSET = 17;
+
+/**
+ * Build `spec`'s inference graph: input `x` (`spec.input.shape`, batch `B`),
+ * output `y`, parameters as initializers.
+ *
+ * @example
+ * const { graph, params } = buildInferenceGraph(spec, { seed: 1 });
+ * const bytes = serializeModel(graph);
+ */
+export function buildInferenceGraph(spec: ModelSpec, options: BuildOptions = {}): BuiltGraph {
+  return buildForward(spec, options, 'initializer');
+}
+
+/**
+ * The forward network of `spec` in a fresh graph, parameters entering as
+ * `mode` says; shared by the inference build and (later) the gradient builds.
+ *
+ * @example const { graph, params } = buildForward(spec, { dtype: 'float64' }, 'input');
+ */
+export function buildForward(spec: ModelSpec, options: BuildOptions, mode: ParamMode): BuiltGraph {
+  const dtype = options.dtype ?? 'float32';
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET) throw new SpecError(`model '${spec.name}': opset must be an integer >= ${MIN_OPSET}, got ${opset}`);
+  const graph = new Graph(spec.name, undefined, opset);
+  if (spec.description) graph.docString = spec.description;
+  const ctx = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights });
+  const x = graph.input('x', dtype, spec.input.shape);
+  const y = spec.net.build(ctx, x);
+  if (y.dtype !== dtype) throw new SpecError(`model '${spec.name}': the network's output has dtype ${y.dtype}, expected ${dtype}`);
+  graph.output('y', y);
+
+  const unused = ctx.unusedWeights();
+  if (unused.length > 0) {
+    throw new SpecError(`model '${spec.name}': given weights match no parameter: ${unused.join(', ')} (parameters: ${ctx.params.map((p) => p.name).join(', ')})`);
+  }
+  if (dtype === 'float64') checkFloat64Kernels(spec.name, graph);
+  return { graph, params: ctx.params };
+}
+
+/**
+ * onnxruntime's CPU EP has no float64 kernel for some ops (Conv, ConvTranspose,
+ * AveragePool, GlobalAveragePool: DESIGN §7), and session creation would fail
+ * with an opaque message; say so at build time instead.
+ */
+function checkFloat64Kernels(model: string, graph: Graph): void {
+  const node = firstNode(graph, (n) => n.op.float64Kernel === false);
+  if (node) {
+    throw new SpecError(
+      `model '${model}': node '${node.name}' (${node.opType}) has no float64 kernel in onnxruntime's CPU execution provider; ` +
+        'conv networks must be built in float32 (--dtype float32)',
+    );
+  }
+}
+
+function firstNode(graph: Graph, test: (n: Node) => boolean): Node | undefined {
+  for (const n of graph.nodes) {
+    if (test(n)) return n;
+    for (const sub of n.subgraphs()) {
+      const hit = firstNode(sub, test);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import { TwnnError } from '../ir/errors.js';
+
+/** Where a session runs: the CPU EP, or the CUDA EP on one GPU. */
+export type Device = { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
+
+/** Shared libraries the CUDA EP needs beside onnxruntime-node's binding. */
+export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'] as const;
+
+/** How a user gets the CUDA EP: the project script, or onnxruntime-node's own installer where its download is reachable. */
+export const CUDA_INSTALL_HINT =
+  "install it with 'npm run cuda:install', or with 'npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12' on a machine that can reach onnxruntime's download";
+
+/**
+ * Parse a `--device` value: `cpu`, `cuda` (GPU 0) or `cuda:N`.
+ *
+ * @example
+ * parseDevice('cuda:1') // { kind: 'cuda', deviceId: 1 }
+ */
+export function parseDevice(text: string): Device {
+  if (text === 'cpu') return { kind: 'cpu' };
+  if (text === 'cuda') return { kind: 'cuda', deviceId: 0 };
+  const m = /^cuda:(\d{1,3})$/.exec(text);
+  if (m) return { kind: 'cuda', deviceId: Number(m[1]) };
+  throw new TwnnError(`unknown device '${text}': expected cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0)`);
+}
+
+/** `cpu`, `cuda:0`, ... for messages. @example formatDevice({ kind: 'cpu' }) // 'cpu' */
+export function formatDevice(device: Device): string {
+  return device.kind === 'cpu' ? 'cpu' : `cuda:${device.deviceId}`;
+}
+
+/**
+ * onnxruntime-node SessionOptions for `device`. A cuda device lists only the
+ * CUDA EP: onnxruntime would otherwise place what it cannot run on the GPU on
+ * the CPU without a word, and a `--device cuda` run must never quietly be a
+ * CPU run.
+ *
+ * @example
+ * sessionOptionsFor({ kind: 'cuda', deviceId: 0 }).executionProviders // [{ name: 'cuda', deviceId: 0 }]
+ */
+export function sessionOptionsFor(device: Device): InferenceSession.SessionOptions {
+  if (device.kind === 'cpu') return { executionProviders: ['cpu'] };
+  return { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }] };
+}
+
+/**
+ * Turn TF32 off for cuBLAS/cuDNN in this process when `tf32` is false.
+ * onnxruntime's CUDA EP enables TF32 by default, and onnxruntime-node passes
+ * only `deviceId` to the EP (no `use_tf32`), so this goes through the
+ * NVIDIA_TF32_OVERRIDE variable the CUDA libraries read when the EP creates its
+ * handles, i.e. at session creation. `true`/undefined leaves the default.
+ *
+ * @example applyTf32Setting(false); // later CUDA sessions use full FP32 matmuls
+ */
+export function applyTf32Setting(tf32: boolean | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  if (tf32 === false) env.NVIDIA_TF32_OVERRIDE = '0';
+}
+
+/** What `checkCudaAvailable` found. */
+export interface CudaCheck {
+  available: boolean;
+  /** The directory searched: onnxruntime-node's native binding directory. */
+  nativeDir: string;
+  /** Provider libraries not found there. */
+  missing: string[];
+}
+
+/**
+ * onnxruntime-node's native directory for this platform
+ * (`node_modules/onnxruntime-node/bin/napi-v6/<platform>/<arch>`), where its
+ * binding looks for the CUDA EP libraries.
+ *
+ * @example ortNativeDir() // '/work/main/node_modules/onnxruntime-node/bin/napi-v6/linux/x64'
+ */
+export function ortNativeDir(platform: string = process.platform, arch: string = process.arch): string {
+  const require = createRequire(import.meta.url);
+  // The package's `main` is dist/index.js; its root is one level up.
+  const root = dirname(dirname(require.resolve('onnxruntime-node')));
+  return join(root, 'bin', 'napi-v6', platform, arch);
+}
+
+/**
+ * Whether the CUDA EP libraries are installed beside onnxruntime-node's binding.
+ * `nativeDir` is injectable so the check is testable without a GPU.
+ *
+ * @example
+ * const check = checkCudaAvailable();
+ * if (!check.available) console.log(check.missing);
+ */
+export function checkCudaAvailable(nativeDir: string = ortNativeDir()): CudaCheck {
+  const missing = CUDA_PROVIDER_LIBRARIES.filter((lib) => !existsSync(join(nativeDir, lib)));
+  return { available: missing.length === 0, nativeDir, missing };
+}
+
+/**
+ * Throw the one-line error for a cuda device whose EP is not installed; a no-op
+ * for the CPU or when the libraries are present.
+ *
+ * @example assertDeviceAvailable(parseDevice('cuda')); // throws on a machine without the CUDA EP
+ */
+export function assertDeviceAvailable(device: Device, nativeDir?: string): void {
+  if (device.kind === 'cpu') return;
+  const check = checkCudaAvailable(nativeDir);
+  if (check.available) return;
+  throw new TwnnError(
+    `--device ${formatDevice(device)}: onnxruntime-node's CUDA execution provider is not installed ` +
+      `(missing ${check.missing.join(', ')} in ${check.nativeDir}); ${CUDA_INSTALL_HINT}`,
+  );
+}
+
+/**
+ * A TwnnError for a failed session creation on `device`, on one line. CUDA
+ * failures (a missing libcudart/libcublas, no GPU, a bad device id) name the
+ * device and how to set the EP up.
+ *
+ * @example throw sessionCreationError(err, parseDevice('cuda'), 'model.onnx');
+ */
+export function sessionCreationError(err: unknown, device: Device, where: string): TwnnError {
+  const message = oneLine(err instanceof Error ? err.message : String(err));
+  if (device.kind === 'cpu') return new TwnnError(`${where}: onnxruntime could not create a session: ${message}`);
+  return new TwnnError(
+    `${where}: onnxruntime could not create a CUDA session on ${formatDevice(device)}: ${message} ` +
+      `(the CUDA EP needs an NVIDIA GPU and the CUDA 13 runtime libraries on LD_LIBRARY_PATH; ${CUDA_INSTALL_HINT})`,
+  );
+}
+
+/** Collapse an onnxruntime message (often multi-line) to one line. @example oneLine('a\n  b') // 'a b' */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}

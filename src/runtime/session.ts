@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { FormatError, TwnnError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
+import { parseModel } from '../onnx/load.js';
+import {
+  applyTf32Setting,
+  assertDeviceAvailable,
+  formatDevice,
+  oneLine,
+  parseDevice,
+  sessionCreationError,
+  sessionOptionsFor,
+  type Device,
+} from './device.js';
+import { validateFeeds, type IoInfo } from './feeds.js';
+import { fromOrtTensor, toOrtTensor } from './ort-tensor.js';
+
+/** How to open a session. */
+export interface OpenOptions {
+  /** `cpu` (default), `cuda`, `cuda:N`, or a parsed Device. */
+  device?: Device | string;
+  /** Allow TF32 matmuls on the GPU (default: the CUDA EP's own default, on). */
+  tf32?: boolean;
+  /** Names the model in messages when it is given as bytes (default `model`). */
+  where?: string;
+  /** onnxruntime-node's native directory, where the CUDA EP libraries are looked for (tests inject one). */
+  nativeDir?: string;
+}
+
+/**
+ * An onnxruntime-node session that speaks twnn Tensors and checks every feed
+ * against the model first (onnxruntime silently ignores unknown feed names).
+ *
+ * @example
+ * const session = await openSession('exported/sine-mlp/model.onnx', { device: 'cpu' });
+ * const { y } = await session.run({ x });
+ * await session.close();
+ */
+export class TwnnSession {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly device: Device,
+    /** The model's feedable inputs, in model order. */
+    readonly inputs: readonly IoInfo[],
+    readonly outputs: readonly IoInfo[],
+    /** The model file (or `where`), for messages. */
+    readonly where: string,
+  ) {}
+
+  get inputNames(): string[] {
+    return this.inputs.map((i) => i.name);
+  }
+
+  get outputNames(): string[] {
+    return this.outputs.map((o) => o.name);
+  }
+
+  /** The declared input `name`, or undefined. */
+  input(name: string): IoInfo | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  /**
+   * Run the model. Feeds are validated first (names, dtypes, ranks, sizes);
+   * returns every output by name.
+   */
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    validateFeeds(this.inputs, feeds, this.where);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(ortFeeds);
+    } catch (err) {
+      throw new TwnnError(`${this.where}: onnxruntime failed to run on ${formatDevice(this.device)}: ${oneLine(String((err as Error).message ?? err))}`);
+    }
+    const result: Record<string, Tensor> = {};
+    for (const name of this.outputNames) result[name] = fromOrtTensor(out[name], name);
+    return result;
+  }
+
+  /** Release the native session. */
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Open `model` (a path or the `.onnx` bytes) on a device. A missing, empty or
+ * non-ONNX file is a FormatError naming it; a cuda device without the CUDA EP,
+ * or whose session cannot be created, is a one-line TwnnError saying how to
+ * set it up. There is never a CPU fallback for a cuda device.
+ *
+ * @example
+ * const session = await openSession(bytes, { device: 'cuda:0', where: 'sine-mlp' });
+ */
+export async function openSession(model: string | Uint8Array, options: OpenOptions = {}): Promise<TwnnSession> {
+  const device = typeof options.device === 'string' ? parseDevice(options.device) : (options.device ?? { kind: 'cpu' });
+  const where = typeof model === 'string' ? model : (options.where ?? 'model');
+  assertDeviceAvailable(device, options.nativeDir);
+  const bytes = typeof model === 'string' ? await readModelBytes(model) : model;
+  const declared = declaredShapes(bytes, where);
+  applyTf32Setting(options.tf32);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessionOptionsFor(device));
+  } catch (err) {
+    throw sessionCreationError(err, device, where);
+  }
+  const info = (m: ort.InferenceSession.ValueMetadata): IoInfo => {
+    if (!m.isTensor) return { name: m.name, type: 'non-tensor' };
+    // onnxruntime reports an undeclared shape as [], like a scalar's; the proto tells them apart.
+    return declared.has(m.name) ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: m.type };
+  };
+  return new TwnnSession(session, device, session.inputMetadata.map(info), session.outputMetadata.map(info), where);
+}
+
+/**
+ * The bytes of an `.onnx` file; a missing or unreadable file is a FormatError
+ * naming the path (the same words as `readModelFile`).
+ *
+ * @example const bytes = await readModelBytes('exported/sine-mlp/model.onnx');
+ */
+export async function readModelBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : oneLine((err as Error).message);
+    throw new FormatError(`${path}: cannot read ONNX file (${why})`);
+  }
+}
+
+/**
+ * Names of the graph inputs and outputs that declare a shape. Parsing the
+ * model first also turns an empty, truncated or foreign file into a
+ * FormatError before onnxruntime sees it.
+ */
+function declaredShapes(bytes: Uint8Array, where: string): Set<string> {
+  const graph = parseModel(bytes, where).graph!;
+  const names = new Set<string>();
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? [])]) {
+    if (v.name && v.type?.tensorType?.shape) names.add(v.name);
+  }
+  return names;
+}

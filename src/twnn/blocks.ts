@@ -1,0 +1,92 @@
+// Residual blocks with torchvision's structure and parameter names
+// (conv1, bn1, conv2, bn2, [conv3, bn3,] downsample.0, downsample.1), so a
+// torchvision-style state_dict maps onto them key for key.
+import * as ops from '../ops/index.js';
+import { relu } from './activations.js';
+import { conv2d } from './conv2d.js';
+import type { Module } from './module.js';
+import { batchNorm2d } from './norm.js';
+import { sequential } from './sequential.js';
+import { positiveInt } from './validate.js';
+
+export interface BasicBlockOptions {
+  /** Stride of the first 3x3 conv and of the shortcut (2 halves H and W). Default 1. */
+  stride?: number;
+}
+
+export interface BottleneckOptions {
+  /** Stride of the 3x3 conv and of the shortcut. Default 1. */
+  stride?: number;
+  /** Output channels = width · expansion. Default 4. */
+  expansion?: number;
+}
+
+/** A residual block: `relu(main(x) + shortcut(x))`, each part built in its scope. */
+function residual(kind: string, main: readonly [string, Module][], downsample: Module | undefined): Module {
+  return {
+    kind,
+    build(ctx, x) {
+      const h = main.reduce((acc, [name, m]) => ctx.scope(name, () => m.build(ctx, acc)), x);
+      const shortcut = downsample ? ctx.scope('downsample', () => downsample.build(ctx, x)) : x;
+      return ops.relu(ctx.graph, ops.add(ctx.graph, h, shortcut));
+    },
+  };
+}
+
+/** 1x1 conv + BatchNorm projection, used when the shortcut must change channels or resolution. */
+function projection(inChannels: number, outChannels: number, stride: number): Module {
+  return sequential(conv2d(inChannels, outChannels, 1, { stride, bias: false }), batchNorm2d(outChannels));
+}
+
+/**
+ * torchvision's BasicBlock: conv3x3(stride)–BN–ReLU–conv3x3–BN, plus the
+ * input (identity, or a 1x1 conv + BN projection when the stride or the channel
+ * count changes), then ReLU. Convs have no bias (BatchNorm follows).
+ *
+ * @example
+ * basicBlock(16, 16)                // [B,16,H,W] -> [B,16,H,W]
+ * basicBlock(16, 32, { stride: 2 }) // [B,16,H,W] -> [B,32,H/2,W/2]
+ */
+export function basicBlock(inChannels: number, outChannels: number, options: BasicBlockOptions = {}): Module {
+  positiveInt('basicBlock', 'inChannels', inChannels);
+  positiveInt('basicBlock', 'outChannels', outChannels);
+  const stride = positiveInt('basicBlock', 'stride', options.stride ?? 1);
+  const main: [string, Module][] = [
+    ['conv1', conv2d(inChannels, outChannels, 3, { stride, padding: 1, bias: false })],
+    ['bn1', batchNorm2d(outChannels)],
+    ['relu', relu()],
+    ['conv2', conv2d(outChannels, outChannels, 3, { padding: 1, bias: false })],
+    ['bn2', batchNorm2d(outChannels)],
+  ];
+  const needsProjection = stride !== 1 || inChannels !== outChannels;
+  return residual('basicBlock', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined);
+}
+
+/**
+ * torchvision's Bottleneck (ResNet v1.5: the stride sits on the 3x3 conv):
+ * conv1x1–BN–ReLU–conv3x3(stride)–BN–ReLU–conv1x1–BN to `width·expansion`
+ * channels, plus the input (identity or projection), then ReLU.
+ *
+ * @example
+ * bottleneck(64, 16)                // [B,64,H,W] -> [B,64,H,W]
+ * bottleneck(64, 32, { stride: 2 }) // [B,64,H,W] -> [B,128,H/2,W/2]
+ */
+export function bottleneck(inChannels: number, width: number, options: BottleneckOptions = {}): Module {
+  positiveInt('bottleneck', 'inChannels', inChannels);
+  positiveInt('bottleneck', 'width', width);
+  const stride = positiveInt('bottleneck', 'stride', options.stride ?? 1);
+  const expansion = positiveInt('bottleneck', 'expansion', options.expansion ?? 4);
+  const outChannels = width * expansion;
+  const main: [string, Module][] = [
+    ['conv1', conv2d(inChannels, width, 1, { bias: false })],
+    ['bn1', batchNorm2d(width)],
+    ['relu1', relu()],
+    ['conv2', conv2d(width, width, 3, { stride, padding: 1, bias: false })],
+    ['bn2', batchNorm2d(width)],
+    ['relu2', relu()],
+    ['conv3', conv2d(width, outChannels, 1, { bias: false })],
+    ['bn3', batchNorm2d(outChannels)],
+  ];
+  const needsProjection = stride !== 1 || inChannels !== outChannels;
+  return residual('bottleneck', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined);
+}

@@ -1,0 +1,166 @@
+// Modules and the context they build into.
+//
+// A Module is a description (a layer's sizes and options) that emits its ONNX
+// nodes when built. Parameters are declared during the build through
+// `ctx.param`, which names them like PyTorch state_dict keys (dot-scoped) and
+// decides whether they become initializers (model.onnx) or graph inputs
+// (grad.onnx / train.onnx).
+import { isFloat, SpecError, Tensor, formatShape, type DType, type Graph, type Value } from '../ir/index.js';
+import { describeInit, sample, type Init } from './init.js';
+import { Rng } from './rng.js';
+
+/**
+ * A network building block. `build` emits the block's nodes into `ctx.graph`
+ * and returns its output value.
+ *
+ * @example
+ * const double: Module = { kind: 'double', build: (ctx, x) => ops.add(ctx.graph, x, x) };
+ */
+export interface Module {
+  /** The layer type, e.g. 'dense', 'conv2d', 'sequential' (for messages and introspection). */
+  readonly kind: string;
+  build(ctx: BuildContext, x: Value): Value;
+}
+
+/** One declared parameter (or non-trainable buffer) with its initial or given value. */
+export interface ParamInfo {
+  /** Dot-scoped like a PyTorch state_dict key: `block1.conv1.weight`. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** False for buffers such as BatchNorm's running statistics. */
+  readonly trainable: boolean;
+  /** The initial value (drawn from its init, or taken from `weights`). */
+  readonly value: Tensor;
+  /** How the value was drawn (`kaimingUniform(fanIn 16, a 2.236…)`), or 'given' when it came from `weights`. */
+  readonly init?: string;
+}
+
+/** How parameters enter the graph. */
+export type ParamMode = 'initializer' | 'input';
+
+export interface BuildContextOptions {
+  /** Float type of every parameter and activation. */
+  dtype: DType;
+  /** Model seed; each parameter's stream is derived from it and the parameter's name. */
+  seed: number;
+  /** `initializer`: values ship in the file (model.onnx); `input`: plain graph inputs. */
+  mode: ParamMode;
+  /** Values that replace the drawn initial values, by parameter name (trained weights). */
+  weights?: ReadonlyMap<string, Tensor>;
+}
+
+/** Parameter options. */
+export interface ParamOptions {
+  /** Default true; false for buffers the optimizer must not touch (running statistics). */
+  trainable?: boolean;
+}
+
+const SCOPE_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * What modules build into: the graph, the build dtype, and parameter
+ * bookkeeping. `scope` nests both names at once: parameters get
+ * `block1.conv1.weight`, nodes `block1/conv1/Conv_3`.
+ *
+ * @example
+ * const ctx = new BuildContext(graph, { dtype: 'float32', seed: 0, mode: 'initializer' });
+ * const y = ctx.scope('head', () => dense(64, 10).build(ctx, x));
+ * ctx.params.map((p) => p.name); // ['head.weight', 'head.bias']
+ */
+export class BuildContext {
+  readonly graph: Graph;
+  readonly dtype: DType;
+  readonly seed: number;
+  readonly mode: ParamMode;
+  readonly weights?: ReadonlyMap<string, Tensor>;
+  /** Parameters in declaration order (the order of initializers and of the manifest). */
+  readonly params: ParamInfo[] = [];
+  private readonly path: string[] = [];
+  private readonly usedWeights = new Set<string>();
+
+  constructor(graph: Graph, options: BuildContextOptions) {
+    if (!isFloat(options.dtype)) throw new SpecError(`build dtype must be float32 or float64, got ${options.dtype}`);
+    if (!Number.isSafeInteger(options.seed)) throw new SpecError(`seed must be an integer, got ${options.seed}`);
+    this.graph = graph;
+    this.dtype = options.dtype;
+    this.seed = options.seed;
+    this.mode = options.mode;
+    this.weights = options.weights;
+  }
+
+  /** The current dot-scoped prefix, e.g. `block1.conv1` ('' at the top). */
+  get scopeName(): string {
+    return this.path.join('.');
+  }
+
+  /**
+   * Run `fn` with `name` appended to the parameter scope (`.`) and the node
+   * scope (`/`).
+   *
+   * @example ctx.scope('conv1', () => conv.build(ctx, x));
+   */
+  scope<T>(name: string, fn: () => T): T {
+    if (!SCOPE_NAME.test(name)) {
+      throw new SpecError(`scope name '${name}' under '${this.scopeName || '<top>'}' must be letters, digits, '_' or '-'`);
+    }
+    this.path.push(name);
+    try {
+      return this.graph.scope(name, fn);
+    } finally {
+      this.path.pop();
+    }
+  }
+
+  /**
+   * Declare a parameter named `name` in the current scope and return its
+   * graph value. Its initial value is drawn from `init` on the parameter's own
+   * stream, unless `weights` holds a value for it.
+   *
+   * @example const w = ctx.param('weight', [out, inF], kaimingUniform(inF));
+   */
+  param(name: string, shape: readonly number[], init: Init, options: ParamOptions = {}): Value {
+    if (!SCOPE_NAME.test(name)) throw new SpecError(`parameter name '${name}' under '${this.scopeName || '<top>'}' must be letters, digits, '_' or '-'`);
+    const full = this.scopeName ? `${this.scopeName}.${name}` : name;
+    if (this.params.some((p) => p.name === full)) throw new SpecError(`parameter '${full}' is declared twice`);
+    if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new SpecError(`parameter '${full}': shape ${formatShape(shape)} must have positive integer dimensions`);
+    }
+    const given = this.weights?.get(full);
+    const value = given ? this.given(full, shape, given) : sample(init, shape, this.dtype, Rng.forParam(this.seed, full));
+    this.params.push({
+      name: full,
+      shape: [...shape],
+      dtype: this.dtype,
+      trainable: options.trainable ?? true,
+      value,
+      init: given ? 'given' : describeInit(init),
+    });
+    return this.mode === 'initializer' ? this.graph.initializer(full, value) : this.graph.input(full, this.dtype, shape);
+  }
+
+  /** Names in `weights` that no parameter claimed (a renamed layer, a weights file of another model). */
+  unusedWeights(): string[] {
+    return [...(this.weights?.keys() ?? [])].filter((k) => !this.usedWeights.has(k));
+  }
+
+  private given(name: string, shape: readonly number[], t: Tensor): Tensor {
+    this.usedWeights.add(name);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new SpecError(`weight '${name}' has shape ${formatShape(t.shape)}, but the model declares ${formatShape(shape)}`);
+    }
+    if (!isFloat(t.dtype)) throw new SpecError(`weight '${name}' has dtype ${t.dtype}; parameters are float`);
+    // float32 weights into a float64 build (or back) convert; the shape is what must match.
+    return t.dtype === this.dtype ? t : Tensor.fromNumbers(this.dtype, t.shape, t.data as Float32Array | Float64Array);
+  }
+}
+
+/**
+ * The values of `params` as a `weights` map, e.g. to rebuild a model with the
+ * same numbers in another dtype or as a training graph.
+ *
+ * @example const again = buildInferenceGraph(spec, { weights: paramWeights(params), dtype: 'float64' });
+ */
+export function paramWeights(params: readonly ParamInfo[]): Map<string, Tensor> {
+  return new Map(params.map((p) => [p.name, p.value]));
+}
