@@ -53,15 +53,20 @@ export function backward(g: Graph, loss: Value, wrt: readonly Value[], options: 
       const node = path.nodes[i];
       const gradOutputs = node.outputs.map(total);
       if (gradOutputs.every((c) => c === undefined)) continue;
-      const wants = node.inputs.map((v, k) => !!v && isFloat(v.dtype) && path.values.has(v) && !node.op.inputs[Math.min(k, node.op.inputs.length - 1)]?.nondiff);
+      const captures = node.captures();
+      const operands = [...node.inputs, ...captures];
+      const wants = operands.map((v, k) => {
+        if (!v || !isFloat(v.dtype) || !path.values.has(v)) return false;
+        return k >= node.inputs.length || !node.op.inputs[Math.min(k, node.op.inputs.length - 1)]?.nondiff;
+      });
       if (!wants.some(Boolean)) continue;
-      const rule = node.op.vjp;
+      const rule = node.customVjp ?? node.op.vjp;
       if (rule === undefined) throw new SpecError(`backward: ${node.opType} '${node.name}' has no VJP rule, but the loss depends on it`);
       if (rule === 'none') continue;
       const grads = g.scope(node.name, () =>
-        rule({ node, inputs: node.inputs, outputs: node.outputs, gradOutputs, graph: g, wants }),
+        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants }),
       );
-      node.inputs.forEach((v, k) => {
+      operands.forEach((v, k) => {
         const c = grads[k];
         if (v && wants[k] && c) push(v, c);
       });
@@ -83,14 +88,15 @@ export function backward(g: Graph, loss: Value, wrt: readonly Value[], options: 
 function nodesOnPath(g: Graph, loss: Value, wrt: readonly Value[]): { nodes: Node[]; values: Set<Value> } {
   if (!g.sees(loss)) throw new SpecError(`backward: loss '${loss.name}' is not visible from graph '${g.name}'`);
   const forward = new Set<Value>(wrt);
-  for (const n of g.nodes) if (n.inputs.some((v) => v && forward.has(v))) n.outputs.forEach((o) => forward.add(o));
+  const operands = (n: Node) => [...n.inputs, ...n.captures()];
+  for (const n of g.nodes) if (operands(n).some((v) => v && forward.has(v))) n.outputs.forEach((o) => forward.add(o));
   const needed = new Set<Value>([loss]);
   const nodes: Node[] = [];
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i];
     if (!n.outputs.some((o) => needed.has(o) && forward.has(o))) continue;
     nodes.push(n);
-    n.inputs.forEach((v) => v && forward.has(v) && needed.add(v));
+    operands(n).forEach((v) => v && forward.has(v) && needed.add(v));
   }
   nodes.reverse();
   const values = new Set([...needed].filter((v) => forward.has(v)));

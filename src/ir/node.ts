@@ -7,6 +7,12 @@ import type { Value } from './value.js';
 export class Node {
   docString?: string;
   outputs: Value[] = [];
+  /**
+   * A VJP rule for this node only, overriding its op's: a fixed-point region's
+   * Loop is differentiated by its adjoint fixed point, not as a generic Loop.
+   */
+  customVjp?: import('./opdef.js').VjpRule;
+  private capturedMemo?: Value[];
 
   constructor(
     readonly graph: Graph,
@@ -25,6 +31,33 @@ export class Node {
   attr<T extends Attr['value']>(name: string, fallback?: T): T {
     const a = this.attrs[name];
     return (a ? a.value : fallback) as T;
+  }
+
+  /**
+   * Values of enclosing graphs that this node's subgraphs read (outer-scope
+   * references), in first-use order. For differentiation they are inputs too.
+   */
+  captures(): Value[] {
+    if (this.capturedMemo) return this.capturedMemo;
+    const inside = new Set<Graph>();
+    const seen = new Set<Value>();
+    const found: Value[] = [];
+    const visit = (g: Graph) => {
+      inside.add(g);
+      for (const n of g.nodes) {
+        for (const sub of n.subgraphs()) visit(sub);
+        for (const v of n.inputs) {
+          if (v && !inside.has(v.graph) && !seen.has(v)) {
+            seen.add(v);
+            found.push(v);
+          }
+        }
+      }
+      for (const v of g.outputs) if (!inside.has(v.graph) && !seen.has(v)) (seen.add(v), found.push(v));
+    };
+    this.subgraphs().forEach(visit);
+    this.capturedMemo = found;
+    return found;
   }
 
   /** Subgraphs held in graph attributes (Loop body, If branches), in attribute-name order. */

@@ -61,7 +61,8 @@ export interface OpDef {
 
 /**
  * A VJP rule: given output cotangents, emit nodes computing input cotangents.
- * Returns one entry per input; undefined where the input gets no gradient.
+ * Returns one entry per input, then one per captured outer value (subgraph
+ * ops only); undefined where the input gets no gradient.
  */
 export type VjpRule = (ctx: VjpContext) => readonly (Value | undefined)[];
 
@@ -70,11 +71,13 @@ export interface VjpContext {
   readonly node: Node;
   /** Forward inputs, as seen from the graph the backward nodes go into. */
   readonly inputs: readonly (Value | undefined)[];
+  /** Outer values read inside the node's subgraphs; the rule returns their cotangents after the inputs'. */
+  readonly captures: readonly Value[];
   /** Forward outputs, likewise. */
   readonly outputs: readonly Value[];
   /** Cotangent of each output; undefined where the output does not reach the loss. */
   readonly gradOutputs: readonly (Value | undefined)[];
-  /** Which inputs need a cotangent: a rule may skip the work for the others. */
+  /** Which inputs (then captures) need a cotangent: a rule may skip the work for the others. */
   readonly wants: readonly boolean[];
   readonly graph: import('./graph.js').Graph;
 }

@@ -48,6 +48,29 @@ export interface BuildContextOptions {
   mode: ParamMode;
   /** Values that replace the drawn initial values, by parameter name (trained weights). */
   weights?: ReadonlyMap<string, Tensor>;
+  /**
+   * Training graphs: layers with train/eval differences (BatchNorm) use batch
+   * statistics and report buffer updates. Default false.
+   */
+  training?: boolean;
+}
+
+/**
+ * What a fixed-point region reports about its iterator, so the graph builders
+ * can expose `iterations`, `residual` (and, in training graphs,
+ * `iterations_backward`) as outputs.
+ */
+export interface IteratorReport {
+  /** Region name (dot-scoped), e.g. `region1`. */
+  readonly region: string;
+  /** Sweeps each sample ran: int64 [B]. */
+  readonly iterations: Value;
+  /** Final per-sample residual: [B] in the build dtype. */
+  readonly residual: Value;
+  /** Set by the region's VJP rule when a gradient graph differentiates it: int64 [B] or scalar. */
+  backwardIterations?: Value;
+  /** The iterator configuration, for the manifest and metadata_props. */
+  readonly config: Readonly<Record<string, unknown>>;
 }
 
 /** Parameter options. */
@@ -74,8 +97,13 @@ export class BuildContext {
   readonly seed: number;
   readonly mode: ParamMode;
   readonly weights?: ReadonlyMap<string, Tensor>;
+  readonly training: boolean;
   /** Parameters in declaration order (the order of initializers and of the manifest). */
   readonly params: ParamInfo[] = [];
+  /** Fixed-point regions built so far, in build order. */
+  readonly iterators: IteratorReport[] = [];
+  /** New values of non-trainable buffers (BatchNorm running statistics) in training graphs, by buffer name. */
+  readonly bufferUpdates = new Map<string, Value>();
   private readonly path: string[] = [];
   private readonly usedWeights = new Set<string>();
 
@@ -87,6 +115,30 @@ export class BuildContext {
     this.seed = options.seed;
     this.mode = options.mode;
     this.weights = options.weights;
+    this.training = options.training ?? false;
+  }
+
+  /**
+   * Record the new value of buffer `name` (declared with `trainable: false`)
+   * computed by a training graph; train.onnx outputs it as `<name>.new`.
+   *
+   * @example ctx.updateBuffer(`${ctx.scopeName}.running_mean`, newMean);
+   */
+  updateBuffer(name: string, value: Value): void {
+    const p = this.params.find((q) => q.name === name);
+    if (!p || p.trainable) throw new SpecError(`updateBuffer: '${name}' is not a declared buffer`);
+    if (this.bufferUpdates.has(name)) throw new SpecError(`updateBuffer: '${name}' is updated twice`);
+    this.bufferUpdates.set(name, value);
+  }
+
+  /**
+   * Register a fixed-point region's iterator (called by regions as they build).
+   *
+   * @example ctx.reportIterator({ region: 'region1', iterations, residual, config });
+   */
+  reportIterator(report: IteratorReport): void {
+    if (this.iterators.some((r) => r.region === report.region)) throw new SpecError(`region '${report.region}' is built twice`);
+    this.iterators.push(report);
   }
 
   /** The current dot-scoped prefix, e.g. `block1.conv1` ('' at the top). */
