@@ -1,6 +1,11 @@
 import { CommanderError } from 'commander';
 import { TwnnError } from '../ir/errors.js';
 
+/** Exit status of a usage error, a bad input file or any other TwnnError. */
+export const EXIT_USAGE = 2;
+/** Exit status of an unexpected internal error (printed with its stack). */
+export const EXIT_INTERNAL = 1;
+
 /**
  * Print `err` the CLI's way and return the exit status: a TwnnError, a
  * commander usage error or a file-system error is one `twnn: error: <message>`
@@ -12,10 +17,10 @@ export function reportError(err: unknown, stderr: (text: string) => void = (t) =
   const message = userMessage(err);
   if (message !== undefined) {
     stderr(`twnn: error: ${message.replace(/\s+/g, ' ').trim()}\n`);
-    return 2;
+    return EXIT_USAGE;
   }
   stderr(`twnn: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  return 1;
+  return EXIT_INTERNAL;
 }
 
 /** The one-line message for an error the user can act on, or undefined for a bug. */

@@ -3,12 +3,7 @@ import { PRODUCER_VERSION } from '../onnx/serialize.js';
 import { registerBuild } from './commands/build.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
-import { reportError } from './errors.js';
-
-/** Exit status of a usage error, a bad input file or any other TwnnError. */
-export const EXIT_USAGE = 2;
-/** Exit status of an unexpected internal error (printed with its stack). */
-export const EXIT_INTERNAL = 1;
+import { EXIT_USAGE, reportError } from './errors.js';
 
 /**
  * The `twnn` program with every subcommand registered (one file per command

@@ -14,6 +14,11 @@ export interface NodeOptions {
   doc?: string;
   /** A fixed node name instead of the scoped counter name (for graphs rebuilt from a file). */
   name?: string;
+  /**
+   * How many outputs the node has, for ops with optional trailing outputs
+   * (`OpDef.optionalOutputs`, e.g. MaxPool's Indices). Default: the required ones only.
+   */
+  outputs?: number;
 }
 
 /** State shared by a model's main graph and all its subgraphs. */
@@ -171,7 +176,7 @@ export class Graph {
     const first = inputs[0];
     const allowed = op.dtypes ?? FLOAT_DTYPES;
     if (first && !allowed.includes(first.dtype)) ctx.fail(`input 0 has dtype ${first.dtype}; ${op.opType} takes ${allowed.join('|')}`);
-    const infos: ValueInfo[] = op.infer(ctx);
+    const infos: ValueInfo[] = outputsAsked(op, op.infer(ctx), options.outputs, where);
 
     const node = new Node(this, op, inputs, typed, nodeName);
     if (options.doc) node.docString = options.doc;
@@ -204,6 +209,17 @@ export class Graph {
     if (owner && owner !== v) throw new SpecError(`graph '${this.name}': the name '${name}' is already used in this model`);
     this.model.names.set(name, v);
   }
+}
+
+/** The shape rule describes every output, optional ones included; keep those the node asks for. */
+function outputsAsked(op: OpDef, infos: ValueInfo[], asked: number | undefined, where: string): ValueInfo[] {
+  const required = infos.length - (op.optionalOutputs ?? 0);
+  if (asked === undefined) return infos.slice(0, required);
+  if (!Number.isInteger(asked) || asked < required || asked > infos.length) {
+    const range = required === infos.length ? `${required}` : `${required} to ${infos.length}`;
+    throw new SpecError(`${where}: asks for ${asked} outputs; it has ${range}`);
+  }
+  return infos.slice(0, asked);
 }
 
 function typeAttrs(op: OpDef, attrs: PlainAttrs, where: string): Record<string, Attr> {

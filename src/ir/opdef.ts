@@ -47,6 +47,11 @@ export interface OpDef {
   inputs: readonly InputSpec[];
   /** Number of outputs; a function for ops whose count depends on inputs or attributes. */
   outputs: number | ((node: { inputs: readonly (Value | undefined)[]; attr<T>(name: string): T }) => number);
+  /**
+   * Optional trailing outputs, beyond `outputs`, that a node has only when it asks
+   * for them (`NodeOptions.outputs`); the shape rule describes them all (MaxPool's Indices).
+   */
+  optionalOutputs?: number;
   attrs?: Readonly<Record<string, AttrSpec>>;
   /** Element types input 0 accepts. Defaults to float32 and float64. */
   dtypes?: readonly DType[];

@@ -11,5 +11,7 @@ export * from './conv.js';
 export * from './pool.js';
 export * from './norm.js';
 export * from './shape.js';
+export * from './scatter.js';
 export * from './control.js';
 export * from './grad-helpers.js';
+export * from './logic.js';

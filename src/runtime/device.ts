@@ -51,8 +51,9 @@ export function sessionOptionsFor(device: Device): InferenceSession.SessionOptio
  * Turn TF32 off for cuBLAS/cuDNN in this process when `tf32` is false.
  * onnxruntime's CUDA EP enables TF32 by default, and onnxruntime-node passes
  * only `deviceId` to the EP (no `use_tf32`), so this goes through the
- * NVIDIA_TF32_OVERRIDE variable the CUDA libraries read when the EP creates its
- * handles, i.e. at session creation. `true`/undefined leaves the default.
+ * NVIDIA_TF32_OVERRIDE variable that cuBLAS and cuDNN read when they
+ * initialise, so it must happen before the process's first CUDA session
+ * (`openSession` does it). `true`/undefined leaves the default.
  *
  * @example applyTf32Setting(false); // later CUDA sessions use full FP32 matmuls
  */

@@ -101,7 +101,7 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   assertDeviceAvailable(device, options.nativeDir);
   const bytes = typeof model === 'string' ? await readModelBytes(model) : model;
   const declared = declaredShapes(bytes, where);
-  applyTf32Setting(options.tf32);
+  if (device.kind === 'cuda') applyTf32Setting(options.tf32);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, sessionOptionsFor(device));

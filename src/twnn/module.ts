@@ -92,7 +92,8 @@ const SCOPE_NAME = /^[A-Za-z0-9_-]+$/;
  * ctx.params.map((p) => p.name); // ['head.weight', 'head.bias']
  */
 export class BuildContext {
-  readonly graph: Graph;
+  /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */
+  graph: Graph;
   readonly dtype: DType;
   readonly seed: number;
   readonly mode: ParamMode;
@@ -105,6 +106,8 @@ export class BuildContext {
   /** New values of non-trainable buffers (BatchNorm running statistics) in training graphs, by buffer name. */
   readonly bufferUpdates = new Map<string, Value>();
   private readonly path: string[] = [];
+  private readonly paramValues = new Map<string, Value>();
+  private rebuilding = 0;
   private readonly usedWeights = new Set<string>();
 
   constructor(graph: Graph, options: BuildContextOptions) {
@@ -174,7 +177,14 @@ export class BuildContext {
   param(name: string, shape: readonly number[], init: Init, options: ParamOptions = {}): Value {
     if (!SCOPE_NAME.test(name)) throw new SpecError(`parameter name '${name}' under '${this.scopeName || '<top>'}' must be letters, digits, '_' or '-'`);
     const full = this.scopeName ? `${this.scopeName}.${name}` : name;
-    if (this.params.some((p) => p.name === full)) throw new SpecError(`parameter '${full}' is declared twice`);
+    const existing = this.paramValues.get(full);
+    if (existing && this.rebuilding > 0) {
+      if (existing.shape.length !== shape.length || existing.shape.some((d, i) => d !== shape[i])) {
+        throw new SpecError(`parameter '${full}' is rebuilt with shape ${formatShape(shape)}, but was declared ${formatShape(existing.shape)}`);
+      }
+      return existing;
+    }
+    if (existing) throw new SpecError(`parameter '${full}' is declared twice`);
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
       throw new SpecError(`parameter '${full}': shape ${formatShape(shape)} must have positive integer dimensions`);
     }
@@ -188,7 +198,42 @@ export class BuildContext {
       value,
       init: given ? 'given' : describeInit(init),
     });
-    return this.mode === 'initializer' ? this.graph.initializer(full, value) : this.graph.input(full, this.dtype, shape);
+    // Parameters always live in the main graph; a Loop body reads them as outer-scope values.
+    const root = this.graph.root;
+    const v = this.mode === 'initializer' ? root.initializer(full, value) : root.input(full, this.dtype, shape);
+    this.paramValues.set(full, v);
+    return v;
+  }
+
+  /**
+   * Build again modules that were already built (a region's sweep, emitted
+   * once per graph that needs it): their `param` calls return the parameters
+   * declared the first time instead of declaring new ones.
+   *
+   * @example const h = ctx.rebuild(() => ctx.withGraph(body, () => block.build(ctx, u)));
+   */
+  rebuild<T>(fn: () => T): T {
+    this.rebuilding++;
+    try {
+      return fn();
+    } finally {
+      this.rebuilding--;
+    }
+  }
+
+  /**
+   * Emit into `graph` (a Loop body) while `fn` runs.
+   *
+   * @example ctx.withGraph(body, () => sweep(ctx, a, sOld));
+   */
+  withGraph<T>(graph: Graph, fn: () => T): T {
+    const saved = this.graph;
+    this.graph = graph;
+    try {
+      return fn();
+    } finally {
+      this.graph = saved;
+    }
   }
 
   /** Names in `weights` that no parameter claimed (a renamed layer, a weights file of another model). */

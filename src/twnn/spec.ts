@@ -23,8 +23,8 @@ export interface ModelDefinition {
   input: InputSpec;
   /** The network: input `x` in, output `y` out. */
   net: Module;
-  /** Free-form task settings (loss, data, training), read by later stages. */
-  task?: Readonly<Record<string, unknown>>;
+  /** What the model is trained for: loss, data set and training defaults (see TaskSpec). */
+  task?: TaskSpec;
 }
 
 /** A validated, branded model definition. */

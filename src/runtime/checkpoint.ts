@@ -1,0 +1,190 @@
+// A training checkpoint: everything a run needs to continue exactly where it
+// stopped, in one file written atomically.
+//
+// Layout: the 8-byte magic `TWNNCKPT`, a little-endian uint32 header length,
+// the header as UTF-8 JSON (config, position, tensor table, sha256 of the data),
+// then the tensors' raw little-endian bytes back to back. A checkpoint is
+// either the old file or the new one (temp file + rename), and a torn or
+// edited one fails its sha256 check instead of resuming from garbage.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { dtypeBytes, type DType } from '../ir/dtype.js';
+import { FormatError, TwnnError } from '../ir/errors.js';
+import { allocate, Tensor } from '../ir/tensor.js';
+import { writeFileAtomic } from '../onnx/files.js';
+
+export const CHECKPOINT_FILE = 'checkpoint.twnn';
+const MAGIC = 'TWNNCKPT';
+const VERSION = 1;
+
+/** Which of the trainer's tensor groups a tensor belongs to. */
+export type TensorGroup = 'params' | 'state' | 'buffers';
+const GROUPS: readonly TensorGroup[] = ['params', 'state', 'buffers'];
+
+/** The run's settings; a resumed run must use the same ones (see `trainer.ts`). */
+export interface TrainConfig {
+  model: string;
+  dtype: 'float32' | 'float64';
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: string;
+  /** Optimizer hyper-parameters besides lr (momentum, betas, ...), as given to the export. */
+  hyper: Record<string, unknown>;
+  seed: number;
+}
+
+/**
+ * Where the run stands. Epochs and `position` are 0-based counts of what is
+ * done: `position` batches of epoch `epoch` have run; `step` optimizer steps in
+ * all. The shuffle state is `{ seed, epoch }` alone (the order of an epoch is a
+ * function of both: `shuffledOrder`), so it needs nothing more.
+ */
+export interface TrainPosition {
+  epoch: number;
+  position: number;
+  step: number;
+  /** Running sums of the current epoch's training loss (for its mean). */
+  epochLossSum: number;
+  epochSamples: number;
+  /** Seconds spent training so far, over all sessions of the run. */
+  seconds: number;
+}
+
+export interface Checkpoint {
+  config: TrainConfig;
+  position: TrainPosition;
+  shuffle: { seed: number; epoch: number };
+  params: Map<string, Tensor>;
+  state: Map<string, Tensor>;
+  buffers: Map<string, Tensor>;
+}
+
+interface TensorEntry {
+  group: TensorGroup;
+  name: string;
+  dtype: DType;
+  shape: number[];
+  offset: number;
+  bytes: number;
+}
+
+interface Header {
+  format: 'twnn.checkpoint';
+  version: number;
+  config: TrainConfig;
+  position: TrainPosition;
+  shuffle: { seed: number; epoch: number };
+  tensors: TensorEntry[];
+  dataBytes: number;
+  sha256: string;
+}
+
+/**
+ * The checkpoint as file bytes.
+ *
+ * @example const bytes = encodeCheckpoint(ckpt);
+ */
+export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
+  assertLittleEndian();
+  const tensors: TensorEntry[] = [];
+  let offset = 0;
+  for (const group of GROUPS) {
+    for (const [name, t] of ckpt[group]) {
+      const bytes = t.size * dtypeBytes(t.dtype);
+      tensors.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes });
+      offset += bytes;
+    }
+  }
+  const data = new Uint8Array(offset);
+  for (const e of tensors) {
+    const t = ckpt[e.group].get(e.name)!;
+    data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, e.bytes), e.offset);
+  }
+  const header: Header = {
+    format: 'twnn.checkpoint',
+    version: VERSION,
+    config: ckpt.config,
+    position: ckpt.position,
+    shuffle: ckpt.shuffle,
+    tensors,
+    dataBytes: data.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(MAGIC.length + 4 + headerBytes.length + data.length);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(MAGIC.length, headerBytes.length, true);
+  out.set(headerBytes, MAGIC.length + 4);
+  out.set(data, MAGIC.length + 4 + headerBytes.length);
+  return out;
+}
+
+/**
+ * Parse checkpoint bytes; anything else (a foreign, truncated or corrupted
+ * file) is a FormatError naming `where`.
+ *
+ * @example const ckpt = decodeCheckpoint(await readFile(path), path);
+ */
+export function decodeCheckpoint(bytes: Uint8Array, where: string): Checkpoint {
+  assertLittleEndian();
+  const fail = (why: string) => new FormatError(`${where}: not a usable twnn checkpoint: ${why}`);
+  const prefix = MAGIC.length + 4;
+  if (bytes.length < prefix || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) throw fail(`it does not start with '${MAGIC}'`);
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAGIC.length, true);
+  if (prefix + headerLength > bytes.length) throw fail('the header is truncated');
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(prefix, prefix + headerLength))) as Header;
+  } catch (err) {
+    throw fail(`the header is not JSON (${(err as Error).message})`);
+  }
+  if (header.format !== 'twnn.checkpoint') throw fail('the header is not a checkpoint header');
+  if (header.version !== VERSION) throw fail(`version ${header.version}, this twnn reads version ${VERSION}`);
+  const data = bytes.subarray(prefix + headerLength);
+  if (data.length !== header.dataBytes) throw fail(`${header.dataBytes} data bytes expected, the file has ${data.length}${data.length < header.dataBytes ? ' (truncated)' : ''}`);
+  if (createHash('sha256').update(data).digest('hex') !== header.sha256) throw fail('the data does not match its sha256 (corrupted)');
+  const ckpt: Checkpoint = { config: header.config, position: header.position, shuffle: header.shuffle, params: new Map(), state: new Map(), buffers: new Map() };
+  for (const e of header.tensors) {
+    if (!GROUPS.includes(e.group)) throw fail(`tensor '${e.name}' has unknown group '${e.group}'`);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (n * dtypeBytes(e.dtype) !== e.bytes || e.offset + e.bytes > data.length) throw fail(`tensor '${e.name}' does not fit its entry`);
+    const values = allocate(e.dtype, n);
+    // Copy out: the typed array must own aligned memory, independent of the file's buffer.
+    new Uint8Array(values.buffer).set(data.subarray(e.offset, e.offset + e.bytes));
+    ckpt[e.group].set(e.name, new Tensor(e.dtype, e.shape, values));
+  }
+  return ckpt;
+}
+
+/**
+ * Write a checkpoint atomically (temp file beside it, then rename): a crash
+ * mid-write leaves the previous checkpoint intact.
+ *
+ * @example await saveCheckpoint('runs/sine/checkpoint.twnn', ckpt);
+ */
+export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
+  await writeFileAtomic(path, encodeCheckpoint(ckpt));
+}
+
+/**
+ * Read a checkpoint; a missing file is a TwnnError saying so.
+ *
+ * @example const ckpt = await loadCheckpoint('runs/sine/checkpoint.twnn');
+ */
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TwnnError(`${path}: cannot read checkpoint (${code === 'ENOENT' ? 'no such file; train without --resume first' : (err as Error).message})`);
+  }
+  return decodeCheckpoint(bytes, path);
+}
+
+function assertLittleEndian(): void {
+  // The tensors' bytes are copied as the host lays them out; every platform onnxruntime-node ships for is little-endian.
+  if (endianness() !== 'LE') throw new TwnnError('twnn checkpoints need a little-endian host');
+}

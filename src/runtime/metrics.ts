@@ -1,0 +1,174 @@
+// Losses and accuracy computed in JS from a model's `y` (evaluation), and the
+// metrics.jsonl log a training run writes.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../onnx/files.js';
+import { TwnnError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
+
+export type LossKind = 'mse' | 'cross_entropy';
+
+/** Sums over the samples seen so far; `evaluationResult` turns them into means. */
+export interface EvalTotals {
+  samples: number;
+  /** Sum of per-sample losses (float64). */
+  lossSum: number;
+  /** Correctly classified samples (cross_entropy only). */
+  correct: number;
+  /** Sum and maximum of the per-sample `iterations` output (0 when the model has none). */
+  iterationsSum: number;
+  iterationsMax: number;
+}
+
+/** What an evaluation reports. */
+export interface EvalResult {
+  samples: number;
+  loss: number;
+  /** Fraction in [0, 1]; classification only. */
+  accuracy?: number;
+  iterationsMean: number;
+  iterationsMax: number;
+}
+
+/** Empty totals. @example const totals = emptyTotals(); */
+export function emptyTotals(): EvalTotals {
+  return { samples: 0, lossSum: 0, correct: 0, iterationsSum: 0, iterationsMax: 0 };
+}
+
+/**
+ * Add one batch of predictions to `totals`. `mse`: a sample's loss is the mean
+ * of (y − target)² over its elements (so the dataset mean equals the training
+ * graph's batch-mean MSE); `cross_entropy`: −log softmax(y)[label], with `y`
+ * the logits `[B, C]` and `target` int64 labels `[B]`, computed in float64
+ * with the log-sum-exp shift.
+ *
+ * @example accumulate(totals, 'mse', outputs.y, target, outputs.iterations);
+ */
+export function accumulate(totals: EvalTotals, loss: LossKind, y: Tensor, target: Tensor, iterations?: Tensor): void {
+  const batch = y.shape[0];
+  if (target.shape[0] !== batch) throw new TwnnError(`evaluation: y has ${batch} rows but the target ${target.shape[0]}`);
+  const width = y.size / batch;
+  const yv = y.data as Float32Array | Float64Array;
+  if (loss === 'mse') {
+    if (target.size !== y.size) throw new TwnnError(`evaluation: mse needs a target shaped like y [${y.shape.join(',')}], got [${target.shape.join(',')}]`);
+    const tv = target.data as Float32Array | Float64Array;
+    for (let b = 0; b < batch; b++) {
+      let s = 0;
+      for (let k = b * width; k < (b + 1) * width; k++) s += (yv[k] - tv[k]) ** 2;
+      totals.lossSum += s / width;
+    }
+  } else {
+    if (target.dtype !== 'int64' || target.size !== batch) {
+      throw new TwnnError(`evaluation: cross_entropy needs int64 labels [${batch}], got ${target.dtype} [${target.shape.join(',')}]`);
+    }
+    for (let b = 0; b < batch; b++) {
+      const label = Number((target.data as BigInt64Array)[b]);
+      if (label < 0 || label >= width) throw new TwnnError(`evaluation: label ${label} is outside 0..${width - 1} (y has ${width} classes)`);
+      let max = -Infinity;
+      let arg = 0;
+      for (let c = 0; c < width; c++) {
+        const v = yv[b * width + c];
+        if (v > max) {
+          max = v;
+          arg = c;
+        }
+      }
+      let sum = 0;
+      for (let c = 0; c < width; c++) sum += Math.exp(yv[b * width + c] - max);
+      totals.lossSum += Math.log(sum) + max - yv[b * width + label];
+      if (arg === label) totals.correct += 1;
+    }
+  }
+  if (iterations) {
+    for (const it of iterations.toNumbers()) {
+      totals.iterationsSum += it;
+      totals.iterationsMax = Math.max(totals.iterationsMax, it);
+    }
+  }
+  totals.samples += batch;
+}
+
+/**
+ * Means from totals.
+ *
+ * @example evaluationResult(totals, 'cross_entropy') // { samples: 10000, loss: 0.08, accuracy: 0.976, ... }
+ */
+export function evaluationResult(totals: EvalTotals, loss: LossKind): EvalResult {
+  const n = Math.max(1, totals.samples);
+  return {
+    samples: totals.samples,
+    loss: totals.lossSum / n,
+    ...(loss === 'cross_entropy' ? { accuracy: totals.correct / n } : {}),
+    iterationsMean: totals.iterationsSum / n,
+    iterationsMax: totals.iterationsMax,
+  };
+}
+
+/** Mean of a tensor's elements (0 for an empty tensor). @example meanOf(outputs.iterations) // 2 */
+export function meanOf(t: Tensor | undefined): number {
+  if (!t || t.size === 0) return 0;
+  let s = 0;
+  for (const v of t.toNumbers()) s += v;
+  return s / t.size;
+}
+
+/** One line of metrics.jsonl: a step, or the end of an epoch (`kind`). */
+export type MetricsRecord =
+  | { kind: 'step'; epoch: number; step: number; loss: number; iterations: number; iterations_backward: number; samples_per_s: number }
+  | {
+      kind: 'epoch';
+      epoch: number;
+      step: number;
+      train_loss: number;
+      test_loss: number;
+      test_accuracy?: number;
+      test_iterations: number;
+      seconds: number;
+    };
+
+/**
+ * The append-only metrics.jsonl of a run: one JSON object per line.
+ *
+ * @example
+ * const log = new MetricsLog('runs/sine/metrics.jsonl');
+ * log.write({ kind: 'step', epoch: 1, step: 1, loss: 0.5, iterations: 1, iterations_backward: 0, samples_per_s: 9000 });
+ */
+export class MetricsLog {
+  constructor(readonly path: string) {}
+
+  /** Append one record (synchronously, so a crash loses at most the line being written). */
+  write(record: MetricsRecord): void {
+    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+  }
+
+  /**
+   * Start the log of a run: empty for a fresh run; for a resumed one, keep
+   * only the lines up to the checkpoint's step, since the steps after it are
+   * about to be run again.
+   */
+  async start(resumeAtStep: number | undefined): Promise<void> {
+    if (resumeAtStep === undefined || !existsSync(this.path)) {
+      await writeFileAtomic(this.path, '');
+      return;
+    }
+    const kept = readMetrics(this.path).filter((r) => r.step <= resumeAtStep);
+    await writeFileAtomic(this.path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+}
+
+/**
+ * The records of a metrics.jsonl file (a torn last line, from a crash, is skipped).
+ *
+ * @example readMetrics('runs/sine/metrics.jsonl').filter((r) => r.kind === 'epoch')
+ */
+export function readMetrics(path: string): MetricsRecord[] {
+  const records: MetricsRecord[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      records.push(JSON.parse(line) as MetricsRecord);
+    } catch {
+      // Only the last line can be torn (appends are sequential); everything before it is intact.
+    }
+  }
+  return records;
+}
