@@ -108,6 +108,7 @@ export class BuildContext {
   private readonly path: string[] = [];
   private readonly paramValues = new Map<string, Value>();
   private rebuilding = 0;
+  private replaying = 0;
   private readonly usedWeights = new Set<string>();
 
   constructor(graph: Graph, options: BuildContextOptions) {
@@ -185,6 +186,7 @@ export class BuildContext {
       return existing;
     }
     if (existing) throw new SpecError(`parameter '${full}' is declared twice`);
+    if (this.replaying > 0) throw new SpecError(`parameter '${full}' is declared while replaying a built sweep (a module built differently the second time?)`);
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
       throw new SpecError(`parameter '${full}': shape ${formatShape(shape)} must have positive integer dimensions`);
     }
@@ -219,6 +221,32 @@ export class BuildContext {
     } finally {
       this.rebuilding--;
     }
+  }
+
+  /**
+   * Replay modules built before, from a VJP rule running after the build
+   * (the unrolled backward recomputes sweeps): restores the parameter scope
+   * `path` they were built under, and every `param` call must find its
+   * parameter.
+   *
+   * @example ctx.replay(regionPath, () => sweep(sOld));
+   */
+  replay<T>(path: readonly string[], fn: () => T): T {
+    const saved = this.path.splice(0, this.path.length, ...path);
+    this.replaying++;
+    this.rebuilding++;
+    try {
+      return fn();
+    } finally {
+      this.rebuilding--;
+      this.replaying--;
+      this.path.splice(0, this.path.length, ...saved);
+    }
+  }
+
+  /** The current parameter scope as a list of names (for `replay`). */
+  get scopePath(): readonly string[] {
+    return [...this.path];
   }
 
   /**

@@ -1,0 +1,108 @@
+/**
+ * The backward pass of a fixed point, by implicit differentiation
+ * (Christianson's adjoint fixed point; paper Eq. 9; JAX's `fixed_point`
+ * custom_vjp tutorial; torchdeq's IFT mode).
+ *
+ * Derivation. At the fixed point S* = F(S*, a, θ); differentiating,
+ *   dS* = (∂F/∂S) dS* + (∂F/∂θ) dθ + (∂F/∂a) da,
+ * so d(S*)/dθ = (I − A)⁻¹ ∂F/∂θ with A = ∂F/∂S at S*. For a cotangent ḡ = ∂L/∂S*,
+ *   θ̄ = ḡᵀ (I − A)⁻¹ ∂F/∂θ = wᵀ ∂F/∂θ,   where   wᵀ = ḡᵀ + wᵀ A,
+ * i.e. w is itself a fixed point: w ← ḡ + Aᵀ w, started at w = ḡ. It converges
+ * whenever the forward iteration does (A's spectral radius < 1). Then
+ *   θ̄ = (∂F/∂θ)ᵀ w,   ā = (∂F/∂a)ᵀ w.
+ *
+ * Lowering. The sweep is linearised once, outside any loop: the training graph
+ * runs one sweep at S* that keeps its intermediates (src/lower/fixed-point.ts).
+ * The adjoint ONNX `Loop` body holds only the linear map w ↦ Aᵀw — the VJP of
+ * that sweep with respect to S, reading the sweep's values as outer-scope
+ * references — so memory does not grow with the number of iterations. Each
+ * sample settles on its own (max |Δw| <= backwardTol), like the forward loop.
+ *
+ * phantom:k truncates the Neumann series w = Σ_{i<k} (Aᵀ)ⁱ ḡ (k − 1 adjoint
+ * steps, no convergence test): the gradient of k unrolled sweeps at S*
+ * (torchdeq's phantom gradient); k = 1 is Jacobian-free backprop (w = ḡ).
+ */
+import type { Node, Value, VjpRule } from '../ir/index.js';
+import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js';
+import type { IteratorReport } from '../twnn/module.js';
+import { vjpThrough } from '../autodiff/vjp-through.js';
+import type { FixedPointConfig } from './fixed-point.js';
+import { initialSettleState, settleStep } from './settle.js';
+
+export interface AdjointArgs {
+  /** The nodes of the sweep run at S*, in order. */
+  sweepNodes: readonly Node[];
+  /** The forward Loop's final states (the sweep's inputs). */
+  sStar: readonly Value[];
+  /** The sweep's new sources F(S*). */
+  sNew: readonly Value[];
+  config: FixedPointConfig;
+  /** Receives `backwardIterations` when the rule runs. */
+  report: IteratorReport;
+}
+
+/**
+ * The VJP rule of a region's forward Loop in implicit or phantom mode.
+ * Operands are the Loop's inputs (trip count, cond, initial states: none get
+ * a gradient, as the fixed point does not depend on its starting guess)
+ * followed by its captures (parameters, the region input).
+ *
+ * @example loopNode.customVjp = adjointVjp({ sweepNodes, sStar, sNew, config, report });
+ */
+export function adjointVjp(args: AdjointArgs): VjpRule {
+  const { sweepNodes, sStar, sNew, config, report } = args;
+  return (ctx) => {
+    const g = ctx.graph;
+    const m = sStar.length;
+    const gBar = sStar.map((s, j) => ctx.gradOutputs[j] ?? filledLike(g, s, 0));
+    const jacobianT = (into: typeof g, w: readonly Value[]) =>
+      vjpThrough({ nodes: sweepNodes, seeds: new Map(sNew.map((s, j) => [s, w[j]])), wrt: sStar, into, scope: 'adjoint_vjp' });
+    const step = (into: typeof g, w: readonly Value[]) => {
+      const aTw = jacobianT(into, w);
+      return gBar.map((gb, j) => (aTw[j] ? add(into, gb, aTw[j]!) : gb));
+    };
+
+    let w: Value[];
+    let iterations: Value;
+    const phantomSteps = config.backward.mode === 'phantom' ? config.backward.k - 1 : undefined;
+    if (phantomSteps === 0) {
+      w = gBar;
+      iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), 0, 'int64');
+    } else if (phantomSteps !== undefined) {
+      const { carried } = loop(g, {
+        name: 'phantom',
+        maxTrip: phantomSteps,
+        carried: gBar,
+        doc: `twnn phantom gradient of region '${config.region}': ${phantomSteps} adjoint steps`,
+        body: (b, it) => ({ carried: step(b, it.carried) }),
+      });
+      w = carried;
+      iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
+    } else {
+      const state0 = initialSettleState(g, gBar[0], 0);
+      const settle = { tol: config.backwardTol, minIter: 1, norm: 'max' as const };
+      const { carried } = loop(g, {
+        name: 'adjoint',
+        maxTrip: config.backwardMaxIter,
+        carried: [...gBar, state0.done, state0.iters, state0.residual],
+        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol}, maxIter ${config.backwardMaxIter}`,
+        body: (b, it) => {
+          const wOld = it.carried.slice(0, m);
+          const [done, iters, residual] = it.carried.slice(m);
+          const st = settleStep(b, settle, { done, iters, residual }, wOld, step(b, wOld));
+          return { cond: st.cond, carried: [...st.states, st.done, st.iters, st.residual] };
+        },
+      });
+      w = carried.slice(0, m);
+      iterations = carried[m + 1];
+    }
+    report.backwardIterations = iterations;
+
+    // θ̄ and ā: the same sweep's VJP, seeded with w, towards the wanted operands.
+    const operands = [...ctx.inputs, ...ctx.captures];
+    const wanted = operands.flatMap((v, k) => (v && ctx.wants[k] && k >= ctx.inputs.length ? [v] : []));
+    const grads = vjpThrough({ nodes: sweepNodes, seeds: new Map(sNew.map((s, j) => [s, w[j]])), wrt: wanted, into: g, scope: 'adjoint_params' });
+    const byValue = new Map(wanted.map((v, i) => [v, grads[i]]));
+    return operands.map((v, k) => (v && k >= ctx.inputs.length ? byValue.get(v) : undefined));
+  };
+}

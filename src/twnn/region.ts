@@ -1,0 +1,173 @@
+// A fixed-point region (DESIGN §1): blocks B_1..B_k run in order, wormholes
+// j -> i feed block j's output from the previous sweep back into block i's
+// input, and the sweep repeats until every sample's wormhole sources settle.
+import { SpecError, type Value } from '../ir/index.js';
+import { add } from '../ops/index.js';
+import { lowerFixedPoint, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from '../lower/fixed-point.js';
+import type { Module } from './module.js';
+import { isModule } from './sequential.js';
+import { finite, positiveInt } from './validate.js';
+import { wormholeTerm, type ResolvedWormhole } from './wormhole.js';
+
+/** A wormhole `from -> to`: block `from`'s output of the previous sweep joins block `to`'s input. */
+export interface WormholeSpec {
+  /** Source block: a 1-based position, or the block's name when blocks are named. */
+  from: number | string;
+  /** Target block (at or before `from`). */
+  to: number | string;
+  /** Initial gate bias c (default −4: closed, g ≈ 0.018). */
+  gateBias?: number;
+  /** `linear` (default): a learned projection without bias; `identity` where shapes match. */
+  projection?: 'linear' | 'identity';
+}
+
+/** When the iterator stops (paper Eq. 3, Table II). */
+export interface IterateSpec {
+  /** Per-sample residual tolerance (default 1e-3). */
+  tol?: number;
+  /** Most sweeps per sample, the first (plain) sweep included (default 300, at least 2). */
+  maxIter?: number;
+  /** Fewest sweeps before a sample may settle (default 1; benchmarks force sweeps with it). */
+  minIter?: number;
+  /** `max` (default) |ΔS|∞, `rms`, or `relative` ‖ΔS‖₂/‖S‖₂, per sample. */
+  norm?: ResidualNorm;
+}
+
+export interface RegionSpec {
+  /** The blocks, in order: an array (scoped `b1`, `b2`, ...) or an object of named blocks. */
+  blocks: readonly Module[] | Readonly<Record<string, Module>>;
+  wormholes: readonly WormholeSpec[];
+  iterate?: IterateSpec;
+  /** `implicit` (default), `unrolled`, or `phantom:k`. */
+  backward?: 'implicit' | 'unrolled' | `phantom:${number}`;
+  /** Adjoint tolerance (default: the forward tol). */
+  backwardTol?: number;
+  /** Most adjoint iterations (default: the forward maxIter). */
+  backwardMaxIter?: number;
+}
+
+/** The region as a module, with its resolved configuration readable. */
+export interface RegionModule extends Module {
+  readonly kind: 'region';
+  readonly blockNames: readonly string[];
+  readonly wormholes: readonly ResolvedWormhole[];
+  readonly config: Omit<FixedPointConfig, 'region' | 'wormholes'>;
+}
+
+/**
+ * A fixed-point region: the blocks iterate, with wormholes from later blocks
+ * into earlier ones, until each sample's wormhole sources settle. Lowered to
+ * one ONNX `Loop` with per-sample convergence; differentiated by an adjoint
+ * fixed point (implicit, default), exact unrolling, or phantom gradients.
+ *
+ * @example
+ * const r = region({
+ *   blocks: [sequential(dense(64, 64), tanh()), sequential(dense(64, 64), tanh()), sequential(dense(64, 64), tanh())],
+ *   wormholes: [{ from: 3, to: 1 }],
+ *   iterate: { tol: 1e-3, maxIter: 300 },
+ * });
+ */
+export function region(spec: RegionSpec): RegionModule {
+  if (typeof spec !== 'object' || spec === null) throw new SpecError('region: expects an object');
+  const { names, modules } = resolveBlocks(spec.blocks);
+  const where = (name: string) => `region '${name}'`;
+  if (!Array.isArray(spec.wormholes)) throw new SpecError('region: wormholes must be an array (possibly empty)');
+  const wormholes = spec.wormholes.map((w, n) => resolveWormhole(w, n, names));
+  const seen = new Set<string>();
+  for (const w of wormholes) {
+    if (seen.has(w.scopeName)) throw new SpecError(`region: wormhole ${w.from} -> ${w.to} is given twice`);
+    seen.add(w.scopeName);
+  }
+  const config = resolveConfig(spec);
+  // Each distinct source block contributes one carried state tensor, in block order.
+  const sourceBlocks = [...new Set(wormholes.map((w) => w.from))].sort((a, b) => a - b);
+
+  return {
+    kind: 'region',
+    blockNames: names,
+    wormholes,
+    config,
+    build(ctx, a) {
+      const regionName = ctx.scopeName || 'region';
+      if (sourceBlocks.length === 0) throw new SpecError(`${where(regionName)}: has no wormholes; use sequential(...) for a plain stack`);
+      const sweep: Sweep = (sOld) => {
+        let h = a;
+        const outputs: Value[] = [];
+        modules.forEach((block, k) => {
+          const i = k + 1;
+          let u = h;
+          if (sOld) {
+            for (const w of wormholes.filter((q) => q.to === i)) {
+              u = add(ctx.graph, u, wormholeTerm(ctx, h, sOld[sourceBlocks.indexOf(w.from)], w, regionName));
+            }
+          }
+          h = ctx.scope(names[k], () => block.build(ctx, u));
+          outputs.push(h);
+        });
+        return { sources: sourceBlocks.map((j) => outputs[j - 1]), output: h };
+      };
+      return lowerFixedPoint(ctx, sweep, {
+        ...config,
+        region: regionName,
+        wormholes: wormholes.map((w) => ({ from: w.from, to: w.to, gateBias: w.gateBias, projection: w.projection })),
+      });
+    },
+  };
+}
+
+function resolveBlocks(blocks: RegionSpec['blocks']): { names: string[]; modules: Module[] } {
+  const entries: [string, unknown][] = Array.isArray(blocks)
+    ? blocks.map((m, i) => [`b${i + 1}`, m])
+    : typeof blocks === 'object' && blocks !== null
+      ? Object.entries(blocks)
+      : [];
+  if (entries.length === 0) throw new SpecError('region: blocks must be a non-empty array or object of modules');
+  for (const [name, m] of entries) if (!isModule(m)) throw new SpecError(`region: block '${name}' is not a module`);
+  return { names: entries.map(([n]) => n), modules: entries.map(([, m]) => m as Module) };
+}
+
+function resolveWormhole(w: WormholeSpec, n: number, names: readonly string[]): ResolvedWormhole {
+  const label = `region: wormhole #${n + 1}`;
+  if (typeof w !== 'object' || w === null) throw new SpecError(`${label} must be an object { from, to }`);
+  const position = (end: 'from' | 'to'): number => {
+    const v = w[end];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= names.length) return v;
+    if (typeof v === 'string' && names.includes(v)) return names.indexOf(v) + 1;
+    throw new SpecError(`${label}: '${end}' ${JSON.stringify(v)} names no block (blocks: ${names.map((b, i) => `${i + 1}=${b}`).join(', ')})`);
+  };
+  const from = position('from');
+  const to = position('to');
+  if (from < to) throw new SpecError(`${label}: ${from} -> ${to} points forward; a wormhole feeds a later block back into an earlier one (from >= to)`);
+  const gateBias = w.gateBias === undefined ? -4 : finite('region', `wormhole ${from} -> ${to} gateBias`, w.gateBias);
+  const projection = w.projection ?? 'linear';
+  if (projection !== 'linear' && projection !== 'identity') throw new SpecError(`${label}: projection must be 'linear' or 'identity', got ${JSON.stringify(projection)}`);
+  return { from, to, gateBias, projection, scopeName: `wormhole_${from}_${to}` };
+}
+
+function resolveConfig(spec: RegionSpec): RegionModule['config'] {
+  const it = spec.iterate ?? {};
+  const tol = it.tol === undefined ? 1e-3 : finite('region', 'iterate.tol', it.tol, { atLeast: 0 });
+  const maxIter = it.maxIter === undefined ? 300 : positiveInt('region', 'iterate.maxIter', it.maxIter);
+  if (maxIter < 2) throw new SpecError(`region: iterate.maxIter must be at least 2 (the plain sweep and one check), got ${maxIter}`);
+  const minIter = it.minIter === undefined ? 1 : positiveInt('region', 'iterate.minIter', it.minIter);
+  if (minIter > maxIter) throw new SpecError(`region: iterate.minIter ${minIter} exceeds maxIter ${maxIter}`);
+  const norm = it.norm ?? 'max';
+  if (!['max', 'rms', 'relative'].includes(norm)) throw new SpecError(`region: iterate.norm must be 'max', 'rms' or 'relative', got ${JSON.stringify(norm)}`);
+  const backward = parseBackward(spec.backward ?? 'implicit');
+  const backwardTol = spec.backwardTol === undefined ? tol : finite('region', 'backwardTol', spec.backwardTol, { atLeast: 0 });
+  const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : positiveInt('region', 'backwardMaxIter', spec.backwardMaxIter);
+  return { tol, maxIter, minIter, norm, backward, backwardTol, backwardMaxIter };
+}
+
+/**
+ * Parse a backward mode: `implicit`, `unrolled`, or `phantom:k` (k ≥ 1 terms
+ * of the adjoint's Neumann series; k = 1 is Jacobian-free backprop).
+ *
+ * @example parseBackward('phantom:5') // { mode: 'phantom', k: 5 }
+ */
+export function parseBackward(text: string): BackwardMode {
+  if (text === 'implicit' || text === 'unrolled') return { mode: text };
+  const m = /^phantom:(\d+)$/.exec(String(text));
+  if (m && Number(m[1]) >= 1) return { mode: 'phantom', k: Number(m[1]) };
+  throw new SpecError(`region: backward must be 'implicit', 'unrolled' or 'phantom:k' (k >= 1), got ${JSON.stringify(text)}`);
+}

@@ -1,0 +1,88 @@
+// A wormhole's contribution to an earlier block's input (DESIGN §1):
+//
+//   u_i = h_{i-1} + g ⊙ P(h_j_old),   g = sigmoid(G·[h_{i-1}; P(h_j_old)] + c)
+//
+// P is a learned linear map without bias (identity on request when shapes
+// match); c starts strongly negative so the gate is closed: the wormhole is
+// inactive under most circumstances and the network settles in two sweeps.
+import { SpecError, formatShape, type Value } from '../ir/index.js';
+import { concat, conv2d, convTranspose2d, gemm, mul, sigmoid } from '../ops/index.js';
+import { constant, kaimingUniform } from './init.js';
+import type { BuildContext } from './module.js';
+
+/** A wormhole as the region resolved it: 1-based block positions and settings. */
+export interface ResolvedWormhole {
+  readonly from: number;
+  readonly to: number;
+  readonly gateBias: number;
+  readonly projection: 'linear' | 'identity';
+  /** Scope name of its parameters, e.g. `wormhole_3_1`. */
+  readonly scopeName: string;
+}
+
+/**
+ * Emit `g ⊙ P(source)` for a wormhole into block `to`, whose forward input is
+ * `h` (both `[B, D]`, or both `[B, C, H, W]`). Declares the wormhole's
+ * parameters (`proj.weight`, `gate.weight`, `gate.bias`) in its own scope.
+ *
+ * @example const u = add(g, h, wormholeTerm(ctx, h, sOld, wormhole, 'region1'));
+ */
+export function wormholeTerm(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole, region: string): Value {
+  return ctx.scope(w.scopeName, () => {
+    const where = `region '${region}', wormhole ${w.from} -> ${w.to}`;
+    const p = project(ctx, h, source, w, where);
+    const gate = h.rank === 2 ? denseGate(ctx, h, p, w) : convGate(ctx, h, p, w);
+    return mul(ctx.graph, gate, p);
+  });
+}
+
+function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole, where: string): Value {
+  const g = ctx.graph;
+  const cannot = (why: string): never => {
+    throw new SpecError(`${where}: block ${w.from}'s output ${formatShape(source.shape)} cannot be projected onto block ${w.to}'s input ${formatShape(h.shape)}: ${why}`);
+  };
+  if (h.rank !== source.rank) cannot('ranks differ');
+  if (w.projection === 'identity') {
+    if (!h.shape.every((d, i) => d === source.shape[i])) cannot("projection 'identity' needs equal shapes");
+    return source;
+  }
+  if (h.rank === 2) {
+    const [dIn, dOut] = [source.shape[1], h.shape[1]];
+    if (typeof dIn !== 'number' || typeof dOut !== 'number') cannot('feature sizes must be static');
+    const weight = ctx.scope('proj', () => ctx.param('weight', [dOut as number, dIn as number], kaimingUniform(dIn as number)));
+    return gemm(g, source, weight, undefined, { transB: true });
+  }
+  if (h.rank !== 4) cannot('wormholes connect [B, D] or [B, C, H, W] activations');
+  const [cIn, hIn, wIn] = source.shape.slice(1) as number[];
+  const [cOut, hOut, wOut] = h.shape.slice(1) as number[];
+  if (![cIn, hIn, wIn, cOut, hOut, wOut].every((d) => typeof d === 'number')) cannot('channel and spatial sizes must be static');
+  if (hIn === hOut && wIn === wOut) {
+    // Same resolution: a 1x1 convolution mixes channels.
+    const weight = ctx.scope('proj', () => ctx.param('weight', [cOut, cIn, 1, 1], kaimingUniform(cIn)));
+    return conv2d(g, source, weight, undefined, {});
+  }
+  const s = hOut / hIn;
+  if (!Number.isInteger(s) || s < 2 || wOut !== wIn * s) cannot(`spatial size ${hIn}x${wIn} is not an integer upsampling of ${hOut}x${wOut}`);
+  // A later, strided block feeds an earlier, finer one: a transposed convolution
+  // with kernel = stride = s upsamples exactly (ConvTranspose weight: [C_in, C_out, s, s]).
+  const weight = ctx.scope('proj', () => ctx.param('weight', [cIn, cOut, s, s], kaimingUniform(cIn * s * s)));
+  return convTranspose2d(g, source, weight, undefined, { strides: [s, s] });
+}
+
+function denseGate(ctx: BuildContext, h: Value, p: Value, w: ResolvedWormhole): Value {
+  const d = h.shape[1] as number;
+  return ctx.scope('gate', () => {
+    const weight = ctx.param('weight', [d, 2 * d], kaimingUniform(2 * d));
+    const bias = ctx.param('bias', [d], constant(w.gateBias));
+    return sigmoid(ctx.graph, gemm(ctx.graph, concat(ctx.graph, [h, p], 1), weight, bias, { transB: true }));
+  });
+}
+
+function convGate(ctx: BuildContext, h: Value, p: Value, w: ResolvedWormhole): Value {
+  const c = h.shape[1] as number;
+  return ctx.scope('gate', () => {
+    const weight = ctx.param('weight', [c, 2 * c, 1, 1], kaimingUniform(2 * c));
+    const bias = ctx.param('bias', [c], constant(w.gateBias));
+    return sigmoid(ctx.graph, conv2d(ctx.graph, concat(ctx.graph, [h, p], 1), weight, bias, {}));
+  });
+}
