@@ -8,9 +8,10 @@
  * `vjp: 'none'` (comparisons) stop the flow, and an op with no rule on the path
  * from `wrt` to `loss` is an error, never a silent zero.
  */
-import { isFloat, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
+import { isFloat, SpecError, Tensor, type Graph, type Node, type Value, type VjpContext } from '../ir/index.js';
 import { add } from '../ops/index.js';
 import { filledLike } from '../ops/grad-helpers.js';
+import { vjpThrough } from './vjp-through.js';
 
 export interface BackwardOptions {
   /** Cotangent to seed the loss with (default: ones, i.e. d loss / d loss = 1). */
@@ -64,7 +65,7 @@ export function backward(g: Graph, loss: Value, wrt: readonly Value[], options: 
       if (rule === undefined) throw new SpecError(`backward: ${node.opType} '${node.name}' has no VJP rule, but the loss depends on it`);
       if (rule === 'none') continue;
       const grads = g.scope(node.name, () =>
-        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants }),
+        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants, reverse }),
       );
       operands.forEach((v, k) => {
         const c = grads[k];
@@ -80,6 +81,9 @@ export function backward(g: Graph, loss: Value, wrt: readonly Value[], options: 
     });
   });
 }
+
+/** Reverse mode as VJP rules see it (`VjpContext.reverse`): what an If rule uses on its branch copies. */
+const reverse: NonNullable<VjpContext['reverse']> = (nodes, seeds, wrt, into) => vjpThrough({ nodes, seeds, wrt, into });
 
 /**
  * Nodes of `g` lying on a path from some `wrt` value to `loss`, in graph order,

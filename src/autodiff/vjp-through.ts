@@ -8,7 +8,7 @@
  * outside, in the enclosing graph (outer-scope references), so the sweep is
  * linearised once and the body holds only the linear map w ↦ (∂F/∂S)ᵀw.
  */
-import { isFloat, SpecError, type Graph, type Node, type Value } from '../ir/index.js';
+import { isFloat, SpecError, type Graph, type Node, type Value, type VjpContext } from '../ir/index.js';
 import { add } from '../ops/index.js';
 
 export interface VjpThroughOptions {
@@ -68,7 +68,7 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
       if (rule === undefined) throw new SpecError(`backward: ${node.opType} '${node.name}' has no VJP rule, but the loss depends on it`);
       if (rule === 'none') continue;
       const grads = g.scope(node.name, () =>
-        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants }),
+        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants, reverse }),
       );
       operands.forEach((v, k) => {
         const c = grads[k];
@@ -78,6 +78,9 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
     return wrt.map(total);
   });
 }
+
+/** Reverse mode as VJP rules see it (`VjpContext.reverse`): what an If rule uses on its branch copies. */
+const reverse: NonNullable<VjpContext['reverse']> = (nodes, seeds, wrt, into) => vjpThrough({ nodes, seeds, wrt, into });
 
 /** Values that both depend on some `wrt` value and reach some seeded value through `nodes`. */
 function relevantValues(nodes: readonly Node[], seeds: ReadonlyMap<Value, Value>, wrt: readonly Value[]): Set<Value> {

@@ -85,4 +85,16 @@ export interface VjpContext {
   /** Which inputs (then captures) need a cotangent: a rule may skip the work for the others. */
   readonly wants: readonly boolean[];
   readonly graph: import('./graph.js').Graph;
+  /**
+   * Reverse mode through other nodes, for rules of subgraph ops (If differentiates a copy
+   * of each branch): cotangents of `wrt` given `seeds` (value -> cotangent) flowing back
+   * through `nodes`, emitted into `into`; undefined where none flows. Supplied by the
+   * transform (src/autodiff), so op families need not import it.
+   */
+  readonly reverse?: (
+    nodes: readonly Node[],
+    seeds: ReadonlyMap<Value, Value>,
+    wrt: readonly Value[],
+    into: import('./graph.js').Graph,
+  ) => (Value | undefined)[];
 }

@@ -4,6 +4,9 @@
 // outputs are named from the scope path of the construct (`region1/iterate/carried_in_0`),
 // and body nodes are emitted inside that scope. A body may read any value of an enclosing
 // graph; the Graph builder rejects values from sibling subgraphs.
+//
+// If has a VJP rule (an If over the differentiated branches). Loop has none on purpose: a
+// fixed-point Loop is differentiated by its adjoint lowering (src/lower), via Node.customVjp.
 import {
   formatShape,
   SpecError,
@@ -13,11 +16,15 @@ import {
   type Graph,
   type InferContext,
   type OpDef,
+  type PlainAttrs,
   type Shape,
   type Value,
   type ValueInfo,
+  type VjpRule,
 } from '../ir/index.js';
+import { filledLike } from './grad-helpers.js';
 import { registerOps } from './registry.js';
+import { reshapeLike } from './shape.js';
 
 const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'bool', 'uint8'];
 
@@ -102,6 +109,37 @@ export const IfOp: OpDef = {
   dtypes: ['bool'],
   doc: 'outputs of then_branch if cond, else of else_branch',
   infer: inferIf,
+  vjp: (ctx) => ifVjp(ctx),
+};
+
+/**
+ * d If(c, T, E) = If(c, T', E'): each backward branch recomputes its forward branch (a
+ * copy; the forward branch's values are not visible from a sibling subgraph), then
+ * differentiates the copy with respect to the captured outer values. Both branches
+ * return one cotangent per wanted capture, zeros where the branch does not read it.
+ */
+const ifVjp: VjpRule = ({ graph: g, node, captures, gradOutputs, wants, reverse }) => {
+  if (!reverse) throw new SpecError(`If '${node.name}': its VJP differentiates the branches, so it needs the reverse-mode transform's VjpContext.reverse`);
+  const first = node.inputs.length;
+  const wanted = captures.filter((_, k) => wants[first + k]);
+  const backwardBranch = (forward: Graph) => (b: Graph): Value[] => {
+    const copies = new Map<Value, Value>();
+    cloneNodes(b, forward, copies);
+    const seeds = new Map<Value, Value>();
+    forward.outputs.forEach((out, i) => {
+      const gy = gradOutputs[i];
+      const copy = copies.get(out)!;
+      // The If's output joins both branches' shapes; reshape keeps this branch's own.
+      if (gy) seeds.set(copy, reshapeLike(b, gy, copy));
+    });
+    const grads = reverse([...b.nodes], seeds, wanted, b);
+    return grads.map((gr, k) => gr ?? filledLike(b, wanted[k], 0));
+  };
+  const grads = ifThenElse(g, node.inputs[0]!, backwardBranch(node.attr<Graph>('then_branch')), backwardBranch(node.attr<Graph>('else_branch')), {
+    doc: `VJP of ${node.name}`,
+  });
+  let next = 0;
+  return [undefined, ...captures.map((_, k) => (wants[first + k] ? grads[next++] : undefined))];
 };
 
 registerOps([LoopOp, IfOp]);
@@ -210,6 +248,51 @@ export function ifThenElse(
   const thenBranch = branch('then', thenBuild);
   const elseBranch = branch('else', elseBuild);
   return g.node(IfOp, [cond], { then_branch: thenBranch, else_branch: elseBranch }, { doc: options.doc });
+}
+
+const copyCounters = new WeakMap<Graph, number>();
+
+/**
+ * Re-emit `source`'s nodes into `target`, recording in `copies` each source value's copy.
+ * Values of graphs enclosing `source` stay themselves (`target` must see them); nested
+ * subgraphs (a Loop or If inside) and initializers are copied too, under fresh names.
+ *
+ * @example
+ * const copies = new Map<Value, Value>();
+ * cloneNodes(b, thenBranch, copies); // then_branch recomputed inside b
+ * const y = copies.get(thenBranch.outputs[0]);
+ */
+export function cloneNodes(target: Graph, source: Graph, copies: Map<Value, Value>): void {
+  const n = copyCounters.get(target.root) ?? 0;
+  copyCounters.set(target.root, n + 1);
+  const fresh = (name: string) => `${name}/copy_${n}`;
+  for (const v of source.initializers) copies.set(v, target.initializer(fresh(v.name), (v.source as { tensor: Tensor }).tensor));
+  const copyOf = (v: Value | undefined): Value | undefined => {
+    if (!v) return undefined;
+    const copy = copies.get(v);
+    if (copy) return copy;
+    if (!target.sees(v)) throw new SpecError(`copying graph '${source.name}' into '${target.name}': '${v.name}' has no copy and is not visible there`);
+    return v;
+  };
+  const copySubgraph = (sub: Graph): Graph => {
+    const copy = target.subgraph(fresh(sub.name));
+    sub.inputs.forEach((v) => copies.set(v, copy.input(fresh(v.name), v.dtype, v.shape)));
+    cloneNodes(copy, sub, copies);
+    sub.outputs.forEach((v) => copy.output(fresh(v.name), copyOf(v)!));
+    return copy;
+  };
+  for (const node of source.nodes) {
+    const attrs: PlainAttrs = {};
+    for (const [key, attr] of Object.entries(node.attrs)) attrs[key] = attr.type === 'graph' ? copySubgraph(attr.value) : attr.value;
+    const outs = target.node(node.op, node.inputs.map(copyOf), attrs, { doc: node.docString, outputs: node.outputs.length });
+    const copied = outs[0]?.source;
+    if (copied?.kind === 'node' && node.customVjp) copied.node.customVjp = node.customVjp;
+    node.outputs.forEach((v, i) => {
+      // Shape rules read constants' contents (Reshape's shape, reduce axes): keep them known.
+      if (v.constant) outs[i].constant = v.constant;
+      copies.set(v, outs[i]);
+    });
+  }
 }
 
 function scopedName(g: Graph, name: string): string {
