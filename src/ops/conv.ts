@@ -1,6 +1,21 @@
 // Convolutions: Conv (cross-correlation, N-d) and ConvTranspose (its adjoint in X).
-import type { Dim, Graph, InferContext, OpDef, Value, ValueInfo } from '../ir/index.js';
+// Both are linear in X and in W, so every gradient is itself a convolution.
+import {
+  isStatic,
+  ShapeError,
+  shapesEqual,
+  type Dim,
+  type Graph,
+  type InferContext,
+  type Node,
+  type OpDef,
+  type Value,
+  type ValueInfo,
+  type VjpRule,
+} from '../ir/index.js';
+import { reduceSum } from './reduce.js';
 import { registerOps } from './registry.js';
+import { reshape, shapeOf, slice, transpose } from './shape.js';
 import { requireSameDType } from './shape-rules.js';
 import {
   dilatedExtent,
@@ -8,7 +23,9 @@ import {
   readWindow,
   requireRank4,
   slideDims,
+  windowFromAttrs,
   WINDOW_ATTRS,
+  type Window,
   type WindowOptions,
 } from './window.js';
 
@@ -107,6 +124,109 @@ function inferConvTranspose(ctx: InferContext): ValueInfo[] {
   return [{ dtype: x.dtype, shape: [x.shape[0], outChannels, ...spatial] }];
 }
 
+// ---------------------------------------------------------------------------------------
+// VJP rules.
+
+/** A forward conv node's window (defaults filled in) and group count. */
+function geometryOf(node: Node): { win: Window; group: number } {
+  const kernel = node.attr<readonly number[]>('kernel_shape') ?? node.inputs[1]!.shape.slice(2).map(Number);
+  return { win: windowFromAttrs((name) => node.attr(name), kernel), group: node.attr<number>('group', 1) };
+}
+
+/** Axes 0, 2, 3, ...: everything but the channels. */
+const batchAndSpatialAxes = (v: Value): number[] => [0, ...v.shape.slice(2).map((_, i) => i + 2)];
+
+/** `v` with `like`'s inferred shape: a shape rule may have given fresh symbols to sizes that equal `like`'s at run time. */
+function withShapeOf(g: Graph, v: Value, like: Value): Value {
+  return shapesEqual(v.shape, like.shape) ? v : reshape(g, v, shapeOf(g, like));
+}
+
+/**
+ * ConvTranspose of `y` [N,C,So...] by `w` [C,M/group,k...] under the forward window `win`,
+ * sized to `like` [N,M,S...]: a strided window maps several input sizes onto one output
+ * size, so output_padding picks `like`'s (and where a ceil_mode pool's last window
+ * overhangs the end padding, a larger end pad crops the overhang). Used for the input
+ * gradients of Conv and AveragePool.
+ *
+ * @example const gx = convTransposeTo(g, gy, w, x, windowFromAttrs((n) => node.attr(n), [3, 3]), 1, "Conv 'c'");
+ */
+export function convTransposeTo(g: Graph, y: Value, w: Value, like: Value, win: Window, group: number, where: string): Value {
+  const rank = like.rank - 2;
+  const pads = [...win.pads];
+  const outputPadding = win.kernel.map((k, i) => {
+    const [size, ySize, stride] = [like.shape[i + 2], y.shape[i + 2], win.strides[i]];
+    if (typeof size !== 'number' || typeof ySize !== 'number') {
+      // Stride 1 maps sizes one-to-one, so nothing needs to be known.
+      if (stride === 1) return 0;
+      throw new ShapeError(`${where}: the input gradient with stride ${stride} on spatial axis ${i} needs static spatial sizes, got ${like.describe()}`);
+    }
+    const natural = stride * (ySize - 1) + dilatedExtent(k, win.dilations[i]) - pads[i] - pads[i + rank];
+    if (size >= natural) return size - natural;
+    pads[i + rank] += natural - size;
+    return 0;
+  });
+  const attrs = { kernel_shape: win.kernel, strides: win.strides, pads, dilations: win.dilations, group, output_padding: outputPadding };
+  return withShapeOf(g, g.node(ConvTransposeOp, [y, w], attrs)[0], like);
+}
+
+/**
+ * d⟨gy, conv(x, w)⟩/dw as one Conv that treats the batch as channels: gw[m,c,k] =
+ * Σ_n Σ_p gy[n,m,p]·x[n,c,p·stride + k·dilation], i.e. x correlated with gy as the kernel,
+ * strides and dilations swapping roles. Groups become the grouped Conv's groups (each
+ * group's channels of x read only that group's kernels). Returns [M, C/group, k...].
+ */
+function convWeightGrad(g: Graph, x: Value, gy: Value, win: Window, group: number, where: string): Value {
+  const spatial = x.shape.slice(2);
+  const outSpatial = gy.shape.slice(2);
+  const spatialAxes = spatial.map((_, i) => i + 2);
+  const swapLead = [1, 0, ...spatialAxes];
+  if (!isStatic(outSpatial)) throw new ShapeError(`${where}: the weight gradient needs static spatial sizes, got ${x.describe()}`);
+  let batchAsChannels: Value;
+  if (group === 1) batchAsChannels = transpose(g, x, swapLead);
+  else {
+    const channels = x.shape[1];
+    if (typeof channels !== 'number' || !isStatic(spatial)) {
+      throw new ShapeError(`${where}: the weight gradient of a grouped conv needs static channel and spatial sizes, got ${x.describe()}`);
+    }
+    // [N, g·Cg, S...] -> [Cg, g·N, S...]: channel block γ holds group γ's channels of every sample.
+    const perGroup = channels / group;
+    const blocks = transpose(g, reshape(g, x, [0, group, perGroup, -1]), [2, 1, 0, 3]);
+    batchAsChannels = reshape(g, blocks, [perGroup, -1, ...spatial]);
+  }
+  const attrs = { kernel_shape: outSpatial, strides: win.dilations, dilations: win.strides, pads: win.pads, group };
+  const full = g.node(ConvOp, [batchAsChannels, transpose(g, gy, swapLead)], attrs)[0];
+  // The padded input may fit more kernel offsets than the kernel has: they are the windows the forward never ran.
+  const oversized = full.shape.slice(2).some((d, i) => d !== win.kernel[i]);
+  const cropped = oversized ? slice(g, full, win.kernel.map(() => 0), win.kernel, spatialAxes) : full;
+  return transpose(g, cropped, swapLead);
+}
+
+// dX = ConvTranspose(dY, W) (Conv's adjoint in X); dW = X ⋆ dY over the batch; dB = Σ dY over N and space
+const convVjp: VjpRule = ({ graph: g, node, inputs: [x, w, b], gradOutputs: [gy], wants }) => {
+  const { win, group } = geometryOf(node);
+  const where = `Conv '${node.name}'`;
+  return [
+    wants[0] ? convTransposeTo(g, gy!, w!, x!, win, group, where) : undefined,
+    wants[1] ? convWeightGrad(g, x!, gy!, win, group, where) : undefined,
+    b && wants[2] ? reduceSum(g, gy!, batchAndSpatialAxes(gy!), false) : undefined,
+  ];
+};
+
+// dX = Conv(dY, W) (ConvTranspose is Conv's adjoint); dW = dY ⋆ X over the batch (⟨dY, Xᵀ(X)⟩ = ⟨Conv(dY), X⟩); dB = Σ dY
+const convTransposeVjp: VjpRule = ({ graph: g, node, inputs: [x, w, b], gradOutputs: [gy], wants }) => {
+  const { win, group } = geometryOf(node);
+  const where = `ConvTranspose '${node.name}'`;
+  const conv = () => {
+    const attrs = { kernel_shape: win.kernel, strides: win.strides, pads: win.pads, dilations: win.dilations, group };
+    return withShapeOf(g, g.node(ConvOp, [gy!, w!], attrs)[0], x!);
+  };
+  return [
+    wants[0] ? conv() : undefined,
+    wants[1] ? convWeightGrad(g, gy!, x!, win, group, where) : undefined,
+    b && wants[2] ? reduceSum(g, gy!, batchAndSpatialAxes(gy!), false) : undefined,
+  ];
+};
+
 export const ConvOp: OpDef = {
   opType: 'Conv',
   inputs: [{ name: 'X' }, { name: 'W' }, { name: 'B', optional: true }],
@@ -115,6 +235,7 @@ export const ConvOp: OpDef = {
   float64Kernel: false,
   doc: 'Y = cross-correlation of X [N,C,...] with W [M,C/group,k...] in `group` channel groups, + B [M]',
   infer: inferConv,
+  vjp: convVjp,
 };
 
 export const ConvTransposeOp: OpDef = {
@@ -130,6 +251,7 @@ export const ConvTransposeOp: OpDef = {
   float64Kernel: false,
   doc: 'Y = transposed convolution of X [N,C,...] with W [C,M/group,k...] (the adjoint of Conv in X), + B [M]',
   infer: inferConvTranspose,
+  vjp: convTransposeVjp,
 };
 
 registerOps([ConvOp, ConvTransposeOp]);

@@ -1,9 +1,29 @@
 // BatchNormalization in inference mode: per-channel affine map from running statistics.
-import type { Graph, OpDef, Value } from '../ir/index.js';
+import type { Graph, OpDef, Value, VjpRule } from '../ir/index.js';
+import { add, div, mul, sqrt, sub } from './elementwise.js';
+import { reduceSum } from './reduce.js';
 import { registerOps } from './registry.js';
+import { unsqueeze } from './shape.js';
 import { requireSameDType } from './shape-rules.js';
+import { scalar } from './structural.js';
 
 const PARAMS = ['scale', 'B', 'input_mean', 'input_var'] as const;
+
+// x̂ = (x − μ)/√(σ²+ε), y = scale·x̂ + B: dX = dY·scale/√(σ²+ε), dScale = Σ dY·x̂, dB = Σ dY (sums over all but dim 1)
+const batchNormVjp: VjpRule = ({ graph: g, node, inputs: [x, scale, , mean, variance], gradOutputs: [gy], wants }) => {
+  const otherAxes = x!.shape.map((_, i) => i).filter((i) => i !== 1);
+  // [C] -> [1,C,1,...], to broadcast against X.
+  const perChannel = (v: Value) => unsqueeze(g, v, otherAxes);
+  // The attribute is serialised as a float32, which is the ε the forward kernel adds.
+  const epsilon = Math.fround(node.attr<number>('epsilon', 1e-5));
+  const invStd = div(g, scalar(g, 1, x!.dtype), sqrt(g, add(g, variance!, scalar(g, epsilon, x!.dtype))));
+  const normalized = () => mul(g, sub(g, x!, perChannel(mean!)), perChannel(invStd));
+  return [
+    wants[0] ? mul(g, gy!, perChannel(mul(g, scale!, invStd))) : undefined,
+    wants[1] ? reduceSum(g, mul(g, gy!, normalized()), otherAxes, false) : undefined,
+    wants[2] ? reduceSum(g, gy!, otherAxes, false) : undefined,
+  ];
+};
 
 export const BatchNormalizationOp: OpDef = {
   opType: 'BatchNormalization',
@@ -39,6 +59,7 @@ export const BatchNormalizationOp: OpDef = {
     });
     return [{ dtype: x.dtype, shape: x.shape }];
   },
+  vjp: batchNormVjp,
 };
 
 registerOps([BatchNormalizationOp]);

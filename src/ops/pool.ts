@@ -1,7 +1,33 @@
 // Pooling: MaxPool, AveragePool (sliding windows) and GlobalAveragePool.
-import type { Graph, InferContext, OpDef, Value, ValueInfo } from '../ir/index.js';
+import {
+  isStatic,
+  ShapeError,
+  Tensor,
+  type Graph,
+  type InferContext,
+  type Node,
+  type OpDef,
+  type PlainAttrs,
+  type Value,
+  type ValueInfo,
+  type VjpRule,
+} from '../ir/index.js';
+import { convTransposeTo } from './conv.js';
+import { div } from './elementwise.js';
+import { countAlong, expandLike } from './grad-helpers.js';
 import { registerOps } from './registry.js';
-import { emitterPads, readWindow, requireRank4, slideDims, WINDOW_ATTRS, type WindowOptions } from './window.js';
+import { scatterElements } from './scatter.js';
+import { constantOfShape, reshape, shapeOf } from './shape.js';
+import {
+  emitterPads,
+  readWindow,
+  requireRank4,
+  slideDims,
+  windowFromAttrs,
+  WINDOW_ATTRS,
+  type Window,
+  type WindowOptions,
+} from './window.js';
 
 function requireSpatialInput(ctx: InferContext): void {
   const x = ctx.inputs[0]!;
@@ -29,6 +55,80 @@ function inferWindowPool(ctx: InferContext): ValueInfo[] {
   return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...spatial] }];
 }
 
+/** MaxPool also describes its optional Indices: int64, flat positions in X (storage_order 0). */
+function inferMaxPool(ctx: InferContext): ValueInfo[] {
+  const [y] = inferWindowPool(ctx);
+  return [y, { dtype: 'int64', shape: y.shape }];
+}
+
+// ---------------------------------------------------------------------------------------
+// VJP rules.
+
+/** A node's attributes as an emitter passes them, to emit the same op again. */
+function plainAttrs(node: Node): PlainAttrs {
+  return Object.fromEntries(Object.entries(node.attrs).map(([name, a]) => [name, a.value]));
+}
+
+function poolWindow(node: Node): Window {
+  return windowFromAttrs((name) => node.attr(name), node.attr<readonly number[]>('kernel_shape'));
+}
+
+/** `v` as a flat vector (Reshape to [-1]). */
+const flat = (g: Graph, v: Value): Value => reshape(g, v, [-1]);
+
+// dX = dY routed to each window's argmax; overlapping windows sharing an argmax add up (scatter-add)
+const maxPoolVjp: VjpRule = ({ graph: g, node, inputs: [x], outputs, gradOutputs: [gy] }) => {
+  // Indices are flat over the whole of X; a forward node that did not ask for them is run again.
+  const indices = outputs[1] ?? g.node(MaxPoolOp, [x], plainAttrs(node), { outputs: 2 })[1];
+  const xFlat = flat(g, x!);
+  const zeros = constantOfShape(g, isStatic(xFlat.shape) ? xFlat.shape : shapeOf(g, xFlat), 0, x!.dtype);
+  const routed = scatterElements(g, zeros, flat(g, indices), flat(g, gy!), 0, 'add');
+  return [reshape(g, routed, isStatic(x!.shape) ? x!.shape : shapeOf(g, x!))];
+};
+
+/**
+ * How many cells each output position's window averages over, per spatial axis: the real
+ * cells (count_include_pad 0) or the window clipped to the padded input (1; only a ceil_mode
+ * window hanging past the end padding is clipped), as onnxruntime divides.
+ */
+function divisorsAlong(size: number, outSize: number, kernel: number, stride: number, begin: number, end: number, includePad: boolean): number[] {
+  return Array.from({ length: outSize }, (_, p) => {
+    const start = p * stride - begin;
+    const stop = start + kernel;
+    return includePad ? Math.min(stop, size + end) - start : Math.min(stop, size) - Math.max(start, 0);
+  });
+}
+
+/** The divisor of every output position, as a scalar when all are equal, else an [So...] constant. */
+function divisorMap(g: Graph, x: Value, y: Value, win: Window, includePad: boolean, where: string): Value {
+  const [spatial, outSpatial] = [x.shape.slice(2), y.shape.slice(2)];
+  if (!isStatic(spatial) || !isStatic(outSpatial)) throw new ShapeError(`${where}: the gradient needs static spatial sizes, got ${x.describe()}`);
+  const rank = spatial.length;
+  const perAxis = spatial.map((size: number, i) =>
+    divisorsAlong(size, outSpatial[i], win.kernel[i], win.strides[i], win.pads[i], win.pads[i + rank], includePad),
+  );
+  // Outer product over the axes, row-major like the output.
+  const map = perAxis.reduce<number[]>((acc, along) => acc.flatMap((a) => along.map((b) => a * b)), [1]);
+  if (map.every((d) => d === map[0])) return g.constant(Tensor.scalar(map[0], x.dtype));
+  return g.constant(Tensor.fromNumbers(x.dtype, outSpatial, map));
+}
+
+// dX = ConvTranspose(dY / divisor, ones [C,1,k...], group C): each window spreads its share back over its cells
+const averagePoolVjp: VjpRule = ({ graph: g, node, inputs: [x], outputs: [y], gradOutputs: [gy] }) => {
+  const where = `AveragePool '${node.name}'`;
+  const win = poolWindow(node);
+  const channels = x!.shape[1];
+  if (typeof channels !== 'number') throw new ShapeError(`${where}: the gradient needs a static channel count, got ${x!.describe()}`);
+  const share = div(g, gy!, divisorMap(g, x!, y, win, node.attr<number>('count_include_pad', 0) === 1, where));
+  const ones = Tensor.fromNumbers(x!.dtype, [channels, 1, ...win.kernel], Array<number>(channels * win.kernel.reduce((a, b) => a * b, 1)).fill(1));
+  return [convTransposeTo(g, share, g.constant(ones), x!, win, channels, where)];
+};
+
+// dX = broadcast(dY) / (number of spatial cells)
+const globalAveragePoolVjp: VjpRule = ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [
+  div(g, expandLike(g, gy!, x!), countAlong(g, x!, x!.shape.slice(2).map((_, i) => i + 2))),
+];
+
 const POOL_ATTRS = {
   ...WINDOW_ATTRS,
   kernel_shape: { type: 'ints', required: true },
@@ -38,11 +138,13 @@ const POOL_ATTRS = {
 export const MaxPoolOp: OpDef = {
   opType: 'MaxPool',
   inputs: [{ name: 'X' }],
-  // Only Y: the optional Indices output would need the builder to emit a chosen number of outputs.
   outputs: 1,
+  // Indices, which the VJP rule asks for (NodeOptions.outputs = 2).
+  optionalOutputs: 1,
   attrs: { ...POOL_ATTRS, dilations: { type: 'ints' } },
   doc: 'Y = maximum over each (dilated) window of X [N,C,...]; padding never wins',
-  infer: inferWindowPool,
+  infer: inferMaxPool,
+  vjp: maxPoolVjp,
 };
 
 export const AveragePoolOp: OpDef = {
@@ -53,6 +155,7 @@ export const AveragePoolOp: OpDef = {
   float64Kernel: false,
   doc: 'Y = mean over each window of X [N,C,...]; padded cells count only when count_include_pad = 1',
   infer: inferWindowPool,
+  vjp: averagePoolVjp,
 };
 
 export const GlobalAveragePoolOp: OpDef = {
@@ -66,6 +169,7 @@ export const GlobalAveragePoolOp: OpDef = {
     const x = ctx.inputs[0]!;
     return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] }];
   },
+  vjp: globalAveragePoolVjp,
 };
 
 registerOps([MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp]);
