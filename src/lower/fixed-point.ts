@@ -41,6 +41,30 @@ export interface FixedPointConfig {
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
 }
 
+/**
+ * An inference-mode region's sweep, replayable after the build: forward-mode
+ * differentiation (src/lower/jvp.ts) linearises the sweep at the Loop's S*.
+ */
+export interface RegionSweep {
+  /** Emit the sweep at the given sources into the build context's current graph (parameters already declared). */
+  replay: Sweep;
+  /** How many state tensors the Loop carries first; its next output is the region output. */
+  sources: number;
+  config: FixedPointConfig;
+}
+
+const regionSweeps = new WeakMap<Node, RegionSweep>();
+
+/**
+ * The replayable sweep of the region whose inference-mode forward Loop is
+ * `loopNode`, or undefined for any other node.
+ *
+ * @example const rs = regionSweep(node); if (rs) rs.replay(node.outputs.slice(0, rs.sources));
+ */
+export function regionSweep(loopNode: Node): RegionSweep | undefined {
+  return regionSweeps.get(loopNode);
+}
+
 /** `implicit`, `unrolled` or `phantom:k`, as written in configs and metadata. */
 export function backwardLabel(b: BackwardMode): string {
   return b.mode === 'phantom' ? `phantom:${b.k}` : b.mode;
@@ -55,7 +79,17 @@ export function backwardLabel(b: BackwardMode): string {
 export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPointConfig): Value {
   const g = ctx.graph;
   if (g !== g.root) throw new SpecError(`region '${config.region}': regions cannot be nested inside another region's blocks`);
+  const buffersBefore = ctx.bufferUpdates.size;
   const first = sweep(undefined);
+  if (ctx.bufferUpdates.size > buffersBefore) {
+    // Batch statistics would couple the samples' fixed points (DESIGN §1); without this check the
+    // second sweep fails with a bare "updated twice".
+    const names = [...ctx.bufferUpdates.keys()].slice(buffersBefore).join(', ');
+    throw new SpecError(
+      `region '${config.region}': its blocks normalise with batch statistics in training mode (buffers ${names}), which would couple ` +
+        "the samples' fixed points; normalise per sample inside regions (LayerNorm, GroupNorm) and keep BatchNorm in the stem and head",
+    );
+  }
   const m = first.sources.length;
   const settle = { tol: config.tol, minIter: config.minIter, norm: config.norm };
   const state0 = initialSettleState(g, first.output, 1);
@@ -91,6 +125,8 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     });
     const loopNode = producer(carried[0]);
     ctx.reportIterator({ region: config.region, iterations: carried[m + 2], residual: carried[m + 3], config: meta(loopNode) });
+    const path = ctx.scopePath;
+    regionSweeps.set(loopNode, { replay: (s) => ctx.replay(path, () => sweep(s)), sources: m, config });
     return carried[m];
   }
 

@@ -62,7 +62,7 @@ function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole
     return conv2d(g, source, weight, undefined, {});
   }
   const s = hOut / hIn;
-  if (!Number.isInteger(s) || s < 2 || wOut !== wIn * s) cannot(`spatial size ${hIn}x${wIn} is not an integer upsampling of ${hOut}x${wOut}`);
+  if (!Number.isInteger(s) || s < 2 || wOut !== wIn * s) cannot(`spatial size ${hOut}x${wOut} is not an integer upsampling of ${hIn}x${wIn}`);
   // A later, strided block feeds an earlier, finer one: a transposed convolution
   // with kernel = stride = s upsamples exactly (ConvTranspose weight: [C_in, C_out, s, s]).
   const weight = ctx.scope('proj', () => ctx.param('weight', [cIn, cOut, s, s], kaimingUniform(cIn * s * s)));

@@ -1,0 +1,98 @@
+// The three ways a region is differentiated (DESIGN §2), on a TWNN region of
+// three dense+tanh blocks with a wormhole 3 -> 1 and open gates: the implicit
+// adjoint and exact unrolled backprop agree with each other and with float64
+// central differences for every parameter and the input; phantom:k tends to
+// the implicit gradient as k grows.
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../../src/ir/index.js';
+import { region, type RegionSpec } from '../../src/twnn/region.js';
+import { dense, sequential, tanh } from '../../src/twnn/index.js';
+import {
+  checkedRunner, expectCentralDifferences, gradientGraph, paramFeeds, randomTensor, relativeError, scaledWeights, type NetCase,
+} from './region-helpers.js';
+
+const D = 4;
+const block = () => sequential(dense(D, D), tanh());
+
+/** Wormhole layouts: one source block, or two (each a carried state of its own). */
+const LAYOUTS = {
+  '3 -> 1': [{ from: 3, to: 1 }],
+  '3 -> 1, 2 -> 2, 2 -> 1': [{ from: 3, to: 1 }, { from: 2, to: 2 }, { from: 2, to: 1 }],
+} as const;
+
+/** Three dense+tanh blocks, wormhole 3 -> 1 (or another layout), iterated to float64 precision. */
+function twnn(overrides: Partial<RegionSpec> & { gateBias?: number; layout?: keyof typeof LAYOUTS } = {}): NetCase {
+  const { gateBias = 0, layout = '3 -> 1', ...rest } = overrides;
+  return {
+    net: region({
+      blocks: [block(), block(), block()],
+      wormholes: LAYOUTS[layout].map((w) => ({ ...w, gateBias })),
+      iterate: { tol: 1e-14, maxIter: 300 },
+      backwardTol: 1e-14,
+      ...rest,
+    }),
+    input: ['B', D],
+  };
+}
+
+/** Every gradient output of a run, concatenated in output order (params, then x). */
+function allGradients(out: Record<string, Tensor>, names: readonly string[]): number[] {
+  return names.flatMap((n) => out[n].toNumbers());
+}
+
+describe('backward modes of a TWNN region with open gates', () => {
+  const x = randomTensor([3, D], 21);
+  const u = randomTensor([3, D], 22);
+
+  it.each(Object.keys(LAYOUTS) as (keyof typeof LAYOUTS)[])('wormholes %s: implicit, unrolled and float64 central differences agree for every parameter and x', async (layout) => {
+    const implicit = gradientGraph(twnn({ backward: 'implicit', layout }));
+    const unrolled = gradientGraph(twnn({ backward: 'unrolled', layout }));
+    const feeds = { x, u, ...paramFeeds(implicit.params) };
+    const runImplicit = await checkedRunner(implicit.graph);
+    const runUnrolled = await checkedRunner(unrolled.graph);
+    const a = await runImplicit.run(feeds);
+    const b = await runUnrolled.run(feeds);
+    await runUnrolled.release();
+
+    // The gates are open: the wormhole matters, and sweeps run past the plain two.
+    expect(a['iterations.region'].toNumbers().every((n) => n > 4)).toBe(true);
+    expect(a.loss.get(0)).toBeCloseTo(b.loss.get(0), 14);
+    const names = [...implicit.params.map((p) => `grad.${p.name}`), 'grad.x'];
+    for (const name of names) {
+      expect(relativeError(a[name].toNumbers(), b[name].toNumbers()), `${name}: implicit vs unrolled`).toBeLessThan(1e-9);
+    }
+
+    // Central differences of the loss along a random direction of each parameter and of x.
+    await expectCentralDifferences(runImplicit, feeds, a, implicit.params, { eps: 1e-5, rtol: 1e-6 });
+    await runImplicit.release();
+  });
+
+  it('phantom:k approaches the implicit gradient as k grows', async () => {
+    // Strong wormholes contract more slowly (forward: 12+ sweeps to 1e-14), so the
+    // truncated Neumann series' error stays above rounding up to k = 8 or so.
+    const strong = { gateBias: 2 };
+    const implicit = gradientGraph(twnn({ ...strong, backward: 'implicit' }));
+    const scaled = scaledWeights(implicit.params, 'proj', 5);
+    const withWeights = (c: NetCase): NetCase => ({ ...c, weights: scaled });
+    const reference = gradientGraph(withWeights(twnn({ ...strong, backward: 'implicit' })));
+    const feeds = { x, u, ...paramFeeds(reference.params) };
+    const names = [...reference.params.map((p) => `grad.${p.name}`), 'grad.x'];
+    const runReference = await checkedRunner(reference.graph);
+    const exact = await runReference.run(feeds);
+    await runReference.release();
+    expect(Math.max(...exact['iterations.region'].toNumbers())).toBeGreaterThan(12);
+
+    const errors: number[] = [];
+    for (const k of [1, 2, 4, 8, 16]) {
+      const phantom = gradientGraph(withWeights(twnn({ ...strong, backward: `phantom:${k}` })));
+      const run = await checkedRunner(phantom.graph);
+      const out = await run.run(feeds);
+      await run.release();
+      expect(out['iterations_backward.region'].toNumbers()).toEqual([k - 1, k - 1, k - 1]);
+      errors.push(relativeError(allGradients(out, names), allGradients(exact, names)));
+    }
+    for (let i = 1; i < errors.length; i++) expect(errors[i], `errors by k: ${errors.join(', ')}`).toBeLessThan(errors[i - 1]);
+    expect(errors[0]).toBeGreaterThan(1e-3);
+    expect(errors[errors.length - 1]).toBeLessThan(1e-6);
+  });
+});
