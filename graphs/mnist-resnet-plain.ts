@@ -21,5 +21,5 @@ export default defineModel({
     flatten: flatten(),
     head: dense(64, 10),
   }),
-  task: { kind: 'classification', classes: 10 },
+  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 2, batch: 64, lr: 1e-3, optimizer: 'adam' } },
 });

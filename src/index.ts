@@ -3,7 +3,7 @@
 
 // Model definition.
 export { defineModel, isModelSpec, MODEL_KIND } from './twnn/spec.js';
-export type { InputSpec, ModelDefinition, ModelSpec } from './twnn/spec.js';
+export type { DataSpec, InputSpec, LossKind, ModelDefinition, ModelSpec, OptimizerKind, TaskSpec, TrainDefaults } from './twnn/spec.js';
 
 // Layers.
 export { dense, transposeWeight } from './twnn/dense.js';
@@ -29,9 +29,10 @@ export type { Init } from './twnn/init.js';
 // Building and exporting.
 export { buildInferenceGraph } from './lower/inference.js';
 export type { BuildOptions, BuiltGraph } from './lower/inference.js';
-export { exportModel, MANIFEST_FILE, MODEL_FILE } from './lower/artifacts.js';
-export type { ExportResult } from './lower/artifacts.js';
-export type { Manifest, ManifestFile, ManifestParam, ManifestValue } from './lower/manifest.js';
+export { exportModel, GRAD_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from './lower/artifacts.js';
+export type { ExportOptions, ExportResult } from './lower/artifacts.js';
+export type { Manifest, ManifestFile, ManifestGraph, ManifestParam, ManifestTask, ManifestTraining, ManifestValue } from './lower/manifest.js';
+export type { OptimizerConfig, OptimizerSettings, StateSlot } from './autodiff/optimizers.js';
 
 // Core types and errors.
 export { Tensor } from './ir/tensor.js';

@@ -1,14 +1,22 @@
-// Writing a model's export folder: model.onnx, then manifest.json.
+// Writing a model's export folder: model.onnx, grad.onnx, train.onnx,
+// train_steps.onnx, then manifest.json.
 import { join } from 'node:path';
-import { numel } from '../ir/index.js';
+import { numel, type Graph } from '../ir/index.js';
 import { writeFileAtomic } from '../onnx/files.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import { buildInferenceGraph, type BuildOptions } from './inference.js';
-import { buildManifest, fileEntry, irVersionFor, manifestText, type Manifest } from './manifest.js';
+import { buildInferenceGraph } from './inference.js';
+import { buildManifest, fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from './manifest.js';
+import { buildGradGraph, buildTrainGraph, buildTrainStepsGraph, type TrainingBuildOptions } from './training.js';
 
 export const MODEL_FILE = 'model.onnx';
+export const GRAD_FILE = 'grad.onnx';
+export const TRAIN_FILE = 'train.onnx';
+export const TRAIN_STEPS_FILE = 'train_steps.onnx';
 export const MANIFEST_FILE = 'manifest.json';
+
+/** Export options: the build settings, the loss and the optimizer baked into train.onnx. */
+export type ExportOptions = TrainingBuildOptions;
 
 /** What an export wrote. */
 export interface ExportResult {
@@ -19,38 +27,70 @@ export interface ExportResult {
 
 /**
  * Export `spec` into `outDir`: `model.onnx` (parameters as initializers,
- * `twnn.*` metadata, the spec's description as doc_string) and
- * `manifest.json`. Each file is written atomically, and the manifest last, so
- * a folder with a manifest holds a complete export. Two exports of the same
- * spec and options are byte-identical.
+ * `twnn.*` metadata, the spec's description as doc_string), `grad.onnx`,
+ * `train.onnx`, `train_steps.onnx` (parameters as inputs, DESIGN §3) and
+ * `manifest.json`. Every graph is built before anything is written; each file
+ * is written atomically, and the manifest last, so a folder with a manifest
+ * holds a complete export. Two exports of the same spec and options are
+ * byte-identical. The optimizer comes from `options.optimizer`, then the
+ * spec's `task.train`, then Adam with lr 1e-3.
  *
  * @example
- * const { files, manifest } = await exportModel(sineMlp, 'exported/sine-mlp', { seed: 0 });
+ * const { files, manifest } = await exportModel(sineMlp, 'exported/sine-mlp', { seed: 0, optimizer: { kind: 'sgd', momentum: 0.9 } });
  */
-export async function exportModel(spec: ModelSpec, outDir: string, options: BuildOptions = {}): Promise<ExportResult> {
+export async function exportModel(spec: ModelSpec, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
   const dtype = options.dtype ?? 'float32';
   const opset = options.opset ?? DEFAULT_OPSET;
   const seed = options.seed ?? 0;
-  const { graph, params } = buildInferenceGraph(spec, { ...options, dtype, opset, seed });
+  const build = { ...options, dtype, opset, seed };
+  const { graph, params } = buildInferenceGraph(spec, build);
+  const grad = buildGradGraph(spec, build);
+  const train = buildTrainGraph(spec, build);
+  const steps = buildTrainStepsGraph(spec, build, train);
 
   const parameterCount = params.reduce((s, p) => s + numel(p.shape)!, 0);
-  const model = serializeModel(graph, {
+  const common = {
+    'twnn.model': spec.name,
+    'twnn.dtype': dtype,
+    'twnn.seed': String(seed),
+    'twnn.params': String(params.length),
+    'twnn.parameterCount': String(parameterCount),
+  };
+  const serialize = (g: Graph, role?: { name: string; doc: string }) => {
+    const docString = [spec.description, role && `${role.name}: ${role.doc}`].filter(Boolean).join('\n');
+    return serializeModel(g, {
+      opset,
+      irVersion: irVersionFor(opset),
+      ...(docString ? { docString } : {}),
+      metadata: role
+        ? { ...common, 'twnn.role': role.name, 'twnn.loss': train.loss, 'twnn.optimizer': JSON.stringify(train.optimizer) }
+        : common,
+    });
+  };
+  const bytes: [string, Uint8Array][] = [
+    [MODEL_FILE, serialize(graph)],
+    [GRAD_FILE, serialize(grad.graph, { name: 'grad', doc: 'the loss of a batch and its gradient for every parameter and the input' })],
+    [TRAIN_FILE, serialize(train.graph, { name: 'train', doc: 'one optimizer step' })],
+    [TRAIN_STEPS_FILE, serialize(steps.graph, { name: 'train_steps', doc: 'K optimizer steps over a [K, B, ...] stack of batches' })],
+  ];
+  const files: Record<string, ManifestFile> = Object.fromEntries(bytes.map(([name, b]) => [name, fileEntry(b)]));
+  const target = train.graph.inputs.find((v) => v.name === 'target')!;
+  const manifest = buildManifest({
+    spec,
+    graph,
+    params,
+    dtype,
     opset,
-    irVersion: irVersionFor(opset),
-    ...(spec.description ? { docString: spec.description } : {}),
-    metadata: {
-      'twnn.model': spec.name,
-      'twnn.dtype': dtype,
-      'twnn.seed': String(seed),
-      'twnn.params': String(params.length),
-      'twnn.parameterCount': String(parameterCount),
-    },
+    seed,
+    task: { loss: train.loss, data: spec.task?.data ?? null, target: manifestValue(target) },
+    training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
+    graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph },
+    files,
   });
-  const manifest = buildManifest({ spec, graph, params, dtype, opset, seed, files: { [MODEL_FILE]: fileEntry(model) } });
 
-  const modelPath = join(outDir, MODEL_FILE);
+  const paths = bytes.map(([name]) => join(outDir, name));
+  for (const [i, [, b]] of bytes.entries()) await writeFileAtomic(paths[i], b);
   const manifestPath = join(outDir, MANIFEST_FILE);
-  await writeFileAtomic(modelPath, model);
   await writeFileAtomic(manifestPath, manifestText(manifest));
-  return { files: [modelPath, manifestPath], manifest };
+  return { files: [...paths, manifestPath], manifest };
 }

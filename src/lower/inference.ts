@@ -1,9 +1,11 @@
-// The inference graph of a model spec: input `x`, output `y`, parameters as
-// initializers (model.onnx).
-import { Graph, SpecError, type DType, type Node, type Tensor } from '../ir/index.js';
+// The inference graph of a model spec: input `x`, outputs `y`, `iterations`,
+// `residual`, parameters as initializers (model.onnx); and the network build
+// that the training graphs (training.ts) start from.
+import { Graph, SpecError, type DType, type Node, type Tensor, type Value } from '../ir/index.js';
 import { DEFAULT_OPSET } from '../onnx/serialize.js';
 import { BuildContext, type ParamInfo, type ParamMode } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
+import { iterationOutputs } from './iterations.js';
 
 /** Build settings shared by every graph made from a spec. */
 export interface BuildOptions {
@@ -28,7 +30,8 @@ export const MIN_OPSET = 17;
 
 /**
  * Build `spec`'s inference graph: input `x` (`spec.input.shape`, batch `B`),
- * output `y`, parameters as initializers.
+ * outputs `y`, `iterations` (int64 [B]) and `residual` ([B]) as DESIGN §3's
+ * model contract says, parameters as initializers.
  *
  * @example
  * const { graph, params } = buildInferenceGraph(spec, { seed: 1 });
@@ -40,36 +43,64 @@ export function buildInferenceGraph(spec: ModelSpec, options: BuildOptions = {})
 
 /**
  * The forward network of `spec` in a fresh graph, parameters entering as
- * `mode` says; shared by the inference build and (later) the gradient builds.
+ * `mode` says, with the model contract's outputs: `y`, `iterations`,
+ * `residual` (and per-region ones when there are several regions).
  *
  * @example const { graph, params } = buildForward(spec, { dtype: 'float64' }, 'input');
  */
 export function buildForward(spec: ModelSpec, options: BuildOptions, mode: ParamMode): BuiltGraph {
+  const net = buildNetwork(spec, options, mode);
+  net.graph.output('y', net.y);
+  for (const [name, v] of iterationOutputs(net.graph, net.x, net.context.iterators)) net.graph.output(name, v);
+  return { graph: net.graph, params: net.params };
+}
+
+/** The network built into a fresh graph, before any output is declared. */
+export interface BuiltNetwork extends BuiltGraph {
+  /** The graph input `x`. */
+  x: Value;
+  /** The network's output (not yet a graph output). */
+  y: Value;
+  /** The context it was built with: iterator reports, buffer updates. */
+  context: BuildContext;
+}
+
+/**
+ * Build `spec`'s network into a fresh graph with input `x` and no outputs
+ * yet: the common start of the inference and the training graphs.
+ * `training` builds train-mode layers (BatchNorm on batch statistics, reporting
+ * its running-statistics updates in `context.bufferUpdates`).
+ *
+ * @example const { graph, x, y, context } = buildNetwork(spec, { dtype: 'float64' }, 'input', true);
+ */
+export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: ParamMode, training = false): BuiltNetwork {
   const dtype = options.dtype ?? 'float32';
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET) throw new SpecError(`model '${spec.name}': opset must be an integer >= ${MIN_OPSET}, got ${opset}`);
   const graph = new Graph(spec.name, undefined, opset);
   if (spec.description) graph.docString = spec.description;
-  const ctx = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights });
+  const context = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights, training });
   const x = graph.input('x', dtype, spec.input.shape);
-  const y = spec.net.build(ctx, x);
+  const y = spec.net.build(context, x);
   if (y.dtype !== dtype) throw new SpecError(`model '${spec.name}': the network's output has dtype ${y.dtype}, expected ${dtype}`);
-  graph.output('y', y);
 
-  const unused = ctx.unusedWeights();
+  const unused = context.unusedWeights();
   if (unused.length > 0) {
-    throw new SpecError(`model '${spec.name}': given weights match no parameter: ${unused.join(', ')} (parameters: ${ctx.params.map((p) => p.name).join(', ')})`);
+    throw new SpecError(`model '${spec.name}': given weights match no parameter: ${unused.join(', ')} (parameters: ${context.params.map((p) => p.name).join(', ')})`);
   }
   if (dtype === 'float64') checkFloat64Kernels(spec.name, graph);
-  return { graph, params: ctx.params };
+  return { graph, params: context.params, x, y, context };
 }
 
 /**
  * onnxruntime's CPU EP has no float64 kernel for some ops (Conv, ConvTranspose,
  * AveragePool, GlobalAveragePool: DESIGN §7), and session creation would fail
- * with an opaque message; say so at build time instead.
+ * with an opaque message; say so at build time instead. The training graphs
+ * run this check again: backward rules may emit such ops too.
+ *
+ * @example checkFloat64Kernels(spec.name, gradGraph); // throws for a float64 conv network
  */
-function checkFloat64Kernels(model: string, graph: Graph): void {
+export function checkFloat64Kernels(model: string, graph: Graph): void {
   const node = firstNode(graph, (n) => n.op.float64Kernel === false);
   if (node) {
     throw new SpecError(

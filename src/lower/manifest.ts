@@ -3,8 +3,10 @@
 // fixed order, so two exports of the same spec and seed are byte-identical.
 import { createHash } from 'node:crypto';
 import { numel, type DType, type Dim, type Graph, type Value } from '../ir/index.js';
+import type { OptimizerSettings, StateSlot } from '../autodiff/optimizers.js';
 import type { ParamInfo } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
+import type { DataSpec, LossKind } from '../twnn/task.js';
 
 /** Bumped when the manifest's layout changes incompatibly. */
 export const MANIFEST_VERSION = 1;
@@ -30,7 +32,51 @@ export interface ManifestFile {
   sha256: string;
 }
 
-/** The model card (DESIGN §3). */
+/** One exported graph's inputs and outputs, in file order: exactly the names a session takes and returns. */
+export interface ManifestGraph {
+  inputs: ManifestValue[];
+  outputs: ManifestValue[];
+}
+
+/** What the model is trained on. */
+export interface ManifestTask {
+  /** `mse`: target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
+  loss: LossKind;
+  /** The spec's data set, or null when it names none. */
+  data: DataSpec | null;
+  /** The `target` input of grad.onnx, train.onnx (train_steps.onnx stacks it: `[K, ...]`). */
+  target: ManifestValue;
+}
+
+/**
+ * How train.onnx and train_steps.onnx are driven. A trainer feeds `x`,
+ * `target`, `lr` (build-dtype scalar, default `optimizer.lr`), `step` (int64
+ * scalar, 1 on the first step; train_steps.onnx takes the first of its K),
+ * every name in `trainable` and `buffers` (initial values: model.onnx's
+ * initializers) and `<param>.<slot>` for each slot in `state[param]` (zeros at
+ * the start), and reads back `<name>.new` for each of them.
+ */
+export interface ManifestTraining {
+  /** Every hyperparameter baked into train.onnx (lr is only the default feed). */
+  optimizer: OptimizerSettings;
+  /** Parameters the optimizer updates, in declaration order. */
+  trainable: string[];
+  /** Non-trainable buffers (BatchNorm running statistics), updated by train mode's `<buffer>.new`. */
+  buffers: string[];
+  /** Optimizer state slots per trainable parameter: `{ '0.weight': ['m', 'v'] }`; `[]` for plain SGD. */
+  state: Record<string, StateSlot[]>;
+}
+
+/**
+ * The model card (DESIGN §3).
+ *
+ * Iteration counts, per sample (int64 `[B]`): model.onnx's `iterations` and
+ * train.onnx's `iterations` count forward sweeps, `iterations_backward`
+ * reverse (adjoint) sweeps. A network without fixed-point regions does one of
+ * each per sample, so both are 1 and `residual` is 0; with regions they are
+ * summed over the regions (`residual`: the largest), and model.onnx also
+ * gives `iterations.<region>` / `residual.<region>` when there are several.
+ */
 export interface Manifest {
   format: 'twnn.manifest';
   version: number;
@@ -49,8 +95,14 @@ export interface Manifest {
   trainableParameterCount: number;
   /** Fixed-point iterator configs (filled once regions are lowered). */
   iterators: unknown[];
-  /** Backward mode of grad.onnx/train.onnx; null while only model.onnx is exported. */
+  /** Backward mode of the fixed-point regions in grad.onnx/train.onnx; null for a network without regions (plain reverse mode). */
   backward: unknown;
+  /** The loss, data set and target of grad.onnx / train.onnx. */
+  task: ManifestTask;
+  /** How to drive train.onnx / train_steps.onnx. */
+  training: ManifestTraining;
+  /** Inputs and outputs of every exported .onnx file, by file name. */
+  graphs: Record<string, ManifestGraph>;
   /** Every exported file by its name in the export folder. */
   files: Record<string, ManifestFile>;
 }
@@ -85,13 +137,22 @@ export interface ManifestInput {
   dtype: DType;
   opset: number;
   seed: number;
+  task: ManifestTask;
+  training: ManifestTraining;
+  /** The exported graphs by file name (model.onnx's gives `inputs`/`outputs`). */
+  graphs: Record<string, Graph>;
   files: Record<string, ManifestFile>;
 }
 
 /**
  * The manifest of an export.
  *
- * @example const manifest = buildManifest({ spec, graph, params, dtype, opset, seed, files: { 'model.onnx': fileEntry(bytes) } });
+ * @example
+ * const manifest = buildManifest({
+ *   spec, graph, params, dtype, opset, seed, task, training,
+ *   graphs: { 'model.onnx': graph, 'train.onnx': train.graph },
+ *   files: { 'model.onnx': fileEntry(bytes), 'train.onnx': fileEntry(trainBytes) },
+ * });
  */
 export function buildManifest(m: ManifestInput): Manifest {
   const params = m.params.map((p) => ({
@@ -117,6 +178,9 @@ export function buildManifest(m: ManifestInput): Manifest {
     trainableParameterCount: params.filter((p) => p.trainable).reduce((s, p) => s + p.numel, 0),
     iterators: [],
     backward: null,
+    task: m.task,
+    training: m.training,
+    graphs: Object.fromEntries(Object.keys(m.graphs).sort().map((k) => [k, manifestGraph(m.graphs[k])])),
     files: Object.fromEntries(Object.keys(m.files).sort().map((k) => [k, m.files[k]])),
   };
 }
@@ -130,6 +194,15 @@ export function manifestText(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-function manifestValue(v: Value): ManifestValue {
+function manifestGraph(g: Graph): ManifestGraph {
+  return { inputs: g.inputs.map(manifestValue), outputs: g.outputs.map(manifestValue) };
+}
+
+/**
+ * A graph value as the manifest lists it.
+ *
+ * @example manifestValue(graph.inputs[0]) // { name: 'x', dtype: 'float32', shape: ['B', 16] }
+ */
+export function manifestValue(v: Value): ManifestValue {
   return { name: v.name, dtype: v.dtype, shape: [...v.shape] };
 }

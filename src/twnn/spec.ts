@@ -2,6 +2,9 @@
 import { SpecError, type Dim } from '../ir/index.js';
 import type { Module } from './module.js';
 import { isModule } from './sequential.js';
+import { checkTask, type TaskSpec } from './task.js';
+
+export type { DataSpec, LossKind, LrSchedule, OptimizerKind, TaskSpec, TrainDefaults } from './task.js';
 
 /** The brand the CLI checks to tell a model spec from any other default export. */
 export const MODEL_KIND = 'twnn.model';
@@ -38,13 +41,15 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /**
  * Validate a model definition and brand it as a ModelSpec (a graph file's
  * default export). The input is named `x` and its first dimension must be the
- * batch symbol `'B'`; the output is named `y`.
+ * batch symbol `'B'`; the output is named `y`. A `task` is checked field by
+ * field (unknown keys too) and against the input shape.
  *
  * @example
  * export default defineModel({
  *   name: 'sine-mlp',
  *   input: { shape: ['B', 16] },
  *   net: sequential(dense(16, 32), tanh(), dense(32, 1)),
+ *   task: { loss: 'mse', data: { kind: 'sine', window: 16 }, train: { epochs: 20, lr: 1e-3, optimizer: 'adam' } },
  * });
  */
 export function defineModel(definition: ModelDefinition): ModelSpec {
@@ -56,17 +61,15 @@ export function defineModel(definition: ModelDefinition): ModelSpec {
   const where = `model '${name}'`;
   if (description !== undefined && typeof description !== 'string') throw new SpecError(`${where}: description must be a string`);
   if (!isModule(net)) throw new SpecError(`${where}: net must be a module (e.g. sequential(...)), got ${net === null ? 'null' : typeof net}`);
-  if (task !== undefined && (typeof task !== 'object' || task === null || Array.isArray(task))) {
-    throw new SpecError(`${where}: task must be an object`);
-  }
   const shape = checkInput(where, input);
+  const checkedTask = task === undefined ? undefined : checkTask(where, task, shape);
   const spec: ModelSpec = {
     kind: MODEL_KIND,
     name,
     ...(description !== undefined ? { description } : {}),
     input: Object.freeze({ shape: Object.freeze([...shape]), dtype: 'float' as const }),
     net,
-    ...(task !== undefined ? { task } : {}),
+    ...(checkedTask !== undefined ? { task: checkedTask } : {}),
   };
   return Object.freeze(spec);
 }

@@ -20,11 +20,11 @@ const freshDir = () => join(root, `out${counter++}`);
 const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
 
 describe('exportModel', () => {
-  it('writes model.onnx and manifest.json, and nothing else', async () => {
+  it('writes model.onnx, the training graphs and manifest.json, and nothing else', async () => {
     const dir = freshDir();
     const { files } = await exportModel(sineSpec, dir);
-    expect(files).toEqual([join(dir, 'model.onnx'), join(dir, 'manifest.json')]);
-    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'model.onnx']);
+    expect(files).toEqual(['model.onnx', 'grad.onnx', 'train.onnx', 'train_steps.onnx', 'manifest.json'].map((f) => join(dir, f)));
+    expect(readdirSync(dir).sort()).toEqual(['grad.onnx', 'manifest.json', 'model.onnx', 'train.onnx', 'train_steps.onnx']);
   });
 
   it('is byte-identical for the same spec and seed, and different for another seed', async () => {
@@ -63,7 +63,11 @@ describe('exportModel', () => {
       irVersion: 8,
       seed: 1,
       inputs: [{ name: 'x', dtype: 'float32', shape: ['B', 1, 28, 28] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: ['B', 10] }],
+      outputs: [
+        { name: 'y', dtype: 'float32', shape: ['B', 10] },
+        { name: 'iterations', dtype: 'int64', shape: ['B'] },
+        { name: 'residual', dtype: 'float32', shape: ['B'] },
+      ],
       iterators: [],
       backward: null,
     });
@@ -74,9 +78,7 @@ describe('exportModel', () => {
     expect(manifest.trainableParameterCount).toBe(sum(manifest.params.filter((p) => p.trainable)));
     expect(manifest.trainableParameterCount).toBeLessThan(manifest.parameterCount);
     const bytes = readFileSync(join(dir, 'model.onnx'));
-    expect(manifest.files).toEqual({
-      'model.onnx': { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
-    });
+    expect(manifest.files['model.onnx']).toEqual({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
   });
 
   it('puts the description and twnn metadata into model.onnx', async () => {
@@ -102,7 +104,7 @@ describe('exportModel', () => {
     await exportModel(sineSpec, dir, { seed: 1 });
     writeFileSync(join(dir, 'model.onnx'), 'stale');
     await exportModel(sineSpec, dir, { seed: 2 });
-    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'model.onnx']);
+    expect(readdirSync(dir).sort()).toEqual(['grad.onnx', 'manifest.json', 'model.onnx', 'train.onnx', 'train_steps.onnx']);
     const out = await runModel(join(dir, 'model.onnx'), { x: randomTensor('float32', [1, 16], 3) });
     expect(out.y.shape).toEqual([1, 1]);
     expect(readManifest(dir).seed).toBe(2);

@@ -19,12 +19,12 @@ function mlpRef(params: readonly ParamInfo[], x: Tensor): number[] {
 }
 
 describe('buildInferenceGraph', () => {
-  it('names the graph after the spec, with input x, output y and params as initializers', () => {
+  it('names the graph after the spec, with input x, outputs y, iterations, residual and params as initializers', () => {
     const { graph, params } = buildInferenceGraph(sineSpec);
     expect(graph.name).toBe('sine-mlp');
     expect(graph.docString).toBe(sineSpec.description);
     expect(graph.inputs.map((v) => v.describe())).toEqual(['x: float32[B,16]']);
-    expect(graph.outputs.map((v) => v.describe())).toEqual(['y: float32[B,1]']);
+    expect(graph.outputs.map((v) => v.describe())).toEqual(['y: float32[B,1]', 'iterations: int64[B]', 'residual: float32[B]']);
     expect(graph.initializers.map((v) => v.name)).toEqual(params.map((p) => p.name));
     expect(params.map((p) => p.name)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias', '4.weight', '4.bias']);
     expect(graph.opset).toBe(17);

@@ -5,11 +5,11 @@ const valid: ModelDefinition = { name: 'tiny', input: { shape: ['B', 3] }, net: 
 
 describe('defineModel', () => {
   it('brands and freezes a valid definition, filling the input dtype', () => {
-    const spec = defineModel({ ...valid, description: 'one layer', task: { kind: 'regression' } });
+    const spec = defineModel({ ...valid, description: 'one layer', task: { loss: 'mse' } });
     expect(spec.kind).toBe(MODEL_KIND);
     expect(isModelSpec(spec)).toBe(true);
     expect(spec.input).toEqual({ shape: ['B', 3], dtype: 'float' });
-    expect(spec.task).toEqual({ kind: 'regression' });
+    expect(spec.task).toEqual({ loss: 'mse' });
     expect(Object.isFrozen(spec)).toBe(true);
     expect(Object.isFrozen(spec.input.shape)).toBe(true);
   });
@@ -35,6 +35,33 @@ describe('defineModel', () => {
   ];
   it.each(bad)('rejects %s', (_, override, message) => {
     const make = () => defineModel({ ...valid, ...override } as ModelDefinition);
+    expect(make).toThrow(SpecError);
+    expect(make).toThrow(message);
+  });
+
+  it('keeps a valid task, checked against the input, frozen', () => {
+    const task = { loss: 'mse', data: { kind: 'sine', window: 3, length: 100 }, train: { epochs: 2, lr: 0.01, optimizer: 'sgd', momentum: 0.9, betas: [0.8, 0.9], clipNorm: 1 } } as const;
+    const spec = defineModel({ ...valid, task: task as ModelDefinition['task'] });
+    expect(spec.task).toEqual(task);
+    expect(Object.isFrozen(spec.task!.train)).toBe(true);
+  });
+
+  const badTasks: [string, unknown, RegExp][] = [
+    ['an unknown task key', { lossFn: 'mse' }, /model 'tiny': task has unknown key 'lossFn' \(allowed: loss, data, train\)/],
+    ['an unknown loss', { loss: 'l1' }, /task.loss must be 'mse' or 'cross_entropy', got "l1"/],
+    ['an unknown data kind', { data: { kind: 'cifar' } }, /task.data.kind must be 'sine' or 'mnist', got "cifar"/],
+    ['a sine window that is not the input width', { data: { kind: 'sine', window: 16 } }, /task.data: sine windows of 16 are \[B,16\], but the model's input is \[B,3\]/],
+    ['a series no longer than its window', { data: { kind: 'sine', window: 3, length: 3 } }, /task.data.length \(3\) must exceed the window \(3\)/],
+    ['mnist images for a flat input', { data: { kind: 'mnist', layout: 'image' } }, /mnist 'image' are \[B,1,28,28\], but the model's input is \[B,3\]/],
+    ['a loss its data cannot take', { loss: 'cross_entropy', data: { kind: 'sine', window: 3 } }, /task: sine data needs loss 'mse', got 'cross_entropy'/],
+    ['a zero learning rate', { train: { lr: 0 } }, /task.train.lr must be a finite number > 0, got 0/],
+    ['an unknown optimizer', { train: { optimizer: 'rmsprop' } }, /task.train.optimizer must be 'sgd', 'adam', 'adamw', got "rmsprop"/],
+    ['betas that are not a pair', { train: { betas: [0.9] } }, /task.train.betas must be a pair \[beta1, beta2\], got \[0.9\]/],
+    ['a fractional batch', { train: { batch: 6.5 } }, /task.train.batch must be a positive integer, got 6.5/],
+    ['a misspelt training key', { train: { learningRate: 0.1 } }, /task.train has unknown key 'learningRate'/],
+  ];
+  it.each(badTasks)('rejects a task with %s', (_, task, message) => {
+    const make = () => defineModel({ ...valid, task: task as ModelDefinition['task'] });
     expect(make).toThrow(SpecError);
     expect(make).toThrow(message);
   });

@@ -1,0 +1,166 @@
+// A model's task: its loss, its data set and its training defaults, as written in
+// a graph file's `defineModel({ task })`. Validated once, here, so the exporter,
+// the data loaders and `twnn train` can trust every field.
+import { SpecError, type Dim } from '../ir/index.js';
+
+/** The training loss. `mse`: the target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
+export type LossKind = 'mse' | 'cross_entropy';
+
+/** Which data set feeds the model (DESIGN §5). */
+export type DataSpec =
+  /** Windows of `window` samples of a sine wave of `length` samples (default 10000) predicting the next sample. */
+  | { kind: 'sine'; window: number; length?: number }
+  /** MNIST digits: `flat` is `[B, 784]`, `image` is `[B, 1, 28, 28]`. */
+  | { kind: 'mnist'; layout: 'flat' | 'image' };
+
+export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
+
+/** How the learning rate moves over a run: `constant`, or `cosine` decay from `lr` towards 0 over all planned steps. */
+export type LrSchedule = 'constant' | 'cosine';
+
+/** Training defaults; `twnn train` flags override them. Unset fields take torch.optim's defaults. */
+export interface TrainDefaults {
+  epochs?: number;
+  batch?: number;
+  /** Learning rate (fed to train.onnx as the `lr` input). */
+  lr?: number;
+  optimizer?: OptimizerKind;
+  /** Learning-rate schedule fed step by step through train.onnx's `lr` input (default constant). */
+  lrSchedule?: LrSchedule;
+  /** SGD momentum (default 0: plain SGD). */
+  momentum?: number;
+  /** L2 penalty added to the gradient (sgd, adam) or decoupled decay (adamw, default 1e-2). */
+  weightDecay?: number;
+  /** Adam's (beta1, beta2), default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Adam's denominator term, default 1e-8. */
+  eps?: number;
+  /** Clip the gradients' global L2 norm to this value before each step (torch.nn.utils.clip_grad_norm_). */
+  clipNorm?: number;
+}
+
+/** `defineModel`'s `task`. */
+export interface TaskSpec {
+  loss?: LossKind;
+  data?: DataSpec;
+  train?: TrainDefaults;
+}
+
+const LOSSES: readonly LossKind[] = ['mse', 'cross_entropy'];
+const OPTIMIZERS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
+/** The loss each data set's targets call for. */
+const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy' };
+const MNIST_SHAPES: Readonly<Record<'flat' | 'image', readonly number[]>> = { flat: [784], image: [1, 28, 28] };
+
+/**
+ * Check a `task` against its schema and against the model's input shape, and
+ * return a frozen copy. Every failure is a SpecError naming the field.
+ *
+ * @example
+ * const task = checkTask("model 'sine-mlp'", { loss: 'mse', data: { kind: 'sine', window: 16 } }, ['B', 16]);
+ */
+export function checkTask(where: string, task: unknown, inputShape: readonly Dim[]): Readonly<TaskSpec> {
+  const at = `${where}: task`;
+  const t = plainObject(at, task, ['loss', 'data', 'train']);
+  const out: TaskSpec = {};
+  if (t.loss !== undefined) {
+    if (!LOSSES.includes(t.loss as LossKind)) throw new SpecError(`${at}.loss must be ${LOSSES.map((l) => `'${l}'`).join(' or ')}, got ${show(t.loss)}`);
+    out.loss = t.loss as LossKind;
+  }
+  if (t.data !== undefined) out.data = checkData(`${at}.data`, t.data, inputShape);
+  if (t.train !== undefined) out.train = checkTrain(`${at}.train`, t.train);
+  if (out.data && out.loss && DATA_LOSS[out.data.kind] !== out.loss) {
+    throw new SpecError(`${at}: ${out.data.kind} data needs loss '${DATA_LOSS[out.data.kind]}', got '${out.loss}'`);
+  }
+  return Object.freeze(out);
+}
+
+function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataSpec {
+  const kind = (data as { kind?: unknown } | null)?.kind;
+  if (kind === 'sine') {
+    const d = plainObject(at, data, ['kind', 'window', 'length']);
+    const window = positiveInt(`${at}.window`, d.window);
+    const length = d.length === undefined ? undefined : positiveInt(`${at}.length`, d.length);
+    if (length !== undefined && length <= window) throw new SpecError(`${at}.length (${length}) must exceed the window (${window})`);
+    expectShape(at, `sine windows of ${window}`, inputShape, [window]);
+    return Object.freeze({ kind, window, ...(length !== undefined ? { length } : {}) });
+  }
+  if (kind === 'mnist') {
+    const d = plainObject(at, data, ['kind', 'layout']);
+    if (d.layout !== 'flat' && d.layout !== 'image') throw new SpecError(`${at}.layout must be 'flat' or 'image', got ${show(d.layout)}`);
+    expectShape(at, `mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
+    return Object.freeze({ kind, layout: d.layout });
+  }
+  throw new SpecError(`${at}.kind must be 'sine' or 'mnist', got ${show(kind)}`);
+}
+
+function checkTrain(at: string, train: unknown): TrainDefaults {
+  const t = plainObject(at, train, ['epochs', 'batch', 'lr', 'optimizer', 'lrSchedule', 'momentum', 'weightDecay', 'betas', 'eps', 'clipNorm']);
+  const out: TrainDefaults = {};
+  if (t.epochs !== undefined) out.epochs = positiveInt(`${at}.epochs`, t.epochs);
+  if (t.batch !== undefined) out.batch = positiveInt(`${at}.batch`, t.batch);
+  if (t.lr !== undefined) out.lr = number(`${at}.lr`, t.lr, { above: 0 });
+  if (t.optimizer !== undefined) {
+    if (!OPTIMIZERS.includes(t.optimizer as OptimizerKind)) {
+      throw new SpecError(`${at}.optimizer must be ${OPTIMIZERS.map((o) => `'${o}'`).join(', ')}, got ${show(t.optimizer)}`);
+    }
+    out.optimizer = t.optimizer as OptimizerKind;
+  }
+  if (t.lrSchedule !== undefined) {
+    if (t.lrSchedule !== 'constant' && t.lrSchedule !== 'cosine') throw new SpecError(`${at}.lrSchedule must be 'constant' or 'cosine', got ${show(t.lrSchedule)}`);
+    out.lrSchedule = t.lrSchedule;
+  }
+  if (t.momentum !== undefined) out.momentum = number(`${at}.momentum`, t.momentum, { atLeast: 0, below: 1 });
+  if (t.weightDecay !== undefined) out.weightDecay = number(`${at}.weightDecay`, t.weightDecay, { atLeast: 0 });
+  if (t.betas !== undefined) {
+    if (!Array.isArray(t.betas) || t.betas.length !== 2) throw new SpecError(`${at}.betas must be a pair [beta1, beta2], got ${show(t.betas)}`);
+    out.betas = [number(`${at}.betas[0]`, t.betas[0], { atLeast: 0, below: 1 }), number(`${at}.betas[1]`, t.betas[1], { atLeast: 0, below: 1 })];
+    Object.freeze(out.betas);
+  }
+  if (t.eps !== undefined) out.eps = number(`${at}.eps`, t.eps, { above: 0 });
+  if (t.clipNorm !== undefined) out.clipNorm = number(`${at}.clipNorm`, t.clipNorm, { above: 0 });
+  return Object.freeze(out);
+}
+
+/** An object with only `keys` (a misspelt key is an error, not silently ignored). */
+function plainObject(at: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SpecError(`${at} must be an object, got ${show(value)}`);
+  const unknown = Object.keys(value).filter((k) => !keys.includes(k));
+  if (unknown.length > 0) throw new SpecError(`${at} has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (allowed: ${keys.join(', ')})`);
+  return value as Record<string, unknown>;
+}
+
+function positiveInt(at: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SpecError(`${at} must be a positive integer, got ${show(value)}`);
+  return value;
+}
+
+function number(at: string, value: unknown, range: { above?: number; atLeast?: number; below?: number }): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (range.above === undefined || value > range.above) &&
+    (range.atLeast === undefined || value >= range.atLeast) &&
+    (range.below === undefined || value < range.below);
+  if (!ok) {
+    const bounds = [
+      range.above !== undefined ? `> ${range.above}` : '',
+      range.atLeast !== undefined ? `>= ${range.atLeast}` : '',
+      range.below !== undefined ? `< ${range.below}` : '',
+    ].filter(Boolean);
+    throw new SpecError(`${at} must be a finite number ${bounds.join(' and ')}, got ${show(value)}`);
+  }
+  return value as number;
+}
+
+/** The data set's samples must be what the model's input (after the batch dim) expects. */
+function expectShape(at: string, what: string, inputShape: readonly Dim[], sample: readonly number[]): void {
+  const rest = inputShape.slice(1);
+  if (rest.length !== sample.length || rest.some((d, i) => d !== sample[i])) {
+    throw new SpecError(`${at}: ${what} are [B,${sample.join(',')}], but the model's input is [${inputShape.join(',')}]`);
+  }
+}
+
+function show(value: unknown): string {
+  return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+}
