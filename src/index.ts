@@ -18,6 +18,10 @@ export { leakyRelu, relu, sigmoid, softmax, tanh } from './twnn/activations.js';
 export { isModule, sequential } from './twnn/sequential.js';
 export type { SequentialModule } from './twnn/sequential.js';
 export { basicBlock, bottleneck } from './twnn/blocks.js';
+
+// Fixed-point regions and wormholes.
+export { parseBackward, region } from './twnn/region.js';
+export type { IterateSpec, RegionModule, RegionSpec, WormholeSpec } from './twnn/region.js';
 export type { BasicBlockOptions, BottleneckOptions } from './twnn/blocks.js';
 
 // Modules, parameters and initialisers (for custom layers).

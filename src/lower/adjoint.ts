@@ -26,7 +26,7 @@ import type { Node, Value, VjpRule } from '../ir/index.js';
 import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js';
 import type { IteratorReport } from '../twnn/module.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
-import type { FixedPointConfig } from './fixed-point.js';
+import { annotateLoop, producer, type FixedPointConfig } from './fixed-point.js';
 import { initialSettleState, settleStep } from './settle.js';
 
 export interface AdjointArgs {
@@ -77,6 +77,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         body: (b, it) => ({ carried: step(b, it.carried) }),
       });
       w = carried;
+      annotateLoop(producer(carried[0]), { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps });
       iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
     } else {
       const state0 = initialSettleState(g, gBar[0], 0);
@@ -94,6 +95,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         },
       });
       w = carried.slice(0, m);
+      annotateLoop(producer(carried[0]), { role: 'adjoint', region: config.region, backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: 'max' });
       iterations = carried[m + 1];
     }
     report.backwardIterations = iterations;

@@ -5,6 +5,7 @@ import { numel, type Graph } from '../ir/index.js';
 import { writeFileAtomic } from '../onnx/files.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
+import { loopMetadata } from './fixed-point.js';
 import { buildInferenceGraph } from './inference.js';
 import { buildManifest, fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from './manifest.js';
 import { buildGradGraph, buildTrainGraph, buildTrainStepsGraph, type TrainingBuildOptions } from './training.js';
@@ -63,8 +64,8 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
       irVersion: irVersionFor(opset),
       ...(docString ? { docString } : {}),
       metadata: role
-        ? { ...common, 'twnn.role': role.name, 'twnn.loss': train.loss, 'twnn.optimizer': JSON.stringify(train.optimizer) }
-        : common,
+        ? { ...common, 'twnn.role': role.name, 'twnn.loss': train.loss, 'twnn.optimizer': JSON.stringify(train.optimizer), ...loopMetadata(g) }
+        : { ...common, ...loopMetadata(g) },
     });
   };
   const bytes: [string, Uint8Array][] = [
@@ -86,6 +87,7 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
     training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
     graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph },
     files,
+    iterators: Object.values(loopMetadata(graph)).map((json) => JSON.parse(json) as Record<string, unknown>),
   });
 
   const paths = bytes.map(([name]) => join(outDir, name));

@@ -124,6 +124,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
       },
     });
     const loopNode = producer(carried[0]);
+    annotateLoop(loopNode, { role: 'forward', ...meta(loopNode) });
     ctx.reportIterator({ region: config.region, iterations: carried[m + 2], residual: carried[m + 3], config: meta(loopNode) });
     const path = ctx.scopePath;
     regionSweeps.set(loopNode, { replay: (s) => ctx.replay(path, () => sweep(s)), sources: m, config });
@@ -148,6 +149,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     },
   });
   const loopNode = producer(carried[0]);
+  annotateLoop(loopNode, { role: 'forward', ...meta(loopNode) });
   const sStar = carried.slice(0, m);
   // One sweep at S*: the output y = O(S*) and the linearisation point of F.
   const start = g.nodes.length;
@@ -162,6 +164,37 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
   });
   ctx.reportIterator(report);
   return atFixedPoint.output;
+}
+
+const LOOP_CONFIGS = new WeakMap<Node, Readonly<Record<string, unknown>>>();
+
+/**
+ * Remember a twnn Loop's configuration (forward iterator, adjoint, tangent),
+ * so exports can write it into metadata_props for Netron and `twnn inspect`.
+ *
+ * @example annotateLoop(loopNode, { region: 'region1', role: 'adjoint', tol: 1e-3 });
+ */
+export function annotateLoop(node: Node, config: Readonly<Record<string, unknown>>): void {
+  LOOP_CONFIGS.set(node, config);
+}
+
+/**
+ * `twnn.loop:<Loop node name>` → the Loop's configuration as JSON, for every
+ * annotated Loop in `graph` and its subgraphs, in graph order.
+ *
+ * @example serializeModel(g, { metadata: { ...common, ...loopMetadata(g) } });
+ */
+export function loopMetadata(graph: import('../ir/index.js').Graph): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (g: import('../ir/index.js').Graph) => {
+    for (const n of g.nodes) {
+      const config = LOOP_CONFIGS.get(n);
+      if (config) out[`twnn.loop:${n.name}`] = JSON.stringify(config);
+      n.subgraphs().forEach(visit);
+    }
+  };
+  visit(graph);
+  return out;
 }
 
 /** The node that produced `v` (a Loop output). */

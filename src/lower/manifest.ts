@@ -93,10 +93,13 @@ export interface Manifest {
   parameterCount: number;
   /** Total elements over trainable params only. */
   trainableParameterCount: number;
-  /** Fixed-point iterator configs (filled once regions are lowered). */
-  iterators: unknown[];
-  /** Backward mode of the fixed-point regions in grad.onnx/train.onnx; null for a network without regions (plain reverse mode). */
-  backward: unknown;
+  /**
+   * Each fixed-point region's iterator, as in model.onnx's `twnn.loop:` metadata:
+   * region, Loop node, tol, maxIter, minIter, norm, wormholes, backward mode and its tol/maxIter.
+   */
+  iterators: Record<string, unknown>[];
+  /** Backward mode by region (`implicit`, `unrolled`, `phantom:k`); null for a network without regions (plain reverse mode). */
+  backward: Record<string, string> | null;
   /** The loss, data set and target of grad.onnx / train.onnx. */
   task: ManifestTask;
   /** How to drive train.onnx / train_steps.onnx. */
@@ -142,6 +145,8 @@ export interface ManifestInput {
   /** The exported graphs by file name (model.onnx's gives `inputs`/`outputs`). */
   graphs: Record<string, Graph>;
   files: Record<string, ManifestFile>;
+  /** Iterator configs of the model's regions (empty for plain networks). */
+  iterators?: Record<string, unknown>[];
 }
 
 /**
@@ -176,8 +181,10 @@ export function buildManifest(m: ManifestInput): Manifest {
     params,
     parameterCount: params.reduce((s, p) => s + p.numel, 0),
     trainableParameterCount: params.filter((p) => p.trainable).reduce((s, p) => s + p.numel, 0),
-    iterators: [],
-    backward: null,
+    iterators: m.iterators ?? [],
+    backward: m.iterators?.length
+      ? Object.fromEntries(m.iterators.map((it) => [String(it.region), String(it.backward)]))
+      : null,
     task: m.task,
     training: m.training,
     graphs: Object.fromEntries(Object.keys(m.graphs).sort().map((k) => [k, manifestGraph(m.graphs[k])])),

@@ -14,7 +14,7 @@ import { Tensor, type Node, type Value, type VjpRule } from '../ir/index.js';
 import { add, cast, constantOfShape, filledLike, gather, loop, shapeOf, sub, where } from '../ops/index.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import type { BuildContext, IteratorReport } from '../twnn/module.js';
-import { producer, type FixedPointConfig, type Sweep } from './fixed-point.js';
+import { annotateLoop, producer, type FixedPointConfig, type Sweep } from './fixed-point.js';
 import { batchMask, settleStep, type SettleConfig, type SettleState } from './settle.js';
 
 /**
@@ -49,6 +49,7 @@ export function unrolledTraining(
     },
   });
   const loopNode = producer(carried[0]);
+  annotateLoop(loopNode, { role: 'forward', ...meta(loopNode) });
   const sStar = carried.slice(0, m);
   const atEnd = g.scope('at_fixed_point', () => ctx.rebuild(() => sweep(sStar)));
   const report: IteratorReport = { region: config.region, iterations: carried[m + 1], residual: carried[m + 2], config: meta(loopNode) };
@@ -99,6 +100,7 @@ function reverseReplay(
         return { carried: [...wPrev, ...accNext, count] };
       },
     });
+    annotateLoop(producer(carried[0]), { role: 'unrolled_backward', region: config.region, backward: 'unrolled' });
     report.backwardIterations = carried[m + wanted.length];
     const byCapture = new Map(wanted.map((c, i) => [c, carried[m + i]]));
     return operands.map((op, k) => {
