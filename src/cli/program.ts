@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
 import { registerBuild } from './commands/build.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
 /**
@@ -21,8 +24,11 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
   registerBuild(program);
+  registerTrain(program);
   registerRun(program);
+  registerEval(program);
   registerInspect(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -29,7 +29,7 @@ export interface MnistOptions {
   dir?: string;
 }
 
-/** The IDX file names of a split, as LeCun published them. */
+/** The IDX file names of a split, as LeCun published them. @example mnistFiles('test').labels // 't10k-labels-idx1-ubyte' */
 export function mnistFiles(split: Split): { images: string; labels: string } {
   const prefix = split === 'train' ? 'train' : 't10k';
   return { images: `${prefix}-images-idx3-ubyte`, labels: `${prefix}-labels-idx1-ubyte` };

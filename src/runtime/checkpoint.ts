@@ -13,6 +13,7 @@ import { dtypeBytes, type DType } from '../ir/dtype.js';
 import { FormatError, TwnnError } from '../ir/errors.js';
 import { allocate, Tensor } from '../ir/tensor.js';
 import { writeFileAtomic } from '../onnx/files.js';
+import type { LrSchedule } from '../twnn/task.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.twnn';
 const MAGIC = 'TWNNCKPT';
@@ -29,6 +30,7 @@ export interface TrainConfig {
   epochs: number;
   batch: number;
   lr: number;
+  lrSchedule: LrSchedule;
   optimizer: string;
   /** Optimizer hyper-parameters besides lr (momentum, betas, ...), as given to the export. */
   hyper: Record<string, unknown>;
@@ -50,6 +52,8 @@ export interface TrainPosition {
   epochSamples: number;
   /** Seconds spent training so far, over all sessions of the run. */
   seconds: number;
+  /** Mean training loss of the last finished epoch (null before the first ends). */
+  lastTrainLoss: number | null;
 }
 
 export interface Checkpoint {

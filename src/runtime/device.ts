@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { TwnnError } from '../ir/errors.js';
+import { cudaLoadReason } from './cuda.js';
 
 /** Where a session runs: the CPU EP, or the CUDA EP on one GPU. */
 export type Device = { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
@@ -123,10 +124,9 @@ export function assertDeviceAvailable(device: Device, nativeDir?: string): void 
 export function sessionCreationError(err: unknown, device: Device, where: string): TwnnError {
   const message = oneLine(err instanceof Error ? err.message : String(err));
   if (device.kind === 'cpu') return new TwnnError(`${where}: onnxruntime could not create a session: ${message}`);
-  return new TwnnError(
-    `${where}: onnxruntime could not create a CUDA session on ${formatDevice(device)}: ${message} ` +
-      `(the CUDA EP needs an NVIDIA GPU and the CUDA 13 runtime libraries on LD_LIBRARY_PATH; ${CUDA_INSTALL_HINT})`,
-  );
+  // onnxruntime's message only says "Failed to load shared library"; the library check says which one.
+  const reason = cudaLoadReason() ?? `the CUDA EP needs an NVIDIA GPU and the CUDA 13 runtime libraries on LD_LIBRARY_PATH; ${CUDA_INSTALL_HINT}`;
+  return new TwnnError(`${where}: onnxruntime could not create a CUDA session on ${formatDevice(device)}: ${message} (${reason}; see 'twnn doctor')`);
 }
 
 /** Collapse an onnxruntime message (often multi-line) to one line. @example oneLine('a\n  b') // 'a b' */

@@ -4,8 +4,10 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../onnx/files.js';
 import { TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
-
-export type LossKind = 'mse' | 'cross_entropy';
+import { sequentialBatches, type Dataset } from '../data/batches.js';
+import type { LossKind } from '../twnn/task.js';
+import { checkFixedPoint } from './guard.js';
+import type { TwnnSession } from './session.js';
 
 /** Sums over the samples seen so far; `evaluationResult` turns them into means. */
 export interface EvalTotals {
@@ -113,7 +115,7 @@ export function meanOf(t: Tensor | undefined): number {
 
 /** One line of metrics.jsonl: a step, or the end of an epoch (`kind`). */
 export type MetricsRecord =
-  | { kind: 'step'; epoch: number; step: number; loss: number; iterations: number; iterations_backward: number; samples_per_s: number }
+  | { kind: 'step'; epoch: number; step: number; lr: number; loss: number; iterations: number; iterations_backward: number; samples_per_s: number }
   | {
       kind: 'epoch';
       epoch: number;
@@ -171,4 +173,22 @@ export function readMetrics(path: string): MetricsRecord[] {
     }
   }
   return records;
+}
+
+/**
+ * Evaluate an inference session (inputs `x`; outputs `y` and optionally
+ * `iterations`) on a data set in order, `batch` rows at a time; the loss is
+ * computed here, in JS, from `y`.
+ *
+ * @example const result = await evaluate(session, test, 'cross_entropy', 256); // result.accuracy
+ */
+export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKind, batch: number): Promise<EvalResult> {
+  const totals = emptyTotals();
+  for (const { x, target } of sequentialBatches(data, batch)) {
+    const out = await session.run({ x });
+    checkFixedPoint(out, session.where);
+    if (!out.y) throw new TwnnError(`${session.where}: the model has no output 'y' (its outputs are ${session.outputNames.join(', ')})`);
+    accumulate(totals, loss, out.y, target, out.iterations);
+  }
+  return evaluationResult(totals, loss);
 }

@@ -1,17 +1,16 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { writeNpy } from '../../data/npy.js';
 import { writeFileAtomic } from '../../onnx/files.js';
 import { formatShape } from '../../ir/shape.js';
-import { parseDevice } from '../../runtime/device.js';
 import { checkFixedPoint } from '../../runtime/guard.js';
 import { openSession } from '../../runtime/session.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatOutput, outputsJsonText } from '../format.js';
 import { readInputFile } from '../inputs.js';
 
-interface RunFlags {
+interface RunFlags extends DeviceFlags {
   input: string;
   output?: string;
-  device: string;
   json?: boolean;
 }
 
@@ -30,10 +29,11 @@ export function registerRun(program: Command): void {
       'input: .json (a nested array for the single input x, or {"<input>": nestedArray, ...}) or .npy (C order; float arrays are converted to the input\'s float type)',
     )
     .option('-o, --output <file.npy>', "write output 'y' (or the first output) to a .npy file")
-    .addOption(new Option('-d, --device <device>', 'cpu, cuda or cuda:N (never falls back to the CPU)').default('cpu'))
+    .addOption(deviceOption())
+    .addOption(tf32Option())
     .option('--json', 'print every output as JSON: {"<name>": {"dtype", "shape", "data"}}')
     .action(async (model: string, flags: RunFlags) => {
-      const device = parseDevice(flags.device);
+      const device = deviceFromFlags(flags);
       const session = await openSession(model, { device });
       try {
         const feeds = await readInputFile(flags.input, session.inputs);

@@ -1,0 +1,97 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { loadTaskData } from '../../data/datasets.js';
+import { FormatError, TwnnError } from '../../ir/errors.js';
+import { MANIFEST_FILE } from '../../lower/artifacts.js';
+import { evaluate } from '../../runtime/metrics.js';
+import { openSession, type TwnnSession } from '../../runtime/session.js';
+import { EVAL_BATCH } from '../../runtime/trainer.js';
+import type { DataSpec, LossKind } from '../../twnn/task.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
+import { parseInteger } from '../options.js';
+import { testText } from './train.js';
+
+interface EvalFlags extends DeviceFlags {
+  data?: 'mnist' | 'sine';
+  split: 'test' | 'train';
+  batch: number;
+}
+
+/**
+ * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set.
+ *
+ * @example registerEval(program);
+ */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description(
+      "evaluate a model on a data set: loss computed from its output 'y' (mse, or cross-entropy and accuracy for classification) " +
+        "and the mean/max of its 'iterations' output; the task comes from the manifest.json beside the model unless --data is given",
+    )
+    .argument('<model>', 'the .onnx file (e.g. exported/sine-mlp/model.onnx)')
+    .addOption(new Option('--data <name>', "data set (default: the manifest's task.data); mnist's layout and sine's window follow the model's input x").choices(['mnist', 'sine']))
+    .addOption(new Option('--split <split>', 'which split').choices(['test', 'train']).default('test'))
+    .option('--batch <n>', 'rows per inference run', (v) => parseInteger(v, '--batch', 1), EVAL_BATCH)
+    .addOption(deviceOption())
+    .addOption(tf32Option())
+    .action(async (model: string, flags: EvalFlags) => {
+      const device = deviceFromFlags(flags);
+      const task = readTask(model);
+      const session = await openSession(model, { device });
+      try {
+        const { data, loss } = chooseData(model, session, flags.data, task);
+        const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
+        const dataset = await loadTaskData(data, flags.split, dtype);
+        const result = await evaluate(session, dataset, loss, flags.batch);
+        const hasIterations = session.outputNames.includes('iterations');
+        const lines = [
+          `${model} on ${dataset.name} (${loss}): ${testText(result)}`,
+          hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      } finally {
+        await session.close();
+      }
+    });
+}
+
+/** The manifest's `task` beside `model`, or undefined when there is no manifest. */
+function readTask(model: string): { loss?: LossKind; data?: DataSpec } | undefined {
+  const path = join(dirname(model), MANIFEST_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { task?: { loss?: LossKind; data?: DataSpec } };
+    return manifest.task ?? {};
+  } catch (err) {
+    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** The data set and loss: `--data` shaped after the model's input, else the manifest's task. */
+function chooseData(model: string, session: TwnnSession, name: EvalFlags['data'], task: { loss?: LossKind; data?: DataSpec } | undefined): { data: DataSpec; loss: LossKind } {
+  if (!name) {
+    if (!task?.data) {
+      const why = task ? `its ${MANIFEST_FILE} has no task.data` : `there is no ${MANIFEST_FILE} beside it`;
+      throw new TwnnError(`${model}: ${why}; say which data set with --data mnist|sine`);
+    }
+    return { data: task.data, loss: task.loss ?? defaultLoss(task.data.kind) };
+  }
+  const shape = session.input('x')?.shape;
+  if (!shape) throw new TwnnError(`${model}: the model has no input 'x' with a declared shape, which --data needs`);
+  if (name === 'mnist') {
+    const flat = shape.length === 2 && shape[1] === 784;
+    const image = shape.length === 4 && shape[1] === 1 && shape[2] === 28 && shape[3] === 28;
+    if (!flat && !image) throw new TwnnError(`${model}: --data mnist needs an input x of [B,784] or [B,1,28,28], the model's is [${shape.join(',')}]`);
+    return { data: { kind: 'mnist', layout: flat ? 'flat' : 'image' }, loss: 'cross_entropy' };
+  }
+  if (shape.length !== 2 || typeof shape[1] !== 'number') throw new TwnnError(`${model}: --data sine needs an input x of [B,window], the model's is [${shape.join(',')}]`);
+  // Keep the series length the model was trained with when the manifest says so.
+  const length = task?.data?.kind === 'sine' ? task.data.length : undefined;
+  return { data: { kind: 'sine', window: shape[1], ...(length !== undefined ? { length } : {}) }, loss: 'mse' };
+}
+
+function defaultLoss(kind: DataSpec['kind']): LossKind {
+  return kind === 'mnist' ? 'cross_entropy' : 'mse';
+}

@@ -1,0 +1,193 @@
+import { stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import ora, { type Ora } from 'ora';
+import type { EvalResult } from '../../runtime/metrics.js';
+import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
+import type { LrSchedule, OptimizerKind } from '../../twnn/task.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
+import { formatBytes, parseInteger } from '../options.js';
+import { loadModelSpec } from './build.js';
+
+interface TrainFlags extends DeviceFlags {
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  lrSchedule?: LrSchedule;
+  optimizer?: OptimizerKind;
+  seed?: number;
+  out?: string;
+  resume?: boolean;
+  checkpointEvery?: number;
+  limitSteps?: number;
+}
+
+/** Without a terminal, a progress line at most this often (plus one per epoch), so CI logs stay short. */
+const PLAIN_PROGRESS_SECONDS = 15;
+/** How often the terminal spinner's text is refreshed. */
+const SPINNER_REFRESH_MS = 100;
+
+/**
+ * `twnn train <graph.ts>`: export a model and train it on its task's data.
+ *
+ * @example registerTrain(program);
+ */
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description(
+      "train a model defined in a graph file on its task's data (task.data) through its exported train.onnx; " +
+        'writes the export, metrics.jsonl and checkpoint.twnn to the output folder, and the trained weights into model.onnx',
+    )
+    .argument('<graph>', 'TypeScript file whose default export is defineModel(...) with a task')
+    .option('--epochs <n>', 'epochs (default: task.train.epochs, else 10)', (v) => parseInteger(v, '--epochs', 1))
+    .option('--batch <n>', 'mini-batch size (default: task.train.batch, else 64)', (v) => parseInteger(v, '--batch', 1))
+    .option('--lr <x>', 'learning rate (default: task.train.lr, else 0.001)', parsePositive)
+    .addOption(
+      new Option('--lr-schedule <name>', 'learning-rate schedule: constant, or cosine decay to 0 over all planned steps (default: task.train.lrSchedule, else constant)').choices([
+        'constant',
+        'cosine',
+      ]),
+    )
+    .addOption(new Option('--optimizer <name>', 'optimizer (default: task.train.optimizer, else adam)').choices(['sgd', 'adam', 'adamw']))
+    .option('--seed <n>', 'seed for parameter initialisation and shuffling (default: 0)', (v) => parseInteger(v, '--seed', 0))
+    .addOption(deviceOption())
+    .addOption(tf32Option())
+    .option('-o, --out <dir>', 'output folder (default: exported/<graph file name>)')
+    .option('--resume', 'continue from <out>/checkpoint.twnn (settings not given are taken from the checkpoint; the result is the same as an uninterrupted run)')
+    .option('--checkpoint-every <n>', 'also write a checkpoint every n steps (one is always written at the end of each epoch and of the run)', (v) =>
+      parseInteger(v, '--checkpoint-every', 1),
+    )
+    .option('--limit-steps <n>', 'stop after n optimizer steps in all (counting those before a resume)', (v) => parseInteger(v, '--limit-steps', 1))
+    .action(async (graphFile: string, flags: TrainFlags) => {
+      const device = deviceFromFlags(flags);
+      const spec = await loadModelSpec(graphFile);
+      const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
+      // A pseudo-terminal without a size (columns 0) would make the spinner's line arithmetic meaningless.
+      const progress = new Progress(Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
+      let result: TrainResult;
+      try {
+        result = await train({
+          spec,
+          outDir,
+          device,
+          ...definedOnly({
+            epochs: flags.epochs,
+            batch: flags.batch,
+            lr: flags.lr,
+            lrSchedule: flags.lrSchedule,
+            optimizer: flags.optimizer,
+            seed: flags.seed,
+            resume: flags.resume,
+            checkpointEvery: flags.checkpointEvery,
+            limitSteps: flags.limitSteps,
+          }),
+          onProgress: (e) => progress.on(e),
+        });
+      } finally {
+        progress.stop();
+      }
+      process.stdout.write(await summary(result));
+    });
+}
+
+/**
+ * Progress on stdout: an ora spinner updated in place on a terminal; plain
+ * lines otherwise (ora prints nothing for a spinner there), one per epoch and
+ * at most one every 15 seconds in between.
+ */
+class Progress {
+  private readonly spinner: Ora;
+  private lastPlain = performance.now();
+  private lastRender = 0;
+
+  constructor(private readonly tty: boolean) {
+    this.spinner = ora({ stream: process.stdout, isEnabled: tty, discardStdin: false });
+  }
+
+  on(e: TrainEvent): void {
+    switch (e.kind) {
+      case 'start': {
+        const c = e.config;
+        const from = e.resumedAtStep !== undefined ? `, resuming after step ${e.resumedAtStep}` : '';
+        this.persist(
+          `training ${c.model}: ${c.epochs} epoch${c.epochs > 1 ? 's' : ''} of ${e.batchesPerEpoch} steps (batch ${c.batch}, ${e.trainSize} train / ${e.testSize} test examples), ` +
+            `${c.optimizer} lr ${c.lr}${c.lrSchedule === 'constant' ? '' : ` (${c.lrSchedule})`}, seed ${c.seed}${from}`,
+        );
+        if (this.tty) this.spinner.start('starting');
+        return;
+      }
+      case 'step': {
+        const text =
+          `epoch ${e.epoch}/${e.epochs} step ${e.position}/${e.batchesPerEpoch} (${e.step}/${e.totalSteps}) loss ${fmt(e.loss)} ` +
+          `iterations ${e.iterations.toFixed(2)} fwd / ${e.iterationsBackward.toFixed(2)} bwd, ${Math.round(e.samplesPerSecond)} samples/s, ETA ${duration(e.etaSeconds)}`;
+        const now = performance.now();
+        if (this.tty) {
+          if (now - this.lastRender >= SPINNER_REFRESH_MS) {
+            this.spinner.text = text;
+            this.lastRender = now;
+          }
+        } else if (now - this.lastPlain >= PLAIN_PROGRESS_SECONDS * 1000) {
+          this.persist(text);
+        }
+        return;
+      }
+      case 'epoch':
+        this.persist(`epoch ${e.epoch}/${e.epochs}: train loss ${fmt(e.trainLoss)}, test ${testText(e.test)} (${duration(e.seconds)} training so far)`);
+        return;
+      case 'checkpoint':
+        return;
+    }
+  }
+
+  stop(): void {
+    if (this.spinner.isSpinning) this.spinner.stop();
+  }
+
+  private persist(line: string): void {
+    this.lastPlain = performance.now();
+    const spinning = this.spinner.isSpinning;
+    this.spinner.stopAndPersist({ symbol: '', text: line });
+    if (spinning) this.spinner.start();
+  }
+}
+
+async function summary(r: TrainResult): Promise<string> {
+  const lines = [
+    `trained ${r.config.model}: ${r.steps} steps (${Number(r.epochsRun.toPrecision(3))} epoch${r.epochsRun === 1 ? '' : 's'})`,
+    `  final train loss ${fmt(r.trainLoss)}`,
+    `  test: ${testText(r.test)}`,
+    `  time per epoch ${duration(r.secondsPerEpoch)}`,
+    'files:',
+  ];
+  for (const f of r.files) lines.push(`  ${f}  ${formatBytes((await stat(f)).size)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The test result as one phrase (shared with `twnn eval`). @example testText(result) // 'loss 0.0632962, accuracy 98.09% on 10000 examples' */
+export function testText(t: EvalResult): string {
+  const accuracy = t.accuracy !== undefined ? `, accuracy ${(t.accuracy * 100).toFixed(2)}%` : '';
+  return `loss ${fmt(t.loss)}${accuracy} on ${t.samples} examples`;
+}
+
+/** Six significant digits. @example fmt(0.000123456789) // '0.000123457' */
+export function fmt(n: number): string {
+  return Number.isFinite(n) ? String(Number(n.toPrecision(6))) : String(n);
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--lr expects a positive number');
+  return n;
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

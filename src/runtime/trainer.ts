@@ -1,0 +1,414 @@
+// Training a model spec through its exported train.onnx (DESIGN §4): one
+// optimizer step per session run, parameters, optimizer state and buffers fed
+// in and read back out (onnxruntime-node has no training API and no device
+// binding), metrics as JSON lines, atomic checkpoints, exact resume.
+//
+// Resume is exact because everything a step depends on is in the checkpoint
+// or recomputed from it: the tensors byte for byte, the global step (Adam's
+// bias correction), and the epoch's example order, which is a function of
+// (seed, epoch) alone (`shuffledOrder`), so a run skips the `position` batches
+// it already did and carries on with the same batches in the same order.
+import { join } from 'node:path';
+import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Dataset } from '../data/batches.js';
+import { loadTaskData } from '../data/datasets.js';
+import { TwnnError } from '../ir/errors.js';
+import { Tensor } from '../ir/tensor.js';
+import { exportModel, MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
+import { buildInferenceGraph } from '../lower/inference.js';
+import { irVersionFor, type Manifest } from '../lower/manifest.js';
+import { readInitializers, readModelFile } from '../onnx/load.js';
+import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
+import type { OptimizerConfig } from '../autodiff/optimizers.js';
+import { taskLoss } from '../lower/training.js';
+import type { ModelSpec } from '../twnn/spec.js';
+import type { LossKind, LrSchedule, OptimizerKind, TrainDefaults } from '../twnn/task.js';
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
+import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
+import { evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
+import { openSession, type TwnnSession } from './session.js';
+
+export const METRICS_FILE = 'metrics.jsonl';
+/** Rows per inference run when evaluating (the same default as `twnn eval --batch`). */
+export const EVAL_BATCH = 256;
+
+/** Fallbacks for settings neither the caller nor the spec's `task.train` gives. */
+export const TRAIN_FALLBACKS = { epochs: 10, batch: 64, lr: 1e-3, lrSchedule: 'constant' as LrSchedule, optimizer: 'adam' as OptimizerKind, seed: 0 };
+
+export interface TrainOptions {
+  spec: ModelSpec;
+  /** Export folder: the model's files, metrics.jsonl and the checkpoint go here. */
+  outDir: string;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  lrSchedule?: LrSchedule;
+  optimizer?: OptimizerKind;
+  /** Seeds both the parameter initialisation and the shuffling. */
+  seed?: number;
+  dtype?: 'float32' | 'float64';
+  /** `cpu` (default), `cuda`, `cuda:N`. */
+  device?: Device | string;
+  /** Continue from `<outDir>/checkpoint.twnn`. */
+  resume?: boolean;
+  /** Also write a checkpoint every this many steps (one is always written at each epoch's end and at the end). */
+  checkpointEvery?: number;
+  /** Stop after this many optimizer steps in all (counting those before a resume). */
+  limitSteps?: number;
+  /** Rows per evaluation run (default 256). */
+  evalBatch?: number;
+  /** Replace the spec's data set (tests). */
+  data?: { train: Dataset; test: Dataset };
+  onProgress?: (event: TrainEvent) => void;
+}
+
+/** What the trainer reports while it runs. */
+export type TrainEvent =
+  | { kind: 'start'; config: TrainConfig; batchesPerEpoch: number; totalSteps: number; resumedAtStep?: number; trainSize: number; testSize: number }
+  | {
+      kind: 'step';
+      epoch: number;
+      epochs: number;
+      position: number;
+      batchesPerEpoch: number;
+      step: number;
+      totalSteps: number;
+      lr: number;
+      loss: number;
+      iterations: number;
+      iterationsBackward: number;
+      /** Averaged over this session's steps (metrics.jsonl has each step's own rate). */
+      samplesPerSecond: number;
+      /** Seconds left at this session's average step time. */
+      etaSeconds: number;
+    }
+  | { kind: 'epoch'; epoch: number; epochs: number; step: number; trainLoss: number; test: EvalResult; seconds: number }
+  | { kind: 'checkpoint'; step: number; path: string };
+
+export interface TrainResult {
+  config: TrainConfig;
+  loss: LossKind;
+  steps: number;
+  /** Epochs run, fractional when the run stopped mid-epoch (`limitSteps`). */
+  epochsRun: number;
+  /** Mean training loss of the last epoch (or of the steps run in the last, unfinished one). */
+  trainLoss: number;
+  /** The final weights on the test split. */
+  test: EvalResult;
+  /** Training seconds per full epoch (steps only, evaluations excluded). */
+  secondsPerEpoch: number;
+  /** Files written, with model.onnx holding the trained weights. */
+  files: string[];
+  params: Map<string, Tensor>;
+  buffers: Map<string, Tensor>;
+}
+
+/**
+ * Train `spec` on its task's data (or `options.data`), writing the export,
+ * metrics.jsonl and checkpoints into `outDir` and, at the end, the trained
+ * weights into model.onnx.
+ *
+ * @example
+ * const result = await train({ spec: sineMlp, outDir: 'exported/sine-mlp', epochs: 2, seed: 0 });
+ * console.log(result.test.loss);
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { spec, outDir } = options;
+  const device = typeof options.device === 'string' ? parseDevice(options.device) : (options.device ?? { kind: 'cpu' as const });
+  // Fail before the (slow) export and data loading.
+  assertDeviceAvailable(device);
+  const task = spec.task ?? {};
+  if (!options.data && !task.data) {
+    throw new TwnnError(`model '${spec.name}' has no task.data, so twnn does not know what to train it on; add e.g. task: { data: { kind: 'sine', window: 16 } }`);
+  }
+  const loss = taskLoss(spec);
+  const checkpointPath = join(outDir, CHECKPOINT_FILE);
+  const resumed = options.resume ? await loadCheckpoint(checkpointPath) : undefined;
+  const config = resolveConfig(options, task.train ?? {}, resumed?.config, checkpointPath);
+  if (options.checkpointEvery !== undefined) positiveInt(options.checkpointEvery, 'checkpointEvery');
+  if (options.limitSteps !== undefined) positiveInt(options.limitSteps, 'limitSteps');
+  const evalBatch = options.evalBatch ?? EVAL_BATCH;
+
+  const exported = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
+  const manifest = exported.manifest;
+  const layout = trainingLayout(manifest);
+  const data = options.data ?? {
+    train: await loadTaskData(task.data!, 'train', config.dtype),
+    test: await loadTaskData(task.data!, 'test', config.dtype),
+  };
+
+  const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : await initialTensors(join(outDir, MODEL_FILE), layout);
+  const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, seconds: 0, lastTrainLoss: null };
+  const trainSize = datasetSize(data.train);
+  const batchesPerEpoch = batchCount(trainSize, config.batch);
+  const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.limitSteps ?? Infinity);
+  const metrics = new MetricsLog(join(outDir, METRICS_FILE));
+  await metrics.start(resumed ? position.step : undefined);
+  const emit = options.onProgress ?? (() => {});
+  emit({ kind: 'start', config, batchesPerEpoch, totalSteps, ...(resumed ? { resumedAtStep: position.step } : {}), trainSize, testSize: datasetSize(data.test) });
+
+  let checkpointedAt = -1;
+  const checkpoint = async () => {
+    checkpointedAt = position.step;
+    await saveCheckpoint(checkpointPath, { config, position: { ...position }, shuffle: { seed: config.seed, epoch: position.epoch }, ...tensors });
+    emit({ kind: 'checkpoint', step: position.step, path: checkpointPath });
+  };
+  const evaluateNow = async () => {
+    const session = await openSession(inferenceBytes(spec, config, manifest, tensors), { device, where: `${spec.name} (evaluation)` });
+    try {
+      return await evaluate(session, data.test, loss, evalBatch);
+    } finally {
+      await session.close();
+    }
+  };
+
+  let lastTest: { step: number; result: EvalResult } | undefined;
+  const session = await openSession(join(outDir, TRAIN_FILE), { device });
+  try {
+    const lrType = inputType(session, 'lr', config.dtype);
+    const plannedSteps = config.epochs * batchesPerEpoch;
+    let order: Uint32Array | undefined;
+    let sessionSeconds = 0;
+    let sessionSteps = 0;
+    let sessionSamples = 0;
+    while (position.step < totalSteps && position.epoch < config.epochs) {
+      order ??= shuffledOrder(trainSize, config.seed, position.epoch);
+      const started = performance.now();
+      const rows = batchRows(order, position.position, config.batch);
+      const { x, target } = takeBatch(data.train, rows);
+      const lr = learningRate(config, position.step + 1, plannedSteps);
+      const out = await session.run({ x, target, lr: Tensor.scalar(lr, lrType), step: Tensor.fromNumbers('int64', [], [position.step + 1]), ...feedsOf(tensors) });
+      const stepLoss = out.loss.get(0);
+      if (!Number.isFinite(stepLoss)) {
+        throw new TwnnError(`training diverged: the loss is ${stepLoss} at step ${position.step + 1} (epoch ${position.epoch + 1}); try a smaller --lr`);
+      }
+      takeUpdates(tensors, layout, out);
+      const seconds = (performance.now() - started) / 1000;
+      position.step += 1;
+      position.position += 1;
+      position.epochLossSum += stepLoss * rows.length;
+      position.epochSamples += rows.length;
+      position.seconds += seconds;
+      sessionSeconds += seconds;
+      sessionSteps += 1;
+      sessionSamples += rows.length;
+      const iterations = meanOf(out.iterations);
+      const iterationsBackward = meanOf(out.iterations_backward);
+      const samplesPerSecond = rows.length / Math.max(seconds, 1e-9);
+      metrics.write({ kind: 'step', epoch: position.epoch + 1, step: position.step, lr, loss: stepLoss, iterations, iterations_backward: iterationsBackward, samples_per_s: round(samplesPerSecond) });
+      emit({
+        kind: 'step',
+        epoch: position.epoch + 1,
+        epochs: config.epochs,
+        position: position.position,
+        batchesPerEpoch,
+        step: position.step,
+        totalSteps,
+        lr,
+        loss: stepLoss,
+        iterations,
+        iterationsBackward,
+        samplesPerSecond: sessionSamples / Math.max(sessionSeconds, 1e-9),
+        etaSeconds: ((totalSteps - position.step) * sessionSeconds) / sessionSteps,
+      });
+
+      if (position.position === batchesPerEpoch) {
+        const trainLoss = position.epochLossSum / position.epochSamples;
+        const test = await evaluateNow();
+        lastTest = { step: position.step, result: test };
+        metrics.write({
+          kind: 'epoch',
+          epoch: position.epoch + 1,
+          step: position.step,
+          train_loss: trainLoss,
+          test_loss: test.loss,
+          ...(test.accuracy !== undefined ? { test_accuracy: test.accuracy } : {}),
+          test_iterations: test.iterationsMean,
+          seconds: round(position.seconds),
+        });
+        emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: config.epochs, step: position.step, trainLoss, test, seconds: position.seconds });
+        Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, lastTrainLoss: trainLoss });
+        order = undefined;
+        await checkpoint();
+      } else if (options.checkpointEvery && position.step % options.checkpointEvery === 0) {
+        await checkpoint();
+      }
+    }
+  } finally {
+    await session.close();
+  }
+
+  if (checkpointedAt !== position.step) await checkpoint();
+  const final = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config), weights: new Map([...tensors.params, ...tensors.buffers]) });
+  const test = lastTest?.step === position.step ? lastTest.result : await evaluateNow();
+  const trainLoss = position.epochSamples > 0 ? position.epochLossSum / position.epochSamples : (position.lastTrainLoss ?? NaN);
+  const epochsRun = position.epoch + position.position / batchesPerEpoch;
+  return {
+    config,
+    loss,
+    steps: position.step,
+    epochsRun,
+    trainLoss,
+    test,
+    secondsPerEpoch: epochsRun > 0 ? position.seconds / epochsRun : 0,
+    files: [...final.files, join(outDir, METRICS_FILE), checkpointPath],
+    params: tensors.params,
+    buffers: tensors.buffers,
+  };
+}
+
+/** The run's tensors: what train.onnx takes in and gives back each step. */
+interface TrainTensors {
+  params: Map<string, Tensor>;
+  state: Map<string, Tensor>;
+  buffers: Map<string, Tensor>;
+}
+
+/** Names train.onnx uses, from the manifest. */
+interface TrainingLayout {
+  /** Trainable parameters, in manifest order. */
+  trainable: { name: string; shape: number[]; dtype: string }[];
+  /** Optimizer state per trainable parameter: `<param>.<slot>` inputs. */
+  slots: Map<string, string[]>;
+  buffers: { name: string; shape: number[]; dtype: string }[];
+}
+
+function trainingLayout(manifest: Manifest): TrainingLayout {
+  const training = manifest.training;
+  const byName = new Map(manifest.params.map((p) => [p.name, p]));
+  const param = (name: string) => {
+    const p = byName.get(name);
+    if (!p) throw new TwnnError(`model '${manifest.name}': manifest.training names '${name}', which is not among its params`);
+    return { name, shape: p.shape, dtype: p.dtype };
+  };
+  const trainable = training.trainable.map(param);
+  const buffers = training.buffers.map(param);
+  const slots = new Map(trainable.map((p): [string, string[]] => [p.name, training.state[p.name] ?? []]));
+  return { trainable, slots, buffers };
+}
+
+/** Initial values: model.onnx's initializers (DESIGN §3) and zero optimizer state. */
+async function initialTensors(modelPath: string, layout: TrainingLayout): Promise<TrainTensors> {
+  const init = readInitializers(await readModelFile(modelPath), modelPath);
+  const take = (name: string) => {
+    const t = init.get(name);
+    if (!t) throw new TwnnError(`${modelPath}: no initializer for parameter '${name}'`);
+    return t;
+  };
+  const params = new Map(layout.trainable.map((p) => [p.name, take(p.name)]));
+  const buffers = new Map(layout.buffers.map((b) => [b.name, take(b.name)]));
+  const state = new Map<string, Tensor>();
+  for (const p of layout.trainable) {
+    for (const slot of layout.slots.get(p.name)!) state.set(`${p.name}.${slot}`, Tensor.zeros(params.get(p.name)!.dtype, p.shape));
+  }
+  return { params, state, buffers };
+}
+
+/** A resumed checkpoint's tensors, checked to be exactly what this export trains. */
+function checkResumed(ckpt: Checkpoint, layout: TrainingLayout, where: string): TrainTensors {
+  const expected = new Map<string, readonly number[]>();
+  for (const p of layout.trainable) {
+    expected.set(`params:${p.name}`, p.shape);
+    for (const slot of layout.slots.get(p.name)!) expected.set(`state:${p.name}.${slot}`, p.shape);
+  }
+  for (const b of layout.buffers) expected.set(`buffers:${b.name}`, b.shape);
+  const found = new Map<string, readonly number[]>();
+  for (const group of ['params', 'state', 'buffers'] as const) for (const [name, t] of ckpt[group]) found.set(`${group}:${name}`, t.shape);
+  for (const [key, shape] of expected) {
+    const got = found.get(key);
+    if (!got) throw new TwnnError(`${where}: the checkpoint has no ${key.replace(':', " '")}' (was the model changed since it was written?)`);
+    if (got.join(',') !== shape.join(',')) throw new TwnnError(`${where}: ${key.replace(':', " '")}' is [${got.join(',')}] in the checkpoint but [${shape.join(',')}] in the model`);
+  }
+  for (const key of found.keys()) if (!expected.has(key)) throw new TwnnError(`${where}: the checkpoint has ${key.replace(':', " '")}', which the model does not (was the model changed since it was written?)`);
+  return { params: ckpt.params, state: ckpt.state, buffers: ckpt.buffers };
+}
+
+function feedsOf(t: TrainTensors): Record<string, Tensor> {
+  return Object.fromEntries([...t.params, ...t.state, ...t.buffers]);
+}
+
+/** Take the step's `<name>.new` outputs as the next values. */
+function takeUpdates(t: TrainTensors, layout: TrainingLayout, out: Record<string, Tensor>): void {
+  const next = (name: string) => {
+    const v = out[`${name}.new`];
+    if (!v) throw new TwnnError(`train.onnx has no output '${name}.new'`);
+    return v;
+  };
+  for (const p of layout.trainable) {
+    t.params.set(p.name, next(p.name));
+    for (const slot of layout.slots.get(p.name)!) t.state.set(`${p.name}.${slot}`, next(`${p.name}.${slot}`));
+  }
+  for (const b of layout.buffers) t.buffers.set(b.name, next(b.name));
+}
+
+/** model.onnx's bytes for the current weights, built in memory for the per-epoch evaluation. */
+function inferenceBytes(spec: ModelSpec, config: TrainConfig, manifest: Manifest, t: TrainTensors): Uint8Array {
+  const { graph } = buildInferenceGraph(spec, { dtype: config.dtype, seed: config.seed, opset: manifest.opset, weights: new Map([...t.params, ...t.buffers]) });
+  return serializeModel(graph, { opset: manifest.opset ?? DEFAULT_OPSET, irVersion: irVersionFor(manifest.opset) });
+}
+
+/**
+ * The run's settings: the caller's, else (when resuming) the checkpoint's,
+ * else the spec's `task.train`, else TRAIN_FALLBACKS. A resumed run must keep
+ * everything that shapes its trajectory; only the epoch count may grow.
+ */
+function resolveConfig(options: TrainOptions, defaults: TrainDefaults, saved: TrainConfig | undefined, where: string): TrainConfig {
+  const pick = <K extends 'epochs' | 'batch' | 'lr' | 'lrSchedule' | 'optimizer' | 'seed'>(key: K) =>
+    (options[key] ?? saved?.[key] ?? (key === 'seed' ? undefined : defaults[key as Exclude<K, 'seed'>]) ?? TRAIN_FALLBACKS[key]) as TrainConfig[K];
+  const hyper: Record<string, unknown> = {};
+  for (const key of ['momentum', 'weightDecay', 'betas', 'eps', 'clipNorm'] as const) if (defaults[key] !== undefined) hyper[key] = defaults[key];
+  const config: TrainConfig = {
+    model: options.spec.name,
+    dtype: options.dtype ?? saved?.dtype ?? 'float32',
+    epochs: positiveInt(pick('epochs'), 'epochs'),
+    batch: positiveInt(pick('batch'), 'batch'),
+    lr: pick('lr'),
+    lrSchedule: pick('lrSchedule'),
+    optimizer: pick('optimizer'),
+    hyper,
+    seed: pick('seed'),
+  };
+  if (!(config.lr > 0) || !Number.isFinite(config.lr)) throw new TwnnError(`lr must be a positive number, got ${config.lr}`);
+  if (config.lrSchedule !== 'constant' && config.lrSchedule !== 'cosine') throw new TwnnError(`lrSchedule must be constant or cosine, got '${config.lrSchedule}'`);
+  if (!['sgd', 'adam', 'adamw'].includes(config.optimizer)) throw new TwnnError(`optimizer must be sgd, adam or adamw, got '${config.optimizer}'`);
+  if (saved) {
+    for (const key of ['model', 'dtype', 'batch', 'lr', 'lrSchedule', 'optimizer', 'seed', 'hyper'] as const) {
+      const a = JSON.stringify(saved[key]);
+      const b = JSON.stringify(config[key]);
+      if (a !== b) throw new TwnnError(`${where}: cannot resume: the checkpoint was written with ${key} ${a}, this run asks for ${b} (resuming continues the same run)`);
+    }
+  }
+  return config;
+}
+
+/**
+ * The learning rate of step `step` (1-based) of a run planned for `planned`
+ * steps (epochs × batches per epoch, whatever `limitSteps` cuts off, so a
+ * limited or resumed run follows the same schedule): `constant` is `lr`;
+ * `cosine` is `lr · ½(1 + cos(π (step − 1) / planned))`, from `lr` at the first
+ * step towards 0 at the end (torch's CosineAnnealingLR with eta_min 0, stepped per batch).
+ *
+ * @example learningRate({ lr: 0.002, lrSchedule: 'cosine' }, 1, 100) // 0.002
+ */
+export function learningRate(config: Pick<TrainConfig, 'lr' | 'lrSchedule'>, step: number, planned: number): number {
+  if (config.lrSchedule === 'constant') return config.lr;
+  return config.lr * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / planned));
+}
+
+/** The optimizer settings exportModel bakes into train.onnx (what is not given comes from the spec's task.train). */
+function optimizerConfig(config: TrainConfig): OptimizerConfig {
+  return { kind: config.optimizer as OptimizerKind, lr: config.lr, ...config.hyper };
+}
+
+function inputType(session: TwnnSession, name: string, fallback: 'float32' | 'float64'): 'float32' | 'float64' {
+  const type = session.input(name)?.type;
+  return type === 'float32' || type === 'float64' ? type : fallback;
+}
+
+function positiveInt(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new TwnnError(`${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,183 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import sineMlp from '../../graphs/sine-mlp.js';
+import { batchRows, shuffledOrder } from '../../src/data/batches.js';
+import { loadSine } from '../../src/data/sine.js';
+import { defineModel, dense, sequential } from '../../src/index.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { exportModel } from '../../src/lower/artifacts.js';
+import { readInitializers, readModelFile } from '../../src/onnx/load.js';
+import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
+import { readMetrics } from '../../src/runtime/metrics.js';
+import { learningRate, train, type TrainEvent, type TrainOptions } from '../../src/runtime/trainer.js';
+import { SpecError } from '../../src/ir/errors.js';
+import mnistMlp from '../../graphs/mnist-mlp-plain.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'twnn-trainer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// A short series keeps the tests fast: 300 samples, windows of 16 -> 227 train
+// windows (8 batches of 32, the last one partial: 3 rows) and 57 test windows.
+const smallSine = { train: loadSine({ window: 16, length: 300 }, 'train'), test: loadSine({ window: 16, length: 300 }, 'test') };
+
+function bytesOf(t: Tensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function expectBitIdentical(a: Map<string, Tensor>, b: Map<string, Tensor>): void {
+  expect([...b.keys()]).toEqual([...a.keys()]);
+  for (const [name, t] of a) expect(bytesOf(b.get(name)!).equals(bytesOf(t)), `${name} differs`).toBe(true);
+}
+
+describe('train', () => {
+  it('makes the sine MLP loss fall and writes metrics, checkpoint and the trained model.onnx', async () => {
+    const outDir = join(dir, 'falls');
+    const epochs: number[] = [];
+    const result = await train({ spec: sineMlp, outDir, epochs: 3, batch: 32, lr: 1e-2, data: smallSine, onProgress: (e) => e.kind === 'epoch' && epochs.push(e.test.loss) });
+    expect(result.steps).toBe(3 * 8);
+    const records = readMetrics(join(outDir, 'metrics.jsonl'));
+    const steps = records.filter((r) => r.kind === 'step');
+    expect(steps.map((r) => r.step)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(steps.slice(0, 4).map((r) => r.loss));
+    const last = mean(steps.slice(-4).map((r) => r.loss));
+    expect(last).toBeLessThan(first / 4);
+    const epochLines = records.filter((r) => r.kind === 'epoch');
+    expect(epochLines.map((r) => r.epoch)).toEqual([1, 2, 3]);
+    expect(epochLines.map((r) => r.kind === 'epoch' && r.test_loss)).toEqual(epochs);
+    expect(result.test.loss).toBe(epochs[2]);
+    expect(result.test.accuracy).toBeUndefined();
+    // No fixed-point regions: one forward and one backward sweep per sample.
+    expect(steps.every((r) => r.kind === 'step' && r.iterations === 1 && r.iterations_backward === 1)).toBe(true);
+
+    // model.onnx now holds the trained weights, and the checkpoint the same ones.
+    const weights = readInitializers(await readModelFile(join(outDir, 'model.onnx')));
+    expectBitIdentical(result.params, new Map([...result.params.keys()].map((k) => [k, weights.get(k)!])));
+    const ckpt = await loadCheckpoint(join(outDir, 'checkpoint.twnn'));
+    expectBitIdentical(result.params, ckpt.params);
+    expect(ckpt.position).toMatchObject({ epoch: 3, position: 0, step: 24 });
+  });
+
+  it('takes plain SGD steps on a linear model exactly as a JS reference does', async () => {
+    // y = x·Wᵀ + b with mse: dL/dW = (2/B) Σ_b (y_b − t_b) x_b, dL/db = (2/B) Σ_b (y_b − t_b).
+    const linear = defineModel({
+      name: 'linear',
+      input: { shape: ['B', 4] },
+      net: sequential(dense(4, 1)),
+      task: { loss: 'mse', data: { kind: 'sine', window: 4, length: 60 } },
+    });
+    const outDir = join(dir, 'linear');
+    const seed = 3;
+    const batch = 5;
+    const lr = 0.05;
+    // The initial weights the trainer starts from: model.onnx's initializers for this seed.
+    await exportModel(linear, join(dir, 'linear-init'), { seed });
+    const init = readInitializers(await readModelFile(join(dir, 'linear-init', 'model.onnx')));
+    const w = init.get('0.weight')!.toNumbers().map(Math.fround);
+    let b = init.get('0.bias')!.get(0);
+    const train4 = loadSine({ window: 4, length: 60 }, 'train');
+    const order = shuffledOrder(train4.x.shape[0], seed, 0);
+    for (let step = 0; step < 3; step++) {
+      const rows = batchRows(order, step, batch);
+      const gw = [0, 0, 0, 0];
+      let gb = 0;
+      for (const r of rows) {
+        const x = train4.x.toNumbers().slice(r * 4, r * 4 + 4);
+        const err = x.reduce((s, v, k) => s + v * w[k], b) - train4.target.get(r);
+        x.forEach((v, k) => (gw[k] += (2 / rows.length) * err * v));
+        gb += (2 / rows.length) * err;
+      }
+      gw.forEach((g, k) => (w[k] -= lr * g));
+      b -= lr * gb;
+    }
+    const result = await train({ spec: linear, outDir, seed, batch, lr, optimizer: 'sgd', epochs: 1, limitSteps: 3, dtype: 'float32' });
+    expect(result.steps).toBe(3);
+    result.params.get('0.weight')!.toNumbers().forEach((v, k) => expect(v).toBeCloseTo(w[k], 5));
+    expect(result.params.get('0.bias')!.get(0)).toBeCloseTo(b, 5);
+  });
+
+  it('resumes to exactly the parameters of an uninterrupted run, across an epoch boundary', async () => {
+    const common: Omit<TrainOptions, 'outDir'> = { spec: sineMlp, epochs: 3, batch: 32, seed: 7, lrSchedule: 'cosine', data: smallSine };
+    const straight = await train({ ...common, outDir: join(dir, 'straight'), limitSteps: 13 });
+
+    const resumedDir = join(dir, 'resumed');
+    const half = await train({ ...common, outDir: resumedDir, limitSteps: 6 });
+    expect(half.steps).toBe(6);
+    // Resume with no settings but the step limit: the rest comes from the checkpoint.
+    const rest = await train({ spec: sineMlp, data: smallSine, outDir: resumedDir, resume: true, limitSteps: 13 });
+    expect(rest.steps).toBe(13);
+    expect(rest.config).toEqual(straight.config);
+
+    expectBitIdentical(straight.params, rest.params);
+    const modelOnnx = (d: string) => readFileSync(join(d, 'model.onnx'));
+    expect(modelOnnx(resumedDir).equals(modelOnnx(join(dir, 'straight')))).toBe(true);
+    const straightCkpt = await loadCheckpoint(join(dir, 'straight', 'checkpoint.twnn'));
+    const restCkpt = await loadCheckpoint(join(resumedDir, 'checkpoint.twnn'));
+    expectBitIdentical(straightCkpt.state, restCkpt.state);
+    // The log of the resumed run is the log of the straight one (bar the timings).
+    const losses = (d: string) => readMetrics(join(d, 'metrics.jsonl')).map((r) => (r.kind === 'step' ? [r.step, r.loss] : [r.step, r.train_loss, r.test_loss]));
+    expect(losses(resumedDir)).toEqual(losses(join(dir, 'straight')));
+    expect(rest.test.loss).toBe(straight.test.loss);
+    expect(rest.trainLoss).toBe(straight.trainLoss);
+    // The cosine schedule runs over the 3 planned epochs (24 steps), not the 13 the limit allows.
+    const lrs = readMetrics(join(resumedDir, 'metrics.jsonl')).flatMap((r) => (r.kind === 'step' ? [r.lr] : []));
+    expect(lrs).toEqual(Array.from({ length: 13 }, (_, i) => learningRate({ lr: 1e-3, lrSchedule: 'cosine' }, i + 1, 24)));
+  });
+
+  it('resumes from a mid-epoch checkpoint written by --checkpoint-every, dropping the lost steps from the log', async () => {
+    const common: Omit<TrainOptions, 'outDir'> = { spec: sineMlp, epochs: 2, batch: 32, seed: 1, data: smallSine, optimizer: 'sgd', lr: 0.05 };
+    const straight = await train({ ...common, outDir: join(dir, 'every-straight') });
+    const outDir = join(dir, 'every');
+    // Crash during step 12: its metrics line is written, the last checkpoint is step 10's.
+    const crash = (e: TrainEvent) => {
+      if (e.kind === 'step' && e.step === 12) throw new Error('simulated crash');
+    };
+    await expect(train({ ...common, outDir, checkpointEvery: 5, onProgress: crash })).rejects.toThrow('simulated crash');
+    const at10 = await loadCheckpoint(join(outDir, 'checkpoint.twnn'));
+    expect(at10.position).toMatchObject({ epoch: 1, position: 2, step: 10 });
+    expect(readMetrics(join(outDir, 'metrics.jsonl')).filter((r) => r.kind === 'step').length).toBe(12);
+    const rest = await train({ ...common, outDir, resume: true });
+    expect(rest.steps).toBe(16);
+    expectBitIdentical(straight.params, rest.params);
+    expect(readMetrics(join(outDir, 'metrics.jsonl')).filter((r) => r.kind === 'step').map((r) => r.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+  });
+
+  it('refuses to resume with settings that change the run', async () => {
+    const outDir = join(dir, 'conflict');
+    await train({ spec: sineMlp, outDir, epochs: 1, batch: 32, data: smallSine, limitSteps: 2 });
+    await expect(train({ spec: sineMlp, outDir, batch: 16, data: smallSine, resume: true })).rejects.toThrow(
+      /cannot resume: the checkpoint was written with batch 32, this run asks for 16/,
+    );
+    await expect(train({ spec: sineMlp, outDir: join(dir, 'nothing'), data: smallSine, resume: true })).rejects.toThrow(/no such file; train without --resume first/);
+  });
+
+  it('cosine decay starts at lr, halves at mid-run and falls towards 0', () => {
+    const cosine = { lr: 0.002, lrSchedule: 'cosine' as const };
+    expect(learningRate(cosine, 1, 100)).toBe(0.002);
+    expect(learningRate(cosine, 51, 100)).toBeCloseTo(0.001, 15);
+    expect(learningRate(cosine, 100, 100)).toBeCloseTo(0.002 * 0.5 * (1 + Math.cos((Math.PI * 99) / 100)), 15);
+    expect(learningRate(cosine, 100, 100)).toBeLessThan(1e-6);
+    expect(learningRate({ lr: 0.002, lrSchedule: 'constant' }, 77, 100)).toBe(0.002);
+    // A graph file in plain JS could say anything: the type system is not the check.
+    const bad = { name: 'bad', input: { shape: ['B', 2] }, net: sequential(dense(2, 1)), task: { train: { lrSchedule: 'linear' } } } as unknown as Parameters<typeof defineModel>[0];
+    expect(() => defineModel(bad)).toThrow(SpecError);
+    expect(() => defineModel(bad)).toThrow(/task\.train\.lrSchedule must be 'constant' or 'cosine', got "linear"/);
+  });
+
+  it('trains the MNIST MLP for a few dozen steps on the real data: well above chance already', async () => {
+    const result = await train({ spec: mnistMlp, outDir: join(dir, 'mnist'), limitSteps: 30 });
+    expect(result.config).toMatchObject({ batch: 64, lr: 2e-3, lrSchedule: 'cosine', optimizer: 'adam', epochs: 2 });
+    expect(result.test.samples).toBe(10000);
+    // Chance is 10%; 30 Adam steps of 64 images get most digits right.
+    expect(result.test.accuracy!).toBeGreaterThan(0.7);
+    const steps = readMetrics(join(dir, 'mnist', 'metrics.jsonl')).filter((r) => r.kind === 'step');
+    expect(steps[steps.length - 1].loss).toBeLessThan(steps[0].loss / 2);
+  });
+
+  it('needs a data set', async () => {
+    const bare = defineModel({ name: 'bare', input: { shape: ['B', 2] }, net: sequential(dense(2, 1)) });
+    await expect(train({ spec: bare, outDir: join(dir, 'bare') })).rejects.toThrow(/model 'bare' has no task\.data/);
+  });
+});
