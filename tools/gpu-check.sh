@@ -12,7 +12,8 @@
 #       exported/mnist-resnet/model.onnx, else graphs/mnist-resnet.ts or
 #       graphs/mnist-resnet-plain.ts built here;
 #   (d) training speed on CUDA vs the CPU: `twnn train --limit-steps N` on
-#       GPU_CHECK_GRAPH, and one epoch's time at the measured speed;
+#       GPU_CHECK_GRAPH (300 steps on the GPU, 100 on the CPU), and one
+#       epoch's time at the measured median step time;
 #   (e) samples/s of train.onnx (K=1) vs train_steps.onnx (K=16), CUDA then CPU,
 #       and whether K single steps and one K-step run agree.
 #
@@ -23,7 +24,8 @@
 #
 # Settings: GPU_CHECK_DEVICE (cuda, or cuda:N; cpu for a dry run on a machine
 # without a GPU), GPU_CHECK_GRAPH (the graph trained in (d)), GPU_CHECK_STEPS
-# (300), GPU_CHECK_BATCH (inference batch, 256), GPU_CHECK_BUDGET.
+# (300), GPU_CHECK_CPU_STEPS (100), GPU_CHECK_BATCH (inference batch, 256),
+# GPU_CHECK_BUDGET.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +33,7 @@ START=$SECONDS
 BUDGET=${GPU_CHECK_BUDGET:-270}
 DEV=${GPU_CHECK_DEVICE:-cuda}
 STEPS_N=${GPU_CHECK_STEPS:-300}
+CPU_STEPS_N=${GPU_CHECK_CPU_STEPS:-100}
 BATCH=${GPU_CHECK_BATCH:-256}
 LOGS=${OUT:+$OUT/gpu-check}
 LOGS=${LOGS:-/tmp/twnn-gpu-check}
@@ -89,23 +92,36 @@ node -e 'const fs = require("fs"); const lines = fs.readFileSync(process.argv[1]
   "$LOGS/doctor.log" "$RESULTS/doctor.json"
 
 echo "=== (c) inference on $DEV vs the CPU"
+# compare MODEL: MODEL on $DEV vs the CPU EP, with TF32 on, --no-tf32, and NVIDIA_TF32_OVERRIDE=0 from the start.
+compare() {
+  local model=$1 tag
+  tag=$(basename "$(dirname "$model")")
+  local x=$WORK/x-$tag.npy failed=0 name label flag
+  run_step "input-$tag" 60 "${TS[@]}" input "$model" "$x" --batch "$BATCH" --results "$RESULTS" || return 1
+  TAIL_LINES=1 run_step "run-$tag-cpu" 60 "${TWNN[@]}" run "$model" --input "$x" --output "$WORK/y-$tag-cpu.npy" --device cpu || return 1
+  for v in "tf32|(TF32 default)|" "no-tf32|--no-tf32|--no-tf32" "env|NVIDIA_TF32_OVERRIDE=0|"; do
+    IFS='|' read -r name label flag <<<"$v"
+    local prefix=()
+    [ "$name" = env ] && prefix=(env NVIDIA_TF32_OVERRIDE=0)
+    if TAIL_LINES=1 run_step "run-$tag-$name" 60 ${prefix[@]+"${prefix[@]}"} "${TWNN[@]}" run "$model" --input "$x" --output "$WORK/y-$tag-$name.npy" --device "$DEV" $flag; then
+      run_step "diff-$tag-$name" 30 "${TS[@]}" diff "$WORK/y-$tag-cpu.npy" "$WORK/y-$tag-$name.npy" --label "$tag on $DEV $label" --results "$RESULTS"
+    else
+      failed=1
+    fi
+  done
+  return $failed
+}
 MODEL=${1:-}
 if [ -z "$MODEL" ] && [ -f exported/mnist-resnet/model.onnx ]; then MODEL=exported/mnist-resnet/model.onnx; fi
 if [ -z "$MODEL" ]; then
   SOURCE=graphs/mnist-resnet.ts
   [ -f "$SOURCE" ] || SOURCE=graphs/mnist-resnet-plain.ts
-  run_step build 90 "${TWNN[@]}" build "$SOURCE" -o "$WORK/model" && MODEL=$WORK/model/model.onnx
+  run_step build 90 "${TWNN[@]}" build "$SOURCE" -o "$WORK/$(basename "$SOURCE" .ts)" && MODEL=$WORK/$(basename "$SOURCE" .ts)/model.onnx
 fi
-if [ -n "$MODEL" ] && run_step input 60 "${TS[@]}" input "$MODEL" "$WORK/x.npy" --batch "$BATCH" --results "$RESULTS"; then
-  run_step run-cpu 60 "${TWNN[@]}" run "$MODEL" --input "$WORK/x.npy" --output "$WORK/y-cpu.npy" --device cpu
-  run_step run-tf32 60 "${TWNN[@]}" run "$MODEL" --input "$WORK/x.npy" --output "$WORK/y-tf32.npy" --device "$DEV"
-  run_step run-no-tf32 60 "${TWNN[@]}" run "$MODEL" --input "$WORK/x.npy" --output "$WORK/y-no-tf32.npy" --device "$DEV" --no-tf32
-  run_step run-env-override 60 env NVIDIA_TF32_OVERRIDE=0 "${TWNN[@]}" run "$MODEL" --input "$WORK/x.npy" --output "$WORK/y-env.npy" --device "$DEV"
-  for v in "tf32:$DEV (TF32 default)" "no-tf32:$DEV --no-tf32" "env:$DEV NVIDIA_TF32_OVERRIDE=0"; do
-    file=${v%%:*}
-    [ -f "$WORK/y-cpu.npy" ] && [ -f "$WORK/y-$file.npy" ] &&
-      run_step "diff-$file" 30 "${TS[@]}" diff "$WORK/y-cpu.npy" "$WORK/y-$file.npy" --label "${v#*:}" --results "$RESULTS"
-  done
+if [ -n "$MODEL" ] && ! compare "$MODEL"; then
+  # A conv network needs cuDNN; the MLP needs only cuBLAS, so there is still a CUDA-vs-CPU comparison.
+  echo "    $MODEL did not run everywhere on $DEV; comparing graphs/mnist-mlp-plain.ts too"
+  run_step build-mlp 60 "${TWNN[@]}" build graphs/mnist-mlp-plain.ts -o "$WORK/mnist-mlp-plain" && compare "$WORK/mnist-mlp-plain/model.onnx"
 fi
 
 echo "=== (d) training on $DEV vs the CPU"
@@ -114,18 +130,26 @@ if [ -z "$GRAPH" ]; then
   GRAPH=graphs/mnist-resnet.ts
   [ -f "$GRAPH" ] || GRAPH=graphs/mnist-resnet-plain.ts
 fi
-train() { # train LABEL DEVICE
-  run_step "train-$1" 120 "${TWNN[@]}" train "$GRAPH" --device "$2" --epochs 1 --limit-steps "$STEPS_N" --out "$WORK/train-$1" &&
-    run_step "train-stats-$1" 30 "${TS[@]}" train-stats --label "$1" --out "$WORK/train-$1" --log "$LOGS/train-$1.log" --results "$RESULTS"
+train() { # train LABEL DEVICE STEPS: twnn train on DEVICE into $WORK/train-LABEL, then its speed
+  local step=train-$1-$(basename "$GRAPH" .ts) status
+  rm -rf "$WORK/train-$1"
+  run_step "$step" 120 "${TWNN[@]}" train "$GRAPH" --device "$2" --epochs 1 --limit-steps "$3" --out "$WORK/train-$1"
+  status=$?
+  # metrics.jsonl gets a line per step, so a run stopped by its time limit still has a speed to report.
+  if [ -s "$WORK/train-$1/metrics.jsonl" ]; then
+    run_step "train-stats-$1" 30 "${TS[@]}" train-stats --label "$1" --out "$WORK/train-$1" --log "$LOGS/$step.log" --results "$RESULTS"
+  fi
+  return $status
 }
-if ! train cuda "$DEV" && [ "$GRAPH" != graphs/mnist-mlp-plain.ts ]; then
+if ! train cuda "$DEV" "$STEPS_N" && [ ! -s "$WORK/train-cuda/metrics.jsonl" ] && [ "$GRAPH" != graphs/mnist-mlp-plain.ts ]; then
   # A conv network needs cuDNN; the MLP needs only cuBLAS, so the speed comparison still has a subject.
   echo "    training $GRAPH on $DEV failed; trying graphs/mnist-mlp-plain.ts instead"
   GRAPH=graphs/mnist-mlp-plain.ts
-  train cuda "$DEV"
+  train cuda "$DEV" "$STEPS_N"
 fi
-train cpu cpu
-node -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.argv[2] + ", --limit-steps " + process.argv[3]))' "$RESULTS/graph.json" "$GRAPH" "$STEPS_N"
+train cpu cpu "$CPU_STEPS_N"
+node -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.argv[2] + ", --limit-steps " + process.argv[3] + " on the GPU, " + process.argv[4] + " on the CPU"))' \
+  "$RESULTS/graph.json" "$GRAPH" "$STEPS_N" "$CPU_STEPS_N"
 
 echo "=== (e) K-step training: train.onnx (K=1) vs train_steps.onnx (K=16)"
 EXPORT=$WORK/train-cuda
@@ -134,7 +158,7 @@ if [ ! -f "$EXPORT/train_steps.onnx" ]; then
   EXPORT=$WORK/export
 fi
 run_step "ksteps-$DEV" 90 "${TS[@]}" ksteps "$EXPORT" --device "$DEV" --k 16 --repeats 8 --batch 64 --results "$RESULTS"
-[ "$DEV" != cpu ] && run_step ksteps-cpu 60 "${TS[@]}" ksteps "$EXPORT" --device cpu --k 16 --repeats 2 --batch 64 --results "$RESULTS"
+[ "$DEV" != cpu ] && run_step ksteps-cpu 60 "${TS[@]}" ksteps "$EXPORT" --device cpu --k 16 --repeats 1 --batch 64 --results "$RESULTS"
 
 node -e '
   const [file, ...lines] = process.argv.slice(1);

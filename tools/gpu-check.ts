@@ -308,11 +308,12 @@ export function formatSummary(results: Results): string {
   const input = results.input as { model?: string; source?: string } | undefined;
   const diffs = Object.entries(results).filter(([key]) => key.startsWith('diff:'));
   if (input || diffs.length) {
-    lines.push(`inference   ${input?.model ?? '?'} on ${input?.source ?? '?'}, vs the CPU EP:`);
+    lines.push(`inference   vs the CPU EP on ${input?.source ?? '?'}:`);
+    if (diffs.length === 0) lines.push('  no run on the GPU succeeded (see the steps line and the logs)');
     for (const [key, v] of diffs) {
       const d = v as DiffStats;
       const agree = d.argmaxAgree !== undefined ? `  argmax agrees ${(d.argmaxAgree * 100).toFixed(2)}%` : '';
-      lines.push(`  ${key.slice(5).padEnd(26)} max|Δ| ${e(d.maxAbs)}  rel ${e(d.maxRel)}  mean|Δ| ${e(d.meanAbs)}${agree}${d.nonFinite ? `  ${d.nonFinite} non-finite!` : ''}`);
+      lines.push(`  ${key.slice(5).padEnd(44)} max|Δ| ${e(d.maxAbs)}  rel ${e(d.maxRel)}  mean|Δ| ${e(d.meanAbs)}${agree}${d.nonFinite ? `  ${d.nonFinite} non-finite!` : ''}`);
     }
   }
   const trains = Object.entries(results).filter(([key]) => key.startsWith('train:'));
@@ -349,7 +350,7 @@ export function formatSummary(results: Results): string {
   return lines.join('\n');
 }
 
-/** Every `<name>.json` in `dir`, by name (a `:` in a name is written as `__`). */
+/** Every `<name>.json` in `dir`, by name (a `:` in a name is written as `__`). @example readResults('/tmp/twnn-gpu-check/results')['ksteps:cuda'] */
 export function readResults(dir: string): Results {
   const results: Results = {};
   if (!existsSync(dir)) return results;
@@ -419,4 +420,15 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) process.exitCode = await main(process.argv.slice(2));
+/** A TwnnError (no CUDA EP, a bad model) is one line and exit 2, as in the CLI; anything else is a bug, with its stack. */
+async function mainReportingErrors(argv: readonly string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    if (!(err instanceof TwnnError)) throw err;
+    console.error(`gpu-check.ts: error: ${err.message.replace(/\s+/g, ' ').trim()}`);
+    return 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) process.exitCode = await mainReportingErrors(process.argv.slice(2));

@@ -234,7 +234,6 @@ export function parseOrtLoadError(log: string): OrtLoadError | undefined {
 
 /** Terminal colour codes out (onnxruntime colours its log lines). @example stripAnsi('\x1b[1;31mE\x1b[m') // 'E' */
 export function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 

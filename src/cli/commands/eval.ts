@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
 import { FormatError, TwnnError } from '../../ir/errors.js';
 import { MANIFEST_FILE } from '../../lower/artifacts.js';
+import { taskReport } from '../../report/task-report.js';
 import { evaluate } from '../../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { EVAL_BATCH } from '../../runtime/trainer.js';
@@ -16,6 +17,7 @@ interface EvalFlags extends DeviceFlags {
   data?: 'mnist' | 'sine';
   split: 'test' | 'train';
   batch: number;
+  report?: string;
 }
 
 /**
@@ -34,10 +36,12 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--data <name>', "data set (default: the manifest's task.data); mnist's layout and sine's window follow the model's input x").choices(['mnist', 'sine']))
     .addOption(new Option('--split <split>', 'which split').choices(['test', 'train']).default('test'))
     .option('--batch <n>', 'rows per inference run', (v) => parseInteger(v, '--batch', 1), EVAL_BATCH)
+    .option('--report <dir>', "also write the task report's pictures and report.json to this folder (sine: the generated wave and the sweeps histogram)")
     .addOption(deviceOption())
     .addOption(tf32Option())
     .action(async (model: string, flags: EvalFlags) => {
       const device = deviceFromFlags(flags);
+      if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
       const task = readTask(model);
       const session = await openSession(model, { device });
       try {
@@ -51,6 +55,10 @@ export function registerEval(program: Command): void {
           hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
+        // The task's report (sine: free-running generation) scores the test split, so it goes with --split test only.
+        const report = flags.split === 'test' ? await taskReport({ data, model: session, ...(flags.report !== undefined ? { outDir: flags.report } : {}) }) : undefined;
+        if (report) process.stdout.write(report);
+        else if (flags.report !== undefined) throw new TwnnError(`--report: ${data.kind} tasks have no report`);
       } finally {
         await session.close();
       }

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { writeNpy } from '../../data/npy.js';
 import { writeFileAtomic } from '../../onnx/files.js';
 import { formatShape } from '../../ir/shape.js';
-import { checkFixedPoint } from '../../runtime/guard.js';
+import { readModelFile } from '../../onnx/load.js';
+import { checkFixedPoint, regionIterations, regionLimits, unsettledWarnings } from '../../runtime/guard.js';
 import { openSession } from '../../runtime/session.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
-import { formatOutput, outputsJsonText } from '../format.js';
+import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
 import { readInputFile } from '../inputs.js';
 
 interface RunFlags extends DeviceFlags {
@@ -15,7 +16,11 @@ interface RunFlags extends DeviceFlags {
 }
 
 /**
- * `twnn run <model.onnx> --input x.json|x.npy`: one inference.
+ * `twnn run <model.onnx> --input x.json|x.npy`: one inference. Besides the
+ * outputs it prints each fixed-point region's sweeps per sample, warns (on
+ * stderr) about samples that ran out of sweeps without settling, and fails on
+ * a non-finite residual, naming the region and the samples; the regions and
+ * their tol/maxIter come from the model's `twnn.loop:` metadata.
  *
  * @example registerRun(program);
  */
@@ -36,13 +41,22 @@ export function registerRun(program: Command): void {
       const device = deviceFromFlags(flags);
       const session = await openSession(model, { device });
       try {
+        const regions = regionLimits(await readModelFile(model));
         const feeds = await readInputFile(flags.input, session.inputs);
         const outputs = await session.run(feeds);
-        checkFixedPoint(outputs, model);
+        checkFixedPoint(outputs, model, regions.map((r) => r.region));
         // With --json, stdout carries only the JSON; notes go to stderr.
         const note = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
         if (flags.json) process.stdout.write(outputsJsonText(outputs));
         else process.stdout.write(`${Object.entries(outputs).map(([name, t]) => formatOutput(name, t)).join('\n')}\n`);
+        for (const r of regionIterations(outputs, regions)) {
+          const counts = r.iterations.toNumbers();
+          note(
+            `${r.region}: sweeps per sample ${formatValues(r.iterations, r.iterations.size > INT_PRINT_LIMIT)} ` +
+              `(min ${Math.min(...counts)}, max ${Math.max(...counts)}; tol ${r.tol}, maxIter ${r.maxIter})`,
+          );
+        }
+        for (const w of unsettledWarnings(outputs, regions, model)) process.stderr.write(`twnn: warning: ${w}\n`);
         if (flags.output) {
           const name = 'y' in outputs ? 'y' : session.outputNames[0];
           const t = outputs[name];

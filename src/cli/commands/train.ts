@@ -2,6 +2,8 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import ora, { type Ora } from 'ora';
+import { MODEL_FILE } from '../../lower/artifacts.js';
+import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
 import type { LrSchedule, OptimizerKind } from '../../twnn/task.js';
@@ -88,6 +90,10 @@ export function registerTrain(program: Command): void {
         progress.stop();
       }
       process.stdout.write(await summary(result));
+      // The task's own numbers and pictures (the sine task's free-running generation), from the exported model.
+      const data = spec.task?.data;
+      const report = data && (await taskReport({ data, model: join(outDir, MODEL_FILE), outDir, device }));
+      if (report) process.stdout.write(report);
     });
 }
 
