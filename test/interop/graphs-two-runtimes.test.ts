@@ -1,0 +1,61 @@
+// Every graphs/*.ts, end to end as a user meets it: `twnn build` writes the export
+// folder, every .onnx in it passes onnx 1.12's checker (full_check + strict shape
+// inference), and `twnn run` (onnxruntime-node) gives the same outputs as a second,
+// independent runtime, onnxruntime-web (WASM), on the same input.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ortWeb from 'onnxruntime-web';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor } from '../../src/ir/index.js';
+import { writeNpy } from '../../src/data/npy.js';
+import type { Manifest } from '../../src/lower/manifest.js';
+import { twnn, REPO } from '../cli/run-cli.js';
+import { expectOnnxValid } from '../helpers/onnx-checker.js';
+import { randn, seededRandom } from '../helpers/rng.js';
+
+ortWeb.env.wasm.numThreads = 1;
+const graphs = readdirSync(resolve(REPO, 'graphs')).filter((f) => f.endsWith('.ts')).sort();
+const root = mkdtempSync(join(tmpdir(), 'twnn-two-runtimes-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe.each(graphs)('graphs/%s', (file) => {
+  it('builds, passes the checker, and runs alike in onnxruntime-node and onnxruntime-web', async () => {
+    const out = join(root, file.replace(/\.ts$/, ''));
+    const built = await twnn(['build', `graphs/${file}`, '--out', out, '--seed', '3']);
+    expect(built.status, built.stderr).toBe(0);
+    const onnxFiles = readdirSync(out).filter((f) => f.endsWith('.onnx')).sort();
+    expect(onnxFiles).toEqual(expect.arrayContaining(['grad.onnx', 'model.onnx', 'train.onnx', 'train_steps.onnx']));
+    expectOnnxValid(onnxFiles.map((f) => join(out, f)));
+
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    const shape = manifest.inputs[0].shape.map((d) => (typeof d === 'number' ? d : 3));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Tensor.fromNumbers('float32', shape, randn(seededRandom(11), n));
+    const xPath = join(out, 'x.npy');
+    writeFileSync(xPath, writeNpy(x));
+    const ran = await twnn(['run', join(out, 'model.onnx'), '--input', xPath, '--json']);
+    expect(ran.status, ran.stderr).toBe(0);
+    const node = JSON.parse(ran.stdout) as Record<string, { shape: number[]; data: unknown[] }>;
+
+    const session = await ortWeb.InferenceSession.create(readFileSync(join(out, 'model.onnx')));
+    const web = await session.run({ x: new ortWeb.Tensor('float32', x.data as Float32Array, shape) });
+    expect(Object.keys(node).sort()).toEqual(Object.keys(web).sort());
+    for (const [name, t] of Object.entries(web)) {
+      const a = (node[name].data.flat(Infinity) as (number | string)[]).map(Number);
+      const b = Array.from(t.data as ArrayLike<number | bigint>, Number);
+      expect(node[name].shape, name).toEqual([...t.dims]);
+      if (t.type === 'int64') {
+        expect(a, name).toEqual(b); // sweep counts agree exactly
+        continue;
+      }
+      // Same float32 maths up to kernel summation order: agreement to 1e-4 of the output's
+      // scale. A residual is a difference of two sweeps' states, so its rounding error
+      // scales with the states (~1e-7 relative of values ~10), not with the residual: 1e-5 absolute.
+      const scale = Math.max(...b.map(Math.abs));
+      const tol = name.startsWith('residual') ? 1e-5 : 1e-4 * scale;
+      a.forEach((v, i) => expect(Math.abs(v - b[i]), `${name}[${i}]`).toBeLessThanOrEqual(tol));
+    }
+    await session.release();
+  });
+});
