@@ -12,6 +12,8 @@ export { conv2d } from './twnn/conv2d.js';
 export type { Conv2dModule, Conv2dOptions, Size2 } from './twnn/conv2d.js';
 export { batchNorm2d } from './twnn/norm.js';
 export type { BatchNorm2dModule, BatchNorm2dOptions } from './twnn/norm.js';
+export { groupNorm2d } from './twnn/group-norm.js';
+export type { GroupNorm2dModule, GroupNorm2dOptions } from './twnn/group-norm.js';
 export { avgPool2d, flatten, globalAvgPool, maxPool2d } from './twnn/pool.js';
 export type { AvgPool2dOptions, Pool2dOptions } from './twnn/pool.js';
 export { leakyRelu, relu, sigmoid, softmax, tanh } from './twnn/activations.js';

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
+import { registerBench } from './commands/bench.js';
 import { registerBuild } from './commands/build.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerEval(program);
   registerInspect(program);
   registerDoctor(program);
+  registerBench(program);
   return program;
 }
 

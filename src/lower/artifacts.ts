@@ -1,5 +1,5 @@
 // Writing a model's export folder: model.onnx, grad.onnx, train.onnx,
-// train_steps.onnx, then manifest.json.
+// train_steps.onnx (jvp.onnx on request), then manifest.json.
 import { join } from 'node:path';
 import { numel, type Graph } from '../ir/index.js';
 import { writeFileAtomic } from '../onnx/files.js';
@@ -7,6 +7,7 @@ import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { loopMetadata } from './fixed-point.js';
 import { buildInferenceGraph } from './inference.js';
+import { buildJvpGraph } from './jvp.js';
 import { buildManifest, fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from './manifest.js';
 import { buildGradGraph, buildTrainGraph, buildTrainStepsGraph, type TrainingBuildOptions } from './training.js';
 
@@ -14,10 +15,14 @@ export const MODEL_FILE = 'model.onnx';
 export const GRAD_FILE = 'grad.onnx';
 export const TRAIN_FILE = 'train.onnx';
 export const TRAIN_STEPS_FILE = 'train_steps.onnx';
+export const JVP_FILE = 'jvp.onnx';
 export const MANIFEST_FILE = 'manifest.json';
 
 /** Export options: the build settings, the loss and the optimizer baked into train.onnx. */
-export type ExportOptions = TrainingBuildOptions;
+export interface ExportOptions extends TrainingBuildOptions {
+  /** Also write jvp.onnx, the forward-mode graph (inputs x, x_dot; outputs y, y_dot, ...). Default false. */
+  jvp?: boolean;
+}
 
 /** What an export wrote. */
 export interface ExportResult {
@@ -29,8 +34,9 @@ export interface ExportResult {
 /**
  * Export `spec` into `outDir`: `model.onnx` (parameters as initializers,
  * `twnn.*` metadata, the spec's description as doc_string), `grad.onnx`,
- * `train.onnx`, `train_steps.onnx` (parameters as inputs, DESIGN §3) and
- * `manifest.json`. Every graph is built before anything is written; each file
+ * `train.onnx`, `train_steps.onnx` (parameters as inputs, DESIGN §3), with
+ * `options.jvp` also `jvp.onnx` (src/lower/jvp.ts: parameters as
+ * initializers), and `manifest.json`. Every graph is built before anything is written; each file
  * is written atomically, and the manifest last, so a folder with a manifest
  * holds a complete export. Two exports of the same spec and options are
  * byte-identical. The optimizer comes from `options.optimizer`, then the
@@ -48,6 +54,7 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
   const grad = buildGradGraph(spec, build);
   const train = buildTrainGraph(spec, build);
   const steps = buildTrainStepsGraph(spec, build, train);
+  const jvp = options.jvp ? buildJvpGraph(spec, build) : undefined;
 
   const parameterCount = params.reduce((s, p) => s + numel(p.shape)!, 0);
   const common = {
@@ -74,6 +81,7 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
     [TRAIN_FILE, serialize(train.graph, { name: 'train', doc: 'one optimizer step' })],
     [TRAIN_STEPS_FILE, serialize(steps.graph, { name: 'train_steps', doc: 'K optimizer steps over a [K, B, ...] stack of batches' })],
   ];
+  if (jvp) bytes.push([JVP_FILE, serialize(jvp.graph, { name: 'jvp', doc: 'forward mode: y and y_dot, its derivative along x_dot' })]);
   const files: Record<string, ManifestFile> = Object.fromEntries(bytes.map(([name, b]) => [name, fileEntry(b)]));
   const target = train.graph.inputs.find((v) => v.name === 'target')!;
   const manifest = buildManifest({
@@ -85,7 +93,7 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
     seed,
     task: { loss: train.loss, data: spec.task?.data ?? null, target: manifestValue(target) },
     training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
-    graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph },
+    graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}) },
     files,
     iterators: Object.values(loopMetadata(graph)).map((json) => JSON.parse(json) as Record<string, unknown>),
   });

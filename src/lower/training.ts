@@ -20,7 +20,7 @@ import { optimizerState, optimizerStep, resolveOptimizer, type OptimizerConfig, 
 import { backward } from '../autodiff/transform.js';
 import type { ParamInfo } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import type { LossKind } from '../twnn/task.js';
+import { lossForData, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
 import { inlineGraph } from './inline.js';
 import { backwardIterations, iterationOutputs } from './iterations.js';
@@ -51,13 +51,13 @@ export interface TrainingGraph {
 
 /**
  * The loss a spec trains with: `task.loss`, else the one its data set calls
- * for (mnist: cross_entropy, sine: mse), else mse.
+ * for (mnist and cifar10: cross_entropy, sine: mse), else mse.
  *
  * @example taskLoss(mnistMlp) // 'cross_entropy'
  */
 export function taskLoss(spec: ModelSpec): LossKind {
   if (spec.task?.loss) return spec.task.loss;
-  if (spec.task?.data?.kind === 'mnist') return 'cross_entropy';
+  if (spec.task?.data) return lossForData(spec.task.data.kind);
   return 'mse';
 }
 

@@ -1,9 +1,11 @@
 // Residual blocks with torchvision's structure and parameter names
 // (conv1, bn1, conv2, bn2, [conv3, bn3,] downsample.0, downsample.1), so a
 // torchvision-style state_dict maps onto them key for key.
+import { SpecError } from '../ir/index.js';
 import * as ops from '../ops/index.js';
 import { relu } from './activations.js';
 import { conv2d } from './conv2d.js';
+import { groupNorm2d } from './group-norm.js';
 import type { Module } from './module.js';
 import { batchNorm2d } from './norm.js';
 import { sequential } from './sequential.js';
@@ -12,6 +14,14 @@ import { positiveInt } from './validate.js';
 export interface BasicBlockOptions {
   /** Stride of the first 3x3 conv and of the shortcut (2 halves H and W). Default 1. */
   stride?: number;
+  /**
+   * `batch` (default): BatchNorm, as torchvision. `group`: per-sample GroupNorm
+   * (torchvision's `norm_layer`, same names bn1/bn2), which blocks inside a
+   * fixed-point region need (DESIGN §1).
+   */
+  norm?: 'batch' | 'group';
+  /** Groups of the GroupNorm layers (default 8; must divide outChannels). */
+  groups?: number;
 }
 
 export interface BottleneckOptions {
@@ -33,9 +43,9 @@ function residual(kind: string, main: readonly [string, Module][], downsample: M
   };
 }
 
-/** 1x1 conv + BatchNorm projection, used when the shortcut must change channels or resolution. */
-function projection(inChannels: number, outChannels: number, stride: number): Module {
-  return sequential(conv2d(inChannels, outChannels, 1, { stride, bias: false }), batchNorm2d(outChannels));
+/** 1x1 conv + norm projection, used when the shortcut must change channels or resolution. */
+function projection(inChannels: number, outChannels: number, stride: number, norm: (channels: number) => Module = batchNorm2d): Module {
+  return sequential(conv2d(inChannels, outChannels, 1, { stride, bias: false }), norm(outChannels));
 }
 
 /**
@@ -46,20 +56,26 @@ function projection(inChannels: number, outChannels: number, stride: number): Mo
  * @example
  * basicBlock(16, 16)                // [B,16,H,W] -> [B,16,H,W]
  * basicBlock(16, 32, { stride: 2 }) // [B,16,H,W] -> [B,32,H/2,W/2]
+ * basicBlock(16, 16, { norm: 'group', groups: 8 }) // per-sample norm, for a region's blocks
  */
 export function basicBlock(inChannels: number, outChannels: number, options: BasicBlockOptions = {}): Module {
   positiveInt('basicBlock', 'inChannels', inChannels);
   positiveInt('basicBlock', 'outChannels', outChannels);
   const stride = positiveInt('basicBlock', 'stride', options.stride ?? 1);
+  if (options.norm !== undefined && options.norm !== 'batch' && options.norm !== 'group') {
+    throw new SpecError(`basicBlock: norm must be 'batch' or 'group', got ${JSON.stringify(options.norm)}`);
+  }
+  const groups = positiveInt('basicBlock', 'groups', options.groups ?? 8);
+  const norm = options.norm === 'group' ? (channels: number) => groupNorm2d(groups, channels) : (channels: number) => batchNorm2d(channels);
   const main: [string, Module][] = [
     ['conv1', conv2d(inChannels, outChannels, 3, { stride, padding: 1, bias: false })],
-    ['bn1', batchNorm2d(outChannels)],
+    ['bn1', norm(outChannels)],
     ['relu', relu()],
     ['conv2', conv2d(outChannels, outChannels, 3, { padding: 1, bias: false })],
-    ['bn2', batchNorm2d(outChannels)],
+    ['bn2', norm(outChannels)],
   ];
   const needsProjection = stride !== 1 || inChannels !== outChannels;
-  return residual('basicBlock', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined);
+  return residual('basicBlock', main, needsProjection ? projection(inChannels, outChannels, stride, norm) : undefined);
 }
 
 /**

@@ -3,6 +3,7 @@ export * from './activations.js';
 export * from './blocks.js';
 export * from './conv2d.js';
 export * from './dense.js';
+export * from './group-norm.js';
 export * as init from './init.js';
 export type { Init } from './init.js';
 export * from './module.js';

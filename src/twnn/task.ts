@@ -11,7 +11,9 @@ export type DataSpec =
   /** Windows of `window` samples of a sine wave of `length` samples (default 10000) predicting the next sample. */
   | { kind: 'sine'; window: number; length?: number }
   /** MNIST digits: `flat` is `[B, 784]`, `image` is `[B, 1, 28, 28]`. */
-  | { kind: 'mnist'; layout: 'flat' | 'image' };
+  | { kind: 'mnist'; layout: 'flat' | 'image' }
+  /** CIFAR-10 images `[B, 3, 32, 32]` from the binary batches in `dir` (default `data/cifar-10-batches-bin`, relative to the working directory). */
+  | { kind: 'cifar10'; dir?: string };
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
 
@@ -49,8 +51,17 @@ export interface TaskSpec {
 const LOSSES: readonly LossKind[] = ['mse', 'cross_entropy'];
 const OPTIMIZERS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
 /** The loss each data set's targets call for. */
-const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy' };
+const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy', cifar10: 'cross_entropy' };
 const MNIST_SHAPES: Readonly<Record<'flat' | 'image', readonly number[]>> = { flat: [784], image: [1, 28, 28] };
+
+/**
+ * The loss a data set's targets call for.
+ *
+ * @example lossForData('cifar10') // 'cross_entropy'
+ */
+export function lossForData(kind: DataSpec['kind']): LossKind {
+  return DATA_LOSS[kind];
+}
 
 /**
  * Check a `task` against its schema and against the model's input shape, and
@@ -91,7 +102,13 @@ function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataS
     expectShape(at, `mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
     return Object.freeze({ kind, layout: d.layout });
   }
-  throw new SpecError(`${at}.kind must be 'sine' or 'mnist', got ${show(kind)}`);
+  if (kind === 'cifar10') {
+    const d = plainObject(at, data, ['kind', 'dir']);
+    if (d.dir !== undefined && (typeof d.dir !== 'string' || d.dir === '')) throw new SpecError(`${at}.dir must be a non-empty string, got ${show(d.dir)}`);
+    expectShape(at, 'cifar10 images', inputShape, [3, 32, 32]);
+    return Object.freeze({ kind, ...(d.dir !== undefined ? { dir: d.dir as string } : {}) });
+  }
+  throw new SpecError(`${at}.kind must be 'sine', 'mnist' or 'cifar10', got ${show(kind)}`);
 }
 
 function checkTrain(at: string, train: unknown): TrainDefaults {

@@ -12,6 +12,7 @@ interface BuildFlags {
   dtype: 'float32' | 'float64';
   opset?: number;
   seed: number;
+  jvp?: boolean;
 }
 
 /**
@@ -28,12 +29,14 @@ export function registerBuild(program: Command): void {
     .addOption(new Option('--dtype <dtype>', 'float type of parameters and activations').choices(['float32', 'float64']).default('float32'))
     .option('--opset <n>', 'ONNX default-domain opset (default: 17)', (v) => parseInteger(v, '--opset', 1))
     .option('--seed <n>', 'seed for parameter initialisation', (v) => parseInteger(v, '--seed', 0), 0)
+    .option('--jvp', 'also write jvp.onnx: forward mode, inputs x and x_dot, outputs y and y_dot (its derivative along x_dot)')
     .action(async (graphFile: string, flags: BuildFlags) => {
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
       const { files, manifest } = await exportModel(spec, outDir, {
         dtype: flags.dtype,
         seed: flags.seed,
+        jvp: flags.jvp ?? false,
         ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
       });
       const lines = [`built ${manifest.name} (${manifest.dtype}, opset ${manifest.opset}, seed ${manifest.seed})`];

@@ -51,9 +51,11 @@ export function registerRun(program: Command): void {
         else process.stdout.write(`${Object.entries(outputs).map(([name, t]) => formatOutput(name, t)).join('\n')}\n`);
         for (const r of regionIterations(outputs, regions)) {
           const counts = r.iterations.toNumbers();
+          // reduce, not Math.min(...counts): a spread of a very large batch would overflow the call stack.
+          const [min, max] = counts.reduce(([lo, hi], n) => [Math.min(lo, n), Math.max(hi, n)], [Infinity, -Infinity]);
           note(
             `${r.region}: sweeps per sample ${formatValues(r.iterations, r.iterations.size > INT_PRINT_LIMIT)} ` +
-              `(min ${Math.min(...counts)}, max ${Math.max(...counts)}; tol ${r.tol}, maxIter ${r.maxIter})`,
+              `(min ${min}, max ${max}; tol ${r.tol}, maxIter ${r.maxIter})`,
           );
         }
         for (const w of unsettledWarnings(outputs, regions, model)) process.stderr.write(`twnn: warning: ${w}\n`);

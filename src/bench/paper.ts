@@ -1,0 +1,240 @@
+// `twnn bench paper`: docs/RESULTS.md and its figures, regenerated from saved
+// training runs (never retraining): each run's model.onnx is re-evaluated on
+// the test set through onnxruntime, a child process measures the peak memory
+// of one of its training steps, and the TWNNs' per-sample sweeps give the
+// dynamic-depth evidence.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join, relative } from 'node:path';
+import { gatherRows, type Dataset } from '../data/batches.js';
+import { loadTaskData } from '../data/datasets.js';
+import { FormatError, TwnnError } from '../ir/errors.js';
+import { writeFileAtomic } from '../onnx/files.js';
+import type { TrainConfig } from '../runtime/checkpoint.js';
+import { openSession } from '../runtime/session.js';
+import type { DataSpec } from '../twnn/task.js';
+import { depthEvidence, type DepthEvidence } from './depth.js';
+import { drawFigures, type Figure } from './figures.js';
+import { easyHardLatency, type EasyHardLatency } from './latency.js';
+import { accuracyOf, perSampleResults, type PerSample } from './per-sample.js';
+import { renderResults } from './report.js';
+import { loadRun, type BenchRun, type LoadedRun } from './runs.js';
+import { mean } from './stats.js';
+import { measureStepMemory, type StepMemory } from './step-memory.js';
+import { summarizeTraining, type TrainingSummary } from './training-summary.js';
+
+/** A run's test-set results, from the re-evaluation. */
+export interface TestResults {
+  samples: number;
+  accuracy: number;
+  loss: number;
+  sweepsMean: number;
+  sweepsMax: number;
+  /** Per region (models with several regions), mean and max sweeps. */
+  regions: { region: string; mean: number; max: number }[];
+}
+
+/** Everything the report says about one run. */
+export interface RunReport {
+  run: BenchRun;
+  /** Absent when the run's folder holds no trained run yet. */
+  loaded?: Pick<LoadedRun, 'config' | 'position'> & { parameters: number; trainable: number; iterators: Record<string, unknown>[] };
+  training?: TrainingSummary;
+  test?: TestResults;
+  memory?: StepMemory;
+  /** Why the memory could not be measured (the report says so rather than failing). */
+  memoryError?: string;
+  depth?: DepthEvidence;
+  latency?: EasyHardLatency;
+  /** The re-evaluation's per-sample results (for the figures; TWNNs only). */
+  perSample?: PerSample;
+}
+
+/** The sine report (paper Task B) a colleague's command writes, shown as given. */
+export interface SineReport {
+  path: string;
+  /** Its scalar fields, flattened to dotted keys, in file order. */
+  fields: [string, string][];
+}
+
+export interface PaperReport {
+  runs: RunReport[];
+  sine?: SineReport;
+  /** How the numbers were taken, for the report's method section. */
+  method: {
+    testSet: string;
+    evalBatch: number;
+    memoryBatch: number;
+    /** False when the memory measurement was skipped. */
+    memory: boolean;
+    latencyCount: number;
+    latencyRepeats: number;
+    machine: string;
+    command: string;
+  };
+}
+
+export interface BenchPaperOptions {
+  runs: readonly BenchRun[];
+  /** Where RESULTS.md and figures/ go (e.g. `docs`). */
+  outDir: string;
+  /** Rows per inference run in the re-evaluation (default 256). */
+  evalBatch?: number;
+  /** Batch of the measured training step (default: the run's training batch). */
+  memoryBatch?: number;
+  /** Skip the memory measurement (the column then says so). */
+  skipMemory?: boolean;
+  /** Samples per group in the easy/hard latency comparison (default 100). */
+  latencyCount?: number;
+  /** Timed runs per sample (default 3). */
+  latencyRepeats?: number;
+  /** The sine report to include, if it exists (default exported/sine/report.json). */
+  sineReport?: string;
+  /** Replace each run's test split (tests); the default loads the task's. */
+  testData?: (data: DataSpec) => Promise<Dataset>;
+  /** Training examples per epoch of a task (for runs that stopped mid-epoch). Default: 60000 for MNIST, 50000 for CIFAR-10. */
+  trainSize?: (data: DataSpec) => number;
+  /** The command line shown in the report's header. */
+  command?: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export const RESULTS_FILE = 'RESULTS.md';
+export const FIGURES_DIR = 'figures';
+const DEFAULT_TRAIN_SIZE: Readonly<Record<string, number>> = { mnist: 60000, cifar10: 50000 };
+
+/**
+ * Regenerate `<outDir>/RESULTS.md` and `<outDir>/figures/` from saved runs and
+ * return what it reported. Runs whose folders hold no trained run are listed
+ * with the command that would produce them.
+ *
+ * @example
+ * await benchPaper({ runs: PAPER_RUNS, outDir: 'docs', log: console.log });
+ */
+export async function benchPaper(options: BenchPaperOptions): Promise<{ report: PaperReport; files: string[] }> {
+  const log = options.log ?? (() => {});
+  const evalBatch = options.evalBatch ?? 256;
+  const latencyCount = options.latencyCount ?? 100;
+  const latencyRepeats = options.latencyRepeats ?? 3;
+  const testSets = new Map<string, Promise<Dataset>>();
+  const testSet = (data: DataSpec) => {
+    const key = JSON.stringify(data);
+    if (!testSets.has(key)) testSets.set(key, options.testData ? options.testData(data) : loadTaskData(data, 'test'));
+    return testSets.get(key)!;
+  };
+
+  const runs: RunReport[] = [];
+  let testName = '';
+  for (const run of options.runs) {
+    const loaded = await loadRun(run);
+    if (!loaded) {
+      log(`${run.id}: no trained run in ${run.dir}; listed as not run`);
+      runs.push({ run });
+      continue;
+    }
+    const data = loaded.manifest.task.data;
+    if (!data) throw new TwnnError(`run '${run.id}': ${run.dir}/manifest.json names no task data, so there is no test set to evaluate it on`);
+    if (loaded.manifest.task.loss !== 'cross_entropy') throw new TwnnError(`run '${run.id}': the paper report compares classifiers; this model's loss is ${loaded.manifest.task.loss}`);
+    const test = await testSet(data);
+    testName = `${test.name} (${test.x.shape[0]} examples)`;
+    const trainSize = options.trainSize ? options.trainSize(data) : DEFAULT_TRAIN_SIZE[data.kind];
+    if (!trainSize) throw new TwnnError(`run '${run.id}': no known training-set size for ${data.kind} data`);
+    log(`${run.id}: re-evaluating ${loaded.modelPath} on ${test.name}`);
+    const report: RunReport = {
+      run,
+      loaded: {
+        config: loaded.config,
+        position: loaded.position,
+        parameters: loaded.manifest.parameterCount,
+        trainable: loaded.manifest.trainableParameterCount,
+        iterators: loaded.manifest.iterators,
+      },
+      training: summarizeTraining(loaded.metrics, loaded.config, loaded.position, trainSize),
+    };
+    const session = await openSession(loaded.modelPath, { device: 'cpu' });
+    try {
+      const perSample = await perSampleResults(session, test, evalBatch);
+      report.test = testResults(perSample);
+      if (run.role === 'twnn') {
+        report.depth = depthEvidence(perSample);
+        report.perSample = perSample;
+        log(`${run.id}: timing batch-1 inference of the ${latencyCount} easiest and hardest samples`);
+        report.latency = await easyHardLatency(session, test, perSample.sweeps, { count: latencyCount, repeats: latencyRepeats });
+      }
+    } finally {
+      await session.close();
+    }
+    if (!options.skipMemory) {
+      log(`${run.id}: measuring the peak memory of a training step`);
+      report.memory = await measureMemory(run, loaded.config, test, options.memoryBatch).catch((err: unknown) => {
+        report.memoryError = (err as Error).message;
+        return undefined;
+      });
+      if (!report.memory) delete report.memory;
+    }
+    runs.push(report);
+  }
+
+  const report: PaperReport = {
+    runs,
+    ...readSine(options.sineReport ?? join('exported', 'sine', 'report.json')),
+    method: {
+      testSet: testName || 'the test split',
+      evalBatch,
+      memoryBatch: options.memoryBatch ?? 0,
+      memory: !options.skipMemory,
+      latencyCount,
+      latencyRepeats,
+      machine: machineText(),
+      command: options.command ?? 'twnn bench paper',
+    },
+  };
+  await mkdir(join(options.outDir, FIGURES_DIR), { recursive: true });
+  const figures: Figure[] = await drawFigures(report, join(options.outDir, FIGURES_DIR));
+  const links = new Map(figures.map((f) => [f.key, relative(options.outDir, f.path)]));
+  const resultsPath = join(options.outDir, RESULTS_FILE);
+  await writeFileAtomic(resultsPath, renderResults(report, links));
+  return { report, files: [resultsPath, ...figures.flatMap((f) => [`${f.path}.svg`, `${f.path}.png`])] };
+}
+
+function testResults(r: PerSample): TestResults {
+  return {
+    samples: r.samples,
+    accuracy: accuracyOf(r),
+    loss: mean(r.loss),
+    sweepsMean: mean(r.sweeps),
+    sweepsMax: Math.max(...r.sweeps),
+    regions: Object.entries(r.regionSweeps).map(([region, s]) => ({ region, mean: mean(s), max: Math.max(...s) })),
+  };
+}
+
+/** One training step's memory on the first `batch` test examples (real data: a TWNN's sweeps depend on it). */
+async function measureMemory(run: BenchRun, config: TrainConfig, test: Dataset, batch: number | undefined): Promise<StepMemory> {
+  const rows = Array.from({ length: Math.min(batch ?? config.batch, test.x.shape[0]) }, (_, i) => i);
+  return measureStepMemory(run.dir, gatherRows(test.x, rows), gatherRows(test.target, rows));
+}
+
+function readSine(path: string): { sine?: SineReport } {
+  if (!existsSync(path)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const fields: [string, string][] = [];
+  const walk = (v: unknown, key: string) => {
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') fields.push([key, String(v)]);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, w] of Object.entries(v)) walk(w, key ? `${key}.${k}` : k);
+  };
+  walk(value, '');
+  return { sine: { path, fields } };
+}
+
+function machineText(): string {
+  const list = cpus();
+  const model = list[0]?.model?.trim() || 'unknown CPU';
+  return `${model}, ${list.length} logical CPU${list.length === 1 ? '' : 's'} (shared), Node ${process.version}, onnxruntime-node CPU EP`;
+}

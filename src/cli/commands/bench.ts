@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { benchPaper } from '../../bench/paper.js';
+import { PAPER_RUNS } from '../../bench/paper-runs.js';
+import { parseRuns, type BenchRun } from '../../bench/runs.js';
+import { FormatError, TwnnError } from '../../ir/errors.js';
+import { parseInteger } from '../options.js';
+import { memoryCommand } from './bench-memory.js';
+
+/**
+ * One `twnn bench <name>` subcommand: `register` adds it to the `bench`
+ * command. Add a benchmark by appending to `BENCH_SUBCOMMANDS`.
+ */
+export interface BenchSubcommand {
+  name: string;
+  register(bench: Command): void;
+}
+
+interface PaperFlags {
+  runs?: string;
+  out: string;
+  evalBatch: number;
+  memory: boolean;
+  latencyCount: number;
+  latencyRepeats: number;
+  sineReport?: string;
+}
+
+/** `twnn bench paper`: docs/RESULTS.md and docs/figures/ from saved runs. */
+const paperCommand: BenchSubcommand = {
+  name: 'paper',
+  register(bench) {
+    bench
+      .command('paper')
+      .description(
+        "regenerate RESULTS.md and its figures from saved training runs (the paper's Table III analogue, settings, dynamic-depth evidence): " +
+          're-evaluates each run\'s model.onnx on the test set through onnxruntime, measures the peak memory of a training step in a child process; never retrains',
+      )
+      .option('--runs <file>', 'JSON list of runs [{ id, label, family, role: "twnn"|"baseline", dir, command, device?, note? }] (default: the built-in paper runs)')
+      .option('-o, --out <dir>', 'folder for RESULTS.md and figures/', 'docs')
+      .option('--eval-batch <n>', 'rows per inference run in the re-evaluation', (v) => parseInteger(v, '--eval-batch', 1), 256)
+      .option('--no-memory', 'skip the peak-memory measurement')
+      .option('--latency-count <n>', 'easy and hard samples timed at batch 1', (v) => parseInteger(v, '--latency-count', 1), 100)
+      .option('--latency-repeats <n>', 'timed runs per sample (the median is kept)', (v) => parseInteger(v, '--latency-repeats', 1), 3)
+      .option('--sine-report <file>', 'the sine task report to include (default: exported/sine/report.json, when present)')
+      .action(async (flags: PaperFlags) => {
+        const runs = flags.runs ? readRuns(flags.runs) : PAPER_RUNS;
+        const { files } = await benchPaper({
+          runs,
+          outDir: flags.out,
+          evalBatch: flags.evalBatch,
+          skipMemory: !flags.memory,
+          latencyCount: flags.latencyCount,
+          latencyRepeats: flags.latencyRepeats,
+          ...(flags.sineReport ? { sineReport: flags.sineReport } : {}),
+          command: commandLine(flags),
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(`wrote ${files.length} files:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+      });
+  },
+};
+
+/** Every `twnn bench` subcommand, in help order. */
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand];
+
+/**
+ * `twnn bench <name>`: benchmarks and reports, one subcommand each.
+ *
+ * @example registerBench(program);
+ */
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description(`benchmarks and reports: ${BENCH_SUBCOMMANDS.map((s) => s.name).join(', ')}`);
+  for (const sub of BENCH_SUBCOMMANDS) sub.register(bench);
+}
+
+/** The command as the report's header shows it: `twnn bench paper` and the flags that change what it reports. */
+function commandLine(flags: PaperFlags): string {
+  const parts = ['twnn bench paper'];
+  if (flags.runs) parts.push(`--runs ${flags.runs}`);
+  if (flags.out !== 'docs') parts.push(`-o ${flags.out}`);
+  if (!flags.memory) parts.push('--no-memory');
+  if (flags.sineReport) parts.push(`--sine-report ${flags.sineReport}`);
+  return parts.join(' ');
+}
+
+function readRuns(path: string): BenchRun[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TwnnError(`--runs ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FormatError(`--runs ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseRuns(value, path);
+}

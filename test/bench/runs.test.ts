@@ -1,0 +1,60 @@
+// The run list of `twnn bench paper --runs`: checked field by field, with errors naming the entry.
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
+import { loadRun, parseRuns } from '../../src/bench/runs.js';
+import { FormatError, TwnnError } from '../../src/ir/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'twnn-bench-runs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const good = { id: 'tw', label: 'TWNN', family: 'MLP', role: 'twnn', dir: 'exported/x', command: 'twnn train graphs/x.ts' };
+
+describe('parseRuns', () => {
+  it('accepts a valid list, keeping optional fields only when given', () => {
+    const runs = parseRuns([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n' }], 'runs.json');
+    expect(runs).toEqual([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n' }]);
+  });
+
+  it.each([
+    [[], 'runs.json: expected a non-empty JSON array of runs'],
+    [{}, 'runs.json: expected a non-empty JSON array of runs'],
+    [[5], 'runs.json: run #1 must be an object'],
+    [[{ ...good, id: 'a b' }], "runs.json: run #1: id 'a b' may hold only letters, digits, '-' and '_'"],
+    [[good, good], "runs.json: run #2: id 'tw' is used twice"],
+    [[{ ...good, role: 'plain' }], 'runs.json: run #1: \'role\' must be "twnn" or "baseline", got "plain"'],
+    [[{ ...good, command: '' }], "runs.json: run #1: 'command' must be a non-empty string, got \"\""],
+    [[{ ...good, label: undefined }], "runs.json: run #1: 'label' must be a non-empty string, got undefined"],
+    [[{ ...good, dirr: 'x' }], "runs.json: run #1: unknown key 'dirr'"],
+  ])('rejects %j', (value, message) => {
+    expect(() => parseRuns(value, 'runs.json')).toThrow(FormatError);
+    expect(() => parseRuns(value, 'runs.json')).toThrow(message);
+  });
+
+  it('the built-in paper runs pass their own check and have unique folders', () => {
+    expect(parseRuns(JSON.parse(JSON.stringify(PAPER_RUNS)), 'PAPER_RUNS')).toEqual(PAPER_RUNS);
+    expect(new Set(PAPER_RUNS.map((r) => r.dir)).size).toBe(PAPER_RUNS.length);
+    for (const family of new Set(PAPER_RUNS.map((r) => r.family))) {
+      const roles = PAPER_RUNS.filter((r) => r.family === family).map((r) => r.role);
+      expect(roles, family).toContain('twnn');
+      expect(roles, family).toContain('baseline');
+    }
+  });
+});
+
+describe('loadRun', () => {
+  it('is undefined for a folder without a checkpoint (not trained yet)', async () => {
+    expect(await loadRun({ ...good, role: 'twnn', dir: join(dir, 'nothing') })).toBeUndefined();
+  });
+
+  it('names the missing file when a folder has a checkpoint but no manifest', async () => {
+    const broken = join(dir, 'broken');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, 'checkpoint.twnn'), 'x');
+    const run = { ...good, role: 'twnn' as const, dir: broken };
+    await expect(loadRun(run)).rejects.toThrow(TwnnError);
+    await expect(loadRun(run)).rejects.toThrow(`run 'tw': ${join(broken, 'manifest.json')} is missing`);
+  });
+});

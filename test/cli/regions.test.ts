@@ -1,0 +1,168 @@
+// Fixed-point regions through the CLI: `twnn build graphs/mnist-mlp.ts --jvp`,
+// `twnn inspect` showing region1's Loop (tol, maxIter, wormhole), `twnn run`
+// printing per-sample sweep counts, running jvp.onnx, and run's diagnostics
+// (a warning for samples that ran out of sweeps, an error for a diverged one).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMnist } from '../../src/data/mnist.js';
+import { expectOnnxValid } from '../helpers/onnx-checker.js';
+import { expectUserError, python, REPO, twnn } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'twnn-regions-'));
+writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const out = join(dir, 'mnist-mlp');
+const BATCH = 8;
+let images: number[][];
+
+/** The values `twnn run` prints under `name: dtype [shape]`, parsed back. */
+function printedValues(stdout: string, name: string): unknown {
+  const start = stdout.indexOf(`\n${name}: `) + 1 || (stdout.startsWith(`${name}: `) ? 0 : -1);
+  expect(start, `no output '${name}' in:\n${stdout}`).toBeGreaterThanOrEqual(0);
+  const block = stdout.slice(stdout.indexOf('\n', start) + 1).split(/\n(?=\S)/)[0];
+  return JSON.parse(block);
+}
+
+interface JsonOutput {
+  dtype: string;
+  shape: number[];
+  data: unknown;
+}
+
+beforeAll(async () => {
+  const r = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', out, '--jvp']);
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout).toContain(join(out, 'jvp.onnx'));
+  const test = await loadMnist({ split: 'test', layout: 'flat', limit: BATCH });
+  const x = test.x.toNumbers();
+  images = Array.from({ length: BATCH }, (_, b) => x.slice(b * 784, (b + 1) * 784));
+  writeFileSync(join(dir, 'x.json'), JSON.stringify(images));
+});
+
+describe('inspect shows the region Loop of graphs/mnist-mlp.ts', () => {
+  it('as text: region1 with tol 0.001, maxIter 300, wormhole 3→1', async () => {
+    const r = await twnn(['inspect', join(out, 'model.onnx')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/loops \(1\)\n\s+region1\/Loop_\d+\s+depth 0\s+body \d+ nodes\s+trip count 299\s+region region1\s+tol 0\.001\s+maxIter 300\s+.*wormholes 3→1 \(gate bias -4\)/);
+  });
+
+  it('as JSON: the same config', async () => {
+    const r = await twnn(['inspect', join(out, 'model.onnx'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const { loops } = JSON.parse(r.stdout);
+    expect(loops).toHaveLength(1);
+    expect(loops[0].name).toMatch(/^region1\/Loop_\d+$/);
+    expect(loops[0].config).toMatchObject({ role: 'forward', region: 'region1', tol: 0.001, maxIter: 300, wormholes: [{ from: 3, to: 1, gateBias: -4 }], backward: 'implicit' });
+  });
+});
+
+describe('run prints per-sample iterations', () => {
+  it('as the iterations output and as a per-region line, agreeing with --json', async () => {
+    const text = await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x.json')]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toMatch(new RegExp(`\\niterations: int64 \\[${BATCH}\\]\\n`));
+    const printed = printedValues(text.stdout, 'iterations') as number[];
+    const json = await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x.json'), '--json']);
+    expect(json.status, json.stderr).toBe(0);
+    const outputs = JSON.parse(json.stdout) as Record<string, JsonOutput>;
+    const iterations = outputs.iterations.data as number[];
+    expect(printed).toEqual(iterations);
+    expect(iterations).toHaveLength(BATCH);
+    // The first sweep is the plain network and the second its check: every sample ran at least two.
+    for (const n of iterations) expect(n >= 2 && n <= 300).toBe(true);
+    const line = `region1: sweeps per sample [${iterations.join(', ')}] (min ${Math.min(...iterations)}, max ${Math.max(...iterations)}; tol 0.001, maxIter 300)`;
+    expect(text.stdout.trimEnd().split('\n').pop()).toBe(line);
+    // With --json, stdout is only the JSON; the line goes to stderr.
+    expect(json.stderr).toBe(`${line}\n`);
+    // Settled samples: residual <= tol.
+    for (const r of outputs.residual.data as number[]) expect(r).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('build --jvp', () => {
+  it('writes jvp.onnx with inputs x, x_dot and outputs y, y_dot, listed in the manifest; the checker accepts it', async () => {
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.files)).toContain('jvp.onnx');
+    expect(manifest.graphs['jvp.onnx'].inputs).toEqual([
+      { name: 'x', dtype: 'float32', shape: ['B', 784] },
+      { name: 'x_dot', dtype: 'float32', shape: ['B', 784] },
+    ]);
+    expect(manifest.graphs['jvp.onnx'].outputs.map((o: { name: string }) => o.name)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'iterations_tangent']);
+    expectOnnxValid(join(out, 'jvp.onnx'));
+  });
+
+  it('runs from a JSON holding x and x_dot: y as model.onnx gives it, y_dot linear in x_dot', async () => {
+    // Samples 0-2 share one image; x_dot is v, 2v and 0.
+    const v = images[1].map((_, i) => Math.sin(i));
+    writeFileSync(join(dir, 'jvp.json'), JSON.stringify({ x: [images[0], images[0], images[0]], x_dot: [v, v.map((e) => 2 * e), v.map(() => 0)] }));
+    writeFileSync(join(dir, 'x0.json'), JSON.stringify([images[0]]));
+    const r = await twnn(['run', join(out, 'jvp.onnx'), '--input', join(dir, 'jvp.json'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout) as Record<string, JsonOutput>;
+    expect(Object.keys(o)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'iterations_tangent']);
+    expect(o.y_dot.shape).toEqual([3, 10]);
+    const model = JSON.parse((await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x0.json'), '--json'])).stdout) as Record<string, JsonOutput>;
+    const y = o.y.data as number[][];
+    const yModel = (model.y.data as number[][])[0];
+    y.forEach((row) => row.forEach((e, k) => expect(Math.abs(e - yModel[k])).toBeLessThan(1e-6)));
+    const [d1, d2, d0] = o.y_dot.data as number[][];
+    const scale = Math.max(...d1.map(Math.abs));
+    expect(scale).toBeGreaterThan(1e-4);
+    // The tangent loop stops at its tolerance per sample, so 2v's tangent is 2x v's up to that.
+    d1.forEach((e, k) => expect(Math.abs(d2[k] - 2 * e)).toBeLessThan(1e-3 * scale));
+    expect(d0).toEqual(d0.map(() => 0));
+  });
+});
+
+describe('run diagnostics', () => {
+  // No biases anywhere: x = 0 stays at the fixed point 0 (residual exactly 0). With open gates and maxIter 2,
+  // a large input's sources still move on the second sweep.
+  const GRAPH = `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/index.ts')).href)};
+const block = () => sequential(dense(4, 4, { bias: false }), tanh());
+export default defineModel({
+  name: 'unsettled',
+  input: { shape: ['B', 3] },
+  net: sequential({
+    stem: dense(3, 4, { bias: false }),
+    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: { tol: 1e-3, maxIter: 2 } }),
+    head: dense(4, 2, { bias: false }),
+  }),
+});
+`;
+  const model = join(dir, 'unsettled/model.onnx');
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'unsettled.ts'), GRAPH);
+    const r = await twnn(['build', join(dir, 'unsettled.ts'), '--out', join(dir, 'unsettled')]);
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('warns (stderr, exit 0) naming the region and the samples that hit maxIter without settling', async () => {
+    writeFileSync(join(dir, 'mixed.json'), JSON.stringify([[0, 0, 0], [2, -1, 0.5], [0, 0, 0], [-3, 1, 2]]));
+    const r = await twnn(['run', model, '--input', join(dir, 'mixed.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(printedValues(r.stdout, 'iterations')).toEqual([2, 2, 2, 2]);
+    const residual = printedValues(r.stdout, 'residual') as number[];
+    expect(residual[0]).toBe(0);
+    expect(residual[1]).toBeGreaterThan(1e-3);
+    expect(r.stdout).toContain('region1: sweeps per sample [2, 2, 2, 2] (min 2, max 2; tol 0.001, maxIter 2)');
+    // Sample 0 and 2 also ran maxIter sweeps, but settled: no warning for them.
+    expect(r.stderr).toBe(
+      `twnn: warning: ${model}: region 'region1' ran all maxIter 2 sweeps without settling (residual > tol 0.001) for samples 1, 3 (2 of 4); ` +
+        "their outputs are the last sweep's, not fixed points\n",
+    );
+  });
+
+  it('fails (exit 2) naming the region and the sample whose residual is not finite', async () => {
+    const file = join(dir, 'nan.npy');
+    python('import numpy as np, sys\nnp.save(sys.argv[1], np.array([[0, 0, 0], [np.nan, 1, 0]], dtype=np.float32))', [file]);
+    const r = await twnn(['run', model, '--input', file]);
+    expectUserError(r, `${model}: the fixed-point iteration of region 'region1' diverged (non-finite residual) for sample 1; its outputs are not a prediction`);
+    expect(r.stdout).toBe('');
+  });
+});
