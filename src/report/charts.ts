@@ -103,7 +103,7 @@ export async function lineChart(options: LineChartOptions): Promise<string> {
     data: { values: rows },
     mark: { type: 'line', strokeWidth: 1.5, clip: true },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: { zero: false } },
+      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: { zero: false, nice: false } },
       y: { field: 'y', type: 'quantitative', title: options.yLabel, scale: options.logY ? { type: 'log' } : { zero: false } },
       color: { field: 'series', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: { orient: 'top', direction: 'horizontal' } },
     },
@@ -132,6 +132,9 @@ export async function histogram(options: HistogramOptions): Promise<string> {
     if (k >= 0) throw new TwnnError(`${where}: discrete values must be integers, values[${k}] is ${values[k]}`);
   }
   const bins = options.discrete ? integerBins(values, options.binWidth ?? 1) : rangeBins(where, values, options.binWidth);
+  // Integer bars get a bar's width of room on either side, so two or three of them do not fill the plot.
+  const margin = options.discrete ? bins[0].end - bins[0].start : 0;
+  const domain = [bins[0].start - margin, bins[bins.length - 1].end + margin];
   return render(where, {
     ...frame(options),
     data: { values: bins },
@@ -141,7 +144,7 @@ export async function histogram(options: HistogramOptions): Promise<string> {
         field: 'start',
         type: 'quantitative',
         title: options.xLabel,
-        scale: { zero: false, nice: false },
+        scale: { domain, nice: false },
         ...(options.discrete ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
       },
       x2: { field: 'end' },

@@ -12,14 +12,13 @@ import { generate } from '../runtime/generate.js';
 import { checkFixedPoint } from '../runtime/guard.js';
 import { accumulate, emptyTotals } from '../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../runtime/session.js';
+import { EVAL_BATCH } from '../runtime/trainer.js';
 import { histogram, lineChart, writeChart } from './charts.js';
 
 /** The targets the sine task is held to (issue 5). */
 export const SINE_TARGETS = { oneStepMse: 1e-4, freeRunningMse: 1e-2 } as const;
 /** Steps of free-running generation the report scores. */
 export const FREE_RUNNING_STEPS = 1000;
-/** Rows per inference run for the one-step evaluation (as `twnn eval`). */
-const EVAL_BATCH = 256;
 
 export interface SineReportOptions {
   /** The model: a path to model.onnx, or an open session (left open). */
@@ -69,19 +68,7 @@ export async function sineReport(options: SineReportOptions): Promise<SineReport
   if (!Number.isSafeInteger(steps) || steps < 1) throw new TwnnError(`sine report: steps must be a positive integer, got ${steps}`);
   const session = typeof options.model === 'string' ? await openSession(options.model, { ...(options.device !== undefined ? { device: options.device } : {}) }) : options.model;
   try {
-    const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
-    const test = loadSine({ window, length, dtype }, 'test');
-    const totals = emptyTotals();
-    const sweeps: number[] = [];
-    for (const { x, target } of sequentialBatches(test, EVAL_BATCH)) {
-      const out = await session.run({ x });
-      checkFixedPoint(out, session.where);
-      if (!out.y) throw new TwnnError(`${session.where}: the model has no output 'y' (its outputs are ${session.outputNames.join(', ')})`);
-      accumulate(totals, 'mse', out.y, target, out.iterations);
-      if (out.iterations) sweeps.push(...out.iterations.toNumbers());
-      else for (let i = 0; i < target.shape[0]; i++) sweeps.push(1);
-    }
-
+    const oneStep = await scoreOneStep(session, window, length);
     // The first test window starts where the training windows end; the true wave continues past the series if need be.
     const startIndex = sineSplitSizes(length, window).train;
     const truth = sineSeries(startIndex + window + steps);
@@ -93,16 +80,15 @@ export async function sineReport(options: SineReportOptions): Promise<SineReport
       squared += e * e;
       maxAbsError = Math.max(maxAbsError, Math.abs(e));
     }
-
-    const oneStepMse = totals.lossSum / totals.samples;
     const freeRunningMse = squared / steps;
+    const { sweeps } = oneStep;
     const report: SineReport = {
       task: { kind: 'sine', window, length },
-      oneStep: { mse: oneStepMse, samples: totals.samples },
+      oneStep: { mse: oneStep.mse, samples: sweeps.length },
       freeRunning: { mse: freeRunningMse, steps, startIndex, maxAbsError },
       sweeps: { mean: mean(sweeps), max: Math.max(...sweeps), min: Math.min(...sweeps), counts: countsOf(sweeps) },
       targets: {
-        oneStepMse: target(oneStepMse, SINE_TARGETS.oneStepMse),
+        oneStepMse: target(oneStep.mse, SINE_TARGETS.oneStepMse),
         freeRunningMse: target(freeRunningMse, SINE_TARGETS.freeRunningMse),
       },
     };
@@ -132,6 +118,22 @@ export function formatSineReport(report: SineReport, dir?: string): string {
     lines.push(`sine: pictures ${at(report.files.wavePng)} (generated vs true wave), ${at(report.files.sweepsPng)} (sweeps); numbers ${at(report.files.json)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The test split's MSE (computed like `twnn eval`'s) and each test sample's sweeps (1 for a model without an `iterations` output). */
+async function scoreOneStep(session: TwnnSession, window: number, length: number): Promise<{ mse: number; sweeps: number[] }> {
+  const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
+  const totals = emptyTotals();
+  const sweeps: number[] = [];
+  for (const { x, target } of sequentialBatches(loadSine({ window, length, dtype }, 'test'), EVAL_BATCH)) {
+    const out = await session.run({ x });
+    checkFixedPoint(out, session.where);
+    if (!out.y) throw new TwnnError(`${session.where}: the model has no output 'y' (its outputs are ${session.outputNames.join(', ')})`);
+    accumulate(totals, 'mse', out.y, target, out.iterations);
+    if (out.iterations) sweeps.push(...out.iterations.toNumbers());
+    else for (let i = 0; i < target.shape[0]; i++) sweeps.push(1);
+  }
+  return { mse: totals.lossSum / totals.samples, sweeps };
 }
 
 async function writeSineFiles(dir: string, report: SineReport, truth: Float64Array, generated: Float64Array, sweeps: readonly number[]): Promise<NonNullable<SineReport['files']>> {

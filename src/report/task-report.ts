@@ -3,7 +3,6 @@
 import type { Device } from '../runtime/device.js';
 import type { TwnnSession } from '../runtime/session.js';
 import type { DataSpec } from '../twnn/task.js';
-import { formatSineReport, sineReport } from './sine-report.js';
 
 export interface TaskReportOptions {
   /** The task's data set, as in task.data. */
@@ -26,6 +25,8 @@ export interface TaskReportOptions {
 export async function taskReport(options: TaskReportOptions): Promise<string | undefined> {
   const { data } = options;
   if (data.kind === 'sine') {
+    // Loaded on use: the charts pull in Vega (about a second), which every other CLI command would pay for.
+    const { formatSineReport, sineReport } = await import('./sine-report.js');
     const report = await sineReport({ model: options.model, data, ...(options.outDir !== undefined ? { outDir: options.outDir } : {}), ...(options.device !== undefined ? { device: options.device } : {}) });
     return formatSineReport(report, options.outDir);
   }
