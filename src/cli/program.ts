@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
 import { registerBench } from './commands/bench.js';
 import { registerBuild } from './commands/build.js';
+import { registerCodegen } from './commands/codegen.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerRun(program);
   registerEval(program);
   registerInspect(program);
+  registerCodegen(program);
   registerDoctor(program);
   registerBench(program);
   return program;
