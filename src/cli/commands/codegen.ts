@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { writeWrapper } from '../../codegen/generate.js';
 
 interface CodegenFlags {
   out?: string;
@@ -24,6 +23,8 @@ export function registerCodegen(program: Command): void {
     .option('--name <name>', 'model name for the class (PascalCase of it) and the default file name')
     .option('--no-manifest', 'ignore the manifest.json beside the model')
     .action(async (model: string, flags: CodegenFlags) => {
+      // ts-morph is large: load it only when this command runs, not on every CLI start.
+      const { writeWrapper } = await import('../../codegen/generate.js');
       const { path, model: info } = await writeWrapper(model, {
         manifest: flags.manifest,
         ...(flags.out !== undefined ? { out: flags.out } : {}),
