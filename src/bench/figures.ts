@@ -64,9 +64,9 @@ async function depthFigures(r: RunReport, write: (key: string, title: string, sv
   let seen = 0;
   for (let i = 0; i < ps.samples; i++) {
     if (ps.correct[i] === 0) points.push({ x: ps.sweeps[i], y: ps.confidence[i], group: 'misclassified' });
-    else if (seen++ % every === 0) points.push({ x: ps.sweeps[i], y: ps.confidence[i], group: every > 1 ? `correct (every ${every}th)` : 'correct' });
+    else if (seen++ % every === 0) points.push({ x: ps.sweeps[i], y: ps.confidence[i], group: 'correct' });
   }
-  const scatterTitle = `${label}: sweeps against confidence`;
+  const scatterTitle = `${label}: sweeps against confidence (all misclassified samples${every > 1 ? `, every ${every}th correct one` : ', all correct ones'})`;
   await write(`confidence-${id}`, scatterTitle, scatter({ title: scatterTitle, xLabel: 'sweeps (summed over regions)', yLabel: 'largest softmax probability', points }));
 
   const buckets = r.depth!.buckets.filter((b) => b.samples >= MIN_BUCKET);
@@ -78,8 +78,8 @@ async function depthFigures(r: RunReport, write: (key: string, title: string, sv
       xLabel: 'sweeps (summed over regions)',
       yLabel: 'percent',
       series: [
-        { name: 'error rate (%)', x, y: buckets.map((b) => 100 * b.errorRate) },
-        { name: 'mean confidence (%)', x, y: buckets.map((b) => 100 * b.confidence) },
+        { name: 'error %', x, y: buckets.map((b) => 100 * b.errorRate) },
+        { name: 'confidence %', x, y: buckets.map((b) => 100 * b.confidence) },
       ],
     }));
   }

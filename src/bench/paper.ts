@@ -11,7 +11,6 @@ import { gatherRows, type Dataset } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
 import { FormatError, TwnnError } from '../ir/errors.js';
 import { writeFileAtomic } from '../onnx/files.js';
-import type { TrainConfig } from '../runtime/checkpoint.js';
 import { openSession } from '../runtime/session.js';
 import type { DataSpec } from '../twnn/task.js';
 import { depthEvidence, type DepthEvidence } from './depth.js';
@@ -19,9 +18,10 @@ import { drawFigures, type Figure } from './figures.js';
 import { easyHardLatency, type EasyHardLatency } from './latency.js';
 import { accuracyOf, perSampleResults, type PerSample } from './per-sample.js';
 import { renderResults } from './report.js';
-import { loadRun, type BenchRun, type LoadedRun } from './runs.js';
+import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from './runs.js';
 import { mean } from './stats.js';
 import { measureStepMemory, type StepMemory } from './step-memory.js';
+import { measureStepTime, type StepTime } from './step-time.js';
 import { summarizeTraining, type TrainingSummary } from './training-summary.js';
 
 /** A run's test-set results, from the re-evaluation. */
@@ -38,6 +38,8 @@ export interface TestResults {
 /** Everything the report says about one run. */
 export interface RunReport {
   run: BenchRun;
+  /** Why a run with a checkpoint is not reported (still training, or stopped before writing model.onnx). */
+  unfinished?: string;
   /** Absent when the run's folder holds no trained run yet. */
   loaded?: Pick<LoadedRun, 'config' | 'position'> & { parameters: number; trainable: number; iterators: Record<string, unknown>[] };
   training?: TrainingSummary;
@@ -45,6 +47,8 @@ export interface RunReport {
   memory?: StepMemory;
   /** Why the memory could not be measured (the report says so rather than failing). */
   memoryError?: string;
+  /** One training step timed by the bench (comparable across the report's runs). */
+  stepTime?: StepTime;
   depth?: DepthEvidence;
   latency?: EasyHardLatency;
   /** The re-evaluation's per-sample results (for the figures; TWNNs only). */
@@ -54,7 +58,7 @@ export interface RunReport {
 /** The sine report (paper Task B) a colleague's command writes, shown as given. */
 export interface SineReport {
   path: string;
-  /** Its scalar fields, flattened to dotted keys, in file order. */
+  /** Its scalar fields, flattened to dotted keys, in file order (its `files` list left out). */
   fields: [string, string][];
 }
 
@@ -65,9 +69,11 @@ export interface PaperReport {
   method: {
     testSet: string;
     evalBatch: number;
-    memoryBatch: number;
+    stepBatch: number;
     /** False when the memory measurement was skipped. */
     memory: boolean;
+    /** Timed steps per run (0: not timed). */
+    stepRepeats: number;
     latencyCount: number;
     latencyRepeats: number;
     machine: string;
@@ -81,10 +87,12 @@ export interface BenchPaperOptions {
   outDir: string;
   /** Rows per inference run in the re-evaluation (default 256). */
   evalBatch?: number;
-  /** Batch of the measured training step (default: the run's training batch). */
-  memoryBatch?: number;
+  /** Batch of the timed and memory-measured training step: the first rows of the test set (default: the run's training batch; real data, since a TWNN's sweeps depend on it). */
+  stepBatch?: number;
   /** Skip the memory measurement (the column then says so). */
   skipMemory?: boolean;
+  /** Timed training steps per run in the bench's own step timing (default 5; 0 skips it). */
+  stepRepeats?: number;
   /** Samples per group in the easy/hard latency comparison (default 100). */
   latencyCount?: number;
   /** Timed runs per sample (default 3). */
@@ -118,6 +126,7 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   const evalBatch = options.evalBatch ?? 256;
   const latencyCount = options.latencyCount ?? 100;
   const latencyRepeats = options.latencyRepeats ?? 3;
+  const stepRepeats = options.stepRepeats ?? 5;
   const testSets = new Map<string, Promise<Dataset>>();
   const testSet = (data: DataSpec) => {
     const key = JSON.stringify(data);
@@ -128,7 +137,15 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   const runs: RunReport[] = [];
   let testName = '';
   for (const run of options.runs) {
-    const loaded = await loadRun(run);
+    let loaded: LoadedRun | undefined;
+    try {
+      loaded = await loadRun(run);
+    } catch (err) {
+      if (!(err instanceof UnfinishedRunError)) throw err;
+      log(`${run.id}: ${err.message}`);
+      runs.push({ run, unfinished: err.message });
+      continue;
+    }
     if (!loaded) {
       log(`${run.id}: no trained run in ${run.dir}; listed as not run`);
       runs.push({ run });
@@ -136,45 +153,9 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
     }
     const data = loaded.manifest.task.data;
     if (!data) throw new TwnnError(`run '${run.id}': ${run.dir}/manifest.json names no task data, so there is no test set to evaluate it on`);
-    if (loaded.manifest.task.loss !== 'cross_entropy') throw new TwnnError(`run '${run.id}': the paper report compares classifiers; this model's loss is ${loaded.manifest.task.loss}`);
     const test = await testSet(data);
     testName = `${test.name} (${test.x.shape[0]} examples)`;
-    const trainSize = options.trainSize ? options.trainSize(data) : DEFAULT_TRAIN_SIZE[data.kind];
-    if (!trainSize) throw new TwnnError(`run '${run.id}': no known training-set size for ${data.kind} data`);
-    log(`${run.id}: re-evaluating ${loaded.modelPath} on ${test.name}`);
-    const report: RunReport = {
-      run,
-      loaded: {
-        config: loaded.config,
-        position: loaded.position,
-        parameters: loaded.manifest.parameterCount,
-        trainable: loaded.manifest.trainableParameterCount,
-        iterators: loaded.manifest.iterators,
-      },
-      training: summarizeTraining(loaded.metrics, loaded.config, loaded.position, trainSize),
-    };
-    const session = await openSession(loaded.modelPath, { device: 'cpu' });
-    try {
-      const perSample = await perSampleResults(session, test, evalBatch);
-      report.test = testResults(perSample);
-      if (run.role === 'twnn') {
-        report.depth = depthEvidence(perSample);
-        report.perSample = perSample;
-        log(`${run.id}: timing batch-1 inference of the ${latencyCount} easiest and hardest samples`);
-        report.latency = await easyHardLatency(session, test, perSample.sweeps, { count: latencyCount, repeats: latencyRepeats });
-      }
-    } finally {
-      await session.close();
-    }
-    if (!options.skipMemory) {
-      log(`${run.id}: measuring the peak memory of a training step`);
-      report.memory = await measureMemory(run, loaded.config, test, options.memoryBatch).catch((err: unknown) => {
-        report.memoryError = (err as Error).message;
-        return undefined;
-      });
-      if (!report.memory) delete report.memory;
-    }
-    runs.push(report);
+    runs.push(await measureRun(loaded, test, { ...options, evalBatch, latencyCount, latencyRepeats, stepRepeats, log }));
   }
 
   const report: PaperReport = {
@@ -183,8 +164,9 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
     method: {
       testSet: testName || 'the test split',
       evalBatch,
-      memoryBatch: options.memoryBatch ?? 0,
+      stepBatch: options.stepBatch ?? 0,
       memory: !options.skipMemory,
+      stepRepeats,
       latencyCount,
       latencyRepeats,
       machine: machineText(),
@@ -199,6 +181,59 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   return { report, files: [resultsPath, ...figures.flatMap((f) => [`${f.path}.svg`, `${f.path}.png`])] };
 }
 
+type Settings = BenchPaperOptions & Required<Pick<BenchPaperOptions, 'evalBatch' | 'latencyCount' | 'latencyRepeats' | 'stepRepeats' | 'log'>>;
+
+/** Everything the report says about one trained run: re-evaluation, depth evidence, step time and memory. */
+async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promise<RunReport> {
+  const { run } = loaded;
+  const data = loaded.manifest.task.data!;
+  if (loaded.manifest.task.loss !== 'cross_entropy') throw new TwnnError(`run '${run.id}': the paper report compares classifiers; this model's loss is ${loaded.manifest.task.loss}`);
+  const trainSize = o.trainSize ? o.trainSize(data) : DEFAULT_TRAIN_SIZE[data.kind];
+  if (!trainSize) throw new TwnnError(`run '${run.id}': no known training-set size for ${data.kind} data`);
+  const report: RunReport = {
+    run,
+    loaded: {
+      config: loaded.config,
+      position: loaded.position,
+      parameters: loaded.manifest.parameterCount,
+      trainable: loaded.manifest.trainableParameterCount,
+      iterators: loaded.manifest.iterators,
+    },
+    training: summarizeTraining(loaded.metrics, loaded.config, loaded.position, trainSize),
+  };
+  o.log(`${run.id}: re-evaluating ${loaded.modelPath} on ${test.name}`);
+  const session = await openSession(loaded.modelPath, { device: 'cpu' });
+  try {
+    const perSample = await perSampleResults(session, test, o.evalBatch);
+    report.test = testResults(perSample);
+    if (run.role === 'twnn') {
+      report.depth = depthEvidence(perSample);
+      report.perSample = perSample;
+      o.log(`${run.id}: timing batch-1 inference of the ${o.latencyCount} easiest and hardest samples`);
+      report.latency = await easyHardLatency(session, test, perSample.sweeps, { count: o.latencyCount, repeats: o.latencyRepeats });
+    }
+  } finally {
+    await session.close();
+  }
+  const rows = Array.from({ length: Math.min(o.stepBatch ?? loaded.config.batch, test.x.shape[0]) }, (_, i) => i);
+  const x = gatherRows(test.x, rows);
+  const target = gatherRows(test.target, rows);
+  if (o.stepRepeats > 0) {
+    o.log(`${run.id}: timing ${o.stepRepeats} training steps`);
+    report.stepTime = await measureStepTime(run.dir, x, target, o.stepRepeats);
+  }
+  if (!o.skipMemory) {
+    o.log(`${run.id}: measuring the peak memory of a training step`);
+    try {
+      report.memory = await measureStepMemory(run.dir, x, target);
+    } catch (err) {
+      // A machine without /proc (or one that forbids clear_refs) still gets the rest of the report.
+      report.memoryError = (err as Error).message;
+    }
+  }
+  return report;
+}
+
 function testResults(r: PerSample): TestResults {
   return {
     samples: r.samples,
@@ -208,12 +243,6 @@ function testResults(r: PerSample): TestResults {
     sweepsMax: Math.max(...r.sweeps),
     regions: Object.entries(r.regionSweeps).map(([region, s]) => ({ region, mean: mean(s), max: Math.max(...s) })),
   };
-}
-
-/** One training step's memory on the first `batch` test examples (real data: a TWNN's sweeps depend on it). */
-async function measureMemory(run: BenchRun, config: TrainConfig, test: Dataset, batch: number | undefined): Promise<StepMemory> {
-  const rows = Array.from({ length: Math.min(batch ?? config.batch, test.x.shape[0]) }, (_, i) => i);
-  return measureStepMemory(run.dir, gatherRows(test.x, rows), gatherRows(test.target, rows));
 }
 
 function readSine(path: string): { sine?: SineReport } {
@@ -227,7 +256,10 @@ function readSine(path: string): { sine?: SineReport } {
   const fields: [string, string][] = [];
   const walk = (v: unknown, key: string) => {
     if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') fields.push([key, String(v)]);
-    else if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, w] of Object.entries(v)) walk(w, key ? `${key}.${k}` : k);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      // The names of the report's own files mean nothing beside RESULTS.md.
+      for (const [k, w] of Object.entries(v)) if (key || k !== 'files') walk(w, key ? `${key}.${k}` : k);
+    }
   };
   walk(value, '');
   return { sine: { path, fields } };

@@ -51,14 +51,14 @@ export function renderResults(report: PaperReport, figures: ReadonlyMap<string, 
 
 function mainTable(runs: readonly RunReport[]): string[] {
   const rows = [
-    '| Model | Role | Test accuracy | Trainable params | Epochs | Train time / epoch | Sweeps / sample in training (fwd / bwd) | Test sweeps: mean (max) | Peak RSS of a training step (step alone) | Command |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| Model | Role | Test accuracy | Trainable params | Epochs | Train time / epoch | Train step in this bench | Sweeps / sample in training (fwd / bwd) | Test sweeps: mean (max) | Peak RSS of a training step (step alone) | Command |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of runs) {
     const { run } = r;
     const command = `\`${cell(run.command)}\``;
     if (!r.loaded || !r.training || !r.test) {
-      rows.push(`| ${cell(run.label)} | ${run.role} | not run yet | — | — | — | — | — | — | ${command} |`);
+      rows.push(`| ${cell(run.label)} | ${run.role} | ${r.unfinished ? 'not finished (see notes)' : 'not run yet'} | — | — | — | — | — | — | — | ${command} |`);
       continue;
     }
     const t = r.training;
@@ -66,8 +66,9 @@ function mainTable(runs: readonly RunReport[]): string[] {
     const time = `${seconds(t.secondsPerEpoch)}${t.projected ? ' (projected)' : ''} on ${device}`;
     const memory = r.memory ? `${mebibytes(r.memory.peakKb)} (${mebibytes(r.memory.stepKb)})` : r.memoryError ? 'failed (see notes)' : 'not measured';
     const sweeps = r.run.role === 'twnn' ? `${fixed(t.sweepsForward, 2)} / ${fixed(t.sweepsBackward, 2)}` : '1 / 1 (no regions)';
+    const step = r.stepTime ? `${fixed(r.stepTime.msPerStep, 1)} ms (batch ${r.stepTime.batch})` : 'not timed';
     rows.push(
-      `| ${cell(run.label)} | ${run.role} | ${percent(r.test.accuracy)} | ${thousands(r.loaded.trainable)} | ${fixed(t.epochs, t.epochs % 1 === 0 ? 0 : 2)} | ${time} | ${sweeps} | ` +
+      `| ${cell(run.label)} | ${run.role} | ${percent(r.test.accuracy)} | ${thousands(r.loaded.trainable)} | ${fixed(t.epochs, t.epochs % 1 === 0 ? 0 : 2)} | ${time} | ${step} | ${sweeps} | ` +
         `${fixed(r.test.sweepsMean, 2)} (${r.test.sweepsMax}) | ${memory} | ${command} |`,
     );
   }
@@ -78,6 +79,7 @@ function notes(runs: readonly RunReport[]): string[] {
   const lines: string[] = [];
   for (const r of runs) {
     if (r.run.note) lines.push(`- **${r.run.label}**: ${r.run.note}`);
+    if (r.unfinished) lines.push(`- **${r.run.label}**: ${r.unfinished}`);
     if (r.memoryError) lines.push(`- **${r.run.label}**: the peak memory could not be measured: ${r.memoryError}`);
     if (r.test && r.training?.loggedAccuracy !== undefined && Math.abs(r.training.loggedAccuracy - r.test.accuracy) > 1e-9) {
       lines.push(`- **${r.run.label}**: the trainer logged ${percent(r.training.loggedAccuracy)} at its last epoch; the re-evaluation gives ${percent(r.test.accuracy)}.`);
@@ -87,7 +89,7 @@ function notes(runs: readonly RunReport[]): string[] {
       lines.push(`- **${r.run.label}**: test sweeps per region: ${per}.`);
     }
   }
-  if (runs.some((r) => !r.loaded)) lines.push('- A row marked "not run yet" has no trained run in its folder; its command produces one, then `twnn bench paper` fills the row.');
+  if (runs.some((r) => !r.loaded && !r.unfinished)) lines.push('- A row marked "not run yet" has no trained run in its folder; its command produces one, then `twnn bench paper` fills the row.');
   return lines.length > 0 ? [...lines, ''] : [];
 }
 
@@ -132,13 +134,20 @@ function comparison(t: RunReport, b: RunReport): string {
       `${acc > 0 ? 'the TWNN is better' : acc < 0 ? 'the TWNN is worse' : 'equal'})`,
     `trainable parameters ${thousands(t.loaded!.trainable)} vs ${thousands(b.loaded!.trainable)}`,
   ];
-  const sameDevice = (t.run.device ?? 'cpu') === (b.run.device ?? 'cpu');
-  if (sameDevice) {
-    const ratio = t.training!.secondsPerEpoch / b.training!.secondsPerEpoch;
-    parts.push(`training time per epoch ${fixed(ratio, 2)}x the baseline's (paper: "the training time is not higher than ResNet": ${ratio <= 1 ? 'holds' : 'does not hold'} here)`);
-  } else {
-    parts.push(`training times are not comparable (${t.run.device ?? 'cpu'} vs ${b.run.device ?? 'cpu'})`);
+  if (t.stepTime && b.stepTime && t.stepTime.batch === b.stepTime.batch) {
+    const ratio = t.stepTime.msPerStep / b.stepTime.msPerStep;
+    parts.push(
+      `a training step takes ${fixed(ratio, 2)}x the baseline's, timed back to back in this bench (paper: "the training time is not higher than ResNet": ` +
+        `${ratio <= 1 ? 'holds' : 'does not hold'} here)`,
+    );
   }
+  const sameDevice = (t.run.device ?? 'cpu') === (b.run.device ?? 'cpu');
+  const epochRatio = t.training!.secondsPerEpoch / b.training!.secondsPerEpoch;
+  parts.push(
+    sameDevice
+      ? `the trainers' own clocks give ${fixed(epochRatio, 2)}x per epoch (taken at different times, under whatever else ran then)`
+      : `the trainers' epoch times are not comparable (${t.run.device ?? 'cpu'} vs ${b.run.device ?? 'cpu'})`,
+  );
   if (t.memory && b.memory) {
     const ratio = t.memory.stepKb / b.memory.stepKb;
     parts.push(
@@ -244,15 +253,19 @@ function method(report: PaperReport): string[] {
   return [
     '## 6. How each number is measured',
     '',
-    `- **Test accuracy**: arg-max of model.onnx's \`y\` against the labels of all ${m.testSet} examples, run through onnxruntime-node's CPU EP in batches of ${m.evalBatch}.`,
+    `- **Test accuracy**: arg-max of model.onnx's \`y\` against the labels of ${m.testSet}, run through onnxruntime-node's CPU EP in batches of ${m.evalBatch}.`,
     '- **Trainable params**: manifest.json\'s `trainableParameterCount` (BatchNorm running statistics excluded; the wormholes\' projections and gates included).',
     "- **Train time / epoch**: the trainer's own clock over its optimizer steps (checkpoint `position.seconds`, evaluations excluded) divided by the epochs run; " +
       '"projected" when the run stopped mid-epoch (mean step time × steps per epoch). The CPU is shared with other jobs, so these times carry their load.',
+    (m.stepRepeats > 0
+      ? `- **Train step in this bench**: the median of ${m.stepRepeats} runs of the run's train.onnx on the CPU (after one warm-up), fed its trained weights, zero optimizer state and ` +
+        "one batch of test examples; every run of the report is timed this way within minutes of the others, so these times compare the models, not the load."
+      : '- **Train step in this bench**: not timed (--step-repeats 0).'),
     "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions.",
     '- **Test sweeps**: model.onnx\'s `iterations` per test sample (mean and max over the test set).',
     `- **Peak RSS of a training step**: a fresh child process (src/bench/memory-child.ts, shared with \`twnn bench memory\`) opens the run's train.onnx on the CPU with ` +
       `onnxruntime's memory arena off and glibc told to return freed buffers at once, feeds it the run's trained weights (model.onnx), zero optimizer state and one batch of ` +
-      `${m.memoryBatch > 0 ? m.memoryBatch : "the run's batch size of"} test examples, resets the kernel's high-water mark (\`/proc/self/clear_refs\` ← 5), runs one optimizer step and ` +
+      `${m.stepBatch > 0 ? m.stepBatch : "the run's batch size of"} test examples, resets the kernel's high-water mark (\`/proc/self/clear_refs\` ← 5), runs one optimizer step and ` +
       'reads `VmHWM` from `/proc/self/status`: the first number is the whole process (Node, onnxruntime, weights, data), the second the growth over `VmRSS` before the step — what ' +
       "the step's own tensors needed. GPU memory is not measured.",
     `- **Batch-1 inference time**: the ${m.latencyCount} test samples with the fewest sweeps and the ${m.latencyCount} with the most (ties by index), each run alone ` +

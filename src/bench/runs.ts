@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FormatError, TwnnError } from '../ir/errors.js';
 import { MANIFEST_FILE, MODEL_FILE } from '../lower/artifacts.js';
 import type { Manifest } from '../lower/manifest.js';
+import { readInitializers, readModelFile } from '../onnx/load.js';
 import { CHECKPOINT_FILE, loadCheckpoint, type TrainConfig, type TrainPosition } from '../runtime/checkpoint.js';
 import { readMetrics, type MetricsRecord } from '../runtime/metrics.js';
 import { METRICS_FILE } from '../runtime/trainer.js';
@@ -42,6 +43,9 @@ export interface LoadedRun {
 }
 
 const ID = /^[A-Za-z0-9_-]+$/;
+
+/** A run folder whose checkpoint has moved past its model.onnx: the run is still training, or was stopped. */
+export class UnfinishedRunError extends TwnnError {}
 
 /**
  * Check a list of runs (e.g. parsed from a `--runs` JSON file); every problem
@@ -89,7 +93,9 @@ export function parseRuns(value: unknown, where: string): BenchRun[] {
 /**
  * Read a run's folder, or undefined when it has not been trained yet (no
  * checkpoint): the report then says how to produce it. A folder with a
- * checkpoint but a missing or broken manifest, metrics or model is an error.
+ * checkpoint but a missing or broken manifest, metrics or model is an error,
+ * and so is a model.onnx whose weights are not the checkpoint's (the trainer
+ * writes them only when a run ends: the run is still going, or was stopped).
  *
  * @example const loaded = await loadRun(run); if (!loaded) console.log(`not run: ${run.command}`);
  */
@@ -110,5 +116,23 @@ export async function loadRun(run: BenchRun): Promise<LoadedRun | undefined> {
   }
   const metrics = readMetrics(need(METRICS_FILE));
   const checkpoint = await loadCheckpoint(checkpointPath);
-  return { run, manifest, metrics, config: checkpoint.config, position: checkpoint.position, modelPath: need(MODEL_FILE) };
+  const modelPath = need(MODEL_FILE);
+  const weights = readInitializers(await readModelFile(modelPath), modelPath);
+  for (const [name, t] of checkpoint.params) {
+    const w = weights.get(name);
+    if (!w || !sameBytes(w.data, t.data)) {
+      throw new UnfinishedRunError(
+        `run '${run.id}': ${modelPath} does not hold the weights of ${checkpointPath} (parameter '${name}' differs): the trainer writes model.onnx when a run ends, ` +
+          `so this run is still training or was stopped; let it finish, or continue it with --resume (${run.command})`,
+      );
+    }
+  }
+  return { run, manifest, metrics, config: checkpoint.config, position: checkpoint.position, modelPath };
+}
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return x.every((v, i) => v === y[i]);
 }

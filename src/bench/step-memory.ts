@@ -4,17 +4,16 @@
 // before it, with onnxruntime's arena off and glibc's allocator set to return
 // freed buffers at once (CHILD_MALLOC), so the peak is the step's own tensors.
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TwnnError } from '../ir/errors.js';
-import { Tensor } from '../ir/tensor.js';
-import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
-import type { Manifest } from '../lower/manifest.js';
-import { readInitializers, readModelFile } from '../onnx/load.js';
+import type { Tensor } from '../ir/tensor.js';
+import { TRAIN_FILE } from '../lower/artifacts.js';
 import { CHILD_MALLOC } from './memory.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
+import { trainFeeds } from './train-feeds.js';
 
 /** What the child measured, in kB (/proc's kB are KiB). */
 export interface StepMemory {
@@ -38,24 +37,7 @@ const CHILD = fileURLToPath(new URL(`./memory-child${extname(fileURLToPath(impor
  * @example const m = await measureStepMemory('exported/paper/mnist-mlp', x, target); // m.stepKb
  */
 export async function measureStepMemory(dir: string, x: Tensor, target: Tensor): Promise<StepMemory> {
-  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
-  const init = readInitializers(await readModelFile(join(dir, MODEL_FILE)), join(dir, MODEL_FILE));
-  const param = (name: string) => {
-    const t = init.get(name);
-    if (!t) throw new TwnnError(`${join(dir, MODEL_FILE)}: no initializer for parameter '${name}'`);
-    return t;
-  };
-  const lrType = manifest.dtype === 'float64' ? 'float64' : 'float32';
-  const values = new Map<string, Tensor>([
-    ['x', x],
-    ['target', target],
-    ['lr', Tensor.scalar(manifest.training.optimizer.lr as number, lrType)],
-    ['step', Tensor.fromNumbers('int64', [], [1])],
-  ]);
-  for (const name of [...manifest.training.trainable, ...manifest.training.buffers]) values.set(name, param(name));
-  for (const name of manifest.training.trainable) {
-    for (const slot of manifest.training.state[name] ?? []) values.set(`${name}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
-  }
+  const values = await trainFeeds(dir, x, target);
   const job = await mkdtemp(join(tmpdir(), 'twnn-step-memory-'));
   try {
     const feeds: ChildJob['feeds'] = [];

@@ -11,7 +11,7 @@ import { benchPaper, type PaperReport } from '../../src/bench/paper.js';
 import type { BenchRun } from '../../src/bench/runs.js';
 import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/mnist.js';
-import { defineModel, dense, region, relu, sequential, tanh } from '../../src/index.js';
+import { defineModel, dense, exportModel, region, relu, sequential, tanh } from '../../src/index.js';
 import { evaluate } from '../../src/runtime/metrics.js';
 import { openSession } from '../../src/runtime/session.js';
 import { train } from '../../src/runtime/trainer.js';
@@ -41,6 +41,7 @@ const runs: BenchRun[] = [
   { id: 'tiny', label: 'Tiny TWNN', family: 'Tiny MLP', role: 'twnn', dir: join(root, 'tiny-twnn'), command: 'twnn train tiny-twnn.ts', note: 'a fake run for the test' },
   { id: 'tiny-plain', label: 'Tiny plain', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'tiny-plain'), command: 'twnn train tiny-plain.ts --limit-steps 10' },
   { id: 'never', label: 'Never trained', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'never'), command: 'twnn train never.ts --epochs 3' },
+  { id: 'stopped', label: 'Still training', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'stopped'), command: 'twnn train stopped.ts' },
 ];
 
 let trainSet: Dataset;
@@ -58,8 +59,11 @@ beforeAll(async () => {
   testSet = subset('mnist/test-subset', rows(5000, 400));
   await train({ spec: tinyTwnn, outDir: runs[0].dir, data: { train: trainSet, test: testSet }, seed: 1 });
   await train({ spec: tinyPlain, outDir: runs[1].dir, data: { train: trainSet, test: testSet }, seed: 1, limitSteps: 10 });
+  // A run caught mid-training: its checkpoint has moved on, its model.onnx still holds the initial weights.
+  await train({ spec: tinyPlain, outDir: runs[3].dir, data: { train: trainSet, test: testSet }, seed: 1, limitSteps: 2 });
+  await exportModel(tinyPlain, runs[3].dir, { seed: 1 });
   const sineReport = join(root, 'sine-report.json');
-  writeFileSync(sineReport, JSON.stringify({ task: 'sine', test: { mse: 0.00123, generated: 200 }, notes: ['ignored list'] }));
+  writeFileSync(sineReport, JSON.stringify({ task: 'sine', test: { mse: 0.00123, generated: 200 }, notes: ['ignored list'], files: { wave: 'sine.svg' } }));
   ({ report, files } = await benchPaper({
     runs,
     outDir: out,
@@ -67,6 +71,7 @@ beforeAll(async () => {
     trainSize: () => trainSet.x.shape[0],
     latencyCount: 20,
     latencyRepeats: 1,
+    stepRepeats: 2,
     sineReport,
   }));
   results = readFileSync(join(out, 'RESULTS.md'), 'utf8');
@@ -84,6 +89,8 @@ describe('benchPaper on fake runs', () => {
     expect(files[0]).toBe(join(out, 'RESULTS.md'));
     for (const r of runs) expect(row(r.label).at(-1)).toBe(`\`${r.command}\``);
     expect(row('Never trained')[2]).toBe('not run yet');
+    expect(row('Still training')[2]).toBe('not finished (see notes)');
+    expect(results).toContain(`- **Still training**: run 'stopped': ${join(runs[3].dir, 'model.onnx')} does not hold the weights of`);
     expect(row('Tiny TWNN')[1]).toBe('twnn');
     expect(results).toContain('- **Tiny TWNN**: a fake run for the test');
   });
@@ -106,7 +113,17 @@ describe('benchPaper on fake runs', () => {
     expect(row('Tiny TWNN')[5]).toMatch(/^\d+\.\d s on cpu$/);
     expect(row('Tiny plain')[4]).toBe('0.50');
     expect(row('Tiny plain')[5]).toMatch(/ \(projected\) on cpu$/);
-    expect(row('Tiny plain')[6]).toBe('1 / 1 (no regions)');
+    expect(row('Tiny plain')[7]).toBe('1 / 1 (no regions)');
+  });
+
+  it('times a training step of every trained run in the bench itself', () => {
+    for (const r of report.runs.slice(0, 2)) {
+      expect(r.stepTime!.repeats).toBe(2);
+      expect(r.stepTime!.batch).toBe(32);
+      expect(r.stepTime!.msPerStep).toBeGreaterThan(0);
+    }
+    expect(row('Tiny TWNN')[6]).toMatch(/^\d+\.\d ms \(batch 32\)$/);
+    expect(results).toMatch(/a training step takes \d+\.\d\dx the baseline's, timed back to back in this bench/);
   });
 
   it('measures the peak memory of a training step in a child process', () => {
@@ -117,7 +134,7 @@ describe('benchPaper on fake runs', () => {
       expect(r.memory!.rssBeforeKb).toBeGreaterThan(20 * 1024);
       expect(r.memory!.peakKb).toBeGreaterThanOrEqual(r.memory!.rssBeforeKb);
     }
-    expect(row('Tiny TWNN')[8]).toMatch(/^\d+\.\d MiB \(\d+\.\d MiB\)$/);
+    expect(row('Tiny TWNN')[9]).toMatch(/^\d+\.\d MiB \(\d+\.\d MiB\)$/);
   });
 
   it('gives the dynamic-depth evidence of the TWNN only, from its per-sample sweeps', () => {
@@ -152,6 +169,7 @@ describe('benchPaper on fake runs', () => {
     expect(results).toContain('| test.mse | 0.00123 |');
     expect(results).toContain('| task | sine |');
     expect(results).not.toContain('ignored list');
+    expect(results).not.toContain('sine.svg');
     expect(results).toContain('| paper, Table II | 0.001 | — | 64 |');
     expect(results).toMatch(/\| Tiny TWNN \| 0\.003 \| constant \| 32 \| 1 \| adam \| 0\.00001 \| 40 \| implicit \| 1 \|/);
   });

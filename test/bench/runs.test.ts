@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
+import { gatherRows, makeDataset } from '../../src/data/batches.js';
+import { loadMnist } from '../../src/data/mnist.js';
+import { defineModel, dense, exportModel, sequential } from '../../src/index.js';
+import { train } from '../../src/runtime/trainer.js';
 import { loadRun, parseRuns } from '../../src/bench/runs.js';
 import { FormatError, TwnnError } from '../../src/ir/errors.js';
 
@@ -56,5 +60,21 @@ describe('loadRun', () => {
     const run = { ...good, role: 'twnn' as const, dir: broken };
     await expect(loadRun(run)).rejects.toThrow(TwnnError);
     await expect(loadRun(run)).rejects.toThrow(`run 'tw': ${join(broken, 'manifest.json')} is missing`);
+  });
+
+  it("reads a finished run, and refuses one whose model.onnx is not the checkpoint's weights (still training)", async () => {
+    const spec = defineModel({ name: 'r', input: { shape: ['B', 784] }, net: sequential(dense(784, 10)), task: { data: { kind: 'mnist', layout: 'flat' } } });
+    const mnist = await loadMnist({ split: 'test', layout: 'flat' });
+    const rows = Array.from({ length: 64 }, (_, i) => i);
+    const small = makeDataset('small', gatherRows(mnist.x, rows), gatherRows(mnist.target, rows));
+    const runDir = join(dir, 'finished');
+    await train({ spec, outDir: runDir, data: { train: small, test: small }, batch: 16, limitSteps: 3 });
+    const run = { ...good, role: 'baseline' as const, dir: runDir };
+    const loaded = await loadRun(run);
+    expect(loaded?.position.step).toBe(3);
+    expect(loaded?.manifest.name).toBe('r');
+    // What a run looks like mid-training: the checkpoint has moved on, model.onnx still holds the initial weights.
+    await exportModel(spec, runDir, { seed: 0 });
+    await expect(loadRun(run)).rejects.toThrow(`run 'tw': ${join(runDir, 'model.onnx')} does not hold the weights of ${join(runDir, 'checkpoint.twnn')} (parameter '0.weight' differs)`);
   });
 });

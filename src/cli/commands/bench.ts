@@ -23,6 +23,7 @@ interface PaperFlags {
   memory: boolean;
   latencyCount: number;
   latencyRepeats: number;
+  stepRepeats: number;
   sineReport?: string;
 }
 
@@ -42,6 +43,7 @@ const paperCommand: BenchSubcommand = {
       .option('--no-memory', 'skip the peak-memory measurement')
       .option('--latency-count <n>', 'easy and hard samples timed at batch 1', (v) => parseInteger(v, '--latency-count', 1), 100)
       .option('--latency-repeats <n>', 'timed runs per sample (the median is kept)', (v) => parseInteger(v, '--latency-repeats', 1), 3)
+      .option('--step-repeats <n>', 'timed training steps per run (the median is kept; 0 skips the step timing)', (v) => parseInteger(v, '--step-repeats', 0), 5)
       .option('--sine-report <file>', 'the sine task report to include (default: exported/sine/report.json, when present)')
       .action(async (flags: PaperFlags) => {
         const runs = flags.runs ? readRuns(flags.runs) : PAPER_RUNS;
@@ -52,6 +54,7 @@ const paperCommand: BenchSubcommand = {
           skipMemory: !flags.memory,
           latencyCount: flags.latencyCount,
           latencyRepeats: flags.latencyRepeats,
+          stepRepeats: flags.stepRepeats,
           ...(flags.sineReport ? { sineReport: flags.sineReport } : {}),
           command: commandLine(flags),
           log: (line) => process.stderr.write(`${line}\n`),

@@ -1,0 +1,37 @@
+// The feeds of one train.onnx step of a saved run: its trained weights and
+// buffers (model.onnx's initializers), zero optimizer state, a batch, lr and step.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TwnnError } from '../ir/errors.js';
+import { Tensor } from '../ir/tensor.js';
+import { MANIFEST_FILE, MODEL_FILE } from '../lower/artifacts.js';
+import type { Manifest } from '../lower/manifest.js';
+import { readInitializers, readModelFile } from '../onnx/load.js';
+
+/**
+ * Every input of `<dir>/train.onnx` for a first optimizer step (`step` 1, the
+ * manifest's default lr) on the batch `x`, `target`, by name.
+ *
+ * @example const feeds = await trainFeeds('exported/paper/mnist-mlp', x, target); await session.run(Object.fromEntries(feeds));
+ */
+export async function trainFeeds(dir: string, x: Tensor, target: Tensor): Promise<Map<string, Tensor>> {
+  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const modelPath = join(dir, MODEL_FILE);
+  const init = readInitializers(await readModelFile(modelPath), modelPath);
+  const param = (name: string) => {
+    const t = init.get(name);
+    if (!t) throw new TwnnError(`${modelPath}: no initializer for parameter '${name}'`);
+    return t;
+  };
+  const feeds = new Map<string, Tensor>([
+    ['x', x],
+    ['target', target],
+    ['lr', Tensor.scalar(manifest.training.optimizer.lr as number, manifest.dtype === 'float64' ? 'float64' : 'float32')],
+    ['step', Tensor.fromNumbers('int64', [], [1])],
+  ]);
+  for (const name of [...manifest.training.trainable, ...manifest.training.buffers]) feeds.set(name, param(name));
+  for (const name of manifest.training.trainable) {
+    for (const slot of manifest.training.state[name] ?? []) feeds.set(`${name}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
+  }
+  return feeds;
+}
