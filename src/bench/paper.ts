@@ -11,6 +11,7 @@ import { gatherRows, type Dataset } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
 import { FormatError, TwnnError } from '../ir/errors.js';
 import { writeFileAtomic } from '../onnx/files.js';
+import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
 import type { DataSpec } from '../twnn/task.js';
 import { depthEvidence, type DepthEvidence } from './depth.js';
@@ -103,6 +104,8 @@ export interface BenchPaperOptions {
   testData?: (data: DataSpec) => Promise<Dataset>;
   /** Training examples per epoch of a task (for runs that stopped mid-epoch). Default: 60000 for MNIST, 50000 for CIFAR-10. */
   trainSize?: (data: DataSpec) => number;
+  /** Where the re-evaluation, the latency and the step timing run (default cpu). */
+  device?: Device;
   /** The command line shown in the report's header. */
   command?: string;
   /** Progress lines (default: none). */
@@ -202,7 +205,7 @@ async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promis
     training: summarizeTraining(loaded.metrics, loaded.config, loaded.position, trainSize),
   };
   o.log(`${run.id}: re-evaluating ${loaded.modelPath} on ${test.name}`);
-  const session = await openSession(loaded.modelPath, { device: 'cpu' });
+  const session = await openSession(loaded.modelPath, { device: o.device ?? { kind: 'cpu' } });
   try {
     const perSample = await perSampleResults(session, test, o.evalBatch);
     report.test = testResults(perSample);
@@ -220,7 +223,7 @@ async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promis
   const target = gatherRows(test.target, rows);
   if (o.stepRepeats > 0) {
     o.log(`${run.id}: timing ${o.stepRepeats} training steps`);
-    report.stepTime = await measureStepTime(run.dir, x, target, o.stepRepeats);
+    report.stepTime = await measureStepTime(run.dir, x, target, o.stepRepeats, o.device);
   }
   if (!o.skipMemory) {
     o.log(`${run.id}: measuring the peak memory of a training step`);

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { Tensor } from '../ir/tensor.js';
 import { TRAIN_FILE } from '../lower/artifacts.js';
+import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
 import { median } from './stats.js';
 import { trainFeeds } from './train-feeds.js';
@@ -18,15 +19,15 @@ export interface StepTime {
 }
 
 /**
- * Time `repeats` runs of `<dir>/train.onnx` on the CPU (the same step each
+ * Time `repeats` runs of `<dir>/train.onnx` on `device` (the CPU unless asked; the same step each
  * time: trained weights, zero optimizer state, the batch `x`, `target`) after
  * one untimed warm-up, and return the median.
  *
  * @example const t = await measureStepTime('exported/paper/mnist-mlp', x, target); // t.msPerStep
  */
-export async function measureStepTime(dir: string, x: Tensor, target: Tensor, repeats = 5): Promise<StepTime> {
+export async function measureStepTime(dir: string, x: Tensor, target: Tensor, repeats = 5, device: Device = { kind: 'cpu' }): Promise<StepTime> {
   const feeds = Object.fromEntries(await trainFeeds(dir, x, target));
-  const session = await openSession(join(dir, TRAIN_FILE), { device: 'cpu' });
+  const session = await openSession(join(dir, TRAIN_FILE), { device });
   try {
     await session.run(feeds);
     const times: number[] = [];

@@ -1,4 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { TwnnError } from '../../ir/errors.js';
+import { parseDevice } from '../../runtime/device.js';
+import { deviceOption } from '../device-option.js';
 import { formatMemoryReport, MEMORY_DEFAULTS, runMemoryBench, type BackwardName } from '../../bench/memory.js';
 import { parseBackward } from '../../twnn/region.js';
 import { parseInteger } from '../options.js';
@@ -39,7 +42,13 @@ export const memoryCommand: BenchSubcommand = {
       .option('--classes <n>', 'output classes', (v) => parseInteger(v, '--classes', 2), shape.classes)
       .option('--arena', "keep onnxruntime's CPU memory arena on (default off: the peak is then the step's own buffers)")
       .option('--json', 'print the report as JSON')
-      .action(async (flags: MemoryFlags) => {
+      .addOption(deviceOption())
+      .action(async (flags: MemoryFlags & { device: string }) => {
+        // The measurement is the process's peak resident memory (VmHWM): host memory only.
+        // On a GPU the step's buffers live in device memory, which it cannot see.
+        if (parseDevice(flags.device).kind !== 'cpu') {
+          throw new TwnnError(`bench memory: --device ${flags.device}: it measures host memory (peak RSS), which does not include GPU memory; run it with --device cpu`);
+        }
         const report = await runMemoryBench(
           { sweeps: flags.sweeps, backward: flags.backward, batch: flags.batch, width: flags.width, inputSize: flags.inputSize, classes: flags.classes, arena: flags.arena ?? false },
           (m) => process.stderr.write(`  ${m.backward}, ${m.sweeps} sweeps: peak ${(m.peakKiB / 1024).toFixed(1)} MiB (+${(m.increaseKiB / 1024).toFixed(1)} MiB)\n`),

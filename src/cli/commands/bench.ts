@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { benchPaper } from '../../bench/paper.js';
-import { PAPER_RUNS } from '../../bench/paper-runs.js';
-import { parseRuns, type BenchRun } from '../../bench/runs.js';
+import type { BenchRun } from '../../bench/runs.js';
 import { FormatError, TwnnError } from '../../ir/errors.js';
 import { parseInteger } from '../options.js';
+import { assertDeviceAvailable } from '../../runtime/device.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { memoryCommand } from './bench-memory.js';
 
 /**
@@ -16,7 +16,7 @@ export interface BenchSubcommand {
   register(bench: Command): void;
 }
 
-interface PaperFlags {
+interface PaperFlags extends DeviceFlags {
   runs?: string;
   out: string;
   evalBatch: number;
@@ -45,8 +45,19 @@ const paperCommand: BenchSubcommand = {
       .option('--latency-repeats <n>', 'timed runs per sample (the median is kept)', (v) => parseInteger(v, '--latency-repeats', 1), 3)
       .option('--step-repeats <n>', 'timed training steps per run (the median is kept; 0 skips the step timing)', (v) => parseInteger(v, '--step-repeats', 0), 5)
       .option('--sine-report <file>', 'the sine task report to include (default: exported/sine/report.json, when present)')
+      .addOption(deviceOption())
+      .addOption(tf32Option())
       .action(async (flags: PaperFlags) => {
-        const runs = flags.runs ? readRuns(flags.runs) : PAPER_RUNS;
+        const device = deviceFromFlags(flags);
+        // Fail before any progress line: a missing CUDA EP is one clear line, not a half-done report.
+        assertDeviceAvailable(device);
+        // The report code loads vega and resvg: import it when the command runs, not on every CLI start.
+        const [{ benchPaper }, { PAPER_RUNS }, { parseRuns }] = await Promise.all([
+          import('../../bench/paper.js'),
+          import('../../bench/paper-runs.js'),
+          import('../../bench/runs.js'),
+        ]);
+        const runs = flags.runs ? readRuns(flags.runs, parseRuns) : PAPER_RUNS;
         const { files } = await benchPaper({
           runs,
           outDir: flags.out,
@@ -55,6 +66,7 @@ const paperCommand: BenchSubcommand = {
           latencyCount: flags.latencyCount,
           latencyRepeats: flags.latencyRepeats,
           stepRepeats: flags.stepRepeats,
+          device,
           ...(flags.sineReport ? { sineReport: flags.sineReport } : {}),
           command: commandLine(flags),
           log: (line) => process.stderr.write(`${line}\n`),
@@ -87,7 +99,7 @@ function commandLine(flags: PaperFlags): string {
   return parts.join(' ');
 }
 
-function readRuns(path: string): BenchRun[] {
+function readRuns(path: string, parseRuns: (value: unknown, where: string) => BenchRun[]): BenchRun[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
