@@ -23,7 +23,7 @@ interface BuildFlags {
 export function registerBuild(program: Command): void {
   program
     .command('build')
-    .description('export a model defined in a graph file (graphs/*.ts) to ONNX: model.onnx and manifest.json')
+    .description('export a model defined in a graph file (graphs/*.ts) to ONNX: model.onnx (inference), grad.onnx, train.onnx, train_steps.onnx and manifest.json')
     .argument('<graph>', 'TypeScript file whose default export is defineModel(...)')
     .option('-o, --out <dir>', 'output folder (default: exported/<graph file name>)')
     .addOption(new Option('--dtype <dtype>', 'float type of parameters and activations').choices(['float32', 'float64']).default('float32'))
