@@ -24,6 +24,7 @@
  * Ṡ ↦ AṠ. The region output's tangent then follows by forward mode through
  * the replayed sweep, with Ṡ* on its state inputs.
  */
+import { pruneDeadNodes } from './prune.js';
 import { isFloat, SpecError, type Graph, type Node, type Value } from '../ir/index.js';
 import { add, constantOfShape, filledLike, identity, loop, shapeOf } from '../ops/index.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
@@ -61,7 +62,7 @@ export function buildJvpGraph(spec: ModelSpec, options: BuildOptions = {}): Buil
   for (const [name, v] of iterationOutputs(g, x, net.context.iterators)) g.output(name, v);
   const steps = tangentSteps.length > 0 ? tangentSteps.reduce((a, b) => add(g, a, b)) : constantOfShape(g, shapeOf(g, x, 0, 1), 1, 'int64');
   g.output('iterations_tangent', steps);
-  pruneDeadNodes(g);
+  pruneDeadNodes(g, { subgraphs: true });
   return { graph: g, params: net.params };
 }
 
@@ -196,19 +197,3 @@ function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<
   });
 }
 
-/** Drop nodes no graph output depends on (the placeholder VJPs), in `g` and (first) in every subgraph. */
-function pruneDeadNodes(g: Graph): void {
-  for (const n of g.nodes) n.subgraphs().forEach(pruneDeadNodes);
-  const live = new Set<Value>(g.outputs);
-  const keep = new Set<Node>();
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i];
-    if (!n.outputs.some((o) => live.has(o))) continue;
-    keep.add(n);
-    for (const v of [...n.inputs, ...n.captures()]) if (v) live.add(v);
-  }
-  const kept = g.nodes.filter((n) => keep.has(n));
-  g.nodes.splice(0, g.nodes.length, ...kept);
-  // A cached constant whose node went must not be handed out again by g.constant.
-  for (const [key, v] of [...g.memo]) if (v.source.kind === 'node' && !keep.has(v.source.node)) g.memo.delete(key);
-}

@@ -13,6 +13,7 @@
 // order, then the optimizer states parameter by parameter. Output order:
 // loss, then per trainable parameter its new value and new states, then each
 // buffer's new value, then the counts.
+import { pruneDeadNodes } from './prune.js';
 import { Graph, SpecError, type Dim, type Node, type Value } from '../ir/index.js';
 import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
 import { mseLoss, softmaxCrossEntropy } from '../autodiff/losses.js';
@@ -231,25 +232,6 @@ function checkKernels(spec: ModelSpec, g: Graph, options: BuildOptions): void {
   if ((options.dtype ?? 'float32') === 'float64') checkFloat64Kernels(spec.name, g);
 }
 
-/**
- * Drop main-graph nodes no output depends on: train-mode layers compute buffer
- * updates that grad.onnx does not return, and the backward pass may leave
- * unused partial results.
- */
-function pruneDeadNodes(g: Graph): void {
-  const live = new Set<Value>(g.outputs);
-  const keep = new Set<Node>();
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i];
-    if (!n.outputs.some((o) => live.has(o))) continue;
-    keep.add(n);
-    for (const v of [...n.inputs, ...n.captures()]) if (v) live.add(v);
-  }
-  const kept = g.nodes.filter((n) => keep.has(n));
-  g.nodes.splice(0, g.nodes.length, ...kept);
-  // A cached constant whose node is gone must not be handed out again.
-  for (const [key, v] of [...g.memo]) if (v.source.kind === 'node' && !keep.has(v.source.node)) g.memo.delete(key);
-}
 
 /** Values any node (or subgraph node, or output) of `g` reads. */
 function readValues(g: Graph): Set<Value> {
