@@ -16,7 +16,7 @@
  * The adjoint ONNX `Loop` body holds only the linear map w ↦ Aᵀw — the VJP of
  * that sweep with respect to S, reading the sweep's values as outer-scope
  * references — so memory does not grow with the number of iterations. Each
- * sample settles on its own (max |Δw| <= backwardTol), like the forward loop.
+ * sample settles on its own (max |Δw| <= backwardTol, or the region's backwardNorm), like the forward loop.
  *
  * phantom:k truncates the Neumann series w = Σ_{i<k} (Aᵀ)ⁱ ḡ (k − 1 adjoint
  * steps, no convergence test): the gradient of k unrolled sweeps at S*
@@ -81,12 +81,12 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
       iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
     } else {
       const state0 = initialSettleState(g, gBar[0], 0);
-      const settle = { tol: config.backwardTol, minIter: 1, norm: 'max' as const };
+      const settle = { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm };
       const { carried } = loop(g, {
         name: 'adjoint',
         maxTrip: config.backwardMaxIter,
         carried: [...gBar, state0.done, state0.iters, state0.residual],
-        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol}, maxIter ${config.backwardMaxIter}`,
+        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} (${config.backwardNorm}), maxIter ${config.backwardMaxIter}`,
         body: (b, it) => {
           const wOld = it.carried.slice(0, m);
           const [done, iters, residual] = it.carried.slice(m);
@@ -95,7 +95,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         },
       });
       w = carried.slice(0, m);
-      annotateLoop(producer(carried[0]), { role: 'adjoint', region: config.region, backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: 'max' });
+      annotateLoop(producer(carried[0]), { role: 'adjoint', region: config.region, backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm });
       iterations = carried[m + 1];
     }
     report.backwardIterations = iterations;

@@ -38,6 +38,8 @@ export interface FixedPointConfig {
   backward: BackwardMode;
   backwardTol: number;
   backwardMaxIter: number;
+  /** How the adjoint (and tangent) iteration's step is measured against backwardTol. */
+  backwardNorm: ResidualNorm;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
 }
 
@@ -104,6 +106,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     backward: backwardLabel(config.backward),
     backwardTol: config.backwardTol,
     backwardMaxIter: config.backwardMaxIter,
+    backwardNorm: config.backwardNorm,
   });
   const doc = (what: string) =>
     `twnn fixed point of region '${config.region}' (${what}): tol ${config.tol} (${config.norm}), maxIter ${config.maxIter}, ` +

@@ -173,7 +173,7 @@ function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<
     // c = (∂F/∂outer)·(outer tangents); the loop applies Ṡ ↦ c + AṠ.
     const c = orZero(g, transpose(g, vjpNodes, cotangents.slice(m), outer.map((v) => tangents.get(v)), us, where));
     const state0 = initialSettleState(g, c[0], 0);
-    const settle = { tol: config.backwardTol, minIter: 1, norm: 'max' as const };
+    const settle = { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm };
     const { carried } = loop(g, {
       name: 'tangent',
       maxTrip: config.backwardMaxIter,

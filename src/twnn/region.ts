@@ -42,6 +42,14 @@ export interface RegionSpec {
   backward?: 'implicit' | 'unrolled' | `phantom:${number}`;
   /** Adjoint tolerance (default: the forward tol). */
   backwardTol?: number;
+  /**
+   * How the adjoint's per-sample step is measured against `backwardTol`: `max`
+   * (default, DESIGN §2: max |Δw|), `rms`, or `relative` ‖Δw‖₂/‖w‖₂. The adjoint
+   * is linear in the loss gradient, whose size follows the loss (a batch-mean
+   * loss gives per-sample gradients of order 1/B), so an absolute tolerance can
+   * stop it after one step; `relative` stops at the same precision at any scale.
+   */
+  backwardNorm?: ResidualNorm;
   /** Most adjoint iterations (default: the forward maxIter). */
   backwardMaxIter?: number;
 }
@@ -151,12 +159,18 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   if (maxIter < 2) throw new SpecError(`region: iterate.maxIter must be at least 2 (the plain sweep and one check), got ${maxIter}`);
   const minIter = it.minIter === undefined ? 1 : positiveInt('region', 'iterate.minIter', it.minIter);
   if (minIter > maxIter) throw new SpecError(`region: iterate.minIter ${minIter} exceeds maxIter ${maxIter}`);
-  const norm = it.norm ?? 'max';
-  if (!['max', 'rms', 'relative'].includes(norm)) throw new SpecError(`region: iterate.norm must be 'max', 'rms' or 'relative', got ${JSON.stringify(norm)}`);
+  const norm = residualNormOf('iterate.norm', it.norm);
   const backward = parseBackward(spec.backward ?? 'implicit');
   const backwardTol = spec.backwardTol === undefined ? tol : finite('region', 'backwardTol', spec.backwardTol, { atLeast: 0 });
   const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : positiveInt('region', 'backwardMaxIter', spec.backwardMaxIter);
-  return { tol, maxIter, minIter, norm, backward, backwardTol, backwardMaxIter };
+  const backwardNorm = residualNormOf('backwardNorm', spec.backwardNorm);
+  return { tol, maxIter, minIter, norm, backward, backwardTol, backwardMaxIter, backwardNorm };
+}
+
+function residualNormOf(field: string, norm: ResidualNorm | undefined): ResidualNorm {
+  if (norm === undefined) return 'max';
+  if (!['max', 'rms', 'relative'].includes(norm)) throw new SpecError(`region: ${field} must be 'max', 'rms' or 'relative', got ${JSON.stringify(norm)}`);
+  return norm;
 }
 
 /**

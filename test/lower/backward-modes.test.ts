@@ -96,3 +96,47 @@ describe('backward modes of a TWNN region with open gates', () => {
     expect(errors[errors.length - 1]).toBeLessThan(1e-6);
   });
 });
+
+describe("the adjoint's stopping rule (backwardNorm)", () => {
+  // The adjoint w <- g + (dF/dS)^T w is linear in the loss gradient g. A loss
+  // 1e-4 times smaller (a batch mean over 64 samples is ~1/64 of a sum) must give
+  // 1e-4 times the gradient at the same precision; an absolute tolerance instead
+  // stops the iteration sooner, because every step is 1e-4 times smaller too.
+  const x = randomTensor([3, D], 31);
+  const u = randomTensor([3, D], 32);
+  const small = new Tensor('float64', u.shape, u.toNumbers().map((v) => v * 1e-4));
+  const strong = { gateBias: 2, iterate: { tol: 1e-14, maxIter: 300 }, backwardTol: 1e-6 };
+
+  async function gradients(norm: 'max' | 'relative', seed: Tensor): Promise<{ iterations: number[]; grads: number[]; names: string[] }> {
+    const built = gradientGraph(twnn({ ...strong, backwardNorm: norm }));
+    const names = [...built.params.map((p) => `grad.${p.name}`), 'grad.x'];
+    const run = await checkedRunner(built.graph);
+    const out = await run.run({ x, u: seed, ...paramFeeds(built.params) });
+    await run.release();
+    return { iterations: out['iterations_backward.region'].toNumbers(), grads: allGradients(out, names), names };
+  }
+
+  it("'relative' takes the same adjoint steps at any loss scale, and its gradient scales exactly; 'max' stops early on the small loss", async () => {
+    const exact = gradientGraph(twnn({ gateBias: 2, iterate: { tol: 1e-14, maxIter: 300 }, backwardTol: 1e-14 }));
+    const runExact = await checkedRunner(exact.graph);
+    const reference = allGradients(await runExact.run({ x, u, ...paramFeeds(exact.params) }), [...exact.params.map((p) => `grad.${p.name}`), 'grad.x']);
+    await runExact.release();
+
+    const relUnit = await gradients('relative', u);
+    const relSmall = await gradients('relative', small);
+    expect(relSmall.iterations).toEqual(relUnit.iterations);
+    expect(relativeError(relSmall.grads.map((v) => v * 1e4), relUnit.grads)).toBeLessThan(1e-12);
+    expect(relativeError(relUnit.grads, reference)).toBeLessThan(1e-5);
+
+    const maxUnit = await gradients('max', u);
+    const maxSmall = await gradients('max', small);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(maxSmall.iterations)).toBeLessThan(sum(maxUnit.iterations));
+    const smallError = relativeError(maxSmall.grads.map((v) => v * 1e4), reference);
+    expect(smallError).toBeGreaterThan(10 * relativeError(relUnit.grads, reference));
+  });
+
+  it('rejects an unknown backwardNorm, naming the field', () => {
+    expect(() => twnn({ backwardNorm: 'l1' as never })).toThrow("region: backwardNorm must be 'max', 'rms' or 'relative', got \"l1\"");
+  });
+});

@@ -20,7 +20,7 @@ import {
 function fixedPointConfig(region: string, backwardMode: BackwardMode, overrides: Partial<FixedPointConfig> = {}): FixedPointConfig {
   return {
     region, tol: 1e-14, maxIter: 500, minIter: 1, norm: 'max',
-    backward: backwardMode, backwardTol: 1e-14, backwardMaxIter: 500, wormholes: [], ...overrides,
+    backward: backwardMode, backwardTol: 1e-14, backwardMaxIter: 500, backwardNorm: 'max', wormholes: [], ...overrides,
   };
 }
 
