@@ -5,6 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import cifarDeepPlain from '../../graphs/cifar-resnet-deep-plain.js';
+import cifarGnPlain from '../../graphs/cifar-resnet-gn-plain.js';
+import cifarResnet from '../../graphs/cifar-resnet.js';
 import deepPlain from '../../graphs/mnist-resnet-deep-plain.js';
 import gnPlain from '../../graphs/mnist-resnet-gn-plain.js';
 import twnnResnet from '../../graphs/mnist-resnet.js';
@@ -14,7 +17,14 @@ import { checkOnnx } from '../helpers/onnx-checker.js';
 const root = mkdtempSync(join(tmpdir(), 'twnn-bench-graphs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const specs = { 'mnist-resnet': twnnResnet, 'mnist-resnet-gn-plain': gnPlain, 'mnist-resnet-deep-plain': deepPlain } as const;
+const specs = {
+  'mnist-resnet': twnnResnet,
+  'mnist-resnet-gn-plain': gnPlain,
+  'mnist-resnet-deep-plain': deepPlain,
+  'cifar-resnet': cifarResnet,
+  'cifar-resnet-gn-plain': cifarGnPlain,
+  'cifar-resnet-deep-plain': cifarDeepPlain,
+} as const;
 const manifests = new Map<string, Manifest>();
 beforeAll(async () => {
   for (const [name, spec] of Object.entries(specs)) manifests.set(name, (await exportModel(spec, join(root, name), { seed: 0 })).manifest);
@@ -50,7 +60,8 @@ describe.each(Object.keys(specs))('graphs/%s.ts', (name) => {
   it('exports model, grad and train graphs that pass onnx.checker (full_check) and strict shape inference', () => {
     const manifest = manifests.get(name)!;
     expect(manifest.name).toBe(name);
-    expect(manifest.task.data).toEqual({ kind: 'mnist', layout: 'image' });
+    expect(manifest.task.data).toEqual(name.startsWith('cifar') ? { kind: 'cifar10', dir: 'data/cifar-10-batches-bin' } : { kind: 'mnist', layout: 'image' });
+    expect(manifest.task.loss).toBe('cross_entropy');
     const results = checkOnnx(['model.onnx', 'grad.onnx', 'train.onnx'].map((f) => join(root, name, f)));
     for (const r of results) expect(r.error, r.file).toBeNull();
   }, 120_000);
@@ -91,6 +102,17 @@ describe('the TWNN ResNet (paper Fig. 5)', () => {
     expect(top.filter((t) => t === 'BatchNormalization')).toHaveLength(1);
     expect(bodies).not.toContain('BatchNormalization');
     expect(top.filter((t) => t === 'Loop')).toHaveLength(2);
+  });
+});
+
+describe('the CIFAR-10 graphs', () => {
+  it('are the MNIST ones at [B,3,32,32] with a full-resolution stem: both wormholes are ConvTranspose projections', () => {
+    const built = buildInferenceGraph(cifarResnet);
+    const shape = (n: string) => built.params.find((p) => p.name === n)!.shape;
+    expect(shape('stem.conv.weight')).toEqual([16, 3, 3, 3]);
+    expect(shape('region1.wormhole_2_1.proj.weight')).toEqual([32, 16, 2, 2]);
+    expect(shape('region2.wormhole_2_1.proj.weight')).toEqual([64, 32, 2, 2]);
+    expect(blockParams(cifarGnPlain)).toEqual(blockParams(cifarResnet).filter((p) => !p.startsWith('wormhole_')));
   });
 });
 
