@@ -84,6 +84,10 @@ function notes(runs: readonly RunReport[]): string[] {
   const lines: string[] = [];
   for (const r of runs) {
     if (r.run.note) lines.push(`- **${r.run.label}**: ${r.run.note}`);
+    if (r.run.target !== undefined && r.test) {
+      const met = r.test.accuracy >= r.run.target;
+      lines.push(`- **${r.run.label}**: target ≥ ${percent(r.run.target)} test accuracy: **${met ? 'met' : 'not met'}** (${percent(r.test.accuracy)}).`);
+    }
     if (r.unfinished) lines.push(`- **${r.run.label}**: ${r.unfinished}`);
     if (r.memoryError) lines.push(`- **${r.run.label}**: the peak memory could not be measured: ${r.memoryError}`);
     if (r.test && r.training?.loggedAccuracy !== undefined && Math.abs(r.training.loggedAccuracy - r.test.accuracy) > 1e-9) {

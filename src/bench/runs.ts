@@ -29,6 +29,8 @@ export interface BenchRun {
   device?: string;
   /** A remark shown under the table (a deviation from the paper's settings, say). */
   note?: string;
+  /** The test accuracy the model should reach (a fraction, e.g. 0.98); the report says whether it does. */
+  target?: number;
 }
 
 /** A run folder as read back. */
@@ -72,11 +74,15 @@ export function parseRuns(value: unknown, where: string): BenchRun[] {
     ids.add(id);
     const role = e.role;
     if (role !== 'twnn' && role !== 'baseline') throw new FormatError(`${at}: 'role' must be "twnn" or "baseline", got ${JSON.stringify(role)}`);
-    const known = ['id', 'label', 'family', 'role', 'dir', 'command', 'device', 'note'];
+    const known = ['id', 'label', 'family', 'role', 'dir', 'command', 'device', 'note', 'target'];
     const extra = Object.keys(e).filter((k) => !known.includes(k));
     if (extra.length > 0) throw new FormatError(`${at}: unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')} (allowed: ${known.join(', ')})`);
     const device = text('device', true);
     const note = text('note', true);
+    const target = e.target;
+    if (target !== undefined && (typeof target !== 'number' || !(target > 0 && target <= 1))) {
+      throw new FormatError(`${at}: 'target' must be a test accuracy in (0, 1], got ${JSON.stringify(target)}`);
+    }
     return {
       id,
       label: text('label')!,
@@ -86,6 +92,7 @@ export function parseRuns(value: unknown, where: string): BenchRun[] {
       command: text('command')!,
       ...(device ? { device } : {}),
       ...(note ? { note } : {}),
+      ...(target !== undefined ? { target } : {}),
     };
   });
 }

@@ -18,8 +18,8 @@ const good = { id: 'tw', label: 'TWNN', family: 'MLP', role: 'twnn', dir: 'expor
 
 describe('parseRuns', () => {
   it('accepts a valid list, keeping optional fields only when given', () => {
-    const runs = parseRuns([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n' }], 'runs.json');
-    expect(runs).toEqual([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n' }]);
+    const runs = parseRuns([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99 }], 'runs.json');
+    expect(runs).toEqual([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99 }]);
   });
 
   it.each([
@@ -32,6 +32,8 @@ describe('parseRuns', () => {
     [[{ ...good, command: '' }], "runs.json: run #1: 'command' must be a non-empty string, got \"\""],
     [[{ ...good, label: undefined }], "runs.json: run #1: 'label' must be a non-empty string, got undefined"],
     [[{ ...good, dirr: 'x' }], "runs.json: run #1: unknown key 'dirr'"],
+    [[{ ...good, target: 99.3 }], "runs.json: run #1: 'target' must be a test accuracy in (0, 1], got 99.3"],
+    [[{ ...good, target: '0.99' }], 'runs.json: run #1: \'target\' must be a test accuracy in (0, 1], got "0.99"'],
   ])('rejects %j', (value, message) => {
     expect(() => parseRuns(value, 'runs.json')).toThrow(FormatError);
     expect(() => parseRuns(value, 'runs.json')).toThrow(message);

@@ -37,7 +37,7 @@ const paperCommand: BenchSubcommand = {
         "regenerate RESULTS.md and its figures from saved training runs (the paper's Table III analogue, settings, dynamic-depth evidence): " +
           're-evaluates each run\'s model.onnx on the test set through onnxruntime, measures the peak memory of a training step in a child process; never retrains',
       )
-      .option('--runs <file>', 'JSON list of runs [{ id, label, family, role: "twnn"|"baseline", dir, command, device?, note? }] (default: the built-in paper runs)')
+      .option('--runs <file>', 'JSON list of runs [{ id, label, family, role: "twnn"|"baseline", dir, command, device?, note?, target? }] (default: the built-in paper runs)')
       .option('-o, --out <dir>', 'folder for RESULTS.md and figures/', 'docs')
       .option('--eval-batch <n>', 'rows per inference run in the re-evaluation', (v) => parseInteger(v, '--eval-batch', 1), 256)
       .option('--no-memory', 'skip the peak-memory measurement')
