@@ -272,7 +272,10 @@ function method(report: PaperReport): string[] {
       ? `- **Train step in this bench**: the median of ${m.stepRepeats} runs of the run's train.onnx on the CPU (after one warm-up), fed its trained weights, zero optimizer state and ` +
         "one batch of test examples; every run of the report is timed this way within minutes of the others, so these times compare the models, not the load."
       : '- **Train step in this bench**: not timed (--step-repeats 0).'),
-    "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions.",
+    "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions. " +
+      "The adjoint stops when max |Δw| <= backwardTol (the default stopping rule, DESIGN §2); a batch-mean loss makes each sample's gradient, and so each adjoint step, " +
+      "of order 1/batch, so a backward count of 2 per region means the absolute tolerance was met after the first correction: the gradient is then a short truncated " +
+      "Neumann series, not the converged adjoint. `backwardNorm: 'relative'` in a region iterates to a scale-free precision instead (README, Fixed-point regions).",
     '- **Test sweeps**: model.onnx\'s `iterations` per test sample (mean and max over the test set).',
     `- **Peak RSS of a training step**: a fresh child process (src/bench/memory-child.ts, shared with \`twnn bench memory\`) opens the run's train.onnx on the CPU with ` +
       `onnxruntime's memory arena off and glibc told to return freed buffers at once, feeds it the run's trained weights (model.onnx), zero optimizer state and one batch of ` +

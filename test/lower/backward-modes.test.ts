@@ -104,7 +104,7 @@ describe("the adjoint's stopping rule (backwardNorm)", () => {
   // stops the iteration sooner, because every step is 1e-4 times smaller too.
   const x = randomTensor([3, D], 31);
   const u = randomTensor([3, D], 32);
-  const small = new Tensor('float64', u.shape, u.toNumbers().map((v) => v * 1e-4));
+  const small = new Tensor('float64', u.shape, Float64Array.from(u.toNumbers(), (v) => v * 1e-4));
   const strong = { gateBias: 2, iterate: { tol: 1e-14, maxIter: 300 }, backwardTol: 1e-6 };
 
   async function gradients(norm: 'max' | 'relative', seed: Tensor): Promise<{ iterations: number[]; grads: number[]; names: string[] }> {
