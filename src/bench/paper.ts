@@ -258,7 +258,8 @@ function readSine(path: string): { sine?: SineReport } {
   }
   const fields: [string, string][] = [];
   const walk = (v: unknown, key: string) => {
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') fields.push([key, String(v)]);
+    if (typeof v === 'number') fields.push([key, readableNumber(v)]);
+    else if (typeof v === 'string' || typeof v === 'boolean') fields.push([key, String(v)]);
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
       // The names of the report's own files mean nothing beside RESULTS.md.
       for (const [k, w] of Object.entries(v)) if (key || k !== 'files') walk(w, key ? `${key}.${k}` : k);
@@ -266,6 +267,12 @@ function readSine(path: string): { sine?: SineReport } {
   };
   walk(value, '');
   return { sine: { path, fields } };
+}
+
+/** Integers as they are, other numbers to 4 significant digits (small ones as 1.093e-6). */
+function readableNumber(v: number): string {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+  return Math.abs(v) < 1e-3 ? v.toExponential(3) : String(Number(v.toPrecision(4)));
 }
 
 function machineText(): string {

@@ -63,7 +63,7 @@ beforeAll(async () => {
   await train({ spec: tinyPlain, outDir: runs[3].dir, data: { train: trainSet, test: testSet }, seed: 1, limitSteps: 2 });
   await exportModel(tinyPlain, runs[3].dir, { seed: 1 });
   const sineReport = join(root, 'sine-report.json');
-  writeFileSync(sineReport, JSON.stringify({ task: 'sine', test: { mse: 0.00123, generated: 200 }, notes: ['ignored list'], files: { wave: 'sine.svg' } }));
+  writeFileSync(sineReport, JSON.stringify({ task: 'sine', test: { mse: 0.00123, tiny: 1.0927589878649694e-6, mean: 4.2603905858788185, generated: 200 }, notes: ['ignored list'], files: { wave: 'sine.svg' } }));
   ({ report, files } = await benchPaper({
     runs,
     outDir: out,
@@ -167,6 +167,9 @@ describe('benchPaper on fake runs', () => {
 
   it("includes the sine report's scalar fields and the paper's settings", () => {
     expect(results).toContain('| test.mse | 0.00123 |');
+    expect(results).toContain('| test.tiny | 1.093e-6 |');
+    expect(results).toContain('| test.mean | 4.26 |');
+    expect(results).toContain('| test.generated | 200 |');
     expect(results).toContain('| task | sine |');
     expect(results).not.toContain('ignored list');
     expect(results).not.toContain('sine.svg');
