@@ -1,6 +1,6 @@
 // A deeper plain ResNet for MNIST: twice the basic blocks of graphs/mnist-resnet.ts
 // (two per stage where the TWNN has one), the same GroupNorm blocks, stem, head
-// and training settings (lr 1e-3, cosine, 4 epochs: see graphs/mnist-resnet.ts),
+// and training settings (lr 1e-3, cosine, 8 epochs: see graphs/mnist-resnet.ts),
 // no wormholes. Paper Table III compares the TWNN with a
 // deeper plain network ("ResNet-50"); this is that comparison at MNIST scale.
 //   stem: conv3x3 1->16 stride 2, BN, ReLU        [B,1,28,28] -> [B,16,14,14]
@@ -29,5 +29,5 @@ export default defineModel({
     flatten: flatten(),
     head: dense(64, 10),
   }),
-  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 4, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
+  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 8, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
 });

@@ -1,6 +1,6 @@
 // graphs/mnist-resnet.ts without its wormholes: the same stem, the same GroupNorm
 // basic blocks B1..B4 (same parameter names and shapes, minus the wormholes'),
-// the same head and training settings (lr 1e-3, cosine, 4 epochs: see
+// the same head and training settings (lr 1e-3, cosine, 8 epochs: see
 // graphs/mnist-resnet.ts), run once front to back. The like-for-like baseline that
 // isolates what the fixed-point iterators add (paper Table III's "ResNet-36"
 // against "TWRNN").
@@ -22,5 +22,5 @@ export default defineModel({
     flatten: flatten(),
     head: dense(64, 10),
   }),
-  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 4, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
+  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 8, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
 });
