@@ -36,7 +36,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     command: 'twnn train graphs/mnist-resnet.ts -o exported/paper/mnist-resnet',
     note:
       "Paper Fig. 5 at MNIST scale; Table II's Adam, batch 64, lr 1e-3, tol 1e-3, maxIter 300, with a cosine decay of the lr over 8 epochs " +
-      '(graphs/mnist-resnet.ts says why, and why not lr 2e-3).',
+      '(graphs/mnist-resnet.ts says why, and why not lr 2e-3). Test accuracy after epochs 1-8: 97.85, 97.76, 99.15, 98.85, 99.16, 99.37, 99.38, 99.39% (metrics.jsonl).',
     target: 0.993,
   },
   {
