@@ -23,6 +23,7 @@ const PAPER_TABLE_III: [string, string][] = [
 export function renderResults(report: PaperReport, figures: ReadonlyMap<string, string>): string {
   const out: string[] = [];
   const m = report.method;
+  const cifar10 = onCifar(m.testSet);
   out.push(
     '# Results: TWNNs against plain networks',
     '',
@@ -34,17 +35,17 @@ export function renderResults(report: PaperReport, figures: ReadonlyMap<string, 
     '## 1. Table III analogue',
     '',
     "The paper's Table III compares a TWNN ResNet with deeper plain ResNets on CIFAR-10. " +
-      (onCifar(m.testSet) ? `These rows are evaluated on ${m.testSet}.` : `Here the comparison runs on ${m.testSet} (CIFAR-10 is not available on this machine; see §7).`),
+      (cifar10 ? `These rows are evaluated on ${m.testSet}.` : `Here the comparison runs on ${m.testSet} (CIFAR-10 is not available on this machine; see §7).`),
     '',
     ...mainTable(report.runs),
     '',
     ...notes(report.runs),
-    ...claims(report.runs, onCifar(m.testSet)),
+    ...claims(report.runs, cifar10),
     ...settings(report),
     ...depthSection(report.runs, figures),
     ...curves(report.runs, figures),
     ...method(report),
-    ...cifar(onCifar(m.testSet)),
+    ...cifar(cifar10),
   );
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
