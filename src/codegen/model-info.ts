@@ -207,7 +207,7 @@ function regionsOf(manifest: Manifest | undefined, report: InspectReport): Wrapp
   const configs = manifest
     ? manifest.iterators
     : report.loops.filter((l) => l.depth === 0 && l.config !== undefined).map((l) => l.config as Record<string, unknown>);
-  return configs.filter((c) => c.role === undefined || c.role === 'forward').map(regionOf);
+  return configs.filter((c) => c.role === undefined || c.role === 'iterate' || c.role === 'forward').map(regionOf);
 }
 
 function regionOf(c: Record<string, unknown>): WrapperRegion {

@@ -128,6 +128,19 @@ export class Graph {
     }
   }
 
+  /**
+   * Run `build` with the node-name scope replaced by `path` (`region1/adjoint`):
+   * a construct named after what it is, wherever the builder happens to be.
+   */
+  atScope<T>(path: string, build: () => T): T {
+    const saved = this.model.scopes.splice(0, this.model.scopes.length, ...path.split('/'));
+    try {
+      return build();
+    } finally {
+      this.model.scopes.splice(0, this.model.scopes.length, ...saved);
+    }
+  }
+
   /** The current scope prefix, e.g. `region1/block2`. */
   get scopePath(): string {
     return this.model.scopes.join('/');

@@ -12,6 +12,12 @@ export class Node {
    * Loop is differentiated by its adjoint fixed point, not as a generic Loop.
    */
   customVjp?: import('./opdef.js').VjpRule;
+  /**
+   * A twnn Loop's role and configuration (`{ role: 'iterate', region: 'region1', tol, ... }`),
+   * on the node itself so that every copy keeps it; exports write it to
+   * metadata_props as `twnn.loop:<node name>`.
+   */
+  loopConfig?: Readonly<Record<string, unknown>>;
   private capturedMemo?: Value[];
 
   constructor(

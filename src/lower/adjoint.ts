@@ -16,7 +16,16 @@
  * The adjoint ONNX `Loop` body holds only the linear map w ↦ Aᵀw — the VJP of
  * that sweep with respect to S, reading the sweep's values as outer-scope
  * references — so memory does not grow with the number of iterations. Each
- * sample settles on its own (max |Δw| <= backwardTol, or the region's backwardNorm), like the forward loop.
+ * sample settles on its own, like the forward loop (src/lower/settling-loop.ts).
+ *
+ * Stopping rule. By default (backwardNorm 'relative') a sample stops when
+ * ‖Δw‖₂ <= backwardTol · ‖ḡ‖₂. The adjoint is linear in ḡ, so this rule takes
+ * the same steps and reaches the same relative precision at any loss scale;
+ * an absolute rule (backwardNorm 'max': max|Δw| <= backwardTol) stops after a
+ * step or two when ḡ is small — a batch-mean loss makes each sample's ḡ of
+ * order 1/B — and silently returns a truncated series. Anderson acceleration
+ * (backwardSolver) applies here as in the forward Loop: on this linear map it
+ * is restarted GMRES.
  *
  * phantom:k truncates the Neumann series w = Σ_{i<k} (Aᵀ)ⁱ ḡ (k − 1 adjoint
  * steps, no convergence test): the gradient of k unrolled sweeps at S*
@@ -26,8 +35,9 @@ import type { Node, Value, VjpRule } from '../ir/index.js';
 import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js';
 import type { IteratorReport } from '../twnn/module.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
-import { annotateLoop, producer, type FixedPointConfig } from './fixed-point.js';
-import { initialSettleState, settleStep } from './settle.js';
+import type { FixedPointConfig } from './fixed-point.js';
+import { sampleNorm } from './settle.js';
+import { settlingLoop, solverFields } from './settling-loop.js';
 
 export interface AdjointArgs {
   /** The nodes of the sweep run at S*, in order. */
@@ -36,6 +46,8 @@ export interface AdjointArgs {
   sStar: readonly Value[];
   /** The sweep's new sources F(S*). */
   sNew: readonly Value[];
+  /** For each state, the forward Loop outputs that hold it (SettledLoop.stateOutputs): their cotangents add up to ḡ. */
+  stateOutputs: readonly (readonly number[])[];
   config: FixedPointConfig;
   /** Receives `backwardIterations` when the rule runs. */
   report: IteratorReport;
@@ -47,20 +59,23 @@ export interface AdjointArgs {
  * a gradient, as the fixed point does not depend on its starting guess)
  * followed by its captures (parameters, the region input).
  *
- * @example loopNode.customVjp = adjointVjp({ sweepNodes, sStar, sNew, config, report });
+ * @example loopNode.customVjp = adjointVjp({ sweepNodes, sStar, sNew, stateOutputs, config, report });
  */
 export function adjointVjp(args: AdjointArgs): VjpRule {
-  const { sweepNodes, sStar, sNew, config, report } = args;
+  const { sweepNodes, sStar, sNew, stateOutputs, config, report } = args;
   return (ctx) => {
     const g = ctx.graph;
-    const m = sStar.length;
-    const gBar = sStar.map((s, j) => ctx.gradOutputs[j] ?? filledLike(g, s, 0));
+    const gBar = sStar.map((s, j) => {
+      const parts = stateOutputs[j].flatMap((k) => (ctx.gradOutputs[k] ? [ctx.gradOutputs[k]!] : []));
+      return parts.length === 0 ? filledLike(g, s, 0) : parts.reduce((a, b) => add(g, a, b));
+    });
     const jacobianT = (into: typeof g, w: readonly Value[]) =>
       vjpThrough({ nodes: sweepNodes, seeds: new Map(sNew.map((s, j) => [s, w[j]])), wrt: sStar, into, scope: 'adjoint_vjp' });
     const step = (into: typeof g, w: readonly Value[]) => {
       const aTw = jacobianT(into, w);
       return gBar.map((gb, j) => (aTw[j] ? add(into, gb, aTw[j]!) : gb));
     };
+    const regionPath = config.region.split('.').join('/');
 
     let w: Value[];
     let iterations: Value;
@@ -69,34 +84,36 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
       w = gBar;
       iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), 0, 'int64');
     } else if (phantomSteps !== undefined) {
+      // A fixed number of steps, no convergence test: not a settling loop.
       const { carried } = loop(g, {
         name: 'phantom',
+        fixedName: `${regionPath}/phantom`,
         maxTrip: phantomSteps,
         carried: gBar,
         doc: `twnn phantom gradient of region '${config.region}': ${phantomSteps} adjoint steps`,
         body: (b, it) => ({ carried: step(b, it.carried) }),
       });
       w = carried;
-      annotateLoop(producer(carried[0]), { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps });
+      producerOf(carried[0]).loopConfig = { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps };
       iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
     } else {
-      const state0 = initialSettleState(g, gBar[0], 0);
-      const settle = { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm };
-      const { carried } = loop(g, {
-        name: 'adjoint',
+      const relative = config.backwardNorm === 'relative';
+      const adjoint = settlingLoop(g, {
+        region: config.region,
+        role: 'adjoint',
+        initial: gBar,
+        map: (b, wOld) => ({ next: step(b, wOld) }),
         maxTrip: config.backwardMaxIter,
-        carried: [...gBar, state0.done, state0.iters, state0.residual],
-        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} (${config.backwardNorm}), maxIter ${config.backwardMaxIter}`,
-        body: (b, it) => {
-          const wOld = it.carried.slice(0, m);
-          const [done, iters, residual] = it.carried.slice(m);
-          const st = settleStep(b, settle, { done, iters, residual }, wOld, step(b, wOld));
-          return { cond: st.cond, carried: [...st.states, st.done, st.iters, st.residual] };
-        },
+        settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, gBar) } : {}) },
+        startIters: 0,
+        solver: config.backwardSolver,
+        config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
+        doc:
+          `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} ` +
+          `(${relative ? 'relative to |g|' : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
       });
-      w = carried.slice(0, m);
-      annotateLoop(producer(carried[0]), { role: 'adjoint', region: config.region, backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm });
-      iterations = carried[m + 1];
+      w = adjoint.states;
+      iterations = adjoint.iterations;
     }
     report.backwardIterations = iterations;
 
@@ -107,4 +124,10 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
     const byValue = new Map(wanted.map((v, i) => [v, grads[i]]));
     return operands.map((v, k) => (v && k >= ctx.inputs.length ? byValue.get(v) : undefined));
   };
+}
+
+/** The node that produced `v` (a Loop output). */
+export function producerOf(v: Value): Node {
+  if (v.source.kind !== 'node') throw new Error(`value '${v.name}' has no producing node`);
+  return v.source.node;
 }

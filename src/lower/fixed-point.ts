@@ -3,28 +3,38 @@
  *
  * The sweep F maps the wormhole sources S_old to S_new (and the region output).
  * The first sweep runs with S = 0 — exactly the plain feed-forward network — in
- * the enclosing graph; the Loop then repeats F from S_1, per sample, until
- * residual(S_new, S_old) <= tol or maxIter sweeps ran:
+ * the enclosing graph; the Loop (`<region>/iterate`, src/lower/settling-loop.ts)
+ * then repeats F from S_1, per sample, until residual(S_new, S_old) <= tol or
+ * maxIter sweeps ran:
  *
- *   S_1 = F(0);   S_{t+1} = F(S_t) while some sample is active
+ *   S_1 = F(0);   S_{t+1} = F(S_t) (or Anderson's mix) while some sample is active
+ *
+ * A sample that never settles returns its best iterate (the sweep output with
+ * the lowest residual it saw) unless the region asks for its last.
  *
  * Inference graphs carry the region output through the Loop (y comes from the
- * last sweep, no extra work). Training graphs carry only S and, after the
+ * settling sweep, no extra work). Training graphs carry only S and, after the
  * Loop, run one more sweep at S* in the enclosing graph: it gives y = O(S*) and
  * keeps the intermediates that linearise F at S*, which the backward modes
- * (src/lower/adjoint.ts, src/lower/unrolled.ts) differentiate.
+ * (src/lower/adjoint.ts, src/lower/unrolled.ts) and the Jacobian penalty
+ * (src/lower/jacobian.ts) differentiate.
  */
-import { SpecError, type Node, type Value } from '../ir/index.js';
-import { loop } from '../ops/index.js';
+import { SpecError, type Graph, type Node, type Value } from '../ir/index.js';
 import type { BuildContext, IteratorReport } from '../twnn/module.js';
 import { adjointVjp } from './adjoint.js';
-import { initialSettleState, settleStep, type ResidualNorm } from './settle.js';
+import { jacobianPenalty } from './jacobian.js';
+import type { ResidualNorm } from './settle.js';
+import { settlingLoop, solverFields, type Solver } from './settling-loop.js';
 import { unrolledTraining } from './unrolled.js';
 
 export type { ResidualNorm } from './settle.js';
+export type { Solver } from './settling-loop.js';
 
 /** How the region is differentiated. */
 export type BackwardMode = { mode: 'implicit' } | { mode: 'unrolled' } | { mode: 'phantom'; k: number };
+
+/** What `twnn run`/`eval`/`train` do about samples that reach maxIter unsettled. */
+export type OnMaxIter = 'warn' | 'error';
 
 /** One sweep: given the previous sources (undefined for the first, zero-state sweep), emit into `ctx.graph`. */
 export type Sweep = (sOld: readonly Value[] | undefined) => { sources: Value[]; output: Value };
@@ -35,11 +45,18 @@ export interface FixedPointConfig {
   maxIter: number;
   minIter: number;
   norm: ResidualNorm;
+  solver: Solver;
+  /** What an unsettled sample returns: its best iterate (lowest residual) or its last. */
+  returnIterate: 'best' | 'last';
+  onMaxIter: OnMaxIter;
   backward: BackwardMode;
   backwardTol: number;
   backwardMaxIter: number;
-  /** How the adjoint (and tangent) iteration's step is measured against backwardTol. */
+  /** How the adjoint (and tangent) iteration's step is measured against backwardTol; `relative` is to the right-hand side ‖ḡ‖. */
   backwardNorm: ResidualNorm;
+  backwardSolver: Solver;
+  /** γ of the Jacobian penalty γ·‖∂F/∂S‖²_F/d added to the training loss (0: none). */
+  jacobianPenalty: number;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
 }
 
@@ -50,8 +67,10 @@ export interface FixedPointConfig {
 export interface RegionSweep {
   /** Emit the sweep at the given sources into the build context's current graph (parameters already declared). */
   replay: Sweep;
-  /** How many state tensors the Loop carries first; its next output is the region output. */
-  sources: number;
+  /** The region's final states S* (the Loop's outputs, or the best iterates picked after it). */
+  sStar: Value[];
+  /** The region output, as the model reads it. */
+  output: Value;
   config: FixedPointConfig;
 }
 
@@ -61,7 +80,7 @@ const regionSweeps = new WeakMap<Node, RegionSweep>();
  * The replayable sweep of the region whose inference-mode forward Loop is
  * `loopNode`, or undefined for any other node.
  *
- * @example const rs = regionSweep(node); if (rs) rs.replay(node.outputs.slice(0, rs.sources));
+ * @example const rs = regionSweep(node); if (rs) rs.replay(rs.sStar);
  */
 export function regionSweep(loopNode: Node): RegionSweep | undefined {
   return regionSweeps.get(loopNode);
@@ -73,6 +92,30 @@ export function backwardLabel(b: BackwardMode): string {
 }
 
 /**
+ * The forward iterator's configuration as metadata_props and the manifest record it.
+ *
+ * @example iteratorMetadata(config).tol // 0.001
+ */
+export function iteratorMetadata(config: FixedPointConfig): Record<string, unknown> {
+  return {
+    tol: config.tol,
+    maxIter: config.maxIter,
+    minIter: config.minIter,
+    norm: config.norm,
+    ...solverFields(config.solver),
+    returnIterate: config.returnIterate,
+    onMaxIter: config.onMaxIter,
+    wormholes: config.wormholes,
+    backward: backwardLabel(config.backward),
+    backwardTol: config.backwardTol,
+    backwardMaxIter: config.backwardMaxIter,
+    backwardNorm: config.backwardNorm,
+    ...solverFields(config.backwardSolver, 'backward'),
+    jacobianPenalty: config.jacobianPenalty,
+  };
+}
+
+/**
  * Emit the region's fixed-point iteration into `ctx.graph`, report it to the
  * build context, and return the region output.
  *
@@ -81,6 +124,9 @@ export function backwardLabel(b: BackwardMode): string {
 export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPointConfig): Value {
   const g = ctx.graph;
   if (g !== g.root) throw new SpecError(`region '${config.region}': regions cannot be nested inside another region's blocks`);
+  if (config.backward.mode === 'unrolled' && config.solver.kind !== 'plain') {
+    throw new SpecError(`region '${config.region}': backward 'unrolled' replays plain sweeps; it cannot differentiate the ${config.solver.kind} solver (use backward 'implicit')`);
+  }
   const buffersBefore = ctx.bufferUpdates.size;
   const first = sweep(undefined);
   if (ctx.bufferUpdates.size > buffersBefore) {
@@ -92,116 +138,73 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
         "the samples' fixed points; normalise per sample inside regions (LayerNorm, GroupNorm) and keep BatchNorm in the stem and head",
     );
   }
-  const m = first.sources.length;
-  const settle = { tol: config.tol, minIter: config.minIter, norm: config.norm };
-  const state0 = initialSettleState(g, first.output, 1);
-  const meta = (node: Node): Record<string, unknown> => ({
-    node: node.name,
+  const meta = iteratorMetadata(config);
+  const iterate = {
     region: config.region,
-    tol: config.tol,
-    maxIter: config.maxIter,
-    minIter: config.minIter,
-    norm: config.norm,
-    wormholes: config.wormholes,
-    backward: backwardLabel(config.backward),
-    backwardTol: config.backwardTol,
-    backwardMaxIter: config.backwardMaxIter,
-    backwardNorm: config.backwardNorm,
-  });
-  const doc = (what: string) =>
-    `twnn fixed point of region '${config.region}' (${what}): tol ${config.tol} (${config.norm}), maxIter ${config.maxIter}, ` +
-    `wormholes ${config.wormholes.map((w) => `${w.from}->${w.to}`).join(', ')}`;
+    role: 'iterate' as const,
+    initial: first.sources,
+    maxTrip: config.maxIter - 1,
+    settle: { tol: config.tol, minIter: config.minIter, norm: config.norm },
+    startIters: 1,
+    solver: config.solver,
+    keepBest: config.returnIterate === 'best',
+    config: meta,
+    doc:
+      `twnn fixed point of region '${config.region}' (forward sweeps): tol ${config.tol} (${config.norm}), maxIter ${config.maxIter}, ` +
+      `${config.solver.kind} iteration, wormholes ${config.wormholes.map((w) => `${w.from}->${w.to}`).join(', ')}`,
+  };
+  const sweepIn = (b: Graph, sOld: readonly Value[]) => ctx.withGraph(b, () => ctx.rebuild(() => sweep(sOld)));
 
   if (!ctx.training) {
-    const { carried } = loop(g, {
-      name: 'iterate',
-      maxTrip: config.maxIter - 1,
-      carried: [...first.sources, first.output, state0.done, state0.iters, state0.residual],
-      doc: doc('forward sweeps'),
-      body: (b, it) => {
-        const sOld = it.carried.slice(0, m);
-        const [outOld, done, iters, residual] = it.carried.slice(m);
-        const next = ctx.withGraph(b, () => ctx.rebuild(() => sweep(sOld)));
-        const st = settleStep(b, settle, { done, iters, residual }, sOld, next.sources, [[outOld, next.output]]);
-        return { cond: st.cond, carried: [...st.states, ...st.carried, st.done, st.iters, st.residual] };
+    const fp = settlingLoop(g, {
+      ...iterate,
+      riders: [first.output],
+      map: (b, sOld) => {
+        const next = sweepIn(b, sOld);
+        return { next: next.sources, riders: [next.output] };
       },
     });
-    const loopNode = producer(carried[0]);
-    annotateLoop(loopNode, { role: 'forward', ...meta(loopNode) });
-    ctx.reportIterator({ region: config.region, iterations: carried[m + 2], residual: carried[m + 3], config: meta(loopNode) });
+    ctx.reportIterator({ region: config.region, iterations: fp.iterations, residual: fp.residual, unsettled: fp.unsettled, config: { role: 'iterate', region: config.region, ...meta } });
     const path = ctx.scopePath;
-    regionSweeps.set(loopNode, { replay: (s) => ctx.replay(path, () => sweep(s)), sources: m, config });
-    return carried[m];
+    regionSweeps.set(fp.node, { replay: (s) => ctx.replay(path, () => sweep(s)), sStar: fp.states, output: fp.riders[0], config });
+    return fp.riders[0];
   }
 
-  if (config.backward.mode === 'unrolled') {
-    return unrolledTraining(ctx, sweep, first, config, settle, state0, meta);
-  }
+  if (config.backward.mode === 'unrolled') return unrolledTraining(ctx, sweep, first, config, iterate);
 
-  const { carried } = loop(g, {
-    name: 'iterate',
-    maxTrip: config.maxIter - 1,
-    carried: [...first.sources, state0.done, state0.iters, state0.residual],
-    doc: doc('forward sweeps'),
-    body: (b, it) => {
-      const sOld = it.carried.slice(0, m);
-      const [done, iters, residual] = it.carried.slice(m);
-      const next = ctx.withGraph(b, () => ctx.rebuild(() => sweep(sOld)));
-      const st = settleStep(b, settle, { done, iters, residual }, sOld, next.sources);
-      return { cond: st.cond, carried: [...st.states, st.done, st.iters, st.residual] };
-    },
-  });
-  const loopNode = producer(carried[0]);
-  annotateLoop(loopNode, { role: 'forward', ...meta(loopNode) });
-  const sStar = carried.slice(0, m);
+  const fp = settlingLoop(g, { ...iterate, map: (b, sOld) => ({ next: sweepIn(b, sOld).sources }) });
+  const sStar = fp.states;
   // One sweep at S*: the output y = O(S*) and the linearisation point of F.
   const start = g.nodes.length;
   const atFixedPoint = g.scope('at_fixed_point', () => ctx.rebuild(() => sweep(sStar)));
-  const report: IteratorReport = { region: config.region, iterations: carried[m + 1], residual: carried[m + 2], config: meta(loopNode) };
-  loopNode.customVjp = adjointVjp({
-    sweepNodes: g.nodes.slice(start),
-    sStar,
-    sNew: atFixedPoint.sources,
-    config,
-    report,
-  });
+  const sweepNodes = g.nodes.slice(start);
+  const report: IteratorReport = {
+    region: config.region,
+    iterations: fp.iterations,
+    residual: fp.residual,
+    unsettled: fp.unsettled,
+    config: { role: 'iterate', region: config.region, ...meta },
+    ...(config.jacobianPenalty > 0 ? { penalty: (key: Value) => jacobianPenalty(g, { sweepNodes, sStar, sNew: atFixedPoint.sources, weight: config.jacobianPenalty, key, region: config.region }) } : {}),
+  };
+  fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report });
   ctx.reportIterator(report);
   return atFixedPoint.output;
 }
 
-const LOOP_CONFIGS = new WeakMap<Node, Readonly<Record<string, unknown>>>();
-
-/**
- * Remember a twnn Loop's configuration (forward iterator, adjoint, tangent),
- * so exports can write it into metadata_props for Netron and `twnn inspect`.
- *
- * @example annotateLoop(loopNode, { region: 'region1', role: 'adjoint', tol: 1e-3 });
- */
-export function annotateLoop(node: Node, config: Readonly<Record<string, unknown>>): void {
-  LOOP_CONFIGS.set(node, config);
-}
-
 /**
  * `twnn.loop:<Loop node name>` → the Loop's configuration as JSON, for every
- * annotated Loop in `graph` and its subgraphs, in graph order.
+ * twnn Loop (Node.loopConfig) in `graph` and its subgraphs, in graph order.
  *
  * @example serializeModel(g, { metadata: { ...common, ...loopMetadata(g) } });
  */
-export function loopMetadata(graph: import('../ir/index.js').Graph): Record<string, string> {
+export function loopMetadata(graph: Graph): Record<string, string> {
   const out: Record<string, string> = {};
-  const visit = (g: import('../ir/index.js').Graph) => {
+  const visit = (g: Graph) => {
     for (const n of g.nodes) {
-      const config = LOOP_CONFIGS.get(n);
-      if (config) out[`twnn.loop:${n.name}`] = JSON.stringify(config);
+      if (n.loopConfig) out[`twnn.loop:${n.name}`] = JSON.stringify({ ...n.loopConfig, node: n.name });
       n.subgraphs().forEach(visit);
     }
   };
   visit(graph);
   return out;
-}
-
-/** The node that produced `v` (a Loop output). */
-export function producer(v: Value): Node {
-  if (v.source.kind !== 'node') throw new Error(`value '${v.name}' has no producing node`);
-  return v.source.node;
 }

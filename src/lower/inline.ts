@@ -53,6 +53,7 @@ class Copier {
       const attrs: PlainAttrs = {};
       for (const [key, a] of Object.entries(n.attrs)) attrs[key] = a.type === 'graph' ? this.subgraph(target, a.value) : a.value;
       const outs = target.node(n.op, inputs, attrs, { name: `${this.prefix}/${n.name}`, doc: n.docString, outputs: n.outputs.length });
+      if (n.loopConfig && outs[0]?.source.kind === 'node') outs[0].source.node.loopConfig = n.loopConfig;
       n.outputs.forEach((o, i) => this.values.set(o, outs[i]));
     }
   }

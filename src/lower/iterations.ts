@@ -7,7 +7,7 @@
 // iterations_backward = 1. With regions, the counts add up over the regions and
 // the residual is the worst region's.
 import { type Graph, type Value } from '../ir/index.js';
-import { add, constantOfShape, equal, expand, less, not, or, shapeOf, where } from '../ops/index.js';
+import { add, cast, constantOfShape, equal, expand, less, not, or, shapeOf, where } from '../ops/index.js';
 import type { IteratorReport } from '../twnn/module.js';
 
 /** Named per-sample outputs, in output order. */
@@ -54,6 +54,18 @@ export function backwardIterations(g: Graph, x: Value, reports: readonly Iterato
     return count.rank === 0 ? expand(g, count, batch) : count;
   });
   return perRegion.reduce((a, b) => add(g, a, b));
+}
+
+/**
+ * `unsettled` (int64 [B]): in how many regions each sample ran out of sweeps
+ * without settling (0 everywhere without regions).
+ *
+ * @example g.output('unsettled', unsettledCounts(g, x, ctx.iterators));
+ */
+export function unsettledCounts(g: Graph, x: Value, reports: readonly IteratorReport[]): Value {
+  const counts = reports.flatMap((r) => (r.unsettled ? [cast(g, r.unsettled, 'int64')] : []));
+  if (counts.length === 0) return constantOfShape(g, shapeOf(g, x, 0, 1), 0, 'int64');
+  return counts.reduce((a, b) => add(g, a, b));
 }
 
 /** max(a, b) that keeps a NaN from either side, so a diverged region stays visible to the runtime's guard. */

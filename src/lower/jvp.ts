@@ -15,9 +15,9 @@
  * Fixed-point regions. Differentiating S* = F(S*, a) forward,
  *   Ṡ* = (∂F/∂S) Ṡ* + (∂F/∂a) ȧ,
  * so Ṡ* is itself a fixed point: Ṡ ← AṠ + c with A = ∂F/∂S at S* and
- * c = (∂F/∂a)ȧ, iterated from Ṡ = c as an ONNX `Loop` that settles per sample
- * (max |ΔṠ| <= backwardTol, at most backwardMaxIter steps) exactly like the
- * adjoint Loop of the implicit backward; it converges whenever the forward
+ * c = (∂F/∂a)ȧ, iterated from Ṡ = c as an ONNX `Loop` (`<region>/tangent`)
+ * that settles per sample (‖ΔṠ‖ <= backwardTol·‖c‖ by default, at most
+ * backwardMaxIter steps) exactly like the adjoint Loop of the implicit backward; it converges whenever the forward
  * iteration does (A's spectral radius < 1). The sweep is replayed once at S*
  * outside the loop and transposed twice there: A and c come from the same
  * placeholder VJP of that sweep, the loop body holds only the linear map
@@ -26,13 +26,14 @@
  */
 import { pruneDeadNodes } from './prune.js';
 import { isFloat, SpecError, type Graph, type Node, type Value } from '../ir/index.js';
-import { add, constantOfShape, filledLike, identity, loop, shapeOf } from '../ops/index.js';
+import { add, constantOfShape, filledLike, identity, shapeOf } from '../ops/index.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { regionSweep, type RegionSweep } from './fixed-point.js';
 import { buildNetwork, type BuildOptions, type BuiltGraph } from './inference.js';
 import { iterationOutputs } from './iterations.js';
-import { initialSettleState, settleStep } from './settle.js';
+import { sampleNorm } from './settle.js';
+import { settlingLoop, solverFields } from './settling-loop.js';
 
 /**
  * Build `spec`'s JVP graph: inputs `x` and `x_dot` (both `spec.input.shape`),
@@ -148,8 +149,8 @@ function nodeTangent(g: Graph, node: Node, tangents: Map<Value, Value>): void {
  * region output by forward mode through a sweep replayed at S*.
  */
 function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<Value, Value>, steps: Value[]): void {
-  const { config, sources: m } = region;
-  const sStar = node.outputs.slice(0, m);
+  const { config, sStar } = region;
+  const m = sStar.length;
   g.scope(`${config.region.split('.').join('/')}/tangent`, () => {
     const start = g.nodes.length;
     const at = region.replay(sStar);
@@ -172,28 +173,30 @@ function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<
 
     // c = (∂F/∂outer)·(outer tangents); the loop applies Ṡ ↦ c + AṠ.
     const c = orZero(g, transpose(g, vjpNodes, cotangents.slice(m), outer.map((v) => tangents.get(v)), us, where));
-    const state0 = initialSettleState(g, c[0], 0);
-    const settle = { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm };
-    const { carried } = loop(g, {
-      name: 'tangent',
-      maxTrip: config.backwardMaxIter,
-      carried: [...c, state0.done, state0.iters, state0.residual],
-      doc: `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, tol ${config.backwardTol}, maxIter ${config.backwardMaxIter}`,
-      body: (b, it) => {
-        const old = it.carried.slice(0, m);
-        const [done, iters, residual] = it.carried.slice(m);
+    const relative = config.backwardNorm === 'relative';
+    const tangent = settlingLoop(g, {
+      region: config.region,
+      role: 'tangent',
+      initial: c,
+      map: (b, old) => {
         const applied = transpose(b, vjpNodes, cotangents.slice(0, m), old, us, where);
-        const next = c.map((cj, j) => (applied[j] ? add(b, cj, applied[j]!) : cj));
-        const st = settleStep(b, settle, { done, iters, residual }, old, next);
-        return { cond: st.cond, carried: [...st.states, st.done, st.iters, st.residual] };
+        return { next: c.map((cj, j) => (applied[j] ? add(b, cj, applied[j]!) : cj)) };
       },
+      maxTrip: config.backwardMaxIter,
+      settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, c) } : {}) },
+      startIters: 0,
+      solver: config.backwardSolver,
+      config: { tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
+      doc:
+        `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, tol ${config.backwardTol} ` +
+        `(${relative ? 'relative to |c|' : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
     });
-    sStar.forEach((s, j) => tangents.set(s, carried[j]));
-    steps.push(carried[m + 1]);
+    sStar.forEach((s, j) => tangents.set(s, tangent.states[j]));
+    steps.push(tangent.iterations);
 
     forwardMode(g, sweepNodes, tangents, steps);
     const outputTangent = tangents.get(at.output);
-    if (outputTangent) tangents.set(node.outputs[m], outputTangent);
+    if (outputTangent) tangents.set(region.output, outputTangent);
   });
+  void node;
 }
-

@@ -1,5 +1,5 @@
-// Per-sample convergence bookkeeping shared by the forward fixed-point Loop and
-// its adjoint: residual norms, settle masks, iteration counts.
+// Per-sample convergence bookkeeping of the settling loops (src/lower/settling-loop.ts):
+// residual norms, settle masks, iteration counts.
 //
 // A sample whose residual is <= tol is frozen (where(settled, S_old, S_new)), so
 // each sample gets its own fixed point and iteration count, independent of its
@@ -29,6 +29,12 @@ export interface SettleConfig {
   tol: number;
   minIter: number;
   norm: ResidualNorm;
+  /**
+   * [B]: what `relative` divides by instead of ‖S_new‖₂: the size of a linear
+   * fixed point's right-hand side (‖ḡ‖₂ for the adjoint), so its stopping rule
+   * is scale-free yet does not loosen as the solution grows.
+   */
+  scale?: Value;
 }
 
 /**
@@ -47,58 +53,70 @@ export function initialSettleState(g: Graph, like: Value, startIters: number): S
 }
 
 /**
+ * Each sample's state tensors flattened into one row: `[B, n]`.
+ *
+ * @example const x = sampleRows(b, sOld); // [B, n]
+ */
+export function sampleRows(g: Graph, vs: readonly Value[]): Value {
+  const flat = vs.map((v) => (v.rank === 2 ? v : flatten(g, v, 1)));
+  return flat.length === 1 ? flat[0] : concat(g, flat, 1);
+}
+
+/**
+ * Per-sample Euclidean norm over all of `vs` (each `[B, ...]`): `[B]`.
+ *
+ * @example const gNorm = sampleNorm(g, gBar);
+ */
+export function sampleNorm(g: Graph, vs: readonly Value[]): Value {
+  const rows = sampleRows(g, vs);
+  return sqrt(g, reduceSum(g, mul(g, rows, rows), [1], false));
+}
+
+/**
  * Per-sample residual between two lists of state tensors (each `[B, ...]`).
+ * `relative` divides by `scale` when given (see SettleConfig.scale), else by ‖next‖₂.
  *
  * @example const res = residualNorm(b, sNew, sOld, 'max'); // [B]
  */
-export function residualNorm(g: Graph, next: readonly Value[], prev: readonly Value[], norm: ResidualNorm): Value {
-  const rows = (vs: readonly Value[]) => {
-    const flat = vs.map((v) => (v.rank === 2 ? v : flatten(g, v, 1)));
-    return flat.length === 1 ? flat[0] : concat(g, flat, 1);
-  };
-  const delta = rows(next.map((v, j) => sub(g, v, prev[j])));
+export function residualNorm(g: Graph, next: readonly Value[], prev: readonly Value[], norm: ResidualNorm, scale?: Value): Value {
+  const delta = sampleRows(g, next.map((v, j) => sub(g, v, prev[j])));
   switch (norm) {
     case 'max':
       return reduceMax(g, abs(g, delta), [1], false);
     case 'rms':
       return sqrt(g, reduceMean(g, mul(g, delta, delta), [1], false));
     case 'relative': {
-      const to = rows(next);
+      // A zero right-hand side has the zero solution: 0 / tiny = 0 settles at once.
       const tiny = scalar(g, delta.dtype === 'float64' ? 1e-300 : 1e-30, delta.dtype);
-      return div(g, sqrt(g, reduceSum(g, mul(g, delta, delta), [1], false)), add(g, sqrt(g, reduceSum(g, mul(g, to, to), [1], false)), tiny));
+      const size = scale ?? sampleNorm(g, next);
+      return div(g, sqrt(g, reduceSum(g, mul(g, delta, delta), [1], false)), add(g, size, tiny));
     }
   }
 }
 
-/** What one settle step returns: the states to carry on, new bookkeeping, and whether any sample is still active. */
-export interface SettleStep extends SettleState {
-  states: Value[];
-  /** The `carry` values, masked like the states. */
-  carried: Value[];
+/** One step's verdict per sample, from its residual. */
+export interface Verdict {
+  /** bool [B]: still iterating when this step began. */
+  active: Value;
+  /** bool [B]: active and its residual meets tol (after minIter steps): it settles on this step's candidate. */
+  settles: Value;
+  /** bool [B]: active with a finite residual: takes a new state this step. */
+  adopt: Value;
+  /** The bookkeeping after this step. */
+  next: SettleState;
   /** bool []: some sample is still iterating. */
   cond: Value;
-  /** bool [B]: samples that took their candidate state this step (active, finite residual). */
-  adopted: Value;
 }
 
 /**
- * One convergence step: adopt each active sample's candidate state unless its
- * residual is non-finite, count the step, and settle the samples that meet
- * `tol` (after `minIter` steps). `carry` pairs (old, candidate) ride along
- * with the same mask without entering the residual (the region output).
+ * Judge one step of every sample from its residual `res` ([B]): count the step,
+ * settle the samples that meet `tol` (after `minIter` steps), stop those whose
+ * residual is non-finite.
  *
- * @example const st = settleStep(b, cfg, state, sOld, sCand);
+ * @example const v = judge(b, cfg, state, residualNorm(b, next, prev, cfg.norm));
  */
-export function settleStep(
-  g: Graph,
-  config: SettleConfig,
-  state: SettleState,
-  prev: readonly Value[],
-  next: readonly Value[],
-  carry: readonly [old: Value, candidate: Value][] = [],
-): SettleStep {
-  const dtype = next[0].dtype;
-  const res = residualNorm(g, next, prev, config.norm);
+export function judge(g: Graph, config: SettleConfig, state: SettleState, res: Value): Verdict {
+  const dtype = res.dtype;
   const active = not(g, state.done);
   const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
   // NaN compares false, so a NaN residual counts as "not above tol" and stops too.
@@ -106,17 +124,33 @@ export function settleStep(
   const iters = add(g, state.iters, cast(g, active, 'int64'));
   const mayStop = config.minIter > 1 ? and(g, converged, not(g, less(g, iters, scalar(g, config.minIter, 'int64')))) : converged;
   const done = or(g, state.done, or(g, mayStop, not(g, isFinite)));
-  const adopt = and(g, active, isFinite);
-  const pick = (candidate: Value, old: Value) => where(g, batchMask(g, adopt, candidate), candidate, old);
   return {
-    states: next.map((c, j) => pick(c, prev[j])),
-    done,
-    iters,
-    residual: where(g, active, res, state.residual),
+    active,
+    settles: and(g, active, and(g, mayStop, isFinite)),
+    adopt: and(g, active, isFinite),
+    next: { done, iters, residual: where(g, active, res, state.residual) },
     cond: greater(g, reduceMax(g, cast(g, not(g, done), 'int64'), [], false), scalar(g, 0, 'int64')),
-    carried: carry.map(([old, candidate]) => pick(candidate, old)),
-    adopted: adopt,
   };
+}
+
+/**
+ * Per sample: `candidate` where `mask` holds, else `old`.
+ *
+ * @example const s = pick(b, verdict.adopt, sNew, sOld);
+ */
+export function pick(g: Graph, mask: Value, candidate: Value, old: Value): Value {
+  return where(g, batchMask(g, mask, candidate), candidate, old);
+}
+
+/**
+ * bool [B]: samples that stopped without settling: a finite residual above `tol`
+ * (they ran out of steps).
+ *
+ * @example const unsettled = unsettledMask(g, residual, 1e-3);
+ */
+export function unsettledMask(g: Graph, residual: Value, tol: number): Value {
+  const dtype = residual.dtype;
+  return and(g, greater(g, residual, scalar(g, tol, dtype)), less(g, residual, g.constant(Tensor.scalar(Infinity, dtype))));
 }
 
 /**

@@ -4,7 +4,8 @@
 //   grad.onnx         x, target, params           -> loss, grad.<param>, grad.x
 //   train.onnx        x, target, lr, step, params, states, buffers
 //                       -> loss, <param>.new, <param>.m.new, <param>.v.new, <buffer>.new,
-//                          iterations, iterations_backward
+//                          iterations, iterations_backward, unsettled (regions each sample ran
+//                          out of sweeps in), jacobian_penalty (with a region's jacobianPenalty)
 //   train_steps.onnx  the same inputs with x and target stacked [K, B, ...]; an outer
 //                     Loop runs K train.onnx steps (its nodes copied into the body)
 //                     with step, step+1, ...; per-step loss [K] and counts [K, B]
@@ -13,6 +14,10 @@
 // order, then the optimizer states parameter by parameter. Output order:
 // loss, then per trainable parameter its new value and new states, then each
 // buffer's new value, then the counts.
+//
+// `loss` is the task's loss. A region's Jacobian penalty (src/lower/jacobian.ts)
+// is added to what train.onnx minimises and reported apart; grad.onnx, which
+// has no step to draw the penalty's probe from, is the task loss's gradient.
 import { pruneDeadNodes } from './prune.js';
 import { Graph, SpecError, type Dim, type Node, type Value } from '../ir/index.js';
 import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
@@ -24,7 +29,7 @@ import type { ModelSpec } from '../twnn/spec.js';
 import { lossForData, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
 import { inlineGraph } from './inline.js';
-import { backwardIterations, iterationOutputs } from './iterations.js';
+import { backwardIterations, iterationOutputs, unsettledCounts } from './iterations.js';
 
 /** Build options of the training graphs. */
 export interface TrainingBuildOptions extends BuildOptions {
@@ -99,9 +104,13 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   const t = buildLoss(spec, options);
   const { graph: g, x, params, context } = t.net;
   const dtype = x.dtype;
-  const grads = backward(g, t.lossValue, t.trainableValues, { allowUnused: true });
-  const lr = g.input('lr', dtype, []);
   const step = g.input('step', 'int64', []);
+  // Regions with a Jacobian penalty add it to what the optimizer minimises, probed afresh each step.
+  const penalties = g.scope('loss', () => context.iterators.flatMap((r) => (r.penalty ? [r.penalty(step)] : [])));
+  const penalty = penalties.length > 0 ? penalties.reduce((a, b) => add(g, a, b)) : undefined;
+  const objective = penalty ? add(g, t.lossValue, penalty) : t.lossValue;
+  const grads = backward(g, objective, t.trainableValues, { allowUnused: true });
+  const lr = g.input('lr', dtype, []);
   const slots = optimizerState(optimizer);
   const trainableInfo = params.filter((p) => p.trainable);
   const stateInputs = trainableInfo.map((p) => Object.fromEntries(slots.map((s) => [s, g.input(`${p.name}.${s}`, dtype, p.shape)])));
@@ -120,6 +129,8 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   for (const name of t.buffers) g.output(`${name}.new`, context.bufferUpdates.get(name) ?? identity(g, inputNamed(g, name)));
   g.output('iterations', iterationOutputs(g, x, context.iterators)[0][1]);
   g.output('iterations_backward', backwardIterations(g, x, context.iterators));
+  g.output('unsettled', unsettledCounts(g, x, context.iterators));
+  if (penalty) g.output('jacobian_penalty', penalty);
   pruneDeadNodes(g);
   const stateNames = trainableInfo.flatMap((p) => slots.map((s) => `${p.name}.${s}`));
   orderInputs(g, ['x', 'target', 'lr', 'step', ...params.map((p) => p.name), ...stateNames], () => true);
@@ -159,7 +170,7 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
     return i;
   };
   const newIndex = carried1.map((v) => outputIndex(`${v.name}.new`));
-  const scanNames = ['loss', 'iterations', 'iterations_backward'];
+  const scanNames = ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty'].filter((n) => one.outputs.some((v) => v.name === n));
   const scanIndex = scanNames.map(outputIndex);
 
   const result = loop(g, {
@@ -183,6 +194,8 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
       };
     },
   });
+  const stepsNode = result.carried[0].source.kind === 'node' ? result.carried[0].source.node : undefined;
+  if (stepsNode) stepsNode.loopConfig = { role: 'train_steps', steps: 'K, from x: [K, B, ...]', perStep: scanNames };
   // Outputs in train.onnx's order: stacked per-step values, or the carried values after the last step.
   const [, ...finals] = result.carried;
   for (const [i, v] of one.outputs.entries()) {

@@ -167,6 +167,12 @@ export interface LoopBodyResult {
 export interface LoopSpec {
   /** Scope name: body nodes go under `<scope>/<name>/`, body I/O names start with it. */
   name: string;
+  /**
+   * The Loop node's full name, used instead of `<scope>/<name>` for the node, its
+   * body's nodes and its body's I/O (`region1/adjoint`): a Loop named after what it
+   * is, wherever it is emitted. Must be unique in the model.
+   */
+  fixedName?: string;
   /** Trip count: an int64 scalar value or a literal. Absent: only cond stops the loop. */
   maxTrip?: Value | number;
   /** Initial condition (bool scalar). Absent: true. */
@@ -194,24 +200,25 @@ export interface LoopSpec {
  * });
  */
 export function loop(g: Graph, spec: LoopSpec): { carried: Value[]; scans: Value[] } {
-  const prefix = scopedName(g, spec.name);
+  const prefix = spec.fixedName ?? scopedName(g, spec.name);
+  const inScope = <T>(build: () => T): T => (spec.fixedName ? g.atScope(spec.fixedName, build) : g.scope(spec.name, build));
   const body = g.subgraph(`${prefix}/body`);
   const it: LoopIteration = {
     iteration: body.input(`${prefix}/iter`, 'int64', []),
     cond: body.input(`${prefix}/cond_in`, 'bool', []),
     carried: spec.carried.map((v, i) => body.input(`${prefix}/carried_in_${i}`, v.dtype, v.shape)),
   };
-  const result = g.scope(spec.name, () => spec.body(body, it));
+  const result = inScope(() => spec.body(body, it));
   if (result.carried.length !== spec.carried.length) {
     throw new SpecError(`Loop '${prefix}': the body returns ${result.carried.length} carried values for ${spec.carried.length} initial values`);
   }
-  g.scope(spec.name, () => {
+  inScope(() => {
     body.output(`${prefix}/cond_out`, result.cond ?? it.cond);
     result.carried.forEach((v, i) => body.output(`${prefix}/carried_out_${i}`, v));
     (result.scans ?? []).forEach((v, i) => body.output(`${prefix}/scan_${i}`, v));
   });
   const maxTrip = typeof spec.maxTrip === 'number' ? g.constant(Tensor.scalar(spec.maxTrip, 'int64')) : spec.maxTrip;
-  const outs = g.node(LoopOp, [maxTrip, spec.cond, ...spec.carried], { body }, { doc: spec.doc });
+  const outs = g.node(LoopOp, [maxTrip, spec.cond, ...spec.carried], { body }, { doc: spec.doc, ...(spec.fixedName ? { name: spec.fixedName } : {}) });
   return { carried: outs.slice(0, spec.carried.length), scans: outs.slice(spec.carried.length) };
 }
 
@@ -287,6 +294,7 @@ export function cloneNodes(target: Graph, source: Graph, copies: Map<Value, Valu
     const outs = target.node(node.op, node.inputs.map(copyOf), attrs, { doc: node.docString, outputs: node.outputs.length });
     const copied = outs[0]?.source;
     if (copied?.kind === 'node' && node.customVjp) copied.node.customVjp = node.customVjp;
+    if (copied?.kind === 'node' && node.loopConfig) copied.node.loopConfig = node.loopConfig;
     node.outputs.forEach((v, i) => {
       // Shape rules read constants' contents (Reshape's shape, reduce axes): keep them known.
       if (v.constant) outs[i].constant = v.constant;

@@ -56,7 +56,8 @@ export function regionLimits(model: OnnxTypes.IModelProto): RegionLimits[] {
       return [];
     }
     const { role, region, tol, maxIter } = config ?? {};
-    if (role !== 'forward' || typeof region !== 'string' || typeof tol !== 'number' || typeof maxIter !== 'number') return [];
+    // 'forward' is what models exported before the Loops were named by role (`region1/iterate`) say.
+    if ((role !== 'iterate' && role !== 'forward') || typeof region !== 'string' || typeof tol !== 'number' || typeof maxIter !== 'number') return [];
     return [{ region, tol, maxIter }];
   });
 }

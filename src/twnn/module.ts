@@ -67,8 +67,16 @@ export interface IteratorReport {
   readonly iterations: Value;
   /** Final per-sample residual: [B] in the build dtype. */
   readonly residual: Value;
+  /** bool [B]: samples that ran out of sweeps with a finite residual above tol. */
+  readonly unsettled?: Value;
   /** Set by the region's VJP rule when a gradient graph differentiates it: int64 [B] or scalar. */
   backwardIterations?: Value;
+  /**
+   * Training graphs of a region with a Jacobian penalty: emits the penalty
+   * (a scalar to add to the loss), its random probe drawn from the int64
+   * scalar `key` (the step number), so each step probes anew, reproducibly.
+   */
+  readonly penalty?: (key: Value) => Value;
   /** The iterator configuration, for the manifest and metadata_props. */
   readonly config: Readonly<Record<string, unknown>>;
 }

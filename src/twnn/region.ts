@@ -3,7 +3,7 @@
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
-import { lowerFixedPoint, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from '../lower/fixed-point.js';
+import { lowerFixedPoint, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Solver, type Sweep } from '../lower/fixed-point.js';
 import type { Module } from './module.js';
 import { isModule } from './sequential.js';
 import { finite, positiveInt } from './validate.js';
@@ -31,6 +31,21 @@ export interface IterateSpec {
   minIter?: number;
   /** `max` (default) |ΔS|∞, `rms`, or `relative` ‖ΔS‖₂/‖S‖₂, per sample. */
   norm?: ResidualNorm;
+  /**
+   * `plain` (default, the paper's): S ← F(S). `anderson`: Anderson acceleration,
+   * per sample inside the Loop (fewer sweeps for slowly contracting regions).
+   */
+  solver?: 'plain' | 'anderson';
+  /** Anderson: how many past steps it combines (default 5, at most 8). */
+  history?: number;
+  /** Anderson: β, the step along the residual (default 1). */
+  mixing?: number;
+  /** Anderson: λ of the regularised least squares, relative to its mean diagonal (default 1e-6). */
+  regularization?: number;
+  /** What a sample that reaches maxIter unsettled returns: `best` (default), the iterate with the lowest residual, or `last`. */
+  returnIterate?: 'best' | 'last';
+  /** What `twnn run`, `eval` and `train` do about such samples: `warn` (default: count and name them) or `error`. */
+  onMaxIter?: 'warn' | 'error';
 }
 
 export interface RegionSpec {
@@ -40,18 +55,29 @@ export interface RegionSpec {
   iterate?: IterateSpec;
   /** `implicit` (default), `unrolled`, or `phantom:k`. */
   backward?: 'implicit' | 'unrolled' | `phantom:${number}`;
-  /** Adjoint tolerance (default: the forward tol). */
+  /** Adjoint (and tangent) tolerance (default: the forward tol). */
   backwardTol?: number;
   /**
-   * How the adjoint's per-sample step is measured against `backwardTol`: `max`
-   * (default, DESIGN §2: max |Δw|), `rms`, or `relative` ‖Δw‖₂/‖w‖₂. The adjoint
-   * is linear in the loss gradient, whose size follows the loss (a batch-mean
-   * loss gives per-sample gradients of order 1/B), so an absolute tolerance can
-   * stop it after one step; `relative` stops at the same precision at any scale.
+   * How the adjoint's per-sample step is measured against `backwardTol`:
+   * `relative` (default, DESIGN §2: ‖Δw‖₂ <= backwardTol·‖ḡ‖₂, ḡ the loss
+   * gradient at S*), or the absolute `max` (max |Δw|) and `rms`. The adjoint is
+   * linear in ḡ, whose size follows the loss (a batch-mean loss gives
+   * per-sample gradients of order 1/B), so an absolute tolerance can stop it
+   * after one step — a truncated series, not the implicit gradient; `relative`
+   * stops at the same precision at any scale. (For the truncated series on
+   * purpose, say so: `backward: 'phantom:k'`.)
    */
   backwardNorm?: ResidualNorm;
   /** Most adjoint iterations (default: the forward maxIter). */
   backwardMaxIter?: number;
+  /** The adjoint's (and tangent's) solver, with iterate's history, mixing and regularization (default: iterate.solver). */
+  backwardSolver?: 'plain' | 'anderson';
+  /**
+   * γ > 0 adds the Jacobian penalty γ·‖∂F/∂S‖²_F/d (Bai et al. 2021; Hutchinson
+   * estimate with one Rademacher probe per step) to the training loss of
+   * train.onnx / train_steps.onnx, keeping the sweep contractive (default 0: none).
+   */
+  jacobianPenalty?: number;
 }
 
 /** The region as a module, with its resolved configuration readable. */
@@ -160,11 +186,30 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const minIter = it.minIter === undefined ? 1 : positiveInt('region', 'iterate.minIter', it.minIter);
   if (minIter > maxIter) throw new SpecError(`region: iterate.minIter ${minIter} exceeds maxIter ${maxIter}`);
   const norm = residualNormOf('iterate.norm', it.norm);
+  const solver = solverOf('iterate.solver', it.solver ?? 'plain', it);
+  const returnIterate = oneOf('iterate.returnIterate', it.returnIterate ?? 'best', ['best', 'last'] as const);
+  const onMaxIter = oneOf('iterate.onMaxIter', it.onMaxIter ?? 'warn', ['warn', 'error'] as const);
   const backward = parseBackward(spec.backward ?? 'implicit');
   const backwardTol = spec.backwardTol === undefined ? tol : finite('region', 'backwardTol', spec.backwardTol, { atLeast: 0 });
   const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : positiveInt('region', 'backwardMaxIter', spec.backwardMaxIter);
-  const backwardNorm = residualNormOf('backwardNorm', spec.backwardNorm);
-  return { tol, maxIter, minIter, norm, backward, backwardTol, backwardMaxIter, backwardNorm };
+  const backwardNorm = spec.backwardNorm === undefined ? 'relative' : residualNormOf('backwardNorm', spec.backwardNorm);
+  const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
+  const jacobianPenalty = spec.jacobianPenalty === undefined ? 0 : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
+  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty };
+}
+
+function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw new SpecError(`region: ${field} must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+function solverOf(field: string, kind: unknown, it: IterateSpec): Solver {
+  if (oneOf(field, kind, ['plain', 'anderson'] as const) === 'plain') return { kind: 'plain' };
+  const history = it.history === undefined ? 5 : positiveInt('region', 'iterate.history', it.history);
+  if (history > 8) throw new SpecError(`region: iterate.history must be at most 8 (its least-squares problem is solved by unrolled elimination), got ${history}`);
+  const mixing = it.mixing === undefined ? 1 : finite('region', 'iterate.mixing', it.mixing, { above: 0, atMost: 1 });
+  const regularization = it.regularization === undefined ? 1e-6 : finite('region', 'iterate.regularization', it.regularization, { above: 0 });
+  return { kind: 'anderson', history, mixing, regularization };
 }
 
 function residualNormOf(field: string, norm: ResidualNorm | undefined): ResidualNorm {

@@ -19,14 +19,47 @@ const graphs = readdirSync(resolve(REPO, 'graphs')).filter((f) => f.endsWith('.t
 const root = mkdtempSync(join(tmpdir(), 'twnn-two-runtimes-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** The roles each file's Loops play, per region: what `twnn inspect --json` must show for a TWNN. */
+const ROLES: Record<string, string[]> = {
+  'model.onnx': ['iterate'],
+  'grad.onnx': ['iterate', 'adjoint'],
+  'train.onnx': ['iterate', 'adjoint'],
+  'train_steps.onnx': ['iterate', 'adjoint'],
+  'jvp.onnx': ['iterate', 'tangent'],
+};
+
+/**
+ * `twnn inspect --json` on every exported file: every Loop carries its config, named
+ * `<region>/<role>` (under `steps/step/` inside train_steps.onnx's outer Loop), and
+ * each region has the Loops its file needs.
+ */
+async function expectEveryLoopDescribed(out: string, files: readonly string[]): Promise<void> {
+  const regions = (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest).iterators.map((c) => String(c.region));
+  for (const file of files) {
+    const r = await twnn(['inspect', join(out, file), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const loops = (JSON.parse(r.stdout) as { loops: { name: string; config?: { role?: string; region?: string } }[] }).loops;
+    for (const l of loops) {
+      expect(l.config?.role, `${file}: Loop '${l.name}' has no config`).toBeTypeOf('string');
+      if (l.config!.role === 'train_steps') continue;
+      const own = `${l.config!.region!.split('.').join('/')}/${l.config!.role}`;
+      expect(l.name, file).toBe(file === 'train_steps.onnx' ? `steps/step/${own}` : own);
+    }
+    const seen = loops.filter((l) => l.config?.region).map((l) => `${l.config!.region}:${l.config!.role}`).sort();
+    expect(seen, file).toEqual(regions.flatMap((region) => ROLES[file].map((role) => `${region}:${role}`)).sort());
+    if (file === 'train_steps.onnx') expect(loops.filter((l) => l.config?.role === 'train_steps')).toHaveLength(1);
+  }
+}
+
 describe.each(graphs)('graphs/%s', (file) => {
   it('builds, passes the checker, and runs alike in onnxruntime-node and onnxruntime-web', async () => {
     const out = join(root, file.replace(/\.ts$/, ''));
-    const built = await twnn(['build', `graphs/${file}`, '--out', out, '--seed', '3']);
+    const built = await twnn(['build', `graphs/${file}`, '--out', out, '--seed', '3', '--jvp']);
     expect(built.status, built.stderr).toBe(0);
     const onnxFiles = readdirSync(out).filter((f) => f.endsWith('.onnx')).sort();
-    expect(onnxFiles).toEqual(expect.arrayContaining(['grad.onnx', 'model.onnx', 'train.onnx', 'train_steps.onnx']));
+    expect(onnxFiles).toEqual(['grad.onnx', 'jvp.onnx', 'model.onnx', 'train.onnx', 'train_steps.onnx']);
     expectOnnxValid(onnxFiles.map((f) => join(out, f)));
+    await expectEveryLoopDescribed(out, onnxFiles);
 
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
     const shape = manifest.inputs[0].shape.map((d) => (typeof d === 'number' ? d : 3));

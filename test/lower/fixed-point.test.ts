@@ -19,8 +19,9 @@ import {
 /** A config for a hand-written sweep: no wormholes, float64-tight tolerances. */
 function fixedPointConfig(region: string, backwardMode: BackwardMode, overrides: Partial<FixedPointConfig> = {}): FixedPointConfig {
   return {
-    region, tol: 1e-14, maxIter: 500, minIter: 1, norm: 'max',
-    backward: backwardMode, backwardTol: 1e-14, backwardMaxIter: 500, backwardNorm: 'max', wormholes: [], ...overrides,
+    region, tol: 1e-14, maxIter: 500, minIter: 1, norm: 'max', solver: { kind: 'plain' }, returnIterate: 'best', onMaxIter: 'warn',
+    backward: backwardMode, backwardTol: 1e-14, backwardMaxIter: 500, backwardNorm: 'max', backwardSolver: { kind: 'plain' },
+    jacobianPenalty: 0, wormholes: [], ...overrides,
   };
 }
 

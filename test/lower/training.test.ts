@@ -90,9 +90,9 @@ describe('graph contracts (DESIGN §3)', () => {
     expect(t.state).toEqual(Object.fromEntries(t.trainable.map((n) => [n, ['m']])));
     const names = (vs: readonly Value[]) => vs.map((v) => v.name);
     expect(names(t.graph.inputs)).toEqual(['x', 'target', 'lr', 'step', ...t.trainable, ...t.trainable.map((n) => `${n}.m`)]);
-    expect(names(t.graph.outputs)).toEqual(['loss', ...t.trainable.flatMap((n) => [`${n}.new`, `${n}.m.new`]), 'iterations', 'iterations_backward']);
+    expect(names(t.graph.outputs)).toEqual(['loss', ...t.trainable.flatMap((n) => [`${n}.new`, `${n}.m.new`]), 'iterations', 'iterations_backward', 'unsettled']);
     expect(describeAll(t.graph.inputs.slice(2, 4))).toEqual(['lr: float32[]', 'step: int64[]']);
-    expect(describeAll(t.graph.outputs.slice(-2))).toEqual(['iterations: int64[B]', 'iterations_backward: int64[B]']);
+    expect(describeAll(t.graph.outputs.slice(-3))).toEqual(['iterations: int64[B]', 'iterations_backward: int64[B]', 'unsettled: int64[B]']);
     const adam = buildTrainGraph(sineSpec);
     expect(adam.optimizer).toMatchObject({ kind: 'adam', lr: 1e-3 });
     expect(names(adam.graph.outputs).slice(1, 4)).toEqual(['0.weight.new', '0.weight.m.new', '0.weight.v.new']);
@@ -258,7 +258,7 @@ describe('train mode BatchNorm', () => {
     const train = buildTrainGraph(bnNet, { optimizer: { kind: 'sgd' } });
     expect(train.graph.inputs.map((v) => v.name)).toEqual(['x', 'target', 'lr', 'step', 'conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var']);
     expect(train.graph.outputs.map((v) => v.name)).toEqual([
-      'loss', 'conv.weight.new', 'conv.bias.new', 'bn.weight.new', 'bn.bias.new', 'bn.running_mean.new', 'bn.running_var.new', 'iterations', 'iterations_backward',
+      'loss', 'conv.weight.new', 'conv.bias.new', 'bn.weight.new', 'bn.bias.new', 'bn.running_mean.new', 'bn.running_var.new', 'iterations', 'iterations_backward', 'unsettled',
     ]);
     // The new running statistics are computed, not the inputs passed through.
     const producer = (name: string) => train.graph.outputs.find((v) => v.name === name)!.source;

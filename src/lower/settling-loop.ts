@@ -1,0 +1,191 @@
+/**
+ * The one settling loop behind every fixed-point `Loop` twnn emits: a
+ * region's forward iteration (`region1/iterate`, also with the states kept
+ * for unrolled backprop), its adjoint (`region1/adjoint`) and its tangent
+ * (`region1/tangent`). Each is x ← map(x) until every sample settles:
+ *
+ *   for t = 1 .. maxTrip, while some sample is active:
+ *     x̂ = map(x)                          (candidate; riders ride along)
+ *     r = residual(x̂, x)                  (per sample: max, rms or relative)
+ *     settles: r <= tol (after minIter)  stops: settles, or r non-finite
+ *     x = x̂ where the sample is active and r is finite       (plain iteration)
+ *       = x̂ where it settles, else the Anderson mix           (Anderson)
+ *
+ * and on the way out, a sample that never settled (finite r > tol after
+ * maxTrip) returns its best iterate — the candidate with the lowest residual
+ * it saw — when `keepBest` asks for it. The Loop is named after its region
+ * and role and carries its configuration on the node (Node.loopConfig), so
+ * every export and every copy (train_steps.onnx) keeps both.
+ */
+import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
+import { and, equal, less, loop, reshapeLike, slice, sub, where } from '../ops/index.js';
+import { andersonStep, emptyAndersonMemory, type AndersonSettings } from './anderson.js';
+import { initialSettleState, judge, pick, residualNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+
+/** What a settling loop computes, which names it: `<region>/<role>`. */
+export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
+
+/** How each step moves: plain iteration (the paper's), or Anderson acceleration. */
+export type Solver = { kind: 'plain' } | ({ kind: 'anderson' } & AndersonSettings);
+
+/**
+ * A solver as metadata: `{ solver: 'plain' }` or `{ solver: 'anderson', history, mixing, regularization }`.
+ *
+ * @example solverFields({ kind: 'anderson', history: 5, mixing: 1, regularization: 1e-8 })
+ */
+export function solverFields(s: Solver, prefix = ''): Record<string, unknown> {
+  const key = (k: string) => (prefix ? `${prefix}${k[0].toUpperCase()}${k.slice(1)}` : k);
+  if (s.kind === 'plain') return { [key('solver')]: 'plain' };
+  return { [key('solver')]: 'anderson', [key('history')]: s.history, [key('mixing')]: s.mixing, [key('regularization')]: s.regularization };
+}
+
+export interface SettlingLoopSpec {
+  /** Dot-scoped region name (`region1`, `net.region2`). */
+  region: string;
+  role: LoopRole;
+  /** The states at the start, each [B, ...]. */
+  initial: readonly Value[];
+  /** One application of the map whose fixed point is sought, emitted into the body `b`; riders are values that follow the candidate (the region output). */
+  map: (b: Graph, states: readonly Value[]) => { next: readonly Value[]; riders?: readonly Value[] };
+  /** Initial rider values, one per rider `map` returns. */
+  riders?: readonly Value[];
+  /** Most steps the Loop takes. */
+  maxTrip: number;
+  settle: SettleConfig;
+  /** What `iterations` counts from (the forward counts its first sweep, run before the Loop). */
+  startIters: number;
+  solver?: Solver;
+  /** Return each unsettled sample's best iterate instead of its last. */
+  keepBest?: boolean;
+  /** Stack each step's input states and the per-sample "took the step" mask as scan outputs (unrolled backprop). */
+  scanStates?: boolean;
+  /** Configuration for metadata_props, after `role` and `region`. */
+  config: Readonly<Record<string, unknown>>;
+  doc: string;
+}
+
+export interface SettledLoop {
+  /** Final states: settled fixed points, best (or last) iterates of unsettled samples. */
+  states: Value[];
+  riders: Value[];
+  /** int64 [B]: steps per sample (from `startIters`). */
+  iterations: Value;
+  /** [B]: each sample's residual (of its best iterate, when returned). */
+  residual: Value;
+  /** bool [B]: samples that ran out of steps with a finite residual above tol. */
+  unsettled: Value;
+  /**
+   * With `scanStates`: stacked [T, B, ...] per step, its input states, the
+   * "took the step" mask, and (with `keepBest`) the "improved on the best" mask.
+   */
+  scans: Value[];
+  /**
+   * For each state j, the Loop outputs that hold it: its last value and, with
+   * `keepBest`, its best. A VJP rule of the Loop sums their cotangents.
+   */
+  stateOutputs: number[][];
+  node: Node;
+}
+
+/**
+ * Emit a settling loop into `g` (see the head of this file).
+ *
+ * @example
+ * const adj = settlingLoop(g, {
+ *   region: 'region1', role: 'adjoint', initial: gBar, maxTrip: 300, startIters: 0,
+ *   settle: { tol: 1e-3, minIter: 1, norm: 'relative', scale: sampleNorm(g, gBar) },
+ *   map: (b, w) => ({ next: step(b, w) }), config: { tol: 1e-3 }, doc: 'adjoint',
+ * });
+ */
+export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
+  const m = spec.initial.length;
+  const riders0 = spec.riders ?? [];
+  const r = riders0.length;
+  const solver = spec.solver ?? { kind: 'plain' };
+  const state0 = initialSettleState(g, spec.initial[0], spec.startIters);
+  const best0 = spec.keepBest ? [...spec.initial, ...riders0, state0.residual] : [];
+  const memory0 = solver.kind === 'anderson' ? Object.values(emptyAndersonMemory(g, sampleRows(g, spec.initial), solver.history)) : [];
+  const nBest = best0.length;
+
+  const { carried, scans } = loop(g, {
+    name: spec.role,
+    fixedName: `${spec.region.split('.').join('/')}/${spec.role}`,
+    maxTrip: spec.maxTrip,
+    carried: [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0],
+    doc: spec.doc,
+    body: (b, it) => {
+      const sOld = it.carried.slice(0, m);
+      const ridersOld = it.carried.slice(m, m + r);
+      const [done, iters, residual] = it.carried.slice(m + r, m + r + 3);
+      const bestOld = it.carried.slice(m + r + 3, m + r + 3 + nBest);
+      const memoryOld = it.carried.slice(m + r + 3 + nBest);
+      const mapped = spec.map(b, sOld);
+      const next = [...mapped.next];
+      const ridersNew = [...(mapped.riders ?? [])];
+      const res = residualNorm(b, next, sOld, spec.settle.norm, spec.settle.scale);
+      const verdict = judge(b, spec.settle, { done, iters, residual }, res);
+
+      let candidates = next;
+      let memory: Value[] = [];
+      if (solver.kind === 'anderson') {
+        const x = sampleRows(b, sOld);
+        const first = equal(b, it.iteration, b.constant(Tensor.scalar(0, 'int64')));
+        const [dX, dG, xPrev, gPrev] = memoryOld;
+        const step = andersonStep(b, solver, { dX, dG, xPrev, gPrev }, x, sub(b, sampleRows(b, next), x), first);
+        const mix = unflatten(b, step.next, sOld);
+        // A sample that settles takes the sweep's own output, not the mix (src/lower/anderson.ts).
+        candidates = next.map((f, j) => pick(b, verdict.settles, f, mix[j]));
+        memory = [step.memory.dX, step.memory.dG, step.memory.xPrev, step.memory.gPrev];
+      }
+      const states = candidates.map((c, j) => pick(b, verdict.adopt, c, sOld[j]));
+      const riders = ridersNew.map((c, j) => pick(b, verdict.adopt, c, ridersOld[j]));
+
+      let best: Value[] = [];
+      let improved: Value | undefined;
+      if (spec.keepBest) {
+        const bestResidual = bestOld[m + r];
+        improved = and(b, verdict.adopt, less(b, res, bestResidual));
+        best = [...next, ...ridersNew].map((c, j) => pick(b, improved!, c, bestOld[j]));
+        best.push(where(b, improved, res, bestResidual));
+      }
+      const { next: bookkeeping } = verdict;
+      return {
+        cond: verdict.cond,
+        carried: [...states, ...riders, bookkeeping.done, bookkeeping.iters, bookkeeping.residual, ...best, ...memory],
+        ...(spec.scanStates ? { scans: [...sOld, verdict.adopt, ...(improved ? [improved] : [])] } : {}),
+      };
+    },
+  });
+  const node = carried[0].source.kind === 'node' ? carried[0].source.node : undefined;
+  if (!node) throw new Error(`settling loop '${spec.region}/${spec.role}' has no Loop node`);
+  node.loopConfig = { role: spec.role, region: spec.region, ...spec.config };
+
+  let states = carried.slice(0, m);
+  let riders = carried.slice(m, m + r);
+  const iterations = carried[m + r + 1];
+  let residual = carried[m + r + 2];
+  const unsettled = unsettledMask(g, residual, spec.settle.tol);
+  if (spec.keepBest) {
+    const best = carried.slice(m + r + 3, m + r + 3 + nBest);
+    states = states.map((s, j) => pick(g, unsettled, best[j], s));
+    riders = riders.map((v, j) => pick(g, unsettled, best[m + j], v));
+    residual = where(g, unsettled, best[m + r], residual);
+  }
+  const bestAt = m + r + 3;
+  const stateOutputs = spec.initial.map((_, j) => (spec.keepBest ? [j, bestAt + j] : [j]));
+  return { states, riders, iterations, residual, unsettled, scans, stateOutputs, node };
+}
+
+/** Split rows [B, n] back into tensors shaped like `like` (each [B, ...]). */
+function unflatten(g: Graph, rows: Value, like: readonly Value[]): Value[] {
+  if (like.length === 1) return [reshapeLike(g, rows, like[0])];
+  let at = 0;
+  return like.map((v) => {
+    const dims = v.shape.slice(1);
+    if (!dims.every((d): d is number => typeof d === 'number')) throw new SpecError(`anderson: state '${v.name}' has run-time dims ${formatShape(v.shape)} past the batch`);
+    const size = dims.reduce((a, d) => a * d, 1);
+    const part = slice(g, rows, [at], [at + size], [1]);
+    at += size;
+    return reshapeLike(g, part, v);
+  });
+}
