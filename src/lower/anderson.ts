@@ -25,7 +25,7 @@
  */
 import { Tensor, type Graph, type Value } from '../ir/index.js';
 import {
-  add, cast, concat, constantOfShape, div, gather, matmul, mul, not, reduceSum, scalar, shapeOf, slice, squeeze, sub, transpose, unsqueeze,
+  add, cast, concat, constantOfShape, div, gather, greater, matmul, mul, not, reduceSum, scalar, shapeOf, slice, squeeze, sub, transpose, unsqueeze, where,
 } from '../ops/index.js';
 
 /** Anderson's settings, resolved. */
@@ -87,9 +87,9 @@ export function andersonStep(
   const rhs = matmul(g, dG, unsqueeze(g, gk, [2])); // ΔGᵀ g_k, [B, m, 1]
   const gamma = solveRegularized(g, normal, rhs, settings.regularization);
 
-  const beta = scalar(g, settings.mixing, dtype);
-  const step = settings.mixing === 1 ? gk : mul(g, gk, beta);
-  const directions = settings.mixing === 1 ? add(g, dX, dG) : add(g, dX, mul(g, dG, beta));
+  const undamped = settings.mixing === 1;
+  const step = undamped ? gk : mul(g, gk, scalar(g, settings.mixing, dtype));
+  const directions = undamped ? add(g, dX, dG) : add(g, dX, mul(g, dG, scalar(g, settings.mixing, dtype)));
   // (ΔX + βΔG) γ as γᵀ(ΔX + βΔG): [B, 1, m] × [B, m, n] keeps the big operand untransposed.
   const correction = squeeze(g, matmul(g, transpose(g, gamma, [0, 2, 1]), directions), [1]);
   const next = sub(g, add(g, x, step), correction);
@@ -108,9 +108,10 @@ export function solveRegularized(g: Graph, a: Value, r: Value, lambda: number): 
   const dtype = a.dtype;
   const eye = g.constant(Tensor.fromNumbers(dtype, [1, m, m], Array.from({ length: m * m }, (_, i) => (i % (m + 1) === 0 ? 1 : 0))));
   const meanDiag = div(g, reduceSum(g, mul(g, a, eye), [1, 2], true), scalar(g, m, dtype));
-  // The floor keeps an all-zero history (the first step) solvable: γ = 0.
-  const floor = scalar(g, dtype === 'float64' ? 1e-300 : 1e-30, dtype);
-  const shift = add(g, mul(g, meanDiag, scalar(g, lambda, dtype)), floor);
+  // An all-zero history (the first step) gets the identity, hence γ = 0. (Not a tiny floor added to the
+  // shift: onnxruntime's basic graph rewrites lose a float64 constant below float32's range, giving NaN.)
+  const empty = not(g, greater(g, meanDiag, scalar(g, 0, dtype)));
+  const shift = where(g, empty, scalar(g, 1, dtype), mul(g, meanDiag, scalar(g, lambda, dtype)));
   let aug = concat(g, [add(g, a, mul(g, eye, shift)), r], 2); // [B, m, m+1]
   for (let k = 0; k < m; k++) {
     const row = slice(g, aug, [k], [k + 1], [1]); // [B, 1, m+1]

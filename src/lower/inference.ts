@@ -3,7 +3,7 @@
 // that the training graphs (training.ts) start from.
 import { Graph, SpecError, type DType, type Node, type Tensor, type Value } from '../ir/index.js';
 import { DEFAULT_OPSET } from '../onnx/serialize.js';
-import { BuildContext, type ParamInfo, type ParamMode } from '../twnn/module.js';
+import { BuildContext, type ParamInfo, type ParamMode, type RegionOverrides } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { iterationOutputs } from './iterations.js';
 
@@ -17,6 +17,8 @@ export interface BuildOptions {
   seed?: number;
   /** Parameter values that replace the drawn ones, by name (trained weights). */
   weights?: ReadonlyMap<string, Tensor>;
+  /** Settings that replace every region's own (e.g. `{ tol: 1e-10, backwardTol: 1e-10 }` for an exact gradient check). */
+  regionOverrides?: RegionOverrides;
 }
 
 /** A built graph with the parameters it declared, in declaration order. */
@@ -79,7 +81,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
   if (!Number.isInteger(opset) || opset < MIN_OPSET) throw new SpecError(`model '${spec.name}': opset must be an integer >= ${MIN_OPSET}, got ${opset}`);
   const graph = new Graph(spec.name, undefined, opset);
   if (spec.description) graph.docString = spec.description;
-  const context = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights, training });
+  const context = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights, training, ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}) });
   const x = graph.input('x', dtype, spec.input.shape);
   const y = spec.net.build(context, x);
   if (y.dtype !== dtype) throw new SpecError(`model '${spec.name}': the network's output has dtype ${y.dtype}, expected ${dtype}`);

@@ -86,10 +86,12 @@ export function residualNorm(g: Graph, next: readonly Value[], prev: readonly Va
     case 'rms':
       return sqrt(g, reduceMean(g, mul(g, delta, delta), [1], false));
     case 'relative': {
-      // A zero right-hand side has the zero solution: 0 / tiny = 0 settles at once.
-      const tiny = scalar(g, delta.dtype === 'float64' ? 1e-300 : 1e-30, delta.dtype);
       const size = scale ?? sampleNorm(g, next);
-      return div(g, sqrt(g, reduceSum(g, mul(g, delta, delta), [1], false)), add(g, size, tiny));
+      // A zero size divides by 1 instead (the step is then 0 for a linear fixed point: it settles at once).
+      // Not `size + tiny`: onnxruntime's basic graph rewrites lose a float64 constant below float32's range (NaN).
+      const zero = scalar(g, 0, size.dtype);
+      const safe = where(g, greater(g, size, zero), size, scalar(g, 1, size.dtype));
+      return div(g, sqrt(g, reduceSum(g, mul(g, delta, delta), [1], false)), safe);
     }
   }
 }

@@ -1,7 +1,8 @@
 // The training graphs of DESIGN §3, built from the same network as model.onnx
 // with parameters as plain graph inputs and train-mode layers:
 //
-//   grad.onnx         x, target, params           -> loss, grad.<param>, grad.x
+//   grad.onnx         x, target, params           -> loss, grad.<param>, grad.x,
+//                                                     iterations, iterations_backward, unsettled
 //   train.onnx        x, target, lr, step, params, states, buffers
 //                       -> loss, <param>.new, <param>.m.new, <param>.v.new, <buffer>.new,
 //                          iterations, iterations_backward, unsettled (regions each sample ran
@@ -24,7 +25,7 @@ import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
 import { mseLoss, softmaxCrossEntropy } from '../autodiff/losses.js';
 import { optimizerState, optimizerStep, resolveOptimizer, type OptimizerConfig, type OptimizerSettings, type StateSlot } from '../autodiff/optimizers.js';
 import { backward } from '../autodiff/transform.js';
-import type { ParamInfo } from '../twnn/module.js';
+import type { IteratorReport, ParamInfo } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { lossForData, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
@@ -83,6 +84,7 @@ export function buildGradGraph(spec: ModelSpec, options: TrainingBuildOptions = 
   g.output('loss', t.lossValue);
   t.trainable.forEach((name, i) => g.output(`grad.${name}`, grads[i]));
   g.output('grad.x', grads[grads.length - 1]);
+  countOutputs(g, x, t.net.context.iterators);
   pruneDeadNodes(g);
   const read = readValues(g);
   orderInputs(g, ['x', 'target', ...t.net.params.map((p) => p.name)], (v) => !t.buffers.includes(v.name) || read.has(v));
@@ -127,9 +129,7 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
     for (const s of slots) g.output(`${p.name}.${s}.new`, updates[i].state[s]!);
   });
   for (const name of t.buffers) g.output(`${name}.new`, context.bufferUpdates.get(name) ?? identity(g, inputNamed(g, name)));
-  g.output('iterations', iterationOutputs(g, x, context.iterators)[0][1]);
-  g.output('iterations_backward', backwardIterations(g, x, context.iterators));
-  g.output('unsettled', unsettledCounts(g, x, context.iterators));
+  countOutputs(g, x, context.iterators);
   if (penalty) g.output('jacobian_penalty', penalty);
   pruneDeadNodes(g);
   const stateNames = trainableInfo.flatMap((p) => slots.map((s) => `${p.name}.${s}`));
@@ -205,6 +205,13 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
     g.output(v.name, scan >= 0 ? result.scans[scan] : finals[carried]);
   }
   return { ...train, graph: g };
+}
+
+/** The per-sample counts grad.onnx and train.onnx end with: iterations, iterations_backward, unsettled. */
+function countOutputs(g: Graph, x: Value, reports: readonly IteratorReport[]): void {
+  g.output('iterations', iterationOutputs(g, x, reports)[0][1]);
+  g.output('iterations_backward', backwardIterations(g, x, reports));
+  g.output('unsettled', unsettledCounts(g, x, reports));
 }
 
 interface LossBuild {

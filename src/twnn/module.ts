@@ -53,7 +53,15 @@ export interface BuildContextOptions {
    * statistics and report buffer updates. Default false.
    */
   training?: boolean;
+  /**
+   * Settings that replace every region's own (tolerances, solvers, backward
+   * mode): what gradient checks and benchmarks vary without editing a graph file.
+   */
+  regionOverrides?: RegionOverrides;
 }
+
+/** Region settings a build may override for every region (FixedPointConfig's names and types). */
+export type RegionOverrides = Partial<Omit<import('../lower/fixed-point.js').FixedPointConfig, 'region' | 'wormholes'>>;
 
 /**
  * What a fixed-point region reports about its iterator, so the graph builders
@@ -107,6 +115,7 @@ export class BuildContext {
   readonly mode: ParamMode;
   readonly weights?: ReadonlyMap<string, Tensor>;
   readonly training: boolean;
+  readonly regionOverrides: RegionOverrides;
   /** Parameters in declaration order (the order of initializers and of the manifest). */
   readonly params: ParamInfo[] = [];
   /** Fixed-point regions built so far, in build order. */
@@ -128,6 +137,7 @@ export class BuildContext {
     this.mode = options.mode;
     this.weights = options.weights;
     this.training = options.training ?? false;
+    this.regionOverrides = options.regionOverrides ?? {};
   }
 
   /**

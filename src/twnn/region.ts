@@ -142,6 +142,7 @@ export function region(spec: RegionSpec): RegionModule {
       };
       return lowerFixedPoint(ctx, sweep, {
         ...config,
+        ...ctx.regionOverrides,
         region: regionName,
         wormholes: wormholes.map((w) => ({ from: w.from, to: w.to, gateBias: w.gateBias, projection: w.projection })),
       });
