@@ -19,32 +19,50 @@
 // 500 steps and its loss went NaN (at step 525; at step 471 with the gradient norm
 // clipped to 1), while the same blocks without wormholes train at 2e-3.
 // Conv networks build in float32 only.
-import { basicBlock, batchNorm2d, conv2d, dense, defineModel, flatten, globalAvgPool, region, relu, sequential } from '../src/index.js';
+import { basicBlock, batchNorm2d, conv2d, dense, defineModel, flatten, globalAvgPool, region, relu, sequential, type ModelSpec, type RegionSpec } from '../src/index.js';
 
 const gn = { norm: 'group', groups: 8 } as const;
 const iterate = { tol: 1e-3, maxIter: 300 };
 
-export default defineModel({
-  name: 'mnist-resnet',
-  description: 'TWNN ResNet for MNIST (paper Fig. 5): conv stem /2, region[B1 16, B2 16->32/2] wormhole 2->1, region[B3 32, B4 32->64] wormhole 4->3, GroupNorm blocks, global average pool, dense 64 -> 10',
-  input: { shape: ['B', 1, 28, 28], dtype: 'float' },
-  net: sequential({
-    stem: sequential({ conv: conv2d(1, 16, 3, { stride: 2, padding: 1, bias: false }), bn: batchNorm2d(16), relu: relu() }),
-    region1: region({
-      blocks: { B1: basicBlock(16, 16, gn), B2: basicBlock(16, 32, { stride: 2, ...gn }) },
-      wormholes: [{ from: 'B2', to: 'B1', gateBias: -4 }],
-      iterate,
-      backward: 'implicit',
+/** What a variant of this TWNN changes: its name, settings shared by both regions, and the learning rate. */
+export interface MnistResnetVariant {
+  name: string;
+  note?: string;
+  regions?: Pick<RegionSpec, 'jacobianPenalty' | 'backwardSolver'> & { iterate?: RegionSpec['iterate'] };
+  lr?: number;
+}
+
+/**
+ * This file's TWNN ResNet, or a variant of it (graphs/mnist-resnet-jacobian.ts).
+ *
+ * @example export default mnistResnet({ name: 'mnist-resnet-jacobian', regions: { jacobianPenalty: 1 }, lr: 2e-3 });
+ */
+export function mnistResnet(variant: MnistResnetVariant = { name: 'mnist-resnet' }): ModelSpec {
+  const shared = { backward: 'implicit' as const, ...variant.regions, iterate: { ...iterate, ...variant.regions?.iterate } };
+  return defineModel({
+    name: variant.name,
+    description:
+      'TWNN ResNet for MNIST (paper Fig. 5): conv stem /2, region[B1 16, B2 16->32/2] wormhole 2->1, region[B3 32, B4 32->64] wormhole 4->3, ' +
+      `GroupNorm blocks, global average pool, dense 64 -> 10${variant.note ? `; ${variant.note}` : ''}`,
+    input: { shape: ['B', 1, 28, 28], dtype: 'float' },
+    net: sequential({
+      stem: sequential({ conv: conv2d(1, 16, 3, { stride: 2, padding: 1, bias: false }), bn: batchNorm2d(16), relu: relu() }),
+      region1: region({
+        blocks: { B1: basicBlock(16, 16, gn), B2: basicBlock(16, 32, { stride: 2, ...gn }) },
+        wormholes: [{ from: 'B2', to: 'B1', gateBias: -4 }],
+        ...shared,
+      }),
+      region2: region({
+        blocks: { B3: basicBlock(32, 32, gn), B4: basicBlock(32, 64, gn) },
+        wormholes: [{ from: 'B4', to: 'B3', gateBias: -4 }],
+        ...shared,
+      }),
+      pool: globalAvgPool(),
+      flatten: flatten(),
+      head: dense(64, 10),
     }),
-    region2: region({
-      blocks: { B3: basicBlock(32, 32, gn), B4: basicBlock(32, 64, gn) },
-      wormholes: [{ from: 'B4', to: 'B3', gateBias: -4 }],
-      iterate,
-      backward: 'implicit',
-    }),
-    pool: globalAvgPool(),
-    flatten: flatten(),
-    head: dense(64, 10),
-  }),
-  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 8, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
-});
+    task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 8, batch: 64, lr: variant.lr ?? 1e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
+  });
+}
+
+export default mnistResnet();

@@ -6,7 +6,8 @@
 //   train.onnx        x, target, lr, step, params, states, buffers
 //                       -> loss, <param>.new, <param>.m.new, <param>.v.new, <buffer>.new,
 //                          iterations, iterations_backward, unsettled (regions each sample ran
-//                          out of sweeps in), jacobian_penalty (with a region's jacobianPenalty)
+//                          out of sweeps in; unsettled.<region> too with several regions),
+//                          jacobian_penalty (with a region's jacobianPenalty)
 //   train_steps.onnx  the same inputs with x and target stacked [K, B, ...]; an outer
 //                     Loop runs K train.onnx steps (its nodes copied into the body)
 //                     with step, step+1, ...; per-step loss [K] and counts [K, B]
@@ -170,7 +171,8 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
     return i;
   };
   const newIndex = carried1.map((v) => outputIndex(`${v.name}.new`));
-  const scanNames = ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty'].filter((n) => one.outputs.some((v) => v.name === n));
+  const perStep = (name: string) => ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty'].includes(name) || name.startsWith('unsettled.');
+  const scanNames = one.outputs.map((v) => v.name).filter(perStep);
   const scanIndex = scanNames.map(outputIndex);
 
   const result = loop(g, {
@@ -212,6 +214,8 @@ function countOutputs(g: Graph, x: Value, reports: readonly IteratorReport[]): v
   g.output('iterations', iterationOutputs(g, x, reports)[0][1]);
   g.output('iterations_backward', backwardIterations(g, x, reports));
   g.output('unsettled', unsettledCounts(g, x, reports));
+  // Per region too where there are several, as model.onnx's iterations.<region>: each region has its own onMaxIter.
+  if (reports.length > 1) for (const r of reports) g.output(`unsettled.${r.region}`, unsettledCounts(g, x, [r]));
 }
 
 interface LossBuild {

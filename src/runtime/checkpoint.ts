@@ -50,6 +50,8 @@ export interface TrainPosition {
   /** Running sums of the current epoch's training loss (for its mean). */
   epochLossSum: number;
   epochSamples: number;
+  /** The current epoch's unsettled training samples so far (absent in checkpoints written before twnn counted them). */
+  epochUnsettled?: number;
   /** Seconds spent training so far, over all sessions of the run. */
   seconds: number;
   /** Mean training loss of the last finished epoch (null before the first ends). */

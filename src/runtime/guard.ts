@@ -30,35 +30,53 @@ export function checkFixedPoint(outputs: Readonly<Record<string, Tensor>>, where
   throw new TwnnError(`${where}: the fixed-point iteration of ${failures.join('; ')}; its outputs are not a prediction`);
 }
 
-/** A forward fixed-point iterator's stopping rule, as its `twnn.loop:<node>` metadata records it. */
+/** A forward fixed-point iterator's stopping rule and policy, as its `twnn.loop:<node>` metadata records it. */
 export interface RegionLimits {
   region: string;
   tol: number;
   maxIter: number;
+  /** What `twnn run`/`eval`/`train` do about unsettled samples ('warn' where the metadata predates the option). */
+  onMaxIter: 'warn' | 'error';
+  /** What an unsettled sample's output is ('last' where the metadata predates best iterates). */
+  returnIterate: 'best' | 'last';
 }
 
 const LOOP_KEY = 'twnn.loop:';
 
 /**
  * The forward iterators of a model (metadata_props `twnn.loop:<node>` entries
- * with role `forward`), in metadata order. Entries that are not twnn's JSON,
- * or lack a region, tol or maxIter, are skipped: a foreign model has none.
+ * with role `iterate`, or `forward` in older models), in metadata order.
+ * Entries that are not twnn's JSON, or lack a region, tol or maxIter, are
+ * skipped: a foreign model has none.
  *
- * @example regionLimits(parseModel(bytes, 'model.onnx')) // [{ region: 'region1', tol: 0.001, maxIter: 300 }]
+ * @example regionLimits(parseModel(bytes, 'model.onnx')) // [{ region: 'region1', tol: 0.001, maxIter: 300, onMaxIter: 'warn', returnIterate: 'best' }]
  */
 export function regionLimits(model: OnnxTypes.IModelProto): RegionLimits[] {
-  return (model.metadataProps ?? []).flatMap((p) => {
-    if (!p.key?.startsWith(LOOP_KEY)) return [];
-    let config: Record<string, unknown>;
-    try {
-      config = JSON.parse(p.value ?? '') as Record<string, unknown>;
-    } catch {
-      return [];
-    }
-    const { role, region, tol, maxIter } = config ?? {};
+  return iteratorLimits(
+    (model.metadataProps ?? []).flatMap((p) => {
+      if (!p.key?.startsWith(LOOP_KEY)) return [];
+      try {
+        return [JSON.parse(p.value ?? '') as unknown];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
+
+/**
+ * The forward iterators among Loop configs already parsed, e.g. a manifest's
+ * `iterators` list (the same records as the metadata); the rest are skipped.
+ *
+ * @example iteratorLimits(manifest.iterators).map((r) => r.region) // ['region1']
+ */
+export function iteratorLimits(configs: readonly unknown[]): RegionLimits[] {
+  return configs.flatMap((config) => {
+    if (typeof config !== 'object' || config === null) return [];
+    const { role, region, tol, maxIter, onMaxIter, returnIterate } = config as Record<string, unknown>;
     // 'forward' is what models exported before the Loops were named by role (`region1/iterate`) say.
     if ((role !== 'iterate' && role !== 'forward') || typeof region !== 'string' || typeof tol !== 'number' || typeof maxIter !== 'number') return [];
-    return [{ region, tol, maxIter }];
+    return [{ region, tol, maxIter, onMaxIter: onMaxIter === 'error' ? 'error' : 'warn', returnIterate: returnIterate === 'best' ? 'best' : 'last' }];
   });
 }
 
@@ -86,30 +104,126 @@ export function regionIterations(outputs: Readonly<Record<string, Tensor>>, regi
   });
 }
 
+/** A region's samples that ran all maxIter sweeps with a finite residual above tol. */
+export interface UnsettledSamples extends RegionLimits {
+  /** How many. */
+  count: number;
+  /** Their indices (batch rows, or data-set indices once added up), ascending; at most UNSETTLED_LISTED when added up. */
+  samples: number[];
+  /** How many samples were looked at. */
+  of: number;
+}
+
+/** Sample indices an evaluation keeps per region (the count goes on). */
+export const UNSETTLED_LISTED = 100;
+
 /**
- * One warning per region where some sample ran all `maxIter` sweeps without
- * its residual reaching `tol` (its output is the last sweep's, not a settled
- * fixed point), naming the region and the samples. Not an error: the output
- * may still be useful, and a user may raise maxIter or loosen tol.
+ * Per region, the samples of a batch that ran out of sweeps unsettled. A
+ * training graph says so itself (`unsettled.<region>`, or `unsettled` with one
+ * region); for model.onnx it is read off `iterations` >= maxIter with a finite
+ * `residual` above tol (per region as `regionIterations` finds them). Regions
+ * with neither are left out; a non-finite residual is `checkFixedPoint`'s.
+ *
+ * @example unsettledSamples(outputs, regionLimits(model)) // [{ region: 'region1', ..., count: 2, samples: [1, 3], of: 4 }]
+ */
+export function unsettledSamples(outputs: Readonly<Record<string, Tensor>>, regions: readonly RegionLimits[]): UnsettledSamples[] {
+  const counted = new Map(regionIterations(outputs, regions).map((r) => [r.region, r]));
+  return regions.flatMap((r) => {
+    const flags = outputs[`unsettled.${r.region}`] ?? (regions.length === 1 ? outputs.unsettled : undefined);
+    if (flags) {
+      const samples = flags.toNumbers().flatMap((n, b) => (n > 0 ? [b] : []));
+      return [{ ...r, count: samples.length, samples, of: flags.size }];
+    }
+    const c = counted.get(r.region);
+    if (!c?.residual) return [];
+    const res = c.residual.toNumbers();
+    // The Loop compared in the residual's dtype: a float32 residual equal to float32(tol) settled.
+    const limit = c.residual.dtype === 'float32' ? Math.fround(r.tol) : r.tol;
+    const samples = c.iterations.toNumbers().flatMap((n, b) => (n >= r.maxIter && Number.isFinite(res[b]) && res[b] > limit ? [b] : []));
+    return [{ ...r, count: samples.length, samples, of: c.iterations.size }];
+  });
+}
+
+/**
+ * Add a batch's unsettled samples into running totals (one entry per region,
+ * in the order met), turning batch row b into data-set index `indexOf(b)`
+ * (default: b itself); at most UNSETTLED_LISTED indices are kept per region.
+ *
+ * @example for (const { x } of batches) { addUnsettled(totals, unsettledSamples(await session.run({ x }), regions), (b) => seen + b); seen += x.shape[0]; }
+ */
+export function addUnsettled(totals: UnsettledSamples[], batch: readonly UnsettledSamples[], indexOf: (row: number) => number = (b) => b): void {
+  for (const u of batch) {
+    let total = totals.find((t) => t.region === u.region);
+    if (!total) {
+      total = { ...u, count: 0, samples: [], of: 0 };
+      totals.push(total);
+    }
+    total.count += u.count;
+    total.of += u.of;
+    total.samples = [...total.samples, ...u.samples.map(indexOf)].sort((a, b) => a - b).slice(0, UNSETTLED_LISTED);
+  }
+}
+
+/**
+ * One warning per region with onMaxIter 'warn' where some sample ran all
+ * `maxIter` sweeps without its residual reaching `tol`, naming the region and
+ * the samples and saying what they returned (their best iterate, or the last
+ * sweep's). Not an error: the output may still be useful, and a user may
+ * raise maxIter or loosen tol. Regions with onMaxIter 'error' are `checkSettled`'s.
  *
  * @example for (const w of unsettledWarnings(outputs, regionLimits(model), 'model.onnx')) console.warn(w);
  */
 export function unsettledWarnings(outputs: Readonly<Record<string, Tensor>>, regions: readonly RegionLimits[], where: string): string[] {
-  return regionIterations(outputs, regions).flatMap(({ region, tol, maxIter, iterations, residual }) => {
-    if (!residual) return [];
-    const res = residual.toNumbers();
-    // The Loop compared in the residual's dtype: a float32 residual equal to float32(tol) settled.
-    const limit = residual.dtype === 'float32' ? Math.fround(tol) : tol;
-    const bad = iterations.toNumbers().flatMap((n, b) => (n >= maxIter && res[b] > limit ? [b] : []));
-    if (bad.length === 0) return [];
-    return [
-      `${where}: region '${region}' ran all maxIter ${maxIter} sweeps without settling (residual > tol ${tol}) for ` +
-        `sample${bad.length > 1 ? 's' : ''} ${sampleList(bad)} (${bad.length} of ${iterations.size}); ` +
-        (bad.length > 1 ? "their outputs are the last sweep's, not fixed points" : "its output is the last sweep's, not a fixed point"),
-    ];
-  });
+  return unsettledSamples(outputs, regions).flatMap((u) => (u.count > 0 && u.onMaxIter === 'warn' ? [`${where}: ${unsettledPhrase(u)}; ${outcome(u)}`] : []));
 }
 
-function sampleList(samples: readonly number[]): string {
-  return samples.slice(0, 10).join(', ') + (samples.length > 10 ? `, ... (${samples.length} in all)` : '');
+/**
+ * A region's unsettled samples as `twnn eval` prints them: how many of how
+ * many, which, and what their outputs are.
+ *
+ * @example unsettledSummary(u) // "region2: 1 of 10000 samples ran all maxIter 300 sweeps without settling (residual > tol 0.001): sample 1014; its output is its best iterate (lowest residual), not a fixed point"
+ */
+export function unsettledSummary(u: UnsettledSamples): string {
+  return (
+    `${u.region}: ${u.count} of ${u.of} samples ran all maxIter ${u.maxIter} sweeps without settling (residual > tol ${u.tol}): ` +
+    `sample${u.count > 1 ? 's' : ''} ${sampleList(u.samples, u.count)}; ${outcome(u)}`
+  );
+}
+
+/**
+ * Throw for the regions with onMaxIter 'error' that have unsettled samples: a
+ * TwnnError naming `where`, each region, its samples, maxIter and tol, and
+ * how to change that. Regions with onMaxIter 'warn' pass.
+ *
+ * @example checkSettled(unsettledSamples(outputs, regionLimits(model)), 'model.onnx');
+ */
+export function checkSettled(found: readonly UnsettledSamples[], where: string): void {
+  const failed = found.filter((u) => u.count > 0 && u.onMaxIter === 'error');
+  if (failed.length === 0) return;
+  const names = failed.map((u) => `'${u.region}'`).join(', ');
+  throw new TwnnError(
+    `${where}: ${failed.map(unsettledPhrase).join('; ')}; iterate.onMaxIter is 'error' for region${failed.length > 1 ? 's' : ''} ${names}: ` +
+      "raise iterate.maxIter, loosen iterate.tol, or set iterate.onMaxIter: 'warn' to accept such outputs",
+  );
+}
+
+/** "region 'r' ran all maxIter 5 sweeps without settling (residual > tol 0.001) for samples 1, 3 (2 of 4)" */
+function unsettledPhrase(u: UnsettledSamples): string {
+  return (
+    `region '${u.region}' ran all maxIter ${u.maxIter} sweeps without settling (residual > tol ${u.tol}) for ` +
+    `sample${u.count > 1 ? 's' : ''} ${sampleList(u.samples, u.count)} (${u.count} of ${u.of})`
+  );
+}
+
+/** What unsettled samples returned. */
+function outcome(u: UnsettledSamples): string {
+  if (u.returnIterate === 'best') {
+    return u.count > 1 ? 'their outputs are their best iterates (lowest residual), not fixed points' : 'its output is its best iterate (lowest residual), not a fixed point';
+  }
+  return u.count > 1 ? "their outputs are the last sweep's, not fixed points" : "its output is the last sweep's, not a fixed point";
+}
+
+/** The first ten samples, then how many in all (`total`, when only some are listed). */
+function sampleList(samples: readonly number[], total = samples.length): string {
+  return samples.slice(0, 10).join(', ') + (total > 10 ? `, ... (${total} in all)` : '');
 }

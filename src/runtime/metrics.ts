@@ -6,7 +6,7 @@ import { TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { sequentialBatches, type Dataset } from '../data/batches.js';
 import type { LossKind } from '../twnn/task.js';
-import { checkFixedPoint } from './guard.js';
+import { addUnsettled, checkFixedPoint, unsettledSamples, type RegionLimits, type UnsettledSamples } from './guard.js';
 import type { TwnnSession } from './session.js';
 
 /** Sums over the samples seen so far; `evaluationResult` turns them into means. */
@@ -19,6 +19,8 @@ export interface EvalTotals {
   /** Sum and maximum of the per-sample `iterations` output (0 when the model has none). */
   iterationsSum: number;
   iterationsMax: number;
+  /** Per region, the samples that ran out of sweeps unsettled (data-set indices; see `addUnsettled`). */
+  unsettled: UnsettledSamples[];
 }
 
 /** What an evaluation reports. */
@@ -29,11 +31,17 @@ export interface EvalResult {
   accuracy?: number;
   iterationsMean: number;
   iterationsMax: number;
+  /**
+   * Per region whose counts the model outputs: how many samples ran all
+   * maxIter sweeps without settling, and the first UNSETTLED_LISTED of their
+   * data-set indices (count 0 for a region where every sample settled).
+   */
+  unsettled: UnsettledSamples[];
 }
 
 /** Empty totals. @example const totals = emptyTotals(); */
 export function emptyTotals(): EvalTotals {
-  return { samples: 0, lossSum: 0, correct: 0, iterationsSum: 0, iterationsMax: 0 };
+  return { samples: 0, lossSum: 0, correct: 0, iterationsSum: 0, iterationsMax: 0, unsettled: [] };
 }
 
 /**
@@ -102,6 +110,7 @@ export function evaluationResult(totals: EvalTotals, loss: LossKind): EvalResult
     ...(loss === 'cross_entropy' ? { accuracy: totals.correct / n } : {}),
     iterationsMean: totals.iterationsSum / n,
     iterationsMax: totals.iterationsMax,
+    unsettled: totals.unsettled.map((u) => ({ ...u, samples: [...u.samples] })),
   };
 }
 
@@ -113,9 +122,26 @@ export function meanOf(t: Tensor | undefined): number {
   return s / t.size;
 }
 
-/** One line of metrics.jsonl: a step, or the end of an epoch (`kind`). */
+/**
+ * One line of metrics.jsonl: a step, or the end of an epoch (`kind`). The
+ * unsettled counts are absent from logs written before twnn counted them.
+ */
 export type MetricsRecord =
-  | { kind: 'step'; epoch: number; step: number; lr: number; loss: number; iterations: number; iterations_backward: number; samples_per_s: number }
+  | {
+      kind: 'step';
+      epoch: number;
+      step: number;
+      lr: number;
+      /** The task loss (without any Jacobian penalty). */
+      loss: number;
+      iterations: number;
+      iterations_backward: number;
+      /** Samples of the batch that ran out of sweeps unsettled in some region (train.onnx's `unsettled` > 0). */
+      unsettled?: number;
+      /** train.onnx's `jacobian_penalty`, where a region has `jacobianPenalty` > 0. */
+      jacobian_penalty?: number;
+      samples_per_s: number;
+    }
   | {
       kind: 'epoch';
       epoch: number;
@@ -124,6 +150,10 @@ export type MetricsRecord =
       test_loss: number;
       test_accuracy?: number;
       test_iterations: number;
+      /** The sum of the epoch's steps' `unsettled`. */
+      unsettled?: number;
+      /** Unsettled test samples, summed over the regions. */
+      test_unsettled?: number;
       seconds: number;
     };
 
@@ -178,16 +208,22 @@ export function readMetrics(path: string): MetricsRecord[] {
 /**
  * Evaluate an inference session (inputs `x`; outputs `y` and optionally
  * `iterations`) on a data set in order, `batch` rows at a time; the loss is
- * computed here, in JS, from `y`.
+ * computed here, in JS, from `y`. With the model's `regions` (from
+ * `regionLimits`), samples that ran out of sweeps unsettled are counted per
+ * region with their data-set indices; whatever a region's onMaxIter, deciding
+ * what to do about them is the caller's (`checkSettled`). A non-finite
+ * residual is an error at once.
  *
- * @example const result = await evaluate(session, test, 'cross_entropy', 256); // result.accuracy
+ * @example const result = await evaluate(session, test, 'cross_entropy', 256, regionLimits(model)); // result.accuracy, result.unsettled
  */
-export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKind, batch: number): Promise<EvalResult> {
+export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKind, batch: number, regions: readonly RegionLimits[] = []): Promise<EvalResult> {
   const totals = emptyTotals();
   for (const { x, target } of sequentialBatches(data, batch)) {
     const out = await session.run({ x });
-    checkFixedPoint(out, session.where);
+    checkFixedPoint(out, session.where, regions.map((r) => r.region));
     if (!out.y) throw new TwnnError(`${session.where}: the model has no output 'y' (its outputs are ${session.outputNames.join(', ')})`);
+    const offset = totals.samples;
+    addUnsettled(totals.unsettled, unsettledSamples(out, regions), (b) => offset + b);
     accumulate(totals, loss, out.y, target, out.iterations);
   }
   return evaluationResult(totals, loss);

@@ -24,6 +24,7 @@ import type { ModelSpec } from '../twnn/spec.js';
 import type { LossKind, LrSchedule, OptimizerKind, TrainDefaults } from '../twnn/task.js';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
 import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
+import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
 import { evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
 import { openSession, type TwnnSession } from './session.js';
 
@@ -76,6 +77,8 @@ export type TrainEvent =
       loss: number;
       iterations: number;
       iterationsBackward: number;
+      /** Samples of the batch that ran out of sweeps unsettled in some region. */
+      unsettled: number;
       /** Averaged over this session's steps (metrics.jsonl has each step's own rate). */
       samplesPerSecond: number;
       /** Seconds left at this session's average step time. */
@@ -105,7 +108,10 @@ export interface TrainResult {
 /**
  * Train `spec` on its task's data (or `options.data`), writing the export,
  * metrics.jsonl and checkpoints into `outDir` and, at the end, the trained
- * weights into model.onnx.
+ * weights into model.onnx. Samples that run out of sweeps unsettled are
+ * counted in metrics.jsonl; in a region whose iterate.onMaxIter is 'error'
+ * they stop the run (a TwnnError naming the region, epoch and step), in a
+ * training batch or in an evaluation.
  *
  * @example
  * const result = await train({ spec: sineMlp, outDir: 'exported/sine-mlp', epochs: 2, seed: 0 });
@@ -131,13 +137,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const exported = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
   const manifest = exported.manifest;
   const layout = trainingLayout(manifest);
+  const regions = iteratorLimits(manifest.iterators);
   const data = options.data ?? {
     train: await loadTaskData(task.data!, 'train', config.dtype),
     test: await loadTaskData(task.data!, 'test', config.dtype),
   };
 
   const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : await initialTensors(join(outDir, MODEL_FILE), layout);
-  const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, seconds: 0, lastTrainLoss: null };
+  const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, seconds: 0, lastTrainLoss: null };
   const trainSize = datasetSize(data.train);
   const batchesPerEpoch = batchCount(trainSize, config.batch);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.limitSteps ?? Infinity);
@@ -155,7 +162,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evaluateNow = async () => {
     const session = await openSession(inferenceBytes(spec, config, manifest, tensors), { device, where: `${spec.name} (evaluation)` });
     try {
-      return await evaluate(session, data.test, loss, evalBatch);
+      return await evaluate(session, data.test, loss, evalBatch, regions);
     } finally {
       await session.close();
     }
@@ -193,8 +200,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       sessionSamples += rows.length;
       const iterations = meanOf(out.iterations);
       const iterationsBackward = meanOf(out.iterations_backward);
+      const unsettled = out.unsettled ? out.unsettled.toNumbers().filter((n) => n > 0).length : 0;
+      position.epochUnsettled = (position.epochUnsettled ?? 0) + unsettled;
       const samplesPerSecond = rows.length / Math.max(seconds, 1e-9);
-      metrics.write({ kind: 'step', epoch: position.epoch + 1, step: position.step, lr, loss: stepLoss, iterations, iterations_backward: iterationsBackward, samples_per_s: round(samplesPerSecond) });
+      metrics.write({
+        kind: 'step',
+        epoch: position.epoch + 1,
+        step: position.step,
+        lr,
+        loss: stepLoss,
+        iterations,
+        iterations_backward: iterationsBackward,
+        unsettled,
+        ...(out.jacobian_penalty ? { jacobian_penalty: out.jacobian_penalty.get(0) } : {}),
+        samples_per_s: round(samplesPerSecond),
+      });
+      if (unsettled > 0) stopIfUnsettled(unsettledSamples(out, regions), (b) => rows[b], `${spec.name}: training step ${position.step} (epoch ${position.epoch + 1}; samples numbered in the training split)`);
       emit({
         kind: 'step',
         epoch: position.epoch + 1,
@@ -207,6 +228,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         loss: stepLoss,
         iterations,
         iterationsBackward,
+        unsettled,
         samplesPerSecond: sessionSamples / Math.max(sessionSeconds, 1e-9),
         etaSeconds: ((totalSteps - position.step) * sessionSeconds) / sessionSteps,
       });
@@ -223,12 +245,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           test_loss: test.loss,
           ...(test.accuracy !== undefined ? { test_accuracy: test.accuracy } : {}),
           test_iterations: test.iterationsMean,
+          unsettled: position.epochUnsettled ?? 0,
+          test_unsettled: test.unsettled.reduce((n, u) => n + u.count, 0),
           seconds: round(position.seconds),
         });
         emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: config.epochs, step: position.step, trainLoss, test, seconds: position.seconds });
-        Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, lastTrainLoss: trainLoss });
+        const evaluated = `${spec.name}: the test evaluation after epoch ${position.epoch + 1}`;
+        Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, lastTrainLoss: trainLoss });
         order = undefined;
         await checkpoint();
+        // After the checkpoint: a run resumed with a larger maxIter (or a looser tol) keeps the epoch.
+        checkSettled(test.unsettled, evaluated);
       } else if (options.checkpointEvery && position.step % options.checkpointEvery === 0) {
         await checkpoint();
       }
@@ -240,6 +267,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (checkpointedAt !== position.step) await checkpoint();
   const final = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config), weights: new Map([...tensors.params, ...tensors.buffers]) });
   const test = lastTest?.step === position.step ? lastTest.result : await evaluateNow();
+  checkSettled(test.unsettled, `${spec.name}: the final test evaluation`);
   const trainLoss = position.epochSamples > 0 ? position.epochLossSum / position.epochSamples : (position.lastTrainLoss ?? NaN);
   const epochsRun = position.epoch + position.position / batchesPerEpoch;
   return {
@@ -254,6 +282,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     params: tensors.params,
     buffers: tensors.buffers,
   };
+}
+
+/**
+ * Throw for 'error' regions with unsettled samples of a training batch, the
+ * batch rows turned into the data set's indices by `indexOf`.
+ */
+function stopIfUnsettled(found: readonly UnsettledSamples[], indexOf: (row: number) => number, where: string): void {
+  const inDataset: UnsettledSamples[] = [];
+  addUnsettled(inDataset, found, indexOf);
+  checkSettled(inDataset, where);
 }
 
 /** The run's tensors: what train.onnx takes in and gives back each step. */

@@ -1,13 +1,16 @@
 // Fixed-point regions through the CLI: `twnn build graphs/mnist-mlp.ts --jvp`,
 // `twnn inspect` showing region1's Loop (tol, maxIter, wormhole), `twnn run`
-// printing per-sample sweep counts, running jvp.onnx, and run's diagnostics
-// (a warning for samples that ran out of sweeps, an error for a diverged one).
+// printing per-sample sweep counts, running jvp.onnx, and the diagnostics of
+// run and eval (samples that ran out of sweeps: a warning, or an error where
+// iterate.onMaxIter is 'error'; an error for a diverged one).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/data/mnist.js';
+import { loadSine } from '../../src/data/sine.js';
+import { openSession } from '../../src/runtime/session.js';
 import { expectOnnxValid } from '../helpers/onnx-checker.js';
 import { expectUserError, python, REPO, twnn } from './run-cli.js';
 
@@ -154,7 +157,7 @@ export default defineModel({
     // Sample 0 and 2 also ran maxIter sweeps, but settled: no warning for them.
     expect(r.stderr).toBe(
       `twnn: warning: ${model}: region 'region1' ran all maxIter 2 sweeps without settling (residual > tol 0.001) for samples 1, 3 (2 of 4); ` +
-        "their outputs are the last sweep's, not fixed points\n",
+        'their outputs are their best iterates (lowest residual), not fixed points\n',
     );
   });
 
@@ -164,5 +167,101 @@ export default defineModel({
     const r = await twnn(['run', model, '--input', file]);
     expectUserError(r, `${model}: the fixed-point iteration of region 'region1' diverged (non-finite residual) for sample 1; its outputs are not a prediction`);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe("unsettled samples under iterate.onMaxIter 'warn' and 'error'", () => {
+  // As above, on sine windows of 3: tol 1e-12 is out of a float32 residual's reach in 5 sweeps, so every sample
+  // but a zero row (residual exactly 0) runs out of sweeps.
+  const graph = (onMaxIter: 'warn' | 'error') => `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/index.ts')).href)};
+const block = () => sequential(dense(4, 4, { bias: false }), tanh());
+export default defineModel({
+  name: 'stuck-${onMaxIter}',
+  input: { shape: ['B', 3] },
+  net: sequential({
+    stem: dense(3, 4, { bias: false }),
+    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: { tol: 1e-12, maxIter: 5, onMaxIter: '${onMaxIter}' } }),
+    head: dense(4, 1, { bias: false }),
+  }),
+  task: { loss: 'mse', data: { kind: 'sine', window: 3, length: 60 } },
+});
+`;
+  const modelOf = (onMaxIter: string) => join(dir, `stuck-${onMaxIter}/model.onnx`);
+  // The test split as eval reads it, and its size.
+  const test = loadSine({ window: 3, length: 60 }, 'test');
+  const n = test.x.shape[0];
+  const all = Array.from({ length: n }, (_, i) => i);
+  const listed = `samples ${all.slice(0, 10).join(', ')}, ... (${n} in all)`;
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'rows.json'), JSON.stringify([[0, 0, 0], [2, -1, 0.5], [0, 0, 0], [-3, 1, 2]]));
+    for (const policy of ['warn', 'error']) {
+      writeFileSync(join(dir, `stuck-${policy}.ts`), graph(policy as 'warn' | 'error'));
+      const r = await twnn(['build', join(dir, `stuck-${policy}.ts`), '--out', join(dir, `stuck-${policy}`)]);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    // Check the premise on the model itself: every test window ran all 5 sweeps and stayed above tol.
+    const session = await openSession(modelOf('warn'));
+    try {
+      const out = await session.run({ x: test.x });
+      expect(out.iterations.toNumbers()).toEqual(all.map(() => 5));
+      for (const r of out.residual.toNumbers()) expect(r > Math.fround(1e-12) && Number.isFinite(r)).toBe(true);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("run, 'warn': exit 0, the outputs, and a warning naming the samples and what they returned", async () => {
+    const model = modelOf('warn');
+    const r = await twnn(['run', model, '--input', join(dir, 'rows.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(printedValues(r.stdout, 'iterations')).toEqual([2, 5, 2, 5]);
+    expect(r.stderr).toBe(
+      `twnn: warning: ${model}: region 'region1' ran all maxIter 5 sweeps without settling (residual > tol 1e-12) for samples 1, 3 (2 of 4); ` +
+        'their outputs are their best iterates (lowest residual), not fixed points\n',
+    );
+  });
+
+  it("run, 'error': exit 2 with one line naming the model, region, samples, maxIter, tol and the remedies; no outputs", async () => {
+    const model = modelOf('error');
+    const r = await twnn(['run', model, '--input', join(dir, 'rows.json')]);
+    expectUserError(
+      r,
+      `${model}: region 'region1' ran all maxIter 5 sweeps without settling (residual > tol 1e-12) for samples 1, 3 (2 of 4); ` +
+        "iterate.onMaxIter is 'error' for region 'region1': raise iterate.maxIter, loosen iterate.tol, or set iterate.onMaxIter: 'warn' to accept such outputs",
+    );
+    expect(r.stdout).toBe('');
+    // The zero rows alone settle: no error.
+    writeFileSync(join(dir, 'zeros.json'), JSON.stringify([[0, 0, 0]]));
+    const ok = await twnn(['run', model, '--input', join(dir, 'zeros.json')]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toBe('');
+  });
+
+  it("eval, 'warn': after the loss and sweeps, a line with the count and the data-set indices; exit 0", async () => {
+    const model = modelOf('warn');
+    const r = await twnn(['eval', model]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} on sine/test \\(mse\\): loss \\S+ on ${n} examples$`));
+    expect(lines[1]).toBe('iterations: mean 5.00, max 5');
+    expect(lines[2]).toBe(
+      `region1: ${n} of ${n} samples ran all maxIter 5 sweeps without settling (residual > tol 1e-12): ${listed}; ` +
+        'their outputs are their best iterates (lowest residual), not fixed points',
+    );
+  });
+
+  it("eval, 'error': the same lines, then exit 2 with the full count once the split is evaluated", async () => {
+    const model = modelOf('error');
+    const r = await twnn(['eval', model]);
+    expectUserError(
+      r,
+      `${model} on sine/test: region 'region1' ran all maxIter 5 sweeps without settling (residual > tol 1e-12) for ${listed} (${n} of ${n}); ` +
+        "iterate.onMaxIter is 'error' for region 'region1'",
+    );
+    const lines = r.stdout.split('\n');
+    expect(lines[2]).toMatch(new RegExp(`^region1: ${n} of ${n} samples ran all maxIter 5 sweeps`));
+    // The task report (free-running generation) is not run on a model that failed its onMaxIter.
+    expect(lines).toHaveLength(4);
   });
 });

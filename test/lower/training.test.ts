@@ -75,6 +75,7 @@ describe('graph contracts (DESIGN §3)', () => {
       'loss: float32[]',
       ...['0.weight: float32[32,16]', '0.bias: float32[32]', '2.weight: float32[32,32]', '2.bias: float32[32]', '4.weight: float32[1,32]', '4.bias: float32[1]'].map((s) => `grad.${s}`),
       'grad.x: float32[B,16]',
+      'iterations: int64[B]', 'iterations_backward: int64[B]', 'unsettled: int64[B]',
     ]);
     expect(trainable).toEqual(['0.weight', '0.bias', '2.weight', '2.bias', '4.weight', '4.bias']);
   });

@@ -1,18 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sineMlp from '../../graphs/sine-mlp.js';
 import { batchRows, shuffledOrder } from '../../src/data/batches.js';
 import { loadSine } from '../../src/data/sine.js';
-import { defineModel, dense, sequential } from '../../src/index.js';
+import { defineModel, dense, region, sequential, tanh } from '../../src/index.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { readInitializers, readModelFile } from '../../src/onnx/load.js';
 import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
 import { readMetrics } from '../../src/runtime/metrics.js';
 import { learningRate, train, type TrainEvent, type TrainOptions } from '../../src/runtime/trainer.js';
-import { SpecError } from '../../src/ir/errors.js';
+import { SpecError, TwnnError } from '../../src/ir/errors.js';
+import type { IterateSpec } from '../../src/twnn/region.js';
 import mnistMlp from '../../graphs/mnist-mlp-plain.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-trainer-'));
@@ -49,8 +50,9 @@ describe('train', () => {
     expect(epochLines.map((r) => r.kind === 'epoch' && r.test_loss)).toEqual(epochs);
     expect(result.test.loss).toBe(epochs[2]);
     expect(result.test.accuracy).toBeUndefined();
-    // No fixed-point regions: one forward and one backward sweep per sample.
-    expect(steps.every((r) => r.kind === 'step' && r.iterations === 1 && r.iterations_backward === 1)).toBe(true);
+    // No fixed-point regions: one forward and one backward sweep per sample, nothing unsettled, no penalty.
+    expect(steps.every((r) => r.kind === 'step' && r.iterations === 1 && r.iterations_backward === 1 && r.unsettled === 0 && r.jacobian_penalty === undefined)).toBe(true);
+    expect(epochLines.every((r) => r.kind === 'epoch' && r.unsettled === 0 && r.test_unsettled === 0)).toBe(true);
 
     // model.onnx now holds the trained weights, and the checkpoint the same ones.
     const weights = readInitializers(await readModelFile(join(outDir, 'model.onnx')));
@@ -179,5 +181,57 @@ describe('train', () => {
   it('needs a data set', async () => {
     const bare = defineModel({ name: 'bare', input: { shape: ['B', 2] }, net: sequential(dense(2, 1)) });
     await expect(train({ spec: bare, outDir: join(dir, 'bare') })).rejects.toThrow(/model 'bare' has no task\.data/);
+  });
+});
+
+describe('train with a region that cannot settle (open gate, maxIter 3, tol 1e-12)', () => {
+  // float32 residuals do not reach 1e-12 in three sweeps from a sine window: every sample runs out of sweeps.
+  const stuck = (iterate: IterateSpec, jacobianPenalty = 0) => {
+    const block = () => sequential(dense(8, 8), tanh());
+    return defineModel({
+      name: 'stuck',
+      input: { shape: ['B', 16] },
+      net: sequential({
+        stem: sequential(dense(16, 8), tanh()),
+        region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: { maxIter: 3, tol: 1e-12, ...iterate }, jacobianPenalty }),
+        head: dense(8, 1),
+      }),
+      task: { loss: 'mse', data: { kind: 'sine', window: 16, length: 300 } },
+    });
+  };
+
+  it("'warn': metrics.jsonl counts the unsettled samples of every step and epoch, and records the Jacobian penalty", async () => {
+    const outDir = join(dir, 'stuck-warn');
+    const unsettledSteps: number[] = [];
+    const result = await train({ spec: stuck({}, 0.1), outDir, epochs: 1, batch: 32, data: smallSine, onProgress: (e) => e.kind === 'step' && unsettledSteps.push(e.unsettled) });
+    const records = readMetrics(join(outDir, 'metrics.jsonl'));
+    const steps = records.flatMap((r) => (r.kind === 'step' ? [r] : []));
+    // 227 training windows in batches of 32: seven full, then 3 rows; all of them unsettled.
+    expect(steps.map((r) => r.unsettled)).toEqual([32, 32, 32, 32, 32, 32, 32, 3]);
+    expect(unsettledSteps).toEqual([32, 32, 32, 32, 32, 32, 32, 3]);
+    for (const r of steps) {
+      expect(r.iterations).toBe(3);
+      expect(r.jacobian_penalty).toBeGreaterThan(0);
+      expect(Number.isFinite(r.jacobian_penalty)).toBe(true);
+    }
+    const [epoch] = records.filter((r) => r.kind === 'epoch');
+    expect(epoch).toMatchObject({ unsettled: 227, test_unsettled: 57 });
+    expect(result.test.unsettled).toEqual([
+      { region: 'region1', tol: 1e-12, maxIter: 3, onMaxIter: 'warn', returnIterate: 'best', count: 57, samples: expect.any(Array), of: 57 },
+    ]);
+    expect(result.test.unsettled[0].samples).toEqual(Array.from({ length: 57 }, (_, i) => i));
+  });
+
+  it("'error': the first step stops the run, naming the region, epoch, step and samples; the step is logged, no checkpoint written", async () => {
+    const outDir = join(dir, 'stuck-error');
+    const run = train({ spec: stuck({ onMaxIter: 'error' }), outDir, epochs: 1, batch: 32, data: smallSine });
+    await expect(run).rejects.toThrow(TwnnError);
+    await expect(run).rejects.toThrow(
+      /^stuck: training step 1 \(epoch 1; samples numbered in the training split\): region 'region1' ran all maxIter 3 sweeps without settling \(residual > tol 1e-12\) for samples (\d+, ){10}\.\.\. \(32 in all\) \(32 of 32\); iterate\.onMaxIter is 'error' for region 'region1': raise iterate\.maxIter, loosen iterate\.tol, or set iterate\.onMaxIter: 'warn'/,
+    );
+    const records = readMetrics(join(outDir, 'metrics.jsonl'));
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ kind: 'step', step: 1, unsettled: 32 });
+    expect(existsSync(join(outDir, 'checkpoint.twnn'))).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import { parseInteger } from '../options.js';
 import { assertDeviceAvailable } from '../../runtime/device.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { memoryCommand } from './bench-memory.js';
+import { solversCommand } from './bench-solvers.js';
 
 /**
  * One `twnn bench <name>` subcommand: `register` adds it to the `bench`
@@ -77,7 +78,7 @@ const paperCommand: BenchSubcommand = {
 };
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand, solversCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.

@@ -4,7 +4,9 @@ import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
 import { FormatError, TwnnError } from '../../ir/errors.js';
 import { MANIFEST_FILE } from '../../lower/artifacts.js';
+import { readModelFile } from '../../onnx/load.js';
 import { taskReport } from '../../report/task-report.js';
+import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guard.js';
 import { evaluate } from '../../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { EVAL_BATCH } from '../../runtime/trainer.js';
@@ -21,7 +23,10 @@ interface EvalFlags extends DeviceFlags {
 }
 
 /**
- * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set.
+ * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set,
+ * and per fixed-point region the samples that ran all maxIter sweeps without
+ * settling (a line each on stdout; an error, exit 2, once the whole split is
+ * evaluated, for a region whose iterate.onMaxIter is 'error').
  *
  * @example registerEval(program);
  */
@@ -45,16 +50,19 @@ export function registerEval(program: Command): void {
       const task = readTask(model);
       const session = await openSession(model, { device });
       try {
+        const regions = regionLimits(await readModelFile(model));
         const { data, loss } = chooseData(model, session, flags.data, task);
         const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
         const dataset = await loadTaskData(data, flags.split, dtype);
-        const result = await evaluate(session, dataset, loss, flags.batch);
+        const result = await evaluate(session, dataset, loss, flags.batch, regions);
         const hasIterations = session.outputNames.includes('iterations');
         const lines = [
           `${model} on ${dataset.name} (${loss}): ${testText(result)}`,
           hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
         ];
+        for (const u of result.unsettled) if (u.count > 0) lines.push(unsettledSummary(u));
         process.stdout.write(`${lines.join('\n')}\n`);
+        checkSettled(result.unsettled, `${model} on ${dataset.name}`);
         // The task's report (sine: free-running generation) scores the test split, so it goes with --split test only.
         const report = flags.split === 'test' ? await taskReport({ data, model: session, ...(flags.report !== undefined ? { outDir: flags.report } : {}) }) : undefined;
         if (report) process.stdout.write(report);

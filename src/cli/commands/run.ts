@@ -3,7 +3,7 @@ import { writeNpy } from '../../data/npy.js';
 import { writeFileAtomic } from '../../onnx/files.js';
 import { formatShape } from '../../ir/shape.js';
 import { readModelFile } from '../../onnx/load.js';
-import { checkFixedPoint, regionIterations, regionLimits, unsettledWarnings } from '../../runtime/guard.js';
+import { checkFixedPoint, checkSettled, regionIterations, regionLimits, unsettledSamples, unsettledWarnings } from '../../runtime/guard.js';
 import { openSession } from '../../runtime/session.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
@@ -18,9 +18,10 @@ interface RunFlags extends DeviceFlags {
 /**
  * `twnn run <model.onnx> --input x.json|x.npy`: one inference. Besides the
  * outputs it prints each fixed-point region's sweeps per sample, warns (on
- * stderr) about samples that ran out of sweeps without settling, and fails on
- * a non-finite residual, naming the region and the samples; the regions and
- * their tol/maxIter come from the model's `twnn.loop:` metadata.
+ * stderr) about samples that ran out of sweeps without settling, or fails
+ * before printing anything where the region's iterate.onMaxIter is 'error',
+ * and fails on a non-finite residual, naming the region and the samples; the
+ * regions and their tol/maxIter/onMaxIter come from the model's `twnn.loop:` metadata.
  *
  * @example registerRun(program);
  */
@@ -45,6 +46,7 @@ export function registerRun(program: Command): void {
         const feeds = await readInputFile(flags.input, session.inputs);
         const outputs = await session.run(feeds);
         checkFixedPoint(outputs, model, regions.map((r) => r.region));
+        checkSettled(unsettledSamples(outputs, regions), model);
         // With --json, stdout carries only the JSON; notes go to stderr.
         const note = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
         if (flags.json) process.stdout.write(outputsJsonText(outputs));

@@ -126,7 +126,8 @@ class Progress {
       case 'step': {
         const text =
           `epoch ${e.epoch}/${e.epochs} step ${e.position}/${e.batchesPerEpoch} (${e.step}/${e.totalSteps}) loss ${fmt(e.loss)} ` +
-          `iterations ${e.iterations.toFixed(2)} fwd / ${e.iterationsBackward.toFixed(2)} bwd, ${Math.round(e.samplesPerSecond)} samples/s, ETA ${duration(e.etaSeconds)}`;
+          `iterations ${e.iterations.toFixed(2)} fwd / ${e.iterationsBackward.toFixed(2)} bwd${e.unsettled > 0 ? ` (${e.unsettled} unsettled)` : ''}, ` +
+          `${Math.round(e.samplesPerSecond)} samples/s, ETA ${duration(e.etaSeconds)}`;
         const now = performance.now();
         if (this.tty) {
           if (now - this.lastRender >= SPINNER_REFRESH_MS) {
@@ -139,7 +140,7 @@ class Progress {
         return;
       }
       case 'epoch':
-        this.persist(`epoch ${e.epoch}/${e.epochs}: train loss ${fmt(e.trainLoss)}, test ${testText(e.test)} (${duration(e.seconds)} training so far)`);
+        this.persist(`epoch ${e.epoch}/${e.epochs}: train loss ${fmt(e.trainLoss)}, test ${testText(e.test)}${unsettledNote(e.test)} (${duration(e.seconds)} training so far)`);
         return;
       case 'checkpoint':
         return;
@@ -162,7 +163,7 @@ async function summary(r: TrainResult): Promise<string> {
   const lines = [
     `trained ${r.config.model}: ${r.steps} steps (${Number(r.epochsRun.toPrecision(3))} epoch${r.epochsRun === 1 ? '' : 's'})`,
     `  final train loss ${fmt(r.trainLoss)}`,
-    `  test: ${testText(r.test)}`,
+    `  test: ${testText(r.test)}${unsettledNote(r.test)}`,
     `  time per epoch ${duration(r.secondsPerEpoch)}`,
     'files:',
   ];
@@ -174,6 +175,12 @@ async function summary(r: TrainResult): Promise<string> {
 export function testText(t: EvalResult): string {
   const accuracy = t.accuracy !== undefined ? `, accuracy ${(t.accuracy * 100).toFixed(2)}%` : '';
   return `loss ${fmt(t.loss)}${accuracy} on ${t.samples} examples`;
+}
+
+/** ", 3 of them unsettled" when some test samples ran out of sweeps unsettled (any region), else nothing. */
+function unsettledNote(t: EvalResult): string {
+  const n = t.unsettled.reduce((sum, u) => sum + u.count, 0);
+  return n > 0 ? `, ${n} of them unsettled` : '';
 }
 
 /** Six significant digits. @example fmt(0.000123456789) // '0.000123457' */

@@ -1,0 +1,237 @@
+// `twnn bench solvers`: what each fixed-point setting costs and buys on a
+// trained TWNN, measured in one run with the variants interleaved: forward
+// sweeps per sample, inference time per batch, and one train.onnx step
+// (forward sweeps, adjoint steps, wall time) for plain iteration with the
+// default (relative) adjoint stop, the old absolute stop, Anderson
+// acceleration forward and backward, and the Jacobian penalty. Every variant
+// is first checked to compute the same predictions as plain iteration.
+import { batchRows, datasetSize, takeBatch, type Dataset } from '../data/batches.js';
+import { Tensor } from '../ir/tensor.js';
+import { buildInferenceGraph } from '../lower/inference.js';
+import { buildTrainGraph } from '../lower/training.js';
+import { serializeModel } from '../onnx/serialize.js';
+import { iteratorLimits, unsettledSamples, type RegionLimits } from '../runtime/guard.js';
+import { openSession, type TwnnSession } from '../runtime/session.js';
+import { loopMetadata } from '../lower/fixed-point.js';
+import type { ParamInfo, RegionOverrides } from '../twnn/module.js';
+import type { ModelSpec } from '../twnn/spec.js';
+import { mean, median } from './stats.js';
+
+/** One setting of every region, by the overrides that make it. */
+export interface SolverVariant {
+  id: string;
+  label: string;
+  overrides: RegionOverrides;
+  /** Only a training-time difference (the penalty): timed on the training step alone. */
+  trainingOnly?: boolean;
+}
+
+const ANDERSON = { kind: 'anderson', history: 5, mixing: 1, regularization: 1e-6 } as const;
+
+/** The variants `twnn bench solvers` compares, the first being the reference. */
+export const SOLVER_VARIANTS: readonly SolverVariant[] = [
+  { id: 'plain', label: 'plain iteration; adjoint stops at ‖Δw‖ ≤ tol·‖ḡ‖ (default)', overrides: {} },
+  { id: 'plain-absolute', label: 'plain iteration; old absolute adjoint stop, max|Δw| ≤ tol', overrides: { backwardNorm: 'max' } },
+  { id: 'anderson', label: 'Anderson (m = 5) forward and adjoint', overrides: { solver: ANDERSON, backwardSolver: ANDERSON } },
+  { id: 'jacobian', label: 'plain iteration + Jacobian penalty γ = 1', overrides: { jacobianPenalty: 1 }, trainingOnly: true },
+];
+
+export interface SolverBenchGraph {
+  /** For the report, e.g. `graphs/mnist-resnet.ts`. */
+  name: string;
+  spec: ModelSpec;
+  /** Trained weights (the paper run's model.onnx), by parameter name. */
+  weights?: ReadonlyMap<string, Tensor>;
+  /** Test data (inference) and the training batch is its first rows. */
+  data: Dataset;
+}
+
+export interface SolverBenchOptions {
+  graphs: readonly SolverBenchGraph[];
+  /** Rows per inference run and of the training step. */
+  batch: number;
+  /** Test samples run through inference. */
+  samples: number;
+  /** Timed repetitions, interleaved across variants (the median is kept). */
+  repeats: number;
+  variants?: readonly SolverVariant[];
+  log?: (line: string) => void;
+}
+
+export interface VariantResult {
+  variant: string;
+  label: string;
+  inference?: {
+    sweepsMean: number;
+    sweepsMax: number;
+    unsettled: number;
+    msPerBatch: number;
+    /** Fraction of samples whose argmax equals plain iteration's (classification), and max |Δy| relative to max |y|. */
+    argmaxAgree: number;
+    maxRelDiff: number;
+  };
+  training: { sweepsMean: number; adjointMean: number; msPerStep: number; loss: number; penalty?: number };
+}
+
+export interface SolverBenchResult {
+  graph: string;
+  batch: number;
+  samples: number;
+  repeats: number;
+  variants: VariantResult[];
+}
+
+/**
+ * Measure every variant on every graph (see the head of this file).
+ *
+ * @example const results = await benchSolvers({ graphs: [{ name: 'graphs/mnist-mlp.ts', spec, weights, data }], batch: 64, samples: 512, repeats: 5 });
+ */
+export async function benchSolvers(options: SolverBenchOptions): Promise<SolverBenchResult[]> {
+  const variants = options.variants ?? SOLVER_VARIANTS;
+  const log = options.log ?? (() => {});
+  const results: SolverBenchResult[] = [];
+  for (const graph of options.graphs) {
+    log(`bench solvers: ${graph.name}`);
+    const n = Math.min(options.samples, datasetSize(graph.data));
+    const batches = [...Array(Math.ceil(n / options.batch)).keys()].map((k) =>
+      takeBatch(graph.data, batchRows(Uint32Array.from({ length: n }, (_, i) => i), k * options.batch, options.batch)),
+    );
+    const inference = new Map<string, TwnnSession>();
+    const regions = new Map<string, RegionLimits[]>();
+    const training = new Map<string, { session: TwnnSession; feeds: Record<string, Tensor> }>();
+    try {
+      for (const v of variants) {
+        const build = { ...(graph.weights ? { weights: graph.weights } : {}), regionOverrides: v.overrides };
+        if (!v.trainingOnly) {
+          const built = buildInferenceGraph(graph.spec, build).graph;
+          regions.set(v.id, iteratorLimits(Object.values(loopMetadata(built)).map((json) => JSON.parse(json) as unknown)));
+          inference.set(v.id, await openSession(serializeModel(built), { where: `${graph.name} (${v.id})` }));
+        }
+        const t = buildTrainGraph(graph.spec, build);
+        training.set(v.id, { session: await openSession(serializeModel(t.graph), { where: `${graph.name} train (${v.id})` }), feeds: stepFeeds(t.params, t.state, batches[0]) });
+      }
+      // What each variant computes, once; then the timings, interleaved.
+      const outputs = new Map<string, Record<string, Tensor>[]>();
+      for (const [id, s] of inference) outputs.set(id, await runAll(s, batches));
+      const steps = new Map<string, Record<string, Tensor>>();
+      for (const [id, t] of training) steps.set(id, await t.session.run(t.feeds));
+      const inferenceTimes = new Map<string, number[]>([...inference.keys()].map((id) => [id, []]));
+      const stepTimes = new Map<string, number[]>([...training.keys()].map((id) => [id, []]));
+      for (let r = 0; r < options.repeats; r++) {
+        for (const [id, s] of inference) {
+          const start = performance.now();
+          await runAll(s, batches);
+          inferenceTimes.get(id)!.push((performance.now() - start) / batches.length);
+        }
+        for (const [id, t] of training) {
+          const start = performance.now();
+          await t.session.run(t.feeds);
+          stepTimes.get(id)!.push(performance.now() - start);
+        }
+        log(`  repeat ${r + 1}/${options.repeats}`);
+      }
+      const reference = outputs.get(variants[0].id)!;
+      results.push({
+        graph: graph.name,
+        batch: options.batch,
+        samples: n,
+        repeats: options.repeats,
+        variants: variants.map((v): VariantResult => {
+          const step = steps.get(v.id)!;
+          const out = outputs.get(v.id);
+          return {
+            variant: v.id,
+            label: v.label,
+            ...(out ? { inference: { ...sweepStats(out, regions.get(v.id)!), msPerBatch: median(inferenceTimes.get(v.id)!), ...agreement(out, reference) } } : {}),
+            training: {
+              sweepsMean: mean(step.iterations.toNumbers()),
+              adjointMean: mean(step.iterations_backward.toNumbers()),
+              msPerStep: median(stepTimes.get(v.id)!),
+              loss: step.loss.get(0),
+              ...(step.jacobian_penalty ? { penalty: step.jacobian_penalty.get(0) } : {}),
+            },
+          };
+        }),
+      });
+    } finally {
+      for (const s of inference.values()) await s.close();
+      for (const t of training.values()) await t.session.close();
+    }
+  }
+  return results;
+}
+
+/**
+ * The results as markdown tables, one per graph, with ratios to the first variant.
+ *
+ * @example process.stdout.write(solverReport(results, 'twnn bench solvers'));
+ */
+export function solverReport(results: readonly SolverBenchResult[], command: string): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    const [ref] = r.variants;
+    lines.push(`### ${r.graph}`, '');
+    lines.push(`Inference: ${r.samples} test samples at batch ${r.batch}; training: one train.onnx step on the first ${r.batch}; medians of ${r.repeats} interleaved runs.`, '');
+    lines.push('| setting | sweeps/sample (mean, max) | unsettled | inference ms/batch | ratio | agrees with plain | step: sweeps | step: adjoint steps | step ms | ratio |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const v of r.variants) {
+      const inf = v.inference;
+      const agree = inf ? (Number.isNaN(inf.argmaxAgree) ? `max rel. Δy ${inf.maxRelDiff.toExponential(1)}` : `${(inf.argmaxAgree * 100).toFixed(2)}% argmax, max rel. Δy ${inf.maxRelDiff.toExponential(1)}`) : '—';
+      lines.push(
+        `| ${v.label} | ${inf ? `${inf.sweepsMean.toFixed(2)}, ${inf.sweepsMax}` : '—'} | ${inf ? inf.unsettled : '—'} | ${inf ? inf.msPerBatch.toFixed(1) : '—'} | ` +
+          `${inf && ref.inference ? (inf.msPerBatch / ref.inference.msPerBatch).toFixed(2) : '—'} | ${agree} | ${v.training.sweepsMean.toFixed(2)} | ` +
+          `${v.training.adjointMean.toFixed(2)} | ${v.training.msPerStep.toFixed(1)} | ${(v.training.msPerStep / ref.training.msPerStep).toFixed(2)} |`,
+      );
+    }
+    lines.push('');
+  }
+  lines.push(`Command: \`${command}\``, '');
+  return lines.join('\n');
+}
+
+/** train.onnx feeds for a first step: the weights, zero optimizer state, lr 1e-3, step 1. */
+function stepFeeds(params: readonly ParamInfo[], state: Record<string, string[]>, batch: { x: Tensor; target: Tensor }): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = { x: batch.x, target: batch.target, lr: Tensor.scalar(1e-3, batch.x.dtype), step: Tensor.fromNumbers('int64', [], [1]) };
+  for (const p of params) {
+    feeds[p.name] = p.value;
+    for (const slot of state[p.name] ?? []) feeds[`${p.name}.${slot}`] = Tensor.zeros(p.dtype, p.shape);
+  }
+  return feeds;
+}
+
+async function runAll(session: TwnnSession, batches: readonly { x: Tensor }[]): Promise<Record<string, Tensor>[]> {
+  const out: Record<string, Tensor>[] = [];
+  for (const b of batches) out.push(await session.run({ x: b.x }));
+  return out;
+}
+
+/** Mean and max sweeps per sample, and the samples that ran out of sweeps unsettled in some region. */
+function sweepStats(out: readonly Record<string, Tensor>[], regions: readonly RegionLimits[]): { sweepsMean: number; sweepsMax: number; unsettled: number } {
+  const sweeps = out.flatMap((o) => o.iterations.toNumbers());
+  const unsettled = out.reduce((n, o) => n + new Set(unsettledSamples(o, regions).flatMap((u) => u.samples)).size, 0);
+  return { sweepsMean: mean(sweeps), sweepsMax: sweeps.reduce((a, b) => Math.max(a, b), 0), unsettled };
+}
+
+/** How far a variant's `y` is from the reference's: argmax agreement (classifiers) and max |Δy| / max |y|. */
+function agreement(out: readonly Record<string, Tensor>[], ref: readonly Record<string, Tensor>[]): { argmaxAgree: number; maxRelDiff: number } {
+  let same = 0;
+  let rows = 0;
+  let diff = 0;
+  let scale = 0;
+  out.forEach((o, k) => {
+    const a = o.y.toNumbers();
+    const b = ref[k].y.toNumbers();
+    const width = o.y.size / o.y.shape[0];
+    for (let i = 0; i < a.length; i++) {
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(b[i]));
+    }
+    for (let r = 0; r < o.y.shape[0]; r++) {
+      const arg = (v: number[]) => v.slice(r * width, (r + 1) * width).reduce((best, x, i, all) => (x > all[best] ? i : best), 0);
+      if (arg(a) === arg(b)) same++;
+      rows++;
+    }
+  });
+  const classifier = out[0].y.shape.length === 2 && out[0].y.shape[1] !== 1;
+  return { argmaxAgree: classifier ? same / rows : NaN, maxRelDiff: diff / Math.max(scale, 1e-30) };
+}
