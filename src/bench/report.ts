@@ -274,9 +274,7 @@ function method(report: PaperReport): string[] {
         "one batch of test examples; every run of the report is timed this way within minutes of the others, so these times compare the models, not the load."
       : '- **Train step in this bench**: not timed (--step-repeats 0).'),
     "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions. " +
-      "The adjoint stops when max |Δw| <= backwardTol (the default stopping rule, DESIGN §2); a batch-mean loss makes each sample's gradient, and so each adjoint step, " +
-      "of order 1/batch, so a backward count of 2 per region means the absolute tolerance was met after the first correction: the gradient is then a short truncated " +
-      "Neumann series, not the converged adjoint. `backwardNorm: 'relative'` in a region iterates to a scale-free precision instead (README, Fixed-point regions).",
+      adjointRules(report.runs),
     '- **Test sweeps**: model.onnx\'s `iterations` per test sample (mean and max over the test set).',
     `- **Peak RSS of a training step**: a fresh child process (src/bench/memory-child.ts, shared with \`twnn bench memory\`) opens the run's train.onnx on the CPU with ` +
       `onnxruntime's memory arena off and glibc told to return freed buffers at once, feeds it the run's trained weights (model.onnx), zero optimizer state and one batch of ` +
@@ -289,6 +287,31 @@ function method(report: PaperReport): string[] {
     '- **Correlations**: point-biserial = Pearson\'s r between sweeps and correctness (1/0); Spearman\'s ρ with tie-averaged ranks between sweeps and the largest softmax probability.',
     '',
   ];
+}
+
+/**
+ * Which adjoint stopping rule each TWNN run was trained with (its manifest's
+ * iterators), and what that means for its backward sweep counts.
+ */
+function adjointRules(runs: readonly RunReport[]): string {
+  const rule = (r: RunReport) => {
+    const norms = new Set((r.loaded?.iterators ?? []).map((c) => String(c.backwardNorm ?? 'max')));
+    return norms.has('max') || norms.has('rms') ? 'absolute' : 'relative';
+  };
+  const twnns = runs.filter((r) => r.run.role === 'twnn' && r.loaded);
+  const absolute = twnns.filter((r) => rule(r) === 'absolute').map((r) => r.run.label);
+  const relative = twnns.filter((r) => rule(r) === 'relative').map((r) => r.run.label);
+  const parts: string[] = [];
+  if (absolute.length > 0) {
+    parts.push(
+      `${absolute.join(', ')} ${absolute.length === 1 ? 'was' : 'were'} trained with the absolute adjoint stop (max |Δw| <= backwardTol, the default before the fixed-point engine's v2): ` +
+        "a batch-mean loss makes each sample's adjoint step of order 1/batch, so the tolerance was met after the first correction and the gradient was a truncated " +
+        'Neumann series (a backward count of about 1 per region).',
+    );
+  }
+  if (relative.length > 0) parts.push(`${relative.join(', ')} ${relative.length === 1 ? 'was' : 'were'} trained with the relative stop (‖Δw‖ <= backwardTol·‖ḡ‖, the default now).`);
+  parts.push('docs/FIXED-POINT.md measures what the relative stop costs in adjoint sweeps and step time, and how far the absolute one was from the exact gradient.');
+  return parts.join(' ');
 }
 
 function cifar(onCifar10: boolean): string[] {

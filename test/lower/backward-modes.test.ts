@@ -8,7 +8,8 @@ import { Tensor } from '../../src/ir/index.js';
 import { region, type RegionSpec } from '../../src/twnn/region.js';
 import { dense, sequential, tanh } from '../../src/twnn/index.js';
 import {
-  checkedRunner, expectCentralDifferences, gradientGraph, paramFeeds, randomTensor, relativeError, scaledWeights, type NetCase,
+  checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, paramFeeds, randomTensor, relativeError, runGradientPair, scaledWeights,
+  type NetCase,
 } from './region-helpers.js';
 
 const D = 4;
@@ -45,25 +46,16 @@ describe('backward modes of a TWNN region with open gates', () => {
   const u = randomTensor([3, D], 22);
 
   it.each(Object.keys(LAYOUTS) as (keyof typeof LAYOUTS)[])('wormholes %s: implicit, unrolled and float64 central differences agree for every parameter and x', async (layout) => {
-    const implicit = gradientGraph(twnn({ backward: 'implicit', layout }));
-    const unrolled = gradientGraph(twnn({ backward: 'unrolled', layout }));
-    const feeds = { x, u, ...paramFeeds(implicit.params) };
-    const runImplicit = await checkedRunner(implicit.graph);
-    const runUnrolled = await checkedRunner(unrolled.graph);
-    const a = await runImplicit.run(feeds);
-    const b = await runUnrolled.run(feeds);
-    await runUnrolled.release();
+    const pair = await runGradientPair(twnn({ backward: 'implicit', layout }), twnn({ backward: 'unrolled', layout }), { x, u });
+    const { a, b, feeds, runA: runImplicit } = pair;
 
     // The gates are open: the wormhole matters, and sweeps run past the plain two.
     expect(a['iterations.region'].toNumbers().every((n) => n > 4)).toBe(true);
     expect(a.loss.get(0)).toBeCloseTo(b.loss.get(0), 14);
-    const names = [...implicit.params.map((p) => `grad.${p.name}`), 'grad.x'];
-    for (const name of names) {
-      expect(relativeError(a[name].toNumbers(), b[name].toNumbers()), `${name}: implicit vs unrolled`).toBeLessThan(1e-9);
-    }
+    expectGradientsAgree(pair, 1e-9, 'implicit vs unrolled');
 
     // Central differences of the loss along a random direction of each parameter and of x.
-    await expectCentralDifferences(runImplicit, feeds, a, implicit.params, { eps: 1e-5, rtol: 1e-6 });
+    await expectCentralDifferences(runImplicit, feeds, a, pair.params, { eps: 1e-5, rtol: 1e-6 });
     await runImplicit.release();
   });
 

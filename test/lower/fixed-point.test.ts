@@ -12,8 +12,8 @@ import { batchNorm2d, conv2d, dense, flatten, sequential, tanh } from '../../src
 import { A, analyticGraph, fixedPointConfig, identityMinus, linearGraph, rows, solve, transposed, type Matrix } from './analytic-helpers.js';
 import { region, type IterateSpec, type RegionModule, type RegionSpec } from '../../src/twnn/region.js';
 import {
-  checkedRunner, expectCentralDifferences, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, sampleOf, scaledWeights,
-  type BuiltCase, type NetCase,
+  checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
+  sampleOf, scaledWeights, type BuiltCase, type NetCase,
 } from './region-helpers.js';
 
 // --- (b) Newton's square root z ← (z + c/z) / 2 -------------------------------------------
@@ -305,19 +305,10 @@ describe('regions as modules of a larger network', () => {
   });
 
   it('implicit and unrolled gradients through both regions agree with each other and with central differences', async () => {
-    const implicit = gradientGraph(twoRegions('implicit'));
-    const unrolled = gradientGraph(twoRegions('unrolled'));
-    const feeds = { x, u, ...paramFeeds(implicit.params) };
-    const runImplicit = await checkedRunner(implicit.graph);
-    const runUnrolled = await checkedRunner(unrolled.graph);
-    const a = await runImplicit.run(feeds);
-    const b = await runUnrolled.run(feeds);
-    await runUnrolled.release();
-    for (const name of [...implicit.params.map((p) => `grad.${p.name}`), 'grad.x']) {
-      expect(relativeError(a[name].toNumbers(), b[name].toNumbers()), name).toBeLessThan(1e-9);
-    }
-    await expectCentralDifferences(runImplicit, feeds, a, implicit.params, { eps: 1e-5, rtol: 1e-6 });
-    await runImplicit.release();
+    const pair = await runGradientPair(twoRegions('implicit'), twoRegions('unrolled'), { x, u });
+    expectGradientsAgree(pair, 1e-9, 'implicit vs unrolled');
+    await expectCentralDifferences(pair.runA, pair.feeds, pair.a, pair.params, { eps: 1e-5, rtol: 1e-6 });
+    await pair.runA.release();
   });
 });
 

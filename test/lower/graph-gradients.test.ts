@@ -6,7 +6,7 @@
 // - every TWNN graph in graphs/: the implicit gradient equals exact unrolled
 //   backprop at convergence to 1e-6 (float32 for the conv networks, which have
 //   no float64 kernels; their trained reference weights where committed).
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ describe('implicit vs unrolled at convergence, every TWNN graph', () => {
     const conv = file.includes('resnet');
     const dtype = conv ? 'float32' : 'float64';
     const trained = join(REPO, 'exported/paper', basename(file, '.ts'), 'model.onnx');
-    const weights = conv && file.startsWith('mnist') ? readInitializers(await readModelFile(trained), trained) : undefined;
+    const weights = existsSync(trained) ? readInitializers(await readModelFile(trained), trained) : undefined;
     const setting = { spec, dtype, batch: await checkBatch(spec, dtype, conv ? 2 : 8), ...(weights ? { weights } : {}) } as const;
     // float32 settles near its rounding: 1e-6 is as converged as it gets there.
     const tol = conv ? 1e-6 : 1e-12;

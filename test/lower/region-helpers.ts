@@ -206,3 +206,42 @@ export async function expectCentralDifferences(
     expect(Math.abs(analytic - numeric), `grad.${name}: analytic ${analytic} vs numeric ${numeric}`).toBeLessThan(options.rtol * scale + roundingFloor);
   }
 }
+
+/** Two gradient graphs of one network run on the same feeds: their outputs, the first's runner (still open) and the gradient names. */
+export interface GradientPair {
+  a: Record<string, Tensor>;
+  b: Record<string, Tensor>;
+  /** The first graph's runner, for central differences; release it when done. */
+  runA: Runner;
+  feeds: Record<string, Tensor>;
+  params: ParamInfo[];
+  /** `grad.<param>` for every parameter, then `grad.x`. */
+  names: string[];
+}
+
+/**
+ * Build both cases' gradient graphs (checked by onnx's checker), run them on
+ * `inputs` plus the first's parameter values, and release the second.
+ *
+ * @example const { a, b, runA, names } = await runGradientPair(twnn({ backward: 'implicit' }), twnn({ backward: 'unrolled' }), { x, u });
+ */
+export async function runGradientPair(first: NetCase, second: NetCase, inputs: Record<string, Tensor>): Promise<GradientPair> {
+  const builtA = gradientGraph(first);
+  const builtB = gradientGraph(second);
+  const feeds = { ...inputs, ...paramFeeds(builtA.params) };
+  const runA = await checkedRunner(builtA.graph);
+  const runB = await checkedRunner(builtB.graph);
+  const a = await runA.run(feeds);
+  const b = await runB.run(feeds);
+  await runB.release();
+  return { a, b, runA, feeds, params: builtA.params, names: [...builtA.params.map((p) => `grad.${p.name}`), 'grad.x'] };
+}
+
+/**
+ * Every gradient of `pair` agrees between its two graphs to `tol` (relativeError).
+ *
+ * @example expectGradientsAgree(pair, 1e-9, 'implicit vs unrolled');
+ */
+export function expectGradientsAgree(pair: GradientPair, tol: number, what: string): void {
+  for (const name of pair.names) expect(relativeError(pair.a[name].toNumbers(), pair.b[name].toNumbers()), `${name}: ${what}`).toBeLessThan(tol);
+}

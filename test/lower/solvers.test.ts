@@ -13,7 +13,8 @@ import { dense, sequential, tanh } from '../../src/twnn/index.js';
 import { region, type RegionSpec } from '../../src/twnn/region.js';
 import { A, analyticGraph, fixedPointConfig, identityMinus, linearGraph, rows, solve, transposed } from './analytic-helpers.js';
 import {
-  checkedRunner, expectCentralDifferences, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, sampleOf, scaledWeights, type NetCase,
+  checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
+  sampleOf, scaledWeights, type NetCase,
 } from './region-helpers.js';
 import { compileGraph } from '../helpers/ort.js';
 
@@ -103,20 +104,12 @@ describe('Anderson acceleration in a TWNN region', () => {
   });
 
   it('its implicit gradient (Anderson forward and adjoint) matches unrolled backprop of plain iteration and central differences', async () => {
-    const implicit = gradientGraph(strong({ ...tight, iterate: { ...tight.iterate, solver: 'anderson' } }));
-    const unrolled = gradientGraph(strong({ ...tight, backward: 'unrolled' }));
-    const feeds = { x, u, ...paramFeeds(implicit.params) };
-    const runImplicit = await checkedRunner(implicit.graph);
-    const runUnrolled = await checkedRunner(unrolled.graph);
-    const a = await runImplicit.run(feeds);
-    const b = await runUnrolled.run(feeds);
-    await runUnrolled.release();
-    for (const name of [...implicit.params.map((p) => `grad.${p.name}`), 'grad.x']) {
-      expect(relativeError(a[name].toNumbers(), b[name].toNumbers()), name).toBeLessThan(1e-9);
-    }
-    expect(a['iterations_backward.region'].toNumbers().reduce((s, n) => s + n, 0)).toBeLessThan(b['iterations_backward.region'].toNumbers().reduce((s, n) => s + n, 0));
-    await expectCentralDifferences(runImplicit, feeds, a, implicit.params, { eps: 1e-5, rtol: 1e-6 });
-    await runImplicit.release();
+    const pair = await runGradientPair(strong({ ...tight, iterate: { ...tight.iterate, solver: 'anderson' } }), strong({ ...tight, backward: 'unrolled' }), { x, u });
+    expectGradientsAgree(pair, 1e-9, 'Anderson implicit vs plain unrolled');
+    const steps = (o: Record<string, Tensor>) => o['iterations_backward.region'].toNumbers().reduce((s, n) => s + n, 0);
+    expect(steps(pair.a)).toBeLessThan(steps(pair.b));
+    await expectCentralDifferences(pair.runA, pair.feeds, pair.a, pair.params, { eps: 1e-5, rtol: 1e-6 });
+    await pair.runA.release();
   });
 
   it("is refused with backward 'unrolled', which replays plain sweeps", () => {
