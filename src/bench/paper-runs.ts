@@ -1,6 +1,8 @@
 // The runs docs/RESULTS.md is made from: each TWNN of the paper's tasks with
 // its plain baselines, and the exact command that trained it. `twnn bench
-// paper` reads their folders; `--runs file.json` replaces this list. The
+// paper` reads their folders (only model.onnx, manifest.json and metrics.jsonl
+// are committed; `graph` is what a step's train.onnx is exported from again
+// where the folder has none); `--runs file.json` replaces this list. The
 // folders sit under exported/paper/ so that a plain `twnn build` or `twnn
 // train` of the same graph (into exported/<name>/) does not overwrite them.
 import type { BenchRun } from './runs.js';
@@ -12,6 +14,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     family: 'MLP',
     role: 'twnn',
     dir: 'exported/paper/mnist-mlp',
+    graph: 'graphs/mnist-mlp.ts',
     command: 'twnn train graphs/mnist-mlp.ts --epochs 4 --lr-schedule cosine -o exported/paper/mnist-mlp',
     note:
       "Table II's Adam, batch 64, lr 1e-3, tol 1e-3, maxIter 300, but 4 epochs with a cosine decay of the lr instead of the graph's default 2 epochs at a constant lr " +
@@ -24,6 +27,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     family: 'MLP',
     role: 'baseline',
     dir: 'exported/paper/mnist-mlp-plain',
+    graph: 'graphs/mnist-mlp-plain.ts',
     command: 'twnn train graphs/mnist-mlp-plain.ts -o exported/paper/mnist-mlp-plain',
     note: 'graphs/mnist-mlp-plain.ts documents its deviation from Table II (lr 2e-3 with cosine decay).',
   },
@@ -33,6 +37,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     family: 'ResNet',
     role: 'twnn',
     dir: 'exported/paper/mnist-resnet',
+    graph: 'graphs/mnist-resnet.ts',
     command: 'twnn train graphs/mnist-resnet.ts -o exported/paper/mnist-resnet',
     note:
       "Paper Fig. 5 at MNIST scale; Table II's Adam, batch 64, lr 1e-3, tol 1e-3, maxIter 300, with a cosine decay of the lr over 8 epochs " +
@@ -45,6 +50,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     family: 'ResNet',
     role: 'baseline',
     dir: 'exported/paper/mnist-resnet-gn-plain',
+    graph: 'graphs/mnist-resnet-gn-plain.ts',
     command: 'twnn train graphs/mnist-resnet-gn-plain.ts --epochs 4 -o exported/paper/mnist-resnet-gn-plain',
     note:
       'The TWNN ResNet without its wormholes: the same GroupNorm blocks, stem and head (paper Table III: "ResNet-36" against "TWRNN"). ' +
@@ -57,6 +63,7 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     family: 'ResNet',
     role: 'baseline',
     dir: 'exported/paper/mnist-resnet-deep-plain',
+    graph: 'graphs/mnist-resnet-deep-plain.ts',
     command: 'twnn train graphs/mnist-resnet-deep-plain.ts --epochs 2 -o exported/paper/mnist-resnet-deep-plain',
     note: 'Twice the blocks of the TWNN ResNet, no wormholes (paper Table III: "ResNet-50"). Trained 2 epochs, not 8, for CPU time.',
   },

@@ -1,7 +1,8 @@
 // `twnn bench paper`: docs/RESULTS.md and its figures, regenerated from saved
 // training runs (never retraining): each run's model.onnx is re-evaluated on
 // the test set through onnxruntime, a child process measures the peak memory
-// of one of its training steps, and the TWNNs' per-sample sweeps give the
+// of one of its training steps (a committed run's train.onnx exported again
+// from its graph file), and the TWNNs' per-sample sweeps give the
 // dynamic-depth evidence.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -13,7 +14,9 @@ import { FormatError, TwnnError } from '../ir/errors.js';
 import { writeFileAtomic } from '../onnx/files.js';
 import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
+import { TRAIN_FALLBACKS } from '../runtime/trainer.js';
 import type { DataSpec } from '../twnn/task.js';
+import { defaultTrainSize } from './committed-run.js';
 import { depthEvidence, type DepthEvidence } from './depth.js';
 import { drawFigures, type Figure } from './figures.js';
 import { easyHardLatency, type EasyHardLatency } from './latency.js';
@@ -21,6 +24,7 @@ import { accuracyOf, perSampleResults, type PerSample } from './per-sample.js';
 import { renderResults } from './report.js';
 import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from './runs.js';
 import { mean } from './stats.js';
+import { NoStepGraphError, withStepGraph, type SpecLoader } from './step-graph.js';
 import { measureStepMemory, type StepMemory } from './step-memory.js';
 import { measureStepTime, type StepTime } from './step-time.js';
 import { summarizeTraining, type TrainingSummary } from './training-summary.js';
@@ -42,7 +46,7 @@ export interface RunReport {
   /** Why a run with a checkpoint is not reported (still training, or stopped before writing model.onnx). */
   unfinished?: string;
   /** Absent when the run's folder holds no trained run yet. */
-  loaded?: Pick<LoadedRun, 'config' | 'position'> & { parameters: number; trainable: number; iterators: Record<string, unknown>[] };
+  loaded?: Pick<LoadedRun, 'config' | 'position' | 'from'> & { parameters: number; trainable: number; iterators: Record<string, unknown>[] };
   training?: TrainingSummary;
   test?: TestResults;
   memory?: StepMemory;
@@ -50,6 +54,12 @@ export interface RunReport {
   memoryError?: string;
   /** One training step timed by the bench (comparable across the report's runs). */
   stepTime?: StepTime;
+  /** Whose train.onnx the step time and memory ran: the run's own, or (a committed run) its graph file exported again by this twnn. */
+  stepGraph?: 'run' | 're-exported';
+  /** Re-exported only: whether that train.onnx is byte for byte the one the run trained with (its manifest's sha256). */
+  stepGraphIdentical?: boolean;
+  /** Why no training step was timed or measured (no train.onnx and no graph file to export one from, or the export failed). */
+  stepError?: string;
   depth?: DepthEvidence;
   latency?: EasyHardLatency;
   /** The re-evaluation's per-sample results (for the figures; TWNNs only). */
@@ -102,8 +112,10 @@ export interface BenchPaperOptions {
   sineReport?: string;
   /** Replace each run's test split (tests); the default loads the task's. */
   testData?: (data: DataSpec) => Promise<Dataset>;
-  /** Training examples per epoch of a task (for runs that stopped mid-epoch). Default: 60000 for MNIST, 50000 for CIFAR-10. */
+  /** Training examples per epoch of a task (for runs that stopped mid-epoch, and a committed run's batch size). Default: 60000 for MNIST, 50000 for CIFAR-10. */
   trainSize?: (data: DataSpec) => number;
+  /** Imports a run's graph file (the CLI's loadModelSpec): a committed run's train.onnx is exported again from it, and its task.train.batch read. */
+  loadSpec?: SpecLoader;
   /** Where the re-evaluation, the latency and the step timing run (default cpu). */
   device?: Device;
   /** The command line shown in the report's header. */
@@ -114,7 +126,6 @@ export interface BenchPaperOptions {
 
 export const RESULTS_FILE = 'RESULTS.md';
 export const FIGURES_DIR = 'figures';
-const DEFAULT_TRAIN_SIZE: Readonly<Record<string, number>> = { mnist: 60000, cifar10: 50000 };
 
 /**
  * Regenerate `<outDir>/RESULTS.md` and `<outDir>/figures/` from saved runs and
@@ -142,7 +153,7 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   for (const run of options.runs) {
     let loaded: LoadedRun | undefined;
     try {
-      loaded = await loadRun(run);
+      loaded = await loadRun(run, { ...(options.trainSize ? { trainSize: options.trainSize } : {}), batchHint: () => batchHint(run, options.loadSpec) });
     } catch (err) {
       if (!(err instanceof UnfinishedRunError)) throw err;
       log(`${run.id}: ${err.message}`);
@@ -191,13 +202,14 @@ async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promis
   const { run } = loaded;
   const data = loaded.manifest.task.data!;
   if (loaded.manifest.task.loss !== 'cross_entropy') throw new TwnnError(`run '${run.id}': the paper report compares classifiers; this model's loss is ${loaded.manifest.task.loss}`);
-  const trainSize = o.trainSize ? o.trainSize(data) : DEFAULT_TRAIN_SIZE[data.kind];
+  const trainSize = o.trainSize ? o.trainSize(data) : defaultTrainSize(data);
   if (!trainSize) throw new TwnnError(`run '${run.id}': no known training-set size for ${data.kind} data`);
   const report: RunReport = {
     run,
     loaded: {
       config: loaded.config,
       position: loaded.position,
+      from: loaded.from,
       parameters: loaded.manifest.parameterCount,
       trainable: loaded.manifest.trainableParameterCount,
       iterators: loaded.manifest.iterators,
@@ -221,20 +233,47 @@ async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promis
   const rows = Array.from({ length: Math.min(o.stepBatch ?? loaded.config.batch, test.x.shape[0]) }, (_, i) => i);
   const x = gatherRows(test.x, rows);
   const target = gatherRows(test.target, rows);
-  if (o.stepRepeats > 0) {
-    o.log(`${run.id}: timing ${o.stepRepeats} training steps`);
-    report.stepTime = await measureStepTime(run.dir, x, target, o.stepRepeats, o.device);
-  }
-  if (!o.skipMemory) {
-    o.log(`${run.id}: measuring the peak memory of a training step`);
-    try {
-      report.memory = await measureStepMemory(run.dir, x, target);
-    } catch (err) {
-      // A machine without /proc (or one that forbids clear_refs) still gets the rest of the report.
-      report.memoryError = (err as Error).message;
-    }
+  if (o.stepRepeats === 0 && o.skipMemory) return report;
+  try {
+    await withStepGraph(loaded, o.loadSpec, async (graph) => {
+      report.stepGraph = graph.source;
+      if (graph.identical !== undefined) report.stepGraphIdentical = graph.identical;
+      if (graph.source === 're-exported') o.log(`${run.id}: no train.onnx in ${run.dir}; stepping ${run.graph} as this twnn exports it${graph.identical ? '' : " (not the run's own graph byte for byte)"}`);
+      if (o.stepRepeats > 0) {
+        o.log(`${run.id}: timing ${o.stepRepeats} training steps`);
+        report.stepTime = await measureStepTime(run.dir, x, target, { repeats: o.stepRepeats, ...(o.device ? { device: o.device } : {}), trainPath: graph.path });
+      }
+      if (!o.skipMemory) {
+        o.log(`${run.id}: measuring the peak memory of a training step`);
+        try {
+          report.memory = await measureStepMemory(run.dir, x, target, graph.path);
+        } catch (err) {
+          // A machine without /proc (or one that forbids clear_refs) still gets the rest of the report.
+          report.memoryError = (err as Error).message;
+        }
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof NoStepGraphError)) throw err;
+    o.log(err.message);
+    report.stepError = err.message;
+    // The report's notes already say why a memory cell is empty.
+    if (!o.skipMemory) report.memoryError = err.message;
   }
   return report;
+}
+
+/** The batch size a run's command (`--batch N`) or else its graph file asks for; undefined when neither can say. */
+async function batchHint(run: BenchRun, loadSpec: SpecLoader | undefined): Promise<number | undefined> {
+  const flag = /(?:^|\s)--batch(?:=|\s+)(\d+)(?:\s|$)/.exec(run.command);
+  if (flag) return Number(flag[1]);
+  if (!run.graph || !loadSpec) return undefined;
+  try {
+    return (await loadSpec(run.graph)).task?.train?.batch ?? TRAIN_FALLBACKS.batch;
+  } catch {
+    // Only a hint: a graph file that no longer loads is reported where the step graph is exported from it.
+    return undefined;
+  }
 }
 
 function testResults(r: PerSample): TestResults {

@@ -1,15 +1,20 @@
 // The training runs a report is made from: each a folder a `twnn train` run
 // wrote (manifest.json, metrics.jsonl, checkpoint.twnn, model.onnx with the
-// trained weights), listed with the command that produced it.
+// trained weights), listed with the command that produced it. A committed run
+// (DESIGN §6) has only model.onnx, manifest.json and metrics.jsonl: what its
+// checkpoint said is read back from those (committed-run.ts).
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, TwnnError } from '../ir/errors.js';
-import { MANIFEST_FILE, MODEL_FILE } from '../lower/artifacts.js';
+import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
 import type { Manifest } from '../lower/manifest.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 import { CHECKPOINT_FILE, loadCheckpoint, type TrainConfig, type TrainPosition } from '../runtime/checkpoint.js';
 import { readMetrics, type MetricsRecord } from '../runtime/metrics.js';
 import { METRICS_FILE } from '../runtime/trainer.js';
+import type { DataSpec } from '../twnn/task.js';
+import { committedTraining, defaultTrainSize } from './committed-run.js';
 
 /** One run as a report lists it. */
 export interface BenchRun {
@@ -31,6 +36,8 @@ export interface BenchRun {
   note?: string;
   /** The test accuracy the model should reach (a fraction, e.g. 0.98); the report says whether it does. */
   target?: number;
+  /** The graph file it was trained from (e.g. `graphs/mnist-mlp.ts`): its train.onnx is exported again where the folder has none (a committed run). */
+  graph?: string;
 }
 
 /** A run folder as read back. */
@@ -38,10 +45,19 @@ export interface LoadedRun {
   run: BenchRun;
   manifest: Manifest;
   metrics: MetricsRecord[];
-  /** The trainer's settings and final position, from its checkpoint. */
+  /** The trainer's settings and final position. */
   config: TrainConfig;
   position: TrainPosition;
+  /** Where `config` and `position` come from: the run's checkpoint, or (a committed run) its manifest.json and metrics.jsonl. */
+  from: 'checkpoint' | 'metrics';
   modelPath: string;
+}
+
+export interface LoadRunOptions {
+  /** Examples per epoch of a task's training set, from which a committed run's batch size follows (default: defaultTrainSize). */
+  trainSize?: (data: DataSpec) => number | undefined;
+  /** The batch size the run's command or graph file asks for; a committed run with no finished epoch needs it. */
+  batchHint?: () => Promise<number | undefined>;
 }
 
 const ID = /^[A-Za-z0-9_-]+$/;
@@ -74,11 +90,12 @@ export function parseRuns(value: unknown, where: string): BenchRun[] {
     ids.add(id);
     const role = e.role;
     if (role !== 'twnn' && role !== 'baseline') throw new FormatError(`${at}: 'role' must be "twnn" or "baseline", got ${JSON.stringify(role)}`);
-    const known = ['id', 'label', 'family', 'role', 'dir', 'command', 'device', 'note', 'target'];
+    const known = ['id', 'label', 'family', 'role', 'dir', 'command', 'device', 'note', 'target', 'graph'];
     const extra = Object.keys(e).filter((k) => !known.includes(k));
     if (extra.length > 0) throw new FormatError(`${at}: unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')} (allowed: ${known.join(', ')})`);
     const device = text('device', true);
     const note = text('note', true);
+    const graph = text('graph', true);
     const target = e.target;
     if (target !== undefined && (typeof target !== 'number' || !(target > 0 && target <= 1))) {
       throw new FormatError(`${at}: 'target' must be a test accuracy in (0, 1], got ${JSON.stringify(target)}`);
@@ -93,34 +110,28 @@ export function parseRuns(value: unknown, where: string): BenchRun[] {
       ...(device ? { device } : {}),
       ...(note ? { note } : {}),
       ...(target !== undefined ? { target } : {}),
+      ...(graph ? { graph } : {}),
     };
   });
 }
 
 /**
  * Read a run's folder, or undefined when it has not been trained yet (no
- * checkpoint): the report then says how to produce it. A folder with a
- * checkpoint but a missing or broken manifest, metrics or model is an error,
- * and so is a model.onnx whose weights are not the checkpoint's (the trainer
- * writes them only when a run ends: the run is still going, or was stopped).
+ * checkpoint and no logged step). With a checkpoint, a missing or broken
+ * manifest, metrics or model is an error, and so is a model.onnx whose weights
+ * are not the checkpoint's (the trainer writes them only when a run ends: the
+ * run is still going, or was stopped). Without one, a folder with a
+ * metrics.jsonl is a committed run: config and position come from its
+ * manifest and metrics (committed-run.ts), and its model.onnx must be the one
+ * the manifest describes.
  *
  * @example const loaded = await loadRun(run); if (!loaded) console.log(`not run: ${run.command}`);
  */
-export async function loadRun(run: BenchRun): Promise<LoadedRun | undefined> {
+export async function loadRun(run: BenchRun, options: LoadRunOptions = {}): Promise<LoadedRun | undefined> {
   const checkpointPath = join(run.dir, CHECKPOINT_FILE);
-  if (!existsSync(checkpointPath)) return undefined;
-  const need = (file: string) => {
-    const path = join(run.dir, file);
-    if (!existsSync(path)) throw new TwnnError(`run '${run.id}': ${path} is missing (the folder has a checkpoint, so it should hold a whole run: ${run.command})`);
-    return path;
-  };
-  const manifestPath = need(MANIFEST_FILE);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  } catch (err) {
-    throw new FormatError(`${manifestPath}: not valid JSON (${(err as Error).message})`);
-  }
+  if (!existsSync(checkpointPath)) return loadCommittedRun(run, options);
+  const need = needFile(run, 'a checkpoint');
+  const manifest = readManifest(need(MANIFEST_FILE));
   const metrics = readMetrics(need(METRICS_FILE));
   const checkpoint = await loadCheckpoint(checkpointPath);
   const modelPath = need(MODEL_FILE);
@@ -134,7 +145,57 @@ export async function loadRun(run: BenchRun): Promise<LoadedRun | undefined> {
       );
     }
   }
-  return { run, manifest, metrics, config: checkpoint.config, position: checkpoint.position, modelPath };
+  return { run, manifest, metrics, config: checkpoint.config, position: checkpoint.position, from: 'checkpoint', modelPath };
+}
+
+/** A folder without a checkpoint: a committed run, or nothing trained yet. */
+async function loadCommittedRun(run: BenchRun, options: LoadRunOptions): Promise<LoadedRun | undefined> {
+  const metricsPath = join(run.dir, METRICS_FILE);
+  // No log (an empty folder, or a plain `twnn build`), or a trainer that has not finished a step.
+  if (!existsSync(metricsPath)) return undefined;
+  const metrics = readMetrics(metricsPath);
+  if (!metrics.some((r) => r.kind === 'step')) return undefined;
+  const need = needFile(run, 'a metrics.jsonl');
+  const manifestPath = need(MANIFEST_FILE);
+  const manifest = readManifest(manifestPath);
+  const modelPath = need(MODEL_FILE);
+  // The trainer checkpoints at every epoch's end: its own folder with no checkpoint and no finished epoch is a run in its first epoch, whose model.onnx holds the initial weights.
+  if (existsSync(join(run.dir, TRAIN_FILE)) && !metrics.some((r) => r.kind === 'epoch')) {
+    throw new UnfinishedRunError(
+      `run '${run.id}': ${run.dir} has the trainer's graphs and ${metrics.length} logged steps but no checkpoint and no finished epoch: the run is in its first epoch ` +
+        `(the trainer writes checkpoint.twnn at each epoch's end, model.onnx when the run ends); let it finish (${run.command})`,
+    );
+  }
+  const expected = manifest.files?.[MODEL_FILE]?.sha256;
+  if (expected && createHash('sha256').update(readFileSync(modelPath)).digest('hex') !== expected) {
+    throw new FormatError(`run '${run.id}': ${modelPath} is not the model.onnx ${manifestPath} describes (its sha256 differs): the two come from different exports (${run.command})`);
+  }
+  const data = manifest.task?.data;
+  const trainSize = data ? (options.trainSize ?? defaultTrainSize)(data) : undefined;
+  const batchHint = await options.batchHint?.();
+  const { config, position } = committedTraining(manifest, metrics, {
+    ...(trainSize !== undefined ? { trainSize } : {}),
+    ...(batchHint !== undefined ? { batchHint } : {}),
+    where: `run '${run.id}' (${metricsPath})`,
+  });
+  return { run, manifest, metrics, config, position, from: 'metrics', modelPath };
+}
+
+/** A file of the run's folder that `what` (a checkpoint, a metrics.jsonl) says should be there. */
+function needFile(run: BenchRun, what: string): (file: string) => string {
+  return (file) => {
+    const path = join(run.dir, file);
+    if (!existsSync(path)) throw new TwnnError(`run '${run.id}': ${path} is missing (the folder has ${what}, so it should hold a whole run: ${run.command})`);
+    return path;
+  };
+}
+
+function readManifest(path: string): Manifest {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
 }
 
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -30,13 +30,14 @@ export interface StepMemory {
 const CHILD = fileURLToPath(new URL(`./memory-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /**
- * Run one training step of the export in `dir` (its train.onnx, fed model.onnx's
- * weights — a trained run's final ones — zero optimizer state, and the batch `x`, `target`) in a child
- * process and report its peak resident memory.
+ * Run one training step of the export in `dir` (its train.onnx, or `trainPath`
+ * where that lies elsewhere, fed model.onnx's weights — a trained run's final
+ * ones — zero optimizer state, and the batch `x`, `target`) in a child process
+ * and report its peak resident memory.
  *
  * @example const m = await measureStepMemory('exported/paper/mnist-mlp', x, target); // m.stepKb
  */
-export async function measureStepMemory(dir: string, x: Tensor, target: Tensor): Promise<StepMemory> {
+export async function measureStepMemory(dir: string, x: Tensor, target: Tensor, trainPath = join(dir, TRAIN_FILE)): Promise<StepMemory> {
   const values = await trainFeeds(dir, x, target);
   const job = await mkdtemp(join(tmpdir(), 'twnn-step-memory-'));
   try {
@@ -47,7 +48,7 @@ export async function measureStepMemory(dir: string, x: Tensor, target: Tensor):
       await writeFile(join(job, file), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
       feeds.push({ name, type: t.dtype, dims: [...t.shape], file });
     }
-    await copyFile(join(dir, TRAIN_FILE), join(job, 'model.onnx'));
+    await copyFile(trainPath, join(job, 'model.onnx'));
     await writeFile(join(job, 'job.json'), JSON.stringify({ arena: false, feeds, counts: ['iterations'] } satisfies ChildJob));
     const r = await runChild(job, dir);
     if (!r.hwmReset) throw new TwnnError(`${dir}: the kernel did not let the child reset its peak RSS (/proc/self/clear_refs), so the step's peak cannot be told from the session's creation`);

@@ -18,16 +18,26 @@ export interface StepTime {
   batch: number;
 }
 
+export interface StepTimeOptions {
+  /** Timed steps (default 5). */
+  repeats?: number;
+  /** Where the step runs (default the CPU). */
+  device?: Device;
+  /** The train.onnx to run (default `<dir>/train.onnx`; a committed run's is exported again, step-graph.ts). */
+  trainPath?: string;
+}
+
 /**
- * Time `repeats` runs of `<dir>/train.onnx` on `device` (the CPU unless asked; the same step each
- * time: trained weights, zero optimizer state, the batch `x`, `target`) after
- * one untimed warm-up, and return the median.
+ * Time `repeats` runs of the train.onnx of the run in `dir` (the same step
+ * each time: `dir`'s trained weights, zero optimizer state, the batch `x`,
+ * `target`) after one untimed warm-up, and return the median.
  *
- * @example const t = await measureStepTime('exported/paper/mnist-mlp', x, target); // t.msPerStep
+ * @example const t = await measureStepTime('exported/paper/mnist-mlp', x, target, { repeats: 5 }); // t.msPerStep
  */
-export async function measureStepTime(dir: string, x: Tensor, target: Tensor, repeats = 5, device: Device = { kind: 'cpu' }): Promise<StepTime> {
+export async function measureStepTime(dir: string, x: Tensor, target: Tensor, options: StepTimeOptions = {}): Promise<StepTime> {
+  const repeats = options.repeats ?? 5;
   const feeds = Object.fromEntries(await trainFeeds(dir, x, target));
-  const session = await openSession(join(dir, TRAIN_FILE), { device });
+  const session = await openSession(options.trainPath ?? join(dir, TRAIN_FILE), { device: options.device ?? { kind: 'cpu' } });
   try {
     await session.run(feeds);
     const times: number[] = [];

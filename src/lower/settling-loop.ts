@@ -106,6 +106,8 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   const best0 = spec.keepBest ? [...spec.initial, ...riders0, state0.residual] : [];
   const memory0 = solver.kind === 'anderson' ? Object.values(emptyAndersonMemory(g, sampleRows(g, spec.initial), solver.history)) : [];
   const nBest = best0.length;
+  // Carried layout: states, riders, done, iters, residual, then the best iterates, then Anderson's memory.
+  const bestAt = m + r + 3;
 
   const { carried, scans } = loop(g, {
     name: spec.role,
@@ -117,8 +119,8 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
       const sOld = it.carried.slice(0, m);
       const ridersOld = it.carried.slice(m, m + r);
       const [done, iters, residual] = it.carried.slice(m + r, m + r + 3);
-      const bestOld = it.carried.slice(m + r + 3, m + r + 3 + nBest);
-      const memoryOld = it.carried.slice(m + r + 3 + nBest);
+      const bestOld = it.carried.slice(bestAt, bestAt + nBest);
+      const memoryOld = it.carried.slice(bestAt + nBest);
       const mapped = spec.map(b, sOld);
       const next = [...mapped.next];
       const ridersNew = [...(mapped.riders ?? [])];
@@ -166,12 +168,11 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   let residual = carried[m + r + 2];
   const unsettled = unsettledMask(g, residual, spec.settle.tol);
   if (spec.keepBest) {
-    const best = carried.slice(m + r + 3, m + r + 3 + nBest);
+    const best = carried.slice(bestAt, bestAt + nBest);
     states = states.map((s, j) => pick(g, unsettled, best[j], s));
     riders = riders.map((v, j) => pick(g, unsettled, best[m + j], v));
     residual = where(g, unsettled, best[m + r], residual);
   }
-  const bestAt = m + r + 3;
   const stateOutputs = spec.initial.map((_, j) => (spec.keepBest ? [j, bestAt + j] : [j]));
   return { states, riders, iterations, residual, unsettled, scans, stateOutputs, node };
 }

@@ -1,8 +1,9 @@
 // `benchPaper` end to end on small fake runs: a tiny TWNN and a tiny plain
 // network trained for a few steps on MNIST examples, a run that was never
-// trained, and a sine report; RESULTS.md must hold every row, numbers that an
-// independent evaluation reproduces, and every figure it links.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// trained, the TWNN as git keeps it (no checkpoint, no train.onnx), and a sine
+// report; RESULTS.md must hold every row, numbers that an independent
+// evaluation reproduces, and every figure it links.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +43,15 @@ const runs: BenchRun[] = [
   { id: 'tiny-plain', label: 'Tiny plain', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'tiny-plain'), command: 'twnn train tiny-plain.ts --limit-steps 10' },
   { id: 'never', label: 'Never trained', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'never'), command: 'twnn train never.ts --epochs 3' },
   { id: 'stopped', label: 'Still training', family: 'Tiny MLP', role: 'baseline', dir: join(root, 'stopped'), command: 'twnn train stopped.ts' },
+  // The tiny TWNN's folder as git keeps it: with its graph file, and without.
+  { id: 'committed', label: 'Tiny TWNN, committed', family: 'Committed', role: 'twnn', dir: join(root, 'committed'), command: 'twnn train tiny-twnn.ts', graph: 'tiny-twnn.ts' },
+  { id: 'committed-bare', label: 'Tiny TWNN, committed, no graph', family: 'Committed', role: 'baseline', dir: join(root, 'committed-bare'), command: 'twnn train tiny-twnn.ts' },
 ];
+/** The CLI's loadModelSpec imports the graph file; here its one graph is at hand. */
+const loadSpec = async (file: string) => {
+  if (file !== 'tiny-twnn.ts') throw new Error(`no graph file ${file}`);
+  return tinyTwnn;
+};
 
 let trainSet: Dataset;
 let testSet: Dataset;
@@ -62,6 +71,10 @@ beforeAll(async () => {
   // A run caught mid-training: its checkpoint has moved on, its model.onnx still holds the initial weights.
   await train({ spec: tinyPlain, outDir: runs[3].dir, data: { train: trainSet, test: testSet }, seed: 1, limitSteps: 2 });
   await exportModel(tinyPlain, runs[3].dir, { seed: 1 });
+  for (const r of runs.slice(4)) {
+    mkdirSync(r.dir);
+    for (const file of ['model.onnx', 'manifest.json', 'metrics.jsonl']) copyFileSync(join(runs[0].dir, file), join(r.dir, file));
+  }
   const sineReport = join(root, 'sine-report.json');
   writeFileSync(sineReport, JSON.stringify({ task: 'sine', test: { mse: 0.00123, tiny: 1.0927589878649694e-6, mean: 4.2603905858788185, generated: 200 }, notes: ['ignored list'], files: { wave: 'sine.svg' } }));
   ({ report, files } = await benchPaper({
@@ -73,6 +86,7 @@ beforeAll(async () => {
     latencyRepeats: 1,
     stepRepeats: 2,
     sineReport,
+    loadSpec,
   }));
   results = readFileSync(join(out, 'RESULTS.md'), 'utf8');
 }, 300_000);
@@ -181,5 +195,55 @@ describe('benchPaper on fake runs', () => {
     expect(results).toContain('**cannot be checked here**');
     expect(results).toContain('| TWRNN | 96.54% |');
     expect(existsSync(join(out, 'figures'))).toBe(true);
+  });
+});
+
+describe('benchPaper on a committed run (model.onnx, manifest.json and metrics.jsonl only)', () => {
+  const local = () => report.runs[0];
+  const committed = () => report.runs[4];
+  const bare = () => report.runs[5];
+
+  it('reports what the run with its checkpoint reports: settings, epochs, accuracy', () => {
+    expect(local().loaded!.from).toBe('checkpoint');
+    for (const r of [committed(), bare()]) {
+      expect(r.loaded!.from).toBe('metrics');
+      const { hyper: _a, ...config } = r.loaded!.config;
+      const { hyper: _b, ...expected } = local().loaded!.config;
+      expect(config).toEqual(expected);
+      expect(r.loaded!.position).toMatchObject({ epoch: 1, position: 0, step: local().loaded!.position.step });
+      expect(r.training!.secondsPerEpoch).toBeCloseTo(local().training!.secondsPerEpoch, 2);
+      expect(r.test).toEqual(local().test);
+    }
+    expect(row('Tiny TWNN, committed')[2]).toBe(row('Tiny TWNN')[2]);
+    expect(row('Tiny TWNN, committed')[4]).toBe('1');
+    expect(results).toMatch(/\| Tiny TWNN, committed \| 0\.003 \| constant \| 32 \| 1 \| adam \| 0\.00001 \| 40 \| implicit \| 1 \|/);
+  });
+
+  it("times and measures a training step of its graph file exported again, the run's own train.onnx byte for byte", () => {
+    expect(local().stepGraph).toBe('run');
+    expect(local().stepGraphIdentical).toBeUndefined();
+    const r = committed();
+    expect(r.stepGraph).toBe('re-exported');
+    expect(r.stepGraphIdentical).toBe(true);
+    expect(r.stepError).toBeUndefined();
+    expect(r.stepTime!.batch).toBe(32);
+    expect(r.stepTime!.msPerStep).toBeGreaterThan(0);
+    expect(r.memoryError).toBeUndefined();
+    expect(r.memory!.sweeps).toBeGreaterThanOrEqual(1);
+    expect(row('Tiny TWNN, committed')[6]).toMatch(/^\d+\.\d ms \(batch 32\)$/);
+    expect(readFileSync(join(r.run.dir, 'metrics.jsonl'), 'utf8')).toBe(readFileSync(join(runs[0].dir, 'metrics.jsonl'), 'utf8'));
+    expect(existsSync(join(r.run.dir, 'train.onnx'))).toBe(false);
+  });
+
+  it('skips the step of a committed run without a graph file, saying why', () => {
+    const r = bare();
+    const why = `run 'committed-bare': ${join(r.run.dir, 'train.onnx')} is missing (git keeps a run's model.onnx, manifest.json and metrics.jsonl only) and the run names no graph file ('graph')`;
+    expect(r.stepError).toContain(why);
+    expect(r.stepTime).toBeUndefined();
+    expect(r.memory).toBeUndefined();
+    expect(r.stepGraph).toBeUndefined();
+    expect(row('Tiny TWNN, committed, no graph')[6]).toBe('not timed');
+    expect(row('Tiny TWNN, committed, no graph')[9]).toBe('failed (see notes)');
+    expect(results).toContain(`- **Tiny TWNN, committed, no graph**: the peak memory could not be measured: ${why}`);
   });
 });

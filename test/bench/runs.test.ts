@@ -1,5 +1,5 @@
 // The run list of `twnn bench paper --runs`: checked field by field, with errors naming the entry.
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,8 +18,8 @@ const good = { id: 'tw', label: 'TWNN', family: 'MLP', role: 'twnn', dir: 'expor
 
 describe('parseRuns', () => {
   it('accepts a valid list, keeping optional fields only when given', () => {
-    const runs = parseRuns([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99 }], 'runs.json');
-    expect(runs).toEqual([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99 }]);
+    const runs = parseRuns([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99, graph: 'graphs/x.ts' }], 'runs.json');
+    expect(runs).toEqual([good, { ...good, id: 'b', role: 'baseline', device: 'cuda', note: 'n', target: 0.99, graph: 'graphs/x.ts' }]);
   });
 
   it.each([
@@ -34,6 +34,7 @@ describe('parseRuns', () => {
     [[{ ...good, dirr: 'x' }], "runs.json: run #1: unknown key 'dirr'"],
     [[{ ...good, target: 99.3 }], "runs.json: run #1: 'target' must be a test accuracy in (0, 1], got 99.3"],
     [[{ ...good, target: '0.99' }], 'runs.json: run #1: \'target\' must be a test accuracy in (0, 1], got "0.99"'],
+    [[{ ...good, graph: '' }], "runs.json: run #1: 'graph' must be a non-empty string, got \"\""],
   ])('rejects %j', (value, message) => {
     expect(() => parseRuns(value, 'runs.json')).toThrow(FormatError);
     expect(() => parseRuns(value, 'runs.json')).toThrow(message);
@@ -42,6 +43,8 @@ describe('parseRuns', () => {
   it('the built-in paper runs pass their own check and have unique folders', () => {
     expect(parseRuns(JSON.parse(JSON.stringify(PAPER_RUNS)), 'PAPER_RUNS')).toEqual(PAPER_RUNS);
     expect(new Set(PAPER_RUNS.map((r) => r.dir)).size).toBe(PAPER_RUNS.length);
+    // A fresh clone has no train.onnx: every paper run's step is exported again from its graph file.
+    for (const r of PAPER_RUNS) expect(existsSync(r.graph!), `${r.id}: ${r.graph}`).toBe(true);
     for (const family of new Set(PAPER_RUNS.map((r) => r.family))) {
       const roles = PAPER_RUNS.filter((r) => r.family === family).map((r) => r.role);
       expect(roles, family).toContain('twnn');
@@ -51,7 +54,7 @@ describe('parseRuns', () => {
 });
 
 describe('loadRun', () => {
-  it('is undefined for a folder without a checkpoint (not trained yet)', async () => {
+  it('is undefined for a folder without a checkpoint or a training log (not trained yet)', async () => {
     expect(await loadRun({ ...good, role: 'twnn', dir: join(dir, 'nothing') })).toBeUndefined();
   });
 
@@ -74,6 +77,7 @@ describe('loadRun', () => {
     const run = { ...good, role: 'baseline' as const, dir: runDir };
     const loaded = await loadRun(run);
     expect(loaded?.position.step).toBe(3);
+    expect(loaded?.from).toBe('checkpoint');
     expect(loaded?.manifest.name).toBe('r');
     // What a run looks like mid-training: the checkpoint has moved on, model.onnx still holds the initial weights.
     await exportModel(spec, runDir, { seed: 0 });

@@ -6,6 +6,7 @@ import { parseInteger } from '../options.js';
 import { assertDeviceAvailable } from '../../runtime/device.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { memoryCommand } from './bench-memory.js';
+import { loadModelSpec } from './build.js';
 import { solversCommand } from './bench-solvers.js';
 
 /**
@@ -38,7 +39,7 @@ const paperCommand: BenchSubcommand = {
         "regenerate RESULTS.md and its figures from saved training runs (the paper's Table III analogue, settings, dynamic-depth evidence): " +
           're-evaluates each run\'s model.onnx on the test set through onnxruntime, measures the peak memory of a training step in a child process; never retrains',
       )
-      .option('--runs <file>', 'JSON list of runs [{ id, label, family, role: "twnn"|"baseline", dir, command, device?, note?, target? }] (default: the built-in paper runs)')
+      .option('--runs <file>', 'JSON list of runs [{ id, label, family, role: "twnn"|"baseline", dir, command, device?, note?, target?, graph? }] (default: the built-in paper runs)')
       .option('-o, --out <dir>', 'folder for RESULTS.md and figures/', 'docs')
       .option('--eval-batch <n>', 'rows per inference run in the re-evaluation', (v) => parseInteger(v, '--eval-batch', 1), 256)
       .option('--no-memory', 'skip the peak-memory measurement')
@@ -68,6 +69,8 @@ const paperCommand: BenchSubcommand = {
           latencyRepeats: flags.latencyRepeats,
           stepRepeats: flags.stepRepeats,
           device,
+          // A committed run has no train.onnx: its graph file is exported again to time and measure a step.
+          loadSpec: loadModelSpec,
           ...(flags.sineReport ? { sineReport: flags.sineReport } : {}),
           command: commandLine(flags),
           log: (line) => process.stderr.write(`${line}\n`),
