@@ -91,6 +91,7 @@ function notes(runs: readonly RunReport[]): string[] {
     }
     if (r.unfinished) lines.push(`- **${r.run.label}**: ${r.unfinished}`);
     if (r.memoryError) lines.push(`- **${r.run.label}**: the peak memory could not be measured: ${r.memoryError}`);
+    if (r.stepError && r.stepError !== r.memoryError) lines.push(`- **${r.run.label}**: the training step was not timed or measured: ${r.stepError}`);
     if (r.test && r.training?.loggedAccuracy !== undefined && Math.abs(r.training.loggedAccuracy - r.test.accuracy) > 1e-9) {
       lines.push(`- **${r.run.label}**: the trainer logged ${percent(r.training.loggedAccuracy)} at its last epoch; the re-evaluation gives ${percent(r.test.accuracy)}.`);
     }
@@ -268,11 +269,15 @@ function method(report: PaperReport): string[] {
     `- **Test accuracy**: arg-max of model.onnx's \`y\` against the labels of ${m.testSet}, run through onnxruntime-node's CPU EP in batches of ${m.evalBatch}.`,
     '- **Trainable params**: manifest.json\'s `trainableParameterCount` (BatchNorm running statistics excluded; the wormholes\' projections and gates included).',
     "- **Train time / epoch**: the trainer's own clock over its optimizer steps (checkpoint `position.seconds`, evaluations excluded) divided by the epochs run; " +
-      '"projected" when the run stopped mid-epoch (mean step time × steps per epoch). The CPU is shared with other jobs, so these times carry their load.',
+      '"projected" when the run stopped mid-epoch (mean step time × steps per epoch). The CPU is shared with other jobs, so these times carry their load.' +
+      (report.runs.some((r) => r.loaded?.from === 'metrics')
+        ? " For a committed run, whose checkpoint git does not keep, the clock is the last epoch record's `seconds` in its metrics.jsonl."
+        : ''),
     (m.stepRepeats > 0
       ? `- **Train step in this bench**: the median of ${m.stepRepeats} runs of the run's train.onnx on the CPU (after one warm-up), fed its trained weights, zero optimizer state and ` +
         "one batch of test examples; every run of the report is timed this way within minutes of the others, so these times compare the models, not the load."
       : '- **Train step in this bench**: not timed (--step-repeats 0).'),
+    ...reExportedSteps(report.runs),
     "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions. " +
       adjointRules(report.runs),
     '- **Test sweeps**: model.onnx\'s `iterations` per test sample (mean and max over the test set).',
@@ -286,6 +291,23 @@ function method(report: PaperReport): string[] {
       "a group's the median of those (robust to a stray slow run on a shared machine).",
     '- **Correlations**: point-biserial = Pearson\'s r between sweeps and correctness (1/0); Spearman\'s ρ with tie-averaged ranks between sweeps and the largest softmax probability.',
     '',
+  ];
+}
+
+/**
+ * A line for the runs whose training step was timed on their graph file
+ * exported again (git keeps a run's model.onnx, not its train.onnx).
+ */
+function reExportedSteps(runs: readonly RunReport[]): string[] {
+  const again = runs.filter((r) => r.stepGraph === 're-exported');
+  if (again.length === 0) return [];
+  const differ = again.filter((r) => r.stepGraphIdentical === false).map((r) => r.run.label);
+  return [
+    `- **Train step of a committed run**: git keeps a run's model.onnx, manifest.json and metrics.jsonl, not its train.onnx, so for ${again.map((r) => r.run.label).join(', ')} ` +
+      "the step timed and measured is the run's graph file exported again by the current twnn with the run's dtype, seed, opset and optimizer, fed the run's trained weights" +
+      (differ.length === 0
+        ? '; it is byte for byte the train.onnx the run trained with (manifest.json\'s sha256).'
+        : `; for ${differ.join(', ')} it is not byte for byte the train.onnx the run trained with (manifest.json's sha256): those step times and memory figures are the current graph's (its adjoint iterates to the relative stop), not the run's.`),
   ];
 }
 

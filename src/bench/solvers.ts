@@ -22,7 +22,7 @@ export interface SolverVariant {
   id: string;
   label: string;
   overrides: RegionOverrides;
-  /** Only a training-time difference (the penalty): timed on the training step alone. */
+  /** Only a training-time difference (the adjoint's stop, the penalty): timed on the training step alone. */
   trainingOnly?: boolean;
 }
 
@@ -31,7 +31,7 @@ const ANDERSON = { kind: 'anderson', history: 5, mixing: 1, regularization: 1e-6
 /** The variants `twnn bench solvers` compares, the first being the reference. */
 export const SOLVER_VARIANTS: readonly SolverVariant[] = [
   { id: 'plain', label: 'plain iteration; adjoint stops at ‖Δw‖ ≤ tol·‖ḡ‖ (default)', overrides: {} },
-  { id: 'plain-absolute', label: 'plain iteration; old absolute adjoint stop, max|Δw| ≤ tol', overrides: { backwardNorm: 'max' } },
+  { id: 'plain-absolute', label: 'plain iteration; old absolute adjoint stop, max|Δw| ≤ tol', overrides: { backwardNorm: 'max' }, trainingOnly: true },
   { id: 'anderson', label: 'Anderson (m = 5) forward and adjoint', overrides: { solver: ANDERSON, backwardSolver: ANDERSON } },
   { id: 'jacobian', label: 'plain iteration + Jacobian penalty γ = 1', overrides: { jacobianPenalty: 1 }, trainingOnly: true },
 ];
@@ -62,6 +62,8 @@ export interface VariantResult {
   variant: string;
   label: string;
   inference?: {
+    /** Samples run (every batch's rows). */
+    rows: number;
     sweepsMean: number;
     sweepsMax: number;
     unsettled: number;
@@ -94,7 +96,7 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
     log(`bench solvers: ${graph.name}`);
     const n = Math.min(options.samples, datasetSize(graph.data));
     const batches = [...Array(Math.ceil(n / options.batch)).keys()].map((k) =>
-      takeBatch(graph.data, batchRows(Uint32Array.from({ length: n }, (_, i) => i), k * options.batch, options.batch)),
+      takeBatch(graph.data, batchRows(Uint32Array.from({ length: n }, (_, i) => i), k, options.batch)),
     );
     const inference = new Map<string, TwnnSession>();
     const regions = new Map<string, RegionLimits[]>();
@@ -115,15 +117,20 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
       for (const [id, s] of inference) outputs.set(id, await runAll(s, batches));
       const steps = new Map<string, Record<string, Tensor>>();
       for (const [id, t] of training) steps.set(id, await t.session.run(t.feeds));
-      const inferenceTimes = new Map<string, number[]>([...inference.keys()].map((id) => [id, []]));
+      // Per variant, per batch: its times over the repeats (batches differ a lot: one slow sample makes a slow batch).
+      const inferenceTimes = new Map<string, number[][]>([...inference.keys()].map((id) => [id, batches.map(() => [])]));
       const stepTimes = new Map<string, number[]>([...training.keys()].map((id) => [id, []]));
+      // Each repeat starts with the next variant, so none is always first (or last) after a pause.
+      const rotated = <T>(items: readonly T[], r: number) => items.map((_, i) => items[(i + r) % items.length]);
       for (let r = 0; r < options.repeats; r++) {
-        for (const [id, s] of inference) {
-          const start = performance.now();
-          await runAll(s, batches);
-          inferenceTimes.get(id)!.push((performance.now() - start) / batches.length);
+        for (const [id, s] of rotated([...inference], r)) {
+          for (const [k, b] of batches.entries()) {
+            const start = performance.now();
+            await s.run({ x: b.x });
+            inferenceTimes.get(id)![k].push(performance.now() - start);
+          }
         }
-        for (const [id, t] of training) {
+        for (const [id, t] of rotated([...training], r)) {
           const start = performance.now();
           await t.session.run(t.feeds);
           stepTimes.get(id)!.push(performance.now() - start);
@@ -142,7 +149,7 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
           return {
             variant: v.id,
             label: v.label,
-            ...(out ? { inference: { ...sweepStats(out, regions.get(v.id)!), msPerBatch: median(inferenceTimes.get(v.id)!), ...agreement(out, reference) } } : {}),
+            ...(out ? { inference: { ...sweepStats(out, regions.get(v.id)!), msPerBatch: mean(inferenceTimes.get(v.id)!.map(median)), ...agreement(out, reference) } } : {}),
             training: {
               sweepsMean: mean(step.iterations.toNumbers()),
               adjointMean: mean(step.iterations_backward.toNumbers()),
@@ -171,7 +178,11 @@ export function solverReport(results: readonly SolverBenchResult[], command: str
   for (const r of results) {
     const [ref] = r.variants;
     lines.push(`### ${r.graph}`, '');
-    lines.push(`Inference: ${r.samples} test samples at batch ${r.batch}; training: one train.onnx step on the first ${r.batch}; medians of ${r.repeats} interleaved runs.`, '');
+    lines.push(
+      `Inference: ${r.samples} test samples at batch ${r.batch}, time per batch the mean over the batches of each one's median over ${r.repeats} interleaved passes; ` +
+        `training: one train.onnx step on the first ${r.batch}, the median of ${r.repeats} interleaved runs. Ratios are to the first row.`,
+      '',
+    );
     lines.push('| setting | sweeps/sample (mean, max) | unsettled | inference ms/batch | ratio | agrees with plain | step: sweeps | step: adjoint steps | step ms | ratio |');
     lines.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const v of r.variants) {
@@ -206,10 +217,10 @@ async function runAll(session: TwnnSession, batches: readonly { x: Tensor }[]): 
 }
 
 /** Mean and max sweeps per sample, and the samples that ran out of sweeps unsettled in some region. */
-function sweepStats(out: readonly Record<string, Tensor>[], regions: readonly RegionLimits[]): { sweepsMean: number; sweepsMax: number; unsettled: number } {
+function sweepStats(out: readonly Record<string, Tensor>[], regions: readonly RegionLimits[]): { rows: number; sweepsMean: number; sweepsMax: number; unsettled: number } {
   const sweeps = out.flatMap((o) => o.iterations.toNumbers());
   const unsettled = out.reduce((n, o) => n + new Set(unsettledSamples(o, regions).flatMap((u) => u.samples)).size, 0);
-  return { sweepsMean: mean(sweeps), sweepsMax: sweeps.reduce((a, b) => Math.max(a, b), 0), unsettled };
+  return { rows: sweeps.length, sweepsMean: mean(sweeps), sweepsMax: sweeps.reduce((a, b) => Math.max(a, b), 0), unsettled };
 }
 
 /** How far a variant's `y` is from the reference's: argmax agreement (classifiers) and max |Δy| / max |y|. */
