@@ -110,3 +110,18 @@ export function linearGraph(training: boolean, backwardMode: BackwardMode, matri
   });
 }
 
+
+/**
+ * The closed forms of the linear contraction z = Az + b with the loss
+ * L = Σ_s ⟨u_s, z*_s⟩: z* = (I − A)⁻¹ b, ∂L/∂b_s = (I − A)⁻ᵀ u_s,
+ * ∂L/∂A = Σ_s ((I − A)⁻ᵀ u_s) z*_sᵀ (rows are samples).
+ *
+ * @example const { zStar, bBar, aBar } = linearClosedForms(b, u);
+ */
+export function linearClosedForms(b: Tensor, u: Tensor, a: Matrix = A): { zStar: number[][]; bBar: number[][]; aBar: number[][] } {
+  const inverse = identityMinus(a);
+  const zStar = rows(b).map((bs) => solve(inverse, bs));
+  const bBar = rows(u).map((us) => solve(transposed(inverse), us));
+  const aBar = a.map((row, i) => row.map((_, j) => bBar.reduce((s, w, k) => s + w[i] * zStar[k][j], 0)));
+  return { zStar, bBar, aBar };
+}

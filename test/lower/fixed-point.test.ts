@@ -9,7 +9,7 @@ import type { BackwardMode, FixedPointConfig, Sweep } from '../../src/lower/fixe
 import { checkFixedPoint } from '../../src/runtime/guard.js';
 import type { BuildContext } from '../../src/twnn/module.js';
 import { batchNorm2d, conv2d, dense, flatten, sequential, tanh } from '../../src/twnn/index.js';
-import { A, analyticGraph, fixedPointConfig, identityMinus, linearGraph, rows, solve, transposed, type Matrix } from './analytic-helpers.js';
+import { A, analyticGraph, fixedPointConfig, linearClosedForms, linearGraph, type Matrix } from './analytic-helpers.js';
 import { region, type IterateSpec, type RegionModule, type RegionSpec } from '../../src/twnn/region.js';
 import {
   checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
@@ -48,11 +48,7 @@ function newtonGraph(training: boolean, backwardMode: BackwardMode, overrides: P
 describe('lowerFixedPoint on analytic fixed points', () => {
   const b = randomTensor([4, 3], 11);
   const u = randomTensor([4, 3], 12);
-  const inverse = identityMinus(A);
-  const zStar = rows(b).map((bs) => solve(inverse, bs));
-  // L = Σ_s ⟨u_s, z*_s⟩:  ∂L/∂b_s = (I − A)⁻ᵀ u_s,  ∂L/∂A = Σ_s ((I − A)⁻ᵀ u_s) z*_sᵀ.
-  const bBar = rows(u).map((us) => solve(transposed(inverse), us));
-  const aBar = A.map((row, i) => row.map((_, j) => bBar.reduce((s, w, k) => s + w[i] * zStar[k][j], 0)));
+  const { zStar, bBar, aBar } = linearClosedForms(b, u);
 
   it('a linear contraction z = Az + b settles at (I − A)⁻¹ b', async () => {
     const run = await checkedRunner(linearGraph(false, { mode: 'implicit' }));

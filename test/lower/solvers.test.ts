@@ -11,7 +11,7 @@ import { checkFixedPoint } from '../../src/runtime/guard.js';
 import { BuildContext } from '../../src/twnn/module.js';
 import { dense, sequential, tanh } from '../../src/twnn/index.js';
 import { region, type RegionSpec } from '../../src/twnn/region.js';
-import { A, analyticGraph, fixedPointConfig, identityMinus, linearGraph, rows, solve, transposed } from './analytic-helpers.js';
+import { A, analyticGraph, fixedPointConfig, linearClosedForms, linearGraph } from './analytic-helpers.js';
 import {
   checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
   sampleOf, scaledWeights, type NetCase,
@@ -24,10 +24,7 @@ const aTensor = Tensor.fromNumbers('float64', [3, 3], A.flat());
 describe('Anderson acceleration on the linear contraction z = Az + b', () => {
   const b = randomTensor([4, 3], 11);
   const u = randomTensor([4, 3], 12);
-  const inverse = identityMinus(A);
-  const zStar = rows(b).map((bs) => solve(inverse, bs));
-  const bBar = rows(u).map((us) => solve(transposed(inverse), us));
-  const aBar = A.map((row, i) => row.map((_, j) => bBar.reduce((s, w, k) => s + w[i] * zStar[k][j], 0)));
+  const { zStar, bBar, aBar } = linearClosedForms(b, u);
 
   it.each([
     [1, 1],
