@@ -79,7 +79,7 @@ export function forwardMode(g: Graph, nodes: readonly Node[], tangents: Map<Valu
   for (const node of nodes) {
     if (![...node.inputs, ...node.captures()].some((v) => v && tangents.has(v))) continue;
     const region = regionSweep(node);
-    if (region) regionTangent(g, node, region, tangents, steps);
+    if (region) regionTangent(g, region, tangents, steps);
     else nodeTangent(g, node, tangents);
   }
 }
@@ -148,7 +148,7 @@ function nodeTangent(g: Graph, node: Node, tangents: Map<Value, Value>): void {
  * Tangents of a region's Loop outputs: Ṡ* by the tangent fixed point, the
  * region output by forward mode through a sweep replayed at S*.
  */
-function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<Value, Value>, steps: Value[]): void {
+function regionTangent(g: Graph, region: RegionSweep, tangents: Map<Value, Value>, steps: Value[]): void {
   const { config, sStar } = region;
   const m = sStar.length;
   g.scope(`${config.region.split('.').join('/')}/tangent`, () => {
@@ -198,5 +198,4 @@ function regionTangent(g: Graph, node: Node, region: RegionSweep, tangents: Map<
     const outputTangent = tangents.get(at.output);
     if (outputTangent) tangents.set(region.output, outputTangent);
   });
-  void node;
 }
