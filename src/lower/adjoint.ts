@@ -107,6 +107,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, gBar) } : {}) },
         startIters: 0,
         solver: config.backwardSolver,
+        sweeps: config.sweeps,
         config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
         doc:
           `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} ` +

@@ -24,7 +24,7 @@ import type { BuildContext, IteratorReport } from '../twnn/module.js';
 import { adjointVjp } from './adjoint.js';
 import { jacobianPenalty } from './jacobian.js';
 import type { ResidualNorm } from './settle.js';
-import { settlingLoop, solverFields, type Solver } from './settling-loop.js';
+import { settlingLoop, solverFields, type Solver, type SweepMode } from './settling-loop.js';
 import { unrolledTraining } from './unrolled.js';
 
 export type { ResidualNorm } from './settle.js';
@@ -57,6 +57,8 @@ export interface FixedPointConfig {
   backwardSolver: Solver;
   /** γ of the Jacobian penalty γ·‖∂F/∂S‖²_F/d added to the training loss (0: none). */
   jacobianPenalty: number;
+  /** Which samples each Loop step sweeps (SettlingLoopSpec.sweeps). */
+  sweeps: SweepMode;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
 }
 
@@ -112,6 +114,7 @@ export function iteratorMetadata(config: FixedPointConfig): Record<string, unkno
     backwardNorm: config.backwardNorm,
     ...solverFields(config.backwardSolver, 'backward'),
     jacobianPenalty: config.jacobianPenalty,
+    sweeps: config.sweeps,
   };
 }
 
@@ -147,6 +150,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     settle: { tol: config.tol, minIter: config.minIter, norm: config.norm },
     startIters: 1,
     solver: config.solver,
+    sweeps: config.sweeps,
     keepBest: config.returnIterate === 'best',
     config: meta,
     doc:

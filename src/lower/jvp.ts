@@ -186,6 +186,7 @@ function regionTangent(g: Graph, region: RegionSweep, tangents: Map<Value, Value
       settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, c) } : {}) },
       startIters: 0,
       solver: config.backwardSolver,
+      sweeps: config.sweeps,
       config: { tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
       doc:
         `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, tol ${config.backwardTol} ` +

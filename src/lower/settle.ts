@@ -98,8 +98,6 @@ export function residualNorm(g: Graph, next: readonly Value[], prev: readonly Va
 
 /** One step's verdict per sample, from its residual. */
 export interface Verdict {
-  /** bool [B]: still iterating when this step began. */
-  active: Value;
   /** bool [B]: active and its residual meets tol (after minIter steps): it settles on this step's candidate. */
   settles: Value;
   /** bool [B]: active with a finite residual: takes a new state this step. */
@@ -127,11 +125,33 @@ export function judge(g: Graph, config: SettleConfig, state: SettleState, res: V
   const mayStop = config.minIter > 1 ? and(g, converged, not(g, less(g, iters, scalar(g, config.minIter, 'int64')))) : converged;
   const done = or(g, state.done, or(g, mayStop, not(g, isFinite)));
   return {
-    active,
     settles: and(g, active, and(g, mayStop, isFinite)),
     adopt: and(g, active, isFinite),
     next: { done, iters, residual: where(g, active, res, state.residual) },
     cond: greater(g, reduceMax(g, cast(g, not(g, done), 'int64'), [], false), scalar(g, 0, 'int64')),
+  };
+}
+
+/**
+ * `judge` for a body that sweeps only the active rows (src/lower/loop-body.ts):
+ * every row is active, so the masks that keep settled samples out of the
+ * count and the state drop out, and a step's verdict costs half the ops.
+ *
+ * @example const v = judgeActiveRows(b, cfg, state, res); // state: the active rows' bookkeeping
+ */
+export function judgeActiveRows(g: Graph, config: SettleConfig, state: SettleState, res: Value): Verdict {
+  const dtype = res.dtype;
+  const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
+  const iters = add(g, state.iters, scalar(g, 1, 'int64'));
+  // Goes on: finite and above tol (NaN compares false: it stops), or short of minIter.
+  let goesOn = and(g, greater(g, res, scalar(g, config.tol, dtype)), isFinite);
+  if (config.minIter > 1) goesOn = or(g, goesOn, and(g, isFinite, less(g, iters, scalar(g, config.minIter, 'int64'))));
+  const done = not(g, goesOn);
+  return {
+    settles: and(g, done, isFinite),
+    adopt: isFinite,
+    next: { done, iters, residual: res },
+    cond: greater(g, reduceMax(g, cast(g, goesOn, 'int64'), [], false), scalar(g, 0, 'int64')),
   };
 }
 

@@ -18,12 +18,16 @@
  * every export and every copy (train_steps.onnx) keeps both.
  */
 import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
-import { and, equal, less, loop, reshapeLike, slice, sub, where } from '../ops/index.js';
+import { and, equal, less, loop, not, reshapeLike, slice, sub, where } from '../ops/index.js';
 import { andersonStep, emptyAndersonMemory, type AndersonSettings } from './anderson.js';
-import { initialSettleState, judge, pick, residualNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+import { activeRows, emitIntoBody } from './loop-body.js';
+import { initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
+
+/** Which samples a step sweeps: the unsettled ones (`active`), or the whole batch (`dense`). */
+export type SweepMode = 'active' | 'dense';
 
 /** How each step moves: plain iteration (the paper's), or Anderson acceleration. */
 export type Solver = { kind: 'plain' } | ({ kind: 'anderson' } & AndersonSettings);
@@ -57,6 +61,13 @@ export interface SettlingLoopSpec {
   solver?: Solver;
   /** Return each unsettled sample's best iterate instead of its last. */
   keepBest?: boolean;
+  /**
+   * `active` (default): each step sweeps only the samples still iterating
+   * (src/lower/loop-body.ts), so a batch costs the sum of its samples' steps;
+   * `dense`: every step sweeps the whole batch and freezes the settled samples.
+   * Loop invariants are hoisted either way.
+   */
+  sweeps?: SweepMode;
   /** Stack each step's input states and the per-sample "took the step" mask as scan outputs (unrolled backprop). */
   scanStates?: boolean;
   /** Configuration for metadata_props, after `role` and `region`. */
@@ -108,6 +119,9 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   const nBest = best0.length;
   // Carried layout: states, riders, done, iters, residual, then the best iterates, then Anderson's memory.
   const bestAt = m + r + 3;
+  const batchDim = spec.initial[0].shape[0];
+  // Unrolled backprop stacks whole-batch states per step; a static batch cannot tell per-sample values from parameters.
+  const compact = (spec.sweeps ?? 'active') === 'active' && !spec.scanStates && typeof batchDim === 'string';
 
   const { carried, scans } = loop(g, {
     name: spec.role,
@@ -116,16 +130,30 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
     carried: [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0],
     doc: spec.doc,
     body: (b, it) => {
-      const sOld = it.carried.slice(0, m);
-      const ridersOld = it.carried.slice(m, m + r);
-      const [done, iters, residual] = it.carried.slice(m + r, m + r + 3);
-      const bestOld = it.carried.slice(bestAt, bestAt + nBest);
-      const memoryOld = it.carried.slice(bestAt + nBest);
-      const mapped = spec.map(b, sOld);
-      const next = [...mapped.next];
-      const ridersNew = [...(mapped.riders ?? [])];
-      const res = residualNorm(b, next, sOld, spec.settle.norm, spec.settle.scale);
-      const verdict = judge(b, spec.settle, { done, iters, residual }, res);
+      // With active rows, the body works on the rows of the samples still iterating and writes them back at the end.
+      const rows = compact ? activeRows(b, not(b, it.carried[m + r]), batchDim) : undefined;
+      const view = rows ? it.carried.map((v) => rows.take(v)) : it.carried;
+      const sOld = view.slice(0, m);
+      const ridersOld = view.slice(m, m + r);
+      const [done, iters, residual] = view.slice(m + r, m + r + 3);
+      const bestOld = view.slice(bestAt, bestAt + nBest);
+      const memoryOld = view.slice(bestAt + nBest);
+      let nRiders = 0;
+      const emitted = emitIntoBody(
+        b,
+        (scratch) => {
+          const mapped = spec.map(scratch, it.carried.slice(0, m));
+          nRiders = mapped.riders?.length ?? 0;
+          return [...mapped.next, ...(mapped.riders ?? [])];
+        },
+        rows,
+        new Map(it.carried.slice(0, m).map((v, j) => [v, sOld[j]])),
+      );
+      const next = emitted.slice(0, m);
+      const ridersNew = emitted.slice(m, m + nRiders);
+      const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
+      const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
+      const verdict = (rows ? judgeActiveRows : judge)(b, spec.settle, { done, iters, residual }, res);
 
       let candidates = next;
       let memory: Value[] = [];
@@ -151,16 +179,17 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
         best.push(where(b, improved, res, bestResidual));
       }
       const { next: bookkeeping } = verdict;
+      const updated = [...states, ...riders, bookkeeping.done, bookkeeping.iters, bookkeeping.residual, ...best, ...memory];
       return {
         cond: verdict.cond,
-        carried: [...states, ...riders, bookkeeping.done, bookkeeping.iters, bookkeeping.residual, ...best, ...memory],
+        carried: rows ? updated.map((v, j) => rows.put(it.carried[j], v)) : updated,
         ...(spec.scanStates ? { scans: [...sOld, verdict.adopt, ...(improved ? [improved] : [])] } : {}),
       };
     },
   });
   const node = carried[0].source.kind === 'node' ? carried[0].source.node : undefined;
   if (!node) throw new Error(`settling loop '${spec.region}/${spec.role}' has no Loop node`);
-  node.loopConfig = { role: spec.role, region: spec.region, ...spec.config };
+  node.loopConfig = { role: spec.role, region: spec.region, ...spec.config, sweeps: compact ? 'active' : 'dense' };
 
   let states = carried.slice(0, m);
   let riders = carried.slice(m, m + r);

@@ -15,6 +15,7 @@ import {
   type DType,
   type Graph,
   type InferContext,
+  type Node,
   type OpDef,
   type PlainAttrs,
   type Shape,
@@ -270,15 +271,32 @@ const copyCounters = new WeakMap<Graph, number>();
  * const y = copies.get(thenBranch.outputs[0]);
  */
 export function cloneNodes(target: Graph, source: Graph, copies: Map<Value, Value>): void {
+  const fresh = freshCopyNames(target);
+  for (const v of source.initializers) copies.set(v, target.initializer(fresh(v.name), (v.source as { tensor: Tensor }).tensor));
+  for (const node of source.nodes) cloneNode(target, node, copies, fresh);
+}
+
+/** `name/copy_N`, N counted per model, so every copy's initializers and subgraphs get unique names. */
+function freshCopyNames(target: Graph): (name: string) => string {
   const n = copyCounters.get(target.root) ?? 0;
   copyCounters.set(target.root, n + 1);
-  const fresh = (name: string) => `${name}/copy_${n}`;
-  for (const v of source.initializers) copies.set(v, target.initializer(fresh(v.name), (v.source as { tensor: Tensor }).tensor));
+  return (name: string) => `${name}/copy_${n}`;
+}
+
+/**
+ * Re-emit one node into `target`, its inputs replaced by their `copies` (values
+ * without a copy stay themselves: `target` must see them), and record its
+ * outputs' copies. Subgraphs are copied under fresh names; the node keeps its
+ * custom VJP and loop configuration.
+ *
+ * @example for (const node of sweep.nodes) cloneNode(body, node, copies);
+ */
+export function cloneNode(target: Graph, node: Node, copies: Map<Value, Value>, fresh: (name: string) => string = freshCopyNames(target)): Value[] {
   const copyOf = (v: Value | undefined): Value | undefined => {
     if (!v) return undefined;
     const copy = copies.get(v);
     if (copy) return copy;
-    if (!target.sees(v)) throw new SpecError(`copying graph '${source.name}' into '${target.name}': '${v.name}' has no copy and is not visible there`);
+    if (!target.sees(v)) throw new SpecError(`copying node '${node.name}' into '${target.name}': '${v.name}' has no copy and is not visible there`);
     return v;
   };
   const copySubgraph = (sub: Graph): Graph => {
@@ -288,19 +306,18 @@ export function cloneNodes(target: Graph, source: Graph, copies: Map<Value, Valu
     sub.outputs.forEach((v) => copy.output(fresh(v.name), copyOf(v)!));
     return copy;
   };
-  for (const node of source.nodes) {
-    const attrs: PlainAttrs = {};
-    for (const [key, attr] of Object.entries(node.attrs)) attrs[key] = attr.type === 'graph' ? copySubgraph(attr.value) : attr.value;
-    const outs = target.node(node.op, node.inputs.map(copyOf), attrs, { doc: node.docString, outputs: node.outputs.length });
-    const copied = outs[0]?.source;
-    if (copied?.kind === 'node' && node.customVjp) copied.node.customVjp = node.customVjp;
-    if (copied?.kind === 'node' && node.loopConfig) copied.node.loopConfig = node.loopConfig;
-    node.outputs.forEach((v, i) => {
-      // Shape rules read constants' contents (Reshape's shape, reduce axes): keep them known.
-      if (v.constant) outs[i].constant = v.constant;
-      copies.set(v, outs[i]);
-    });
-  }
+  const attrs: PlainAttrs = {};
+  for (const [key, attr] of Object.entries(node.attrs)) attrs[key] = attr.type === 'graph' ? copySubgraph(attr.value) : attr.value;
+  const outs = target.node(node.op, node.inputs.map(copyOf), attrs, { doc: node.docString, outputs: node.outputs.length });
+  const copied = outs[0]?.source;
+  if (copied?.kind === 'node' && node.customVjp) copied.node.customVjp = node.customVjp;
+  if (copied?.kind === 'node' && node.loopConfig) copied.node.loopConfig = node.loopConfig;
+  node.outputs.forEach((v, i) => {
+    // Shape rules read constants' contents (Reshape's shape, reduce axes): keep them known.
+    if (v.constant) outs[i].constant = v.constant;
+    copies.set(v, outs[i]);
+  });
+  return outs;
 }
 
 function scopedName(g: Graph, name: string): string {

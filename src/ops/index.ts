@@ -12,6 +12,7 @@ export * from './pool.js';
 export * from './norm.js';
 export * from './shape.js';
 export * from './scatter.js';
+export * from './rows.js';
 export * from './control.js';
 export * from './grad-helpers.js';
 export * from './logic.js';

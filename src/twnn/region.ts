@@ -78,6 +78,14 @@ export interface RegionSpec {
    * train.onnx / train_steps.onnx, keeping the sweep contractive (default 0: none).
    */
   jacobianPenalty?: number;
+  /**
+   * Which samples each step of the region's Loops (forward, adjoint, tangent)
+   * computes: `active` (default) only those still iterating, so a batch costs
+   * the sum of its samples' sweeps; `dense` the whole batch, freezing the
+   * settled ones (fewer ops per step: faster for tiny batches or on a GPU).
+   * Same numbers either way.
+   */
+  sweeps?: 'active' | 'dense';
 }
 
 /** The region as a module, with its resolved configuration readable. */
@@ -196,7 +204,8 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const backwardNorm = spec.backwardNorm === undefined ? 'relative' : residualNormOf('backwardNorm', spec.backwardNorm);
   const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
   const jacobianPenalty = spec.jacobianPenalty === undefined ? 0 : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
-  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty };
+  const sweeps = oneOf('sweeps', spec.sweeps ?? 'active', ['active', 'dense'] as const);
+  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps };
 }
 
 function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {

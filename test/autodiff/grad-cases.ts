@@ -39,6 +39,7 @@ import {
   relu,
   reshape,
   scatterElements,
+  scatterRows,
   shapeOf,
   sigmoid,
   slice,
@@ -169,6 +170,7 @@ const ROWS: Record<string, Row> = {
     })),
   ).concat([{ label: 'no C', inputs: [{ shape: [3, 4] }, { shape: [4, 2] }], build: (g, [a, b]) => gemm(g, a, b) }]),
   GlobalAveragePool: [{ ...F32, label: '5x4 cells', inputs: [{ shape: [2, 3, 5, 4] }], build: (g, [x]) => globalAveragePool(g, x) }],
+  NonZero: { none: 'an integer output (coordinates): nothing flows back to the data' },
   Greater: { none: 'bool output: a step function, its derivative is zero almost everywhere' },
   Identity: [{ inputs: [{ shape: [3, 4] }], build: (g, [x]) => identity(g, x) }],
   If: [
@@ -265,6 +267,13 @@ const ROWS: Record<string, Row> = {
       label: 'reduction add, repeated indices, axis 1',
       inputs: [{ shape: [2, 3] }, { shape: [2, 4] }],
       build: (g, [data, updates]) => scatterElements(g, data, g.constant(int64([2, 4], [0, 0, 2, -1, 1, 1, 1, 0])), updates, 1, 'add'),
+    },
+  ],
+  ScatterND: [
+    {
+      label: 'row form: rows 2 and 0 replaced',
+      inputs: [{ shape: [3, 2, 2] }, { shape: [2, 2, 2] }],
+      build: (g, [data, updates]) => scatterRows(g, data, g.constant(int64([2, 1], [2, 0])), updates),
     },
   ],
   Shape: { none: 'an integer output (the input’s shape): nothing flows back to the data' },

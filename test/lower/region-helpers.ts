@@ -155,8 +155,14 @@ export function dot(a: readonly number[], b: readonly number[]): number {
  */
 export function relativeError(a: readonly number[], b: readonly number[], floor = 1e-12): number {
   if (a.length !== b.length) throw new Error(`relativeError: lengths ${a.length} and ${b.length} differ`);
-  const scale = Math.max(floor, ...b.map(Math.abs));
-  return Math.max(0, ...a.map((v, i) => Math.abs(v - b[i]))) / scale;
+  // A loop, not Math.max(...spread): parameter tensors overflow the call stack.
+  let scale = floor;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / scale;
 }
 
 /** Row `b` of a batch-first tensor as a one-sample tensor. */
