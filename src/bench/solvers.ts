@@ -36,6 +36,18 @@ export const SOLVER_VARIANTS: readonly SolverVariant[] = [
   { id: 'jacobian', label: 'plain iteration + Jacobian penalty γ = 1', overrides: { jacobianPenalty: 1 }, trainingOnly: true },
 ];
 
+/**
+ * What the fixed-point engine's sweeps cost (issue 11), plain iteration throughout:
+ * active-row sweeps and hoisted invariants (the default), each alone, and neither
+ * (the engine before them, but for its bookkeeping).
+ */
+export const ENGINE_VARIANTS: readonly SolverVariant[] = [
+  { id: 'active', label: 'active-row sweeps, invariants hoisted (default)', overrides: {} },
+  { id: 'dense', label: 'dense sweeps, invariants hoisted', overrides: { sweeps: 'dense' } },
+  { id: 'active-inline', label: 'active-row sweeps, invariants recomputed each step', overrides: { hoistInvariants: false } },
+  { id: 'dense-inline', label: 'dense sweeps, invariants recomputed each step', overrides: { sweeps: 'dense', hoistInvariants: false } },
+];
+
 export interface SolverBenchGraph {
   /** For the report, e.g. `graphs/mnist-resnet.ts`. */
   name: string;

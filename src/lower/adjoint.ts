@@ -108,6 +108,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         startIters: 0,
         solver: config.backwardSolver,
         sweeps: config.sweeps,
+        hoistInvariants: config.hoistInvariants,
         config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
         doc:
           `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} ` +

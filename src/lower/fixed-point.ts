@@ -59,6 +59,8 @@ export interface FixedPointConfig {
   jacobianPenalty: number;
   /** Which samples each Loop step sweeps (SettlingLoopSpec.sweeps). */
   sweeps: SweepMode;
+  /** Hoist loop invariants out of the Loop bodies (default true; a build override, to measure what it saves). */
+  hoistInvariants?: boolean;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
 }
 
@@ -151,6 +153,10 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     startIters: 1,
     solver: config.solver,
     sweeps: config.sweeps,
+    // A training graph differentiates this Loop through its captures (the adjoint's or the unrolled
+    // replay's VJP rule): they must stay the parameters and the region input the sweep reads, not
+    // values hoisted from them, whose gradient that rule cannot see.
+    hoistInvariants: ctx.training ? false : config.hoistInvariants,
     keepBest: config.returnIterate === 'best',
     config: meta,
     doc:

@@ -187,6 +187,7 @@ function regionTangent(g: Graph, region: RegionSweep, tangents: Map<Value, Value
       startIters: 0,
       solver: config.backwardSolver,
       sweeps: config.sweeps,
+      hoistInvariants: config.hoistInvariants,
       config: { tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
       doc:
         `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, tol ${config.backwardTol} ` +

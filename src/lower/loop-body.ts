@@ -9,7 +9,9 @@
  *   sweep at S* that the adjoint and tangent read) or from other hoisted nodes
  *   computes the same thing every iteration. It goes into the graph that holds
  *   the Loop, before it, and runs once: tanh's 1 − y², a weight's transpose, a
- *   gate's sigmoid. Nodes with subgraphs stay in the body.
+ *   gate's sigmoid. Nodes with subgraphs stay in the body. Hoisting changes
+ *   what the Loop captures, so a Loop that is differentiated through its
+ *   captures (a training graph's forward iteration) must not hoist.
  *
  * - **Active rows.** With `rows`, the body sweeps only the samples still
  *   iterating: a node left in the body that reads a batch value of an enclosing
@@ -21,7 +23,7 @@
  *   sweep never does: each sample has its own fixed point).
  *
  * @example
- * const [next] = emitIntoBody(b, (scratch) => [step(scratch, wRows)], rows);
+ * const [next] = emitIntoBody(b, (scratch) => [step(scratch, w)], { rows, substitute: new Map([[w, wRows]]) });
  */
 import { SpecError, type Dim, type Graph, type Value } from '../ir/index.js';
 import { cloneNode, gather, nonZero, reshape, scatterRows, transpose } from '../ops/index.js';
@@ -76,18 +78,27 @@ function isPerSample(v: Value, rows: ActiveRows): boolean {
   return false;
 }
 
+export interface BodyOptions {
+  /** Sweep only these rows (see the head of this file). */
+  rows?: ActiveRows;
+  /** Body values that stand for others in the copies (the whole-batch states by their active rows). */
+  substitute?: ReadonlyMap<Value, Value>;
+  /** Move loop invariants out of the body (default true; false measures what that saves). */
+  hoist?: boolean;
+}
+
 /**
  * Emit `build` (which emits into the scratch graph it is given and returns
  * values of it) into Loop body `body`, hoisting loop invariants into the
  * body's enclosing graph and, with `rows`, reading only the active rows of
  * per-sample outer values (see the head of this file). `build` is emitted
  * densely (whole-batch shapes agree); `substitute` then replaces body values
- * in the copies (the whole-batch states by their active rows). Returns the
- * copies of `build`'s values, each as the body sees it.
+ * in the copies. Returns the copies of `build`'s values, each as the body sees it.
  *
- * @example const [next] = emitIntoBody(b, (s) => [add(s, gBar, vjp(s, w))], rows);
+ * @example const [next] = emitIntoBody(b, (s) => [add(s, gBar, vjp(s, w))], { rows });
  */
-export function emitIntoBody(body: Graph, build: (scratch: Graph) => readonly Value[], rows?: ActiveRows, substitute: ReadonlyMap<Value, Value> = new Map()): Value[] {
+export function emitIntoBody(body: Graph, build: (scratch: Graph) => readonly Value[], options: BodyOptions = {}): Value[] {
+  const { rows, substitute = new Map(), hoist: hoisting = true } = options;
   const outer = body.parent;
   if (!outer) throw new Error(`emitIntoBody: graph '${body.name}' is not a Loop body`);
   const scratch = body.subgraph(`${body.name}_scratch`);
@@ -102,7 +113,7 @@ export function emitIntoBody(body: Graph, build: (scratch: Graph) => readonly Va
     const inputs = node.inputs.map((v) => v && copyOf(v));
     // The shape of a per-sample value is the batch's: in the body it must be the active rows'.
     const readsBatchSize = !!rows && BATCH_SIZED.has(node.opType) && !!inputs[0] && !varies(inputs[0]) && isPerSample(inputs[0], rows);
-    const hoist = node.subgraphs().length === 0 && !readsBatchSize && inputs.every((v) => !v || !varies(v));
+    const hoist = hoisting && node.subgraphs().length === 0 && !readsBatchSize && inputs.every((v) => !v || !varies(v));
     if (hoist) {
       cloneNode(outer, node, copies);
       continue;

@@ -135,14 +135,15 @@ export function judge(g: Graph, config: SettleConfig, state: SettleState, res: V
 /**
  * `judge` for a body that sweeps only the active rows (src/lower/loop-body.ts):
  * every row is active, so the masks that keep settled samples out of the
- * count and the state drop out, and a step's verdict costs half the ops.
+ * count and the state drop out (and the rows' `done` and last residual are
+ * not even read): a step's verdict costs half the ops.
  *
- * @example const v = judgeActiveRows(b, cfg, state, res); // state: the active rows' bookkeeping
+ * @example const v = judgeActiveRows(b, cfg, take(iters), res);
  */
-export function judgeActiveRows(g: Graph, config: SettleConfig, state: SettleState, res: Value): Verdict {
+export function judgeActiveRows(g: Graph, config: SettleConfig, itersBefore: Value, res: Value): Verdict {
   const dtype = res.dtype;
   const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
-  const iters = add(g, state.iters, scalar(g, 1, 'int64'));
+  const iters = add(g, itersBefore, scalar(g, 1, 'int64'));
   // Goes on: finite and above tol (NaN compares false: it stops), or short of minIter.
   let goesOn = and(g, greater(g, res, scalar(g, config.tol, dtype)), isFinite);
   if (config.minIter > 1) goesOn = or(g, goesOn, and(g, isFinite, less(g, iters, scalar(g, config.minIter, 'int64'))));

@@ -68,6 +68,8 @@ export interface SettlingLoopSpec {
    * Loop invariants are hoisted either way.
    */
   sweeps?: SweepMode;
+  /** Move loop invariants out of the body (default true; false only to measure what hoisting saves). */
+  hoistInvariants?: boolean;
   /** Stack each step's input states and the per-sample "took the step" mask as scan outputs (unrolled backprop). */
   scanStates?: boolean;
   /** Configuration for metadata_props, after `role` and `region`. */
@@ -132,7 +134,9 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
     body: (b, it) => {
       // With active rows, the body works on the rows of the samples still iterating and writes them back at the end.
       const rows = compact ? activeRows(b, not(b, it.carried[m + r]), batchDim) : undefined;
-      const view = rows ? it.carried.map((v) => rows.take(v)) : it.carried;
+      // The active rows' `done` (all false) and last residual are never read.
+      const unread = new Set([m + r, m + r + 2]);
+      const view = rows ? it.carried.map((v, j) => (unread.has(j) ? v : rows.take(v))) : it.carried;
       const sOld = view.slice(0, m);
       const ridersOld = view.slice(m, m + r);
       const [done, iters, residual] = view.slice(m + r, m + r + 3);
@@ -146,14 +150,13 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
           nRiders = mapped.riders?.length ?? 0;
           return [...mapped.next, ...(mapped.riders ?? [])];
         },
-        rows,
-        new Map(it.carried.slice(0, m).map((v, j) => [v, sOld[j]])),
+        { rows, substitute: new Map(it.carried.slice(0, m).map((v, j) => [v, sOld[j]])), hoist: spec.hoistInvariants ?? true },
       );
       const next = emitted.slice(0, m);
       const ridersNew = emitted.slice(m, m + nRiders);
       const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
       const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
-      const verdict = (rows ? judgeActiveRows : judge)(b, spec.settle, { done, iters, residual }, res);
+      const verdict = rows ? judgeActiveRows(b, spec.settle, iters, res) : judge(b, spec.settle, { done, iters, residual }, res);
 
       let candidates = next;
       let memory: Value[] = [];

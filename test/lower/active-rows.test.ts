@@ -146,6 +146,17 @@ describe.each([
     }
   });
 
+  it('without hoisting (a measuring override) the adjoint bodies recompute the invariants, to the same gradients', async () => {
+    const bodySize = (g: Graph) => g.nodes.filter((n) => n.opType === 'Loop' && n.name.endsWith('/adjoint')).reduce((s, n) => s + n.subgraphs()[0].nodes.length, 0);
+    const hoisted = buildGradGraph(spec, build('active'));
+    const inline = buildGradGraph(spec, { ...options, regionOverrides: { hoistInvariants: false } });
+    expect(bodySize(inline.graph)).toBeGreaterThan(bodySize(hoisted.graph));
+    const feeds = gradFeeds(hoisted.graph, hoisted.params, batch);
+    const [a, b] = [await runOnce(hoisted.graph, feeds), await runOnce(inline.graph, feeds)];
+    expect(b.iterations_backward.toNumbers()).toEqual(a.iterations_backward.toNumbers());
+    for (const name of Object.keys(a).filter((k) => k.startsWith('grad.'))) expect(relativeError(b[name].toNumbers(), a[name].toNumbers(), 1e-3), name).toBeLessThan(1e-5);
+  });
+
   it('jvp.onnx: each sample gets its batch-of-1 tangent and tangent steps', async () => {
     const { graph } = buildJvpGraph(spec, build('active'));
     expect(loopNamed(graph, 'region1/tangent').loopConfig?.sweeps).toBe('active');

@@ -14,6 +14,7 @@ interface SolverFlags {
   repeats: number;
   weights: string;
   out?: string;
+  engine?: boolean;
 }
 
 /** The TWNNs the issue measures: the MLP and the ResNet, with their paper runs' trained weights. */
@@ -39,9 +40,10 @@ export const solversCommand: BenchSubcommand = {
       .option('--batch <n>', 'rows per inference run and of the training step', (v) => parseInteger(v, '--batch', 1), 64)
       .option('--samples <n>', 'test samples run through inference', (v) => parseInteger(v, '--samples', 1), 512)
       .option('--repeats <n>', 'timed repetitions, interleaved across the variants (medians)', (v) => parseInteger(v, '--repeats', 1), 5)
+      .option('--engine', 'compare the engine\'s sweeps instead: active-row vs dense sweeps, with and without hoisted loop invariants (plain iteration)')
       .option('-o, --out <file.md>', 'also write the report to this markdown file')
       .action(async (files: string[], flags: SolverFlags) => {
-        const { benchSolvers, solverReport } = await import('../../bench/solvers.js');
+        const { benchSolvers, solverReport, ENGINE_VARIANTS } = await import('../../bench/solvers.js');
         const graphs = [];
         for (const file of files.length > 0 ? files : DEFAULT_GRAPHS) {
           const spec = await loadModelSpec(file);
@@ -50,8 +52,8 @@ export const solversCommand: BenchSubcommand = {
           const weights = existsSync(trained) ? readInitializers(await readModelFile(trained), trained) : undefined;
           graphs.push({ name: `${file}${weights ? ` (weights ${trained})` : ' (initial weights)'}`, spec, data: await loadTaskData(spec.task.data, 'test'), ...(weights ? { weights } : {}) });
         }
-        const results = await benchSolvers({ graphs, batch: flags.batch, samples: flags.samples, repeats: flags.repeats, log: (line) => process.stderr.write(`${line}\n`) });
-        const command = ['twnn bench solvers', ...files, `--batch ${flags.batch}`, `--samples ${flags.samples}`, `--repeats ${flags.repeats}`].join(' ');
+        const results = await benchSolvers({ graphs, batch: flags.batch, samples: flags.samples, repeats: flags.repeats, ...(flags.engine ? { variants: ENGINE_VARIANTS } : {}), log: (line) => process.stderr.write(`${line}\n`) });
+        const command = ['twnn bench solvers', ...files, `--batch ${flags.batch}`, `--samples ${flags.samples}`, `--repeats ${flags.repeats}`, ...(flags.engine ? ['--engine'] : [])].join(' ');
         const report = solverReport(results, command);
         process.stdout.write(report);
         if (flags.out) await writeFileAtomic(flags.out, report);
