@@ -36,6 +36,7 @@ import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js
 import type { IteratorReport } from '../twnn/module.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import type { FixedPointConfig } from './fixed-point.js';
+import { emitIntoBody } from './loop-body.js';
 import { sampleNorm } from './settle.js';
 import { settlingLoop, solverFields } from './settling-loop.js';
 
@@ -91,7 +92,8 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         maxTrip: phantomSteps,
         carried: gBar,
         doc: `twnn phantom gradient of region '${config.region}': ${phantomSteps} adjoint steps`,
-        body: (b, it) => ({ carried: step(b, it.carried) }),
+        // Hoisted like the settling loops' bodies (src/lower/loop-body.ts): the linearisation is computed once.
+        body: (b, it) => ({ carried: emitIntoBody(b, (scratch) => step(scratch, it.carried), { hoist: config.hoistInvariants ?? true }) }),
       });
       w = carried;
       producerOf(carried[0]).loopConfig = { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps };

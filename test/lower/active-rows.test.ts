@@ -132,9 +132,9 @@ describe.each([
     for (const name of gradNames) expect(relativeError(dense[name].toNumbers(), out[name].toNumbers(), 1e-3), name).toBeLessThan(1e-5);
   });
 
-  it('the adjoint Loops\' bodies keep only what varies: the sweep\'s linearisation is computed once, before them', () => {
-    const { graph } = buildGradGraph(spec, build('active'));
-    const adjoints = graph.nodes.filter((n) => n.opType === 'Loop' && n.name.endsWith('/adjoint'));
+  it.each([undefined, 'phantom:4'] as const)('the adjoint Loops\' bodies keep only what varies (backward %s): the sweep\'s linearisation is computed once, before them', (backward) => {
+    const { graph } = buildGradGraph(spec, { ...options, regionOverrides: backward ? { backward: { mode: 'phantom', k: 4 } } : {} });
+    const adjoints = graph.nodes.filter((n) => n.opType === 'Loop' && /\/(adjoint|phantom)$/.test(n.name));
     expect(adjoints.length).toBeGreaterThan(0);
     for (const loop of adjoints) {
       const body = loop.subgraphs()[0];
