@@ -8,6 +8,7 @@ import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../
 import { memoryCommand } from './bench-memory.js';
 import { loadModelSpec } from './build.js';
 import { solversCommand } from './bench-solvers.js';
+import { torchCommand } from './bench-torch.js';
 
 /**
  * One `twnn bench <name>` subcommand: `register` adds it to the `bench`
@@ -81,7 +82,7 @@ const paperCommand: BenchSubcommand = {
 };
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand, solversCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand, solversCommand, torchCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.

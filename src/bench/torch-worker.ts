@@ -1,0 +1,99 @@
+// A PyTorch worker process (tools/torch_reference/twnn_torch.py) driven over
+// stdin/stdout: one JSON command per line, one JSON answer per line, one
+// command at a time. OpenBLAS reads OPENBLAS_NUM_THREADS once, when the
+// process starts, so each OpenBLAS setting is its own worker.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { TwnnError } from '../ir/errors.js';
+
+/** Debian's python3, which sees Debian's torch 1.13 (the python3 first on PATH may not). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** The reference script, found from this module: src/bench/ and dist/bench/ both sit two folders below the repository. */
+export const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'torch_reference', 'twnn_torch.py');
+
+export interface TorchWorkerOptions {
+  /** OPENBLAS_NUM_THREADS for the process; undefined: OpenBLAS's default (every core). */
+  openblasThreads?: number;
+  python?: string;
+  script?: string;
+}
+
+/** A command's answer: `ok` and the command's fields. */
+export type TorchReply = Record<string, unknown>;
+
+/**
+ * One running worker.
+ *
+ * @example
+ * const w = await TorchWorker.start({ openblasThreads: 1 });
+ * const hello = await w.call({ cmd: 'hello' });
+ * await w.close();
+ */
+export class TorchWorker {
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+  private exited: string | undefined;
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    /** `OPENBLAS_NUM_THREADS=1` or `OpenBLAS default`, for messages and the report. */
+    readonly label: string,
+  ) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    child.stderr.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `exited with ${signal ?? `status ${code}`}`;
+    });
+  }
+
+  /** Start a worker; a python without torch, onnx or numpy fails here, saying so. */
+  static async start(options: TorchWorkerOptions = {}): Promise<TorchWorker> {
+    const python = options.python ?? SYSTEM_PYTHON;
+    const script = options.script ?? TORCH_SCRIPT;
+    if (!existsSync(python)) throw new TwnnError(`bench torch: ${python} is missing (install Debian's python3-torch, python3-onnx and python3-numpy)`);
+    if (!existsSync(script)) throw new TwnnError(`bench torch: the torch reference ${script} is missing`);
+    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+    delete env.OPENBLAS_NUM_THREADS;
+    if (options.openblasThreads !== undefined) env.OPENBLAS_NUM_THREADS = String(options.openblasThreads);
+    const child = spawn(python, [script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const label = options.openblasThreads === undefined ? 'OpenBLAS default' : `OPENBLAS_NUM_THREADS=${options.openblasThreads}`;
+    const worker = new TorchWorker(child, label);
+    await worker.call({ cmd: 'hello' });
+    return worker;
+  }
+
+  /** Send one command and wait for its answer; `ok: false` becomes a TwnnError naming the command. */
+  call(command: Record<string, unknown>): Promise<TorchReply> {
+    const next = this.busy.then(() => this.exchange(command));
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  private async exchange(command: Record<string, unknown>): Promise<TorchReply> {
+    const what = `torch worker (${this.label}), command '${String(command.cmd)}'`;
+    if (this.exited) throw new TwnnError(`${what}: the worker ${this.exited}: ${this.stderr.trim()}`);
+    this.child.stdin.write(`${JSON.stringify(command)}\n`);
+    const line = await this.lines.next();
+    if (line.done) throw new TwnnError(`${what}: the worker ended without an answer${this.exited ? ` (${this.exited})` : ''}: ${this.stderr.trim()}`);
+    const reply = JSON.parse(line.value) as TorchReply;
+    if (reply.ok !== true) throw new TwnnError(`${what} failed: ${String(reply.error)}\n${String(reply.trace ?? '')}`);
+    return reply;
+  }
+
+  /** End the worker: close its stdin and wait for it (killing it after a few seconds). */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(timer);
+  }
+}

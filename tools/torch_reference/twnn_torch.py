@@ -1,0 +1,601 @@
+#!/usr/bin/python3
+"""A PyTorch reference of twnn's TWNNs, the baseline of `twnn bench torch`.
+
+Run with /usr/bin/python3 (Debian's torch 1.13, onnx 1.12, numpy), as a worker
+that reads one JSON command per line on stdin and answers one JSON line on
+stdout (src/bench/torch-worker.ts drives it). OpenBLAS fixes its thread count
+when the process starts, so the bench runs one worker per OPENBLAS_NUM_THREADS
+setting; torch's own threads are set per command.
+
+The network comes from a JSON description that twnn writes from the model spec
+(src/bench/torch-arch.ts), the weights from model.onnx's initializers (the
+state_dict keys are twnn's parameter names), and each fixed-point region
+follows the region's `twnn.loop:<region>/iterate` metadata:
+
+  S_1 = F(0)  (the plain network);  S_{t+1} = F(S_t) per sample until
+  residual(S_{t+1}, S_t) <= tol or maxIter sweeps; a sample that never settles
+  returns its best iterate (lowest residual) when returnIterate is 'best'.
+
+Training differentiates each region implicitly, as twnn's adjoint Loop does
+(src/lower/adjoint.ts): one sweep at S* with grad gives the region output
+y = O(S*) and the linearisation A = dF/dS; with ybar the cotangent of y,
+  gbar = (dO/dS)^T ybar,   w <- gbar + A^T w   from w = gbar, per sample until
+  ||dw||_2 <= backwardTol * ||gbar||_2 (backwardNorm 'relative'),
+then the parameter and input gradients (dO/dtheta)^T ybar + (dF/dtheta)^T w,
+all by torch.autograd.grad vector-Jacobian products.
+
+Two ways to sweep, both exact:
+  dense   every sweep (and adjoint step) runs the whole batch; settled samples
+          are frozen with torch.where (what twnn's `sweeps: 'dense'` Loop does);
+  active  each sweep runs only the unsettled rows (index_select / index_copy_),
+          and the adjoint re-linearises on the unsettled rows once they are
+          half of the rows it linearised (a sweep with grad on those rows),
+          as a DEQ written by hand in PyTorch would.
+
+Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
+  hello                          versions, BLAS, threads
+  load   key, model, arch, loss, optimizer      build the twin, load the weights
+  data   key, path                               an .npy array (x or target)
+  infer  model, x, start, count, batch, mode, threads, out?
+         inference (inference_mode, eval) over rows [start, start+count) in
+         batches; returns the summed seconds of the forward calls; with `out`
+         writes y.npy and iterations.<region>.npy there
+  grad   model, x, target, start, count, mode, threads, out
+         loss, every parameter's gradient (grad.<name>.npy), grad.x, counts
+  step   model, x, target, start, count, mode, threads, out?
+         one optimizer step from the loaded weights and a zero optimizer state
+         (reset before the step, untimed); returns its seconds; with `out`
+         writes the new parameters (<name>.new.npy), the gradients the
+         optimizer took (grad.<name>.npy) and the counts
+"""
+import json
+import os
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+INF = float('inf')
+
+
+# ----------------------------------------------------------------------------
+# The network, built from twnn's description
+
+
+class Residual(nn.Module):
+    """relu(main(x) + shortcut(x)); the main layers are direct children, so their keys are twnn's (conv1, bn1, ...)."""
+
+    def __init__(self, main, downsample):
+        super().__init__()
+        self.order = [name for name, _ in main]
+        for name, module in main:
+            self.add_module(name, module)
+        self.downsample = downsample
+
+    def forward(self, x):
+        h = x
+        for name in self.order:
+            h = self._modules[name](h)
+        return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+class Wormhole(nn.Module):
+    """g * P(s), g = sigmoid(G [h; P(s)] + c): block `from`'s previous output into block `to`'s input."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.source, self.target = spec['from'], spec['to']
+        p = spec['projection']
+        if p['kind'] == 'linear':
+            self.proj = nn.Linear(p['inFeatures'], p['outFeatures'], bias=False)
+        elif p['kind'] == 'conv1x1':
+            self.proj = nn.Conv2d(p['inChannels'], p['outChannels'], 1, bias=False)
+        elif p['kind'] == 'convTranspose':
+            self.proj = nn.ConvTranspose2d(p['inChannels'], p['outChannels'], p['stride'], stride=p['stride'], bias=False)
+        elif p['kind'] == 'identity':
+            self.proj = None
+        else:
+            raise ValueError(f"wormhole {self.source} -> {self.target}: no projection '{p['kind']}'")
+        d = spec['gate']['features']
+        self.gate = nn.Linear(2 * d, d) if spec['gate']['kind'] == 'dense' else nn.Conv2d(2 * d, d, 1)
+
+    def forward(self, h, s):
+        p = s if self.proj is None else self.proj(s)
+        return torch.sigmoid(self.gate(torch.cat([h, p], 1))) * p
+
+
+def rows_of(tensors):
+    """Each sample's state tensors as one row: [B, n]."""
+    flat = [t.flatten(1) for t in tensors]
+    return flat[0] if len(flat) == 1 else torch.cat(flat, 1)
+
+
+def row_norm(tensors):
+    r = rows_of(tensors)
+    return torch.sqrt((r * r).sum(1))
+
+
+def residual_norm(new, old, norm, scale=None):
+    """Per-sample residual, as src/lower/settle.ts's residualNorm."""
+    d = rows_of([a - b for a, b in zip(new, old)])
+    if norm == 'max':
+        return d.abs().amax(1)
+    if norm == 'rms':
+        return torch.sqrt((d * d).mean(1))
+    size = row_norm(new) if scale is None else scale
+    return torch.sqrt((d * d).sum(1)) / torch.where(size > 0, size, torch.ones_like(size))
+
+
+def mask_like(mask, t):
+    return mask.view(-1, *([1] * (t.dim() - 1)))
+
+
+class Region(nn.Module):
+    """A fixed-point region: blocks, wormholes, and the settling rule of its iterate Loop."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.path = spec['path']
+        self.block_names = [name for name, _ in spec['blocks']]
+        for name, block in spec['blocks']:
+            self.add_module(name, build(block))
+        self.wormholes = []
+        for w in spec['wormholes']:
+            module = Wormhole(w)
+            self.add_module(w['scope'], module)
+            self.wormholes.append(module)
+        self.sources = sorted({w.source for w in self.wormholes})
+        c = spec['config']
+        for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',)), ('backward', ('implicit',))):
+            if c[key] not in allowed:
+                raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
+        if c.get('jacobianPenalty', 0):
+            raise ValueError(f"region '{self.path}': the Jacobian penalty has no torch reference")
+        self.cfg = c
+        self.mode = 'dense'
+        self.stats = {}
+
+    def sweep(self, a, s):
+        """F: the blocks in order, wormholes reading the previous sweep's sources `s` (None: the first, plain sweep)."""
+        h = a
+        outputs = []
+        for k, name in enumerate(self.block_names):
+            u = h
+            if s is not None:
+                for w in self.wormholes:
+                    if w.target == k + 1:
+                        u = u + w(h, s[self.sources.index(w.source)])
+            h = self._modules[name](u)
+            outputs.append(h)
+        return [outputs[j - 1] for j in self.sources], h
+
+    def forward(self, a):
+        if torch.is_grad_enabled():
+            params = [p for p in self.parameters() if p.requires_grad]
+            return FixedPoint.apply(self, a, *params)
+        s, out = self.solve(a, keep_output=True)
+        return out
+
+    # -- forward fixed point (no grad)
+
+    def solve(self, a, keep_output):
+        c = self.cfg
+        s, out = self.sweep(a, None)
+        b = a.shape[0]
+        iters = torch.ones(b, dtype=torch.int64)
+        residual = torch.full((b,), INF, dtype=a.dtype)
+        keep_best = c['returnIterate'] == 'best'
+        best = [t.clone() for t in s] + ([out.clone()] if keep_output else []) if keep_best else []
+        best_res = residual.clone()
+        solve = self._solve_active if self.mode == 'active' else self._solve_dense
+        s, out, best, best_res, iters, residual = solve(a, s, out, best, best_res, iters, residual, keep_output)
+        unsettled = (residual > c['tol']) & (residual < INF)
+        if keep_best and bool(unsettled.any()):
+            s = [torch.where(mask_like(unsettled, t), bt, t) for t, bt in zip(s, best)]
+            if keep_output:
+                out = torch.where(mask_like(unsettled, out), best[-1], out)
+            residual = torch.where(unsettled, best_res, residual)
+        self.stats['iterations'] = iters
+        self.stats['residual'] = residual
+        return s, out
+
+    def _solve_dense(self, a, s, out, best, best_res, iters, residual, keep_output):
+        c = self.cfg
+        done = torch.zeros(a.shape[0], dtype=torch.bool)
+        for _ in range(c['maxIter'] - 1):
+            s_new, out_new = self.sweep(a, s)
+            res = residual_norm(s_new, s, c['norm'])
+            active = ~done
+            finite = res < INF
+            iters = iters + active.long()
+            may_stop = ~(res > c['tol'])
+            if c['minIter'] > 1:
+                may_stop = may_stop & (iters >= c['minIter'])
+            adopt = active & finite
+            if best:
+                improved = adopt & (res < best_res)
+                cand = s_new + ([out_new] if keep_output else [])
+                best = [torch.where(mask_like(improved, t), n, t) for t, n in zip(best, cand)]
+                best_res = torch.where(improved, res, best_res)
+            s = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(s, s_new)]
+            if keep_output:
+                out = torch.where(mask_like(adopt, out), out_new, out)
+            residual = torch.where(active, res, residual)
+            done = done | may_stop | ~finite
+            if bool(done.all()):
+                break
+        return s, out, best, best_res, iters, residual
+
+    def _solve_active(self, a, s, out, best, best_res, iters, residual, keep_output):
+        c = self.cfg
+        b = a.shape[0]
+        idx = torch.arange(b)
+        for _ in range(c['maxIter'] - 1):
+            whole = idx.numel() == b
+            a_i = a if whole else a.index_select(0, idx)
+            s_i = s if whole else [t.index_select(0, idx) for t in s]
+            s_new, out_new = self.sweep(a_i, s_i)
+            res = residual_norm(s_new, s_i, c['norm'])
+            finite = res < INF
+            iters.index_add_(0, idx, torch.ones_like(idx))
+            goes_on = (res > c['tol']) & finite
+            if c['minIter'] > 1:
+                goes_on = goes_on | (finite & (iters.index_select(0, idx) < c['minIter']))
+            if best:
+                improved = finite & (res < best_res.index_select(0, idx))
+                if bool(improved.any()):
+                    rows = idx[improved]
+                    cand = s_new + ([out_new] if keep_output else [])
+                    for t, n in zip(best, cand):
+                        t.index_copy_(0, rows, n[improved])
+                    best_res.index_copy_(0, rows, res[improved])
+            if bool(finite.all()):
+                rows, take = idx, None
+            else:
+                rows, take = idx[finite], finite
+            for t, n in zip(s, s_new):
+                t.index_copy_(0, rows, n if take is None else n[take])
+            if keep_output:
+                out.index_copy_(0, rows, out_new if take is None else out_new[take])
+            residual.index_copy_(0, idx, res)
+            idx = idx[goes_on]
+            if idx.numel() == 0:
+                break
+        return s, out, best, best_res, iters, residual
+
+    # -- adjoint fixed point (inside FixedPoint.backward)
+
+    def adjoint(self, lin, g_bar):
+        """w <- g_bar + A^T w per sample; `lin` re-runs the sweep with grad on given rows (active mode)."""
+        c = self.cfg
+        tol, norm, max_iter = c['backwardTol'], c['backwardNorm'], c['backwardMaxIter']
+        scale = row_norm(g_bar) if norm == 'relative' else None
+        b = g_bar[0].shape[0]
+        iters = torch.zeros(b, dtype=torch.int64)
+        w = list(g_bar)
+        if self.mode == 'dense':
+            s_star, s_new = lin.s_star, lin.s_new
+            done = torch.zeros(b, dtype=torch.bool)
+            for _ in range(max_iter):
+                a_tw = torch.autograd.grad(s_new, s_star, w, retain_graph=True, allow_unused=True)
+                w_new = [g if t is None else g + t for g, t in zip(g_bar, a_tw)]
+                res = residual_norm(w_new, w, norm, scale)
+                active = ~done
+                finite = res < INF
+                iters = iters + active.long()
+                adopt = active & finite
+                w = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(w, w_new)]
+                done = done | ~(res > tol) | ~finite
+                if bool(done.all()):
+                    break
+        else:
+            w = [g.clone() for g in g_bar]
+            idx = torch.arange(b)
+            rows, s_star, s_new = idx, lin.s_star, lin.s_new
+            for _ in range(max_iter):
+                if idx.numel() * 2 <= rows.numel():
+                    rows = idx
+                    s_star, s_new = lin.on_rows(rows)
+                seed = w if rows.numel() == b else [t.index_select(0, rows) for t in w]
+                a_tw = torch.autograd.grad(s_new, s_star, seed, retain_graph=True, allow_unused=True)
+                if rows.numel() != idx.numel():
+                    position = torch.full((b,), -1, dtype=torch.int64)
+                    position[rows] = torch.arange(rows.numel())
+                    pick = position.index_select(0, idx)
+                    a_tw = [None if t is None else t.index_select(0, pick) for t in a_tw]
+                whole = idx.numel() == b
+                g_i = g_bar if whole else [g.index_select(0, idx) for g in g_bar]
+                w_i = w if whole else [t.index_select(0, idx) for t in w]
+                w_new = [g if t is None else g + t for g, t in zip(g_i, a_tw)]
+                res = residual_norm(w_new, w_i, norm, None if scale is None else scale.index_select(0, idx))
+                finite = res < INF
+                iters.index_add_(0, idx, torch.ones_like(idx))
+                all_finite = bool(finite.all())
+                keep = idx if all_finite else idx[finite]
+                for t, n in zip(w, w_new):
+                    t.index_copy_(0, keep, n if all_finite else n[finite])
+                idx = idx[(res > tol) & finite]
+                if idx.numel() == 0:
+                    break
+        return w, iters
+
+
+class Linearisation:
+    """The sweep at S* with grad (whole batch), and the same on a subset of rows for the active adjoint."""
+
+    def __init__(self, region, a, s_star):
+        self.region, self.a = region, a
+        self.s_star = [t.detach().requires_grad_() for t in s_star]
+        with torch.enable_grad():
+            self.s_new, self.out = region.sweep(a, self.s_star)
+
+    def on_rows(self, rows):
+        s_star = [t.detach().index_select(0, rows).requires_grad_() for t in self.s_star]
+        with torch.enable_grad():
+            s_new, _ = self.region.sweep(self.a.detach().index_select(0, rows), s_star)
+        return s_star, s_new
+
+
+class FixedPoint(torch.autograd.Function):
+    """A region with the implicit backward of src/lower/adjoint.ts."""
+
+    @staticmethod
+    def forward(ctx, region, a, *params):
+        with torch.no_grad():
+            s_star, _ = region.solve(a, keep_output=False)
+        a_leaf = a.detach().requires_grad_(a.requires_grad)
+        lin = Linearisation(region, a_leaf, s_star)
+        ctx.region, ctx.lin, ctx.params = region, lin, params
+        ctx.needs_a = a.requires_grad
+        return lin.out.detach()
+
+    @staticmethod
+    def backward(ctx, y_bar):
+        region, lin = ctx.region, ctx.lin
+        g_bar = torch.autograd.grad(lin.out, lin.s_star, y_bar, retain_graph=True, allow_unused=True)
+        g_bar = [torch.zeros_like(s) if g is None else g for g, s in zip(g_bar, lin.s_star)]
+        w, iters = region.adjoint(lin, g_bar)
+        region.stats['iterations_backward'] = iters
+        wrt = ([lin.a] if ctx.needs_a else []) + list(ctx.params)
+        grads = list(torch.autograd.grad([lin.out] + lin.s_new, wrt, [y_bar] + w, allow_unused=True))
+        ctx.lin = None
+        a_grad = grads.pop(0) if ctx.needs_a else None
+        return (None, a_grad, *grads)
+
+
+ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'sigmoid': nn.Sigmoid, 'flatten': nn.Flatten}
+
+
+def build(net):
+    kind = net['kind']
+    if kind == 'sequential':
+        return nn.Sequential(OrderedDict((name, build(child)) for name, child in net['children']))
+    if kind == 'region':
+        return Region(net)
+    if kind == 'residual':
+        return Residual([(name, build(child)) for name, child in net['main']], None if net['downsample'] is None else build(net['downsample']))
+    if kind == 'dense':
+        return nn.Linear(net['inFeatures'], net['outFeatures'], bias=net['bias'])
+    if kind == 'conv2d':
+        return nn.Conv2d(net['inChannels'], net['outChannels'], tuple(net['kernel']), stride=tuple(net['stride']),
+                         padding=tuple(net['padding']), dilation=tuple(net['dilation']), groups=net['groups'], bias=net['bias'])
+    if kind == 'batchNorm2d':
+        return nn.BatchNorm2d(net['channels'], eps=net['eps'], momentum=net['momentum'])
+    if kind == 'groupNorm2d':
+        return nn.GroupNorm(net['groups'], net['channels'], eps=net['eps'])
+    if kind == 'maxPool2d':
+        return nn.MaxPool2d(tuple(net['kernel']), stride=tuple(net['stride']), padding=tuple(net['padding']))
+    if kind == 'avgPool2d':
+        return nn.AvgPool2d(tuple(net['kernel']), stride=tuple(net['stride']), padding=tuple(net['padding']))
+    if kind == 'globalAvgPool':
+        return nn.AdaptiveAvgPool2d(1)
+    if kind == 'leakyRelu':
+        return nn.LeakyReLU(net['slope'])
+    if kind in ACTIVATIONS:
+        return ACTIVATIONS[kind]()
+    raise ValueError(f"no torch twin for module kind '{kind}'")
+
+
+def regions_of(model):
+    return [m for m in model.modules() if isinstance(m, Region)]
+
+
+# ----------------------------------------------------------------------------
+# The worker
+
+
+class Twin:
+    """A loaded model: the network, its loss and optimizer, the weights to reset to."""
+
+    def __init__(self, cmd):
+        self.net = build(cmd['arch'])
+        weights = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in onnx.load(cmd['model']).graph.initializer}
+        state = self.net.state_dict()
+        missing = [k for k in state if k not in weights and not k.endswith('num_batches_tracked')]
+        unknown = [k for k in weights if k not in state]
+        if missing or unknown:
+            raise ValueError(f"{cmd['model']}: the torch twin's parameters differ from the model's: missing {missing}, not in the twin {unknown}")
+        for k, v in state.items():
+            if k in weights:
+                if tuple(v.shape) != tuple(weights[k].shape):
+                    raise ValueError(f'{k}: torch shape {tuple(v.shape)}, model.onnx {tuple(weights[k].shape)}')
+                weights[k] = weights[k].to(v.dtype)
+            else:
+                weights[k] = v.clone()
+        self.net.load_state_dict(weights, strict=True)
+        self.initial = {k: v.clone() for k, v in self.net.state_dict().items()}
+        self.regions = regions_of(self.net)
+        self.loss = cmd['loss']
+        o = cmd['optimizer']
+        params = [p for p in self.net.parameters()]
+        if o['kind'] == 'adam':
+            self.optimizer = torch.optim.Adam(params, lr=o['lr'], betas=tuple(o['betas']), eps=o['eps'], weight_decay=o['weightDecay'])
+        elif o['kind'] == 'adamw':
+            self.optimizer = torch.optim.AdamW(params, lr=o['lr'], betas=tuple(o['betas']), eps=o['eps'], weight_decay=o['weightDecay'])
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=o['lr'], momentum=o['momentum'], weight_decay=o['weightDecay'])
+        self.clip = o.get('clipNorm')
+        self.params = len(params)
+
+    def set_mode(self, mode):
+        if mode not in ('dense', 'active'):
+            raise ValueError(f"mode must be 'dense' or 'active', got {mode!r}")
+        for r in self.regions:
+            r.mode = mode
+
+    def reset(self):
+        """The loaded weights and a zero optimizer state: every timed step is the same first step."""
+        with torch.no_grad():
+            for k, v in self.net.state_dict().items():
+                v.copy_(self.initial[k])
+        for state in self.optimizer.state.values():
+            for v in state.values():
+                if torch.is_tensor(v):
+                    v.zero_()
+
+    def loss_of(self, y, target):
+        return F.mse_loss(y, target) if self.loss == 'mse' else F.cross_entropy(y, target)
+
+    def counts(self, key):
+        """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`)."""
+        parts = [r.stats[key] for r in self.regions if key in r.stats]
+        return sum(parts[1:], parts[0]) if parts else None
+
+
+def save(out, name, t):
+    np.save(os.path.join(out, f'{name}.npy'), t.detach().cpu().numpy())
+
+
+class Worker:
+    def __init__(self):
+        self.models = {}
+        self.data = {}
+
+    def threads(self, n):
+        if n and torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+    def rows(self, cmd, key):
+        return self.data[cmd[key]][cmd['start']:cmd['start'] + cmd['count']]
+
+    def hello(self, cmd):
+        blas = {'library': None, 'threads': None}
+        try:
+            import ctypes
+            paths = sorted({line.split()[-1] for line in open('/proc/self/maps') if 'libopenblas' in line})
+            if paths:
+                lib = ctypes.CDLL(paths[0])
+                lib.openblas_get_config.restype = ctypes.c_char_p
+                blas = {'library': lib.openblas_get_config().decode(), 'threads': lib.openblas_get_num_threads()}
+        except Exception as err:  # the bench reports what it could learn
+            blas['error'] = str(err)
+        return {'torch': torch.__version__, 'numpy': np.__version__, 'onnx': onnx.__version__, 'python': sys.version.split()[0],
+                'blas': blas, 'mkldnn': torch.backends.mkldnn.is_available(), 'torchThreads': torch.get_num_threads(),
+                'openblasEnv': os.environ.get('OPENBLAS_NUM_THREADS')}
+
+    def load(self, cmd):
+        twin = Twin(cmd)
+        self.models[cmd['key']] = twin
+        return {'parameters': sum(p.numel() for p in twin.net.parameters()), 'regions': [r.path for r in twin.regions]}
+
+    def load_data(self, cmd):
+        self.data[cmd['key']] = torch.from_numpy(np.load(cmd['path']))
+        return {'shape': list(self.data[cmd['key']].shape)}
+
+    def infer(self, cmd):
+        twin = self.models[cmd['model']]
+        self.threads(cmd.get('threads'))
+        twin.set_mode(cmd['mode'])
+        twin.net.eval()
+        x = self.rows(cmd, 'x')
+        seconds = 0.0
+        ys, counts = [], {r.path: [] for r in twin.regions}
+        with torch.inference_mode():
+            for b0 in range(0, x.shape[0], cmd['batch']):
+                xb = x[b0:b0 + cmd['batch']]
+                start = time.perf_counter()
+                y = twin.net(xb)
+                seconds += time.perf_counter() - start
+                if cmd.get('out'):
+                    ys.append(y)
+                    for r in twin.regions:
+                        counts[r.path].append(r.stats['iterations'])
+        if cmd.get('out'):
+            save(cmd['out'], 'y', torch.cat(ys))
+            for path, c in counts.items():
+                save(cmd['out'], f'iterations.{path}', torch.cat(c))
+        return {'seconds': seconds}
+
+    def train_batch(self, cmd):
+        twin = self.models[cmd['model']]
+        self.threads(cmd.get('threads'))
+        twin.set_mode(cmd['mode'])
+        twin.net.train()
+        return twin, self.rows(cmd, 'x'), self.rows(cmd, 'target')
+
+    def grad(self, cmd):
+        twin, x, target = self.train_batch(cmd)
+        twin.reset()
+        x = x.clone().requires_grad_()
+        twin.optimizer.zero_grad(set_to_none=True)
+        loss = twin.loss_of(twin.net(x), target)
+        loss.backward()
+        out = cmd['out']
+        for name, p in twin.net.named_parameters():
+            save(out, f'grad.{name}', p.grad)
+        save(out, 'grad.x', x.grad)
+        save(out, 'iterations', twin.counts('iterations'))
+        save(out, 'iterations_backward', twin.counts('iterations_backward'))
+        twin.reset()
+        return {'loss': loss.item()}
+
+    def step(self, cmd):
+        twin, x, target = self.train_batch(cmd)
+        twin.reset()
+        start = time.perf_counter()
+        twin.optimizer.zero_grad(set_to_none=True)
+        loss = twin.loss_of(twin.net(x), target)
+        loss.backward()
+        if twin.clip is not None:
+            torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
+        if cmd.get('out'):
+            grads = {name: p.grad.clone() for name, p in twin.net.named_parameters()}
+        twin.optimizer.step()
+        seconds = time.perf_counter() - start
+        if cmd.get('out'):
+            for name, p in twin.net.named_parameters():
+                save(cmd['out'], f'{name}.new', p)
+                save(cmd['out'], f'grad.{name}', grads[name])
+            save(cmd['out'], 'iterations', twin.counts('iterations'))
+            save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward'))
+        return {'seconds': seconds, 'loss': loss.item()}
+
+    def run(self, cmd):
+        handlers = {'hello': self.hello, 'load': self.load, 'data': self.load_data, 'infer': self.infer, 'grad': self.grad, 'step': self.step}
+        if cmd.get('cmd') not in handlers:
+            raise ValueError(f"unknown command {cmd.get('cmd')!r}")
+        return handlers[cmd['cmd']](cmd)
+
+
+def main():
+    worker = Worker()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = {'ok': True, **worker.run(json.loads(line))}
+        except Exception as err:  # the driver reports it with the command that failed
+            import traceback
+            reply = {'ok': False, 'error': f'{type(err).__name__}: {err}', 'trace': traceback.format_exc()}
+        sys.stdout.write(json.dumps(reply) + '\n')
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
