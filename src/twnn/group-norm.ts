@@ -1,8 +1,22 @@
-// Per-sample normalisation (torch.nn.GroupNorm) as a composite of existing ops,
-// so it is differentiated by their VJP rules and needs no new ONNX op. Unlike
-// BatchNorm it never mixes samples, so it may sit inside a fixed-point region
-// (DESIGN §1): each sample keeps its own fixed point.
-import { SpecError, type Graph, type Value } from '../ir/index.js';
+// Per-sample normalisation (torch.nn.GroupNorm). Unlike BatchNorm it never
+// mixes samples, so it may sit inside a fixed-point region (DESIGN §1): each
+// sample keeps its own fixed point.
+//
+// Lowering. ONNX opset 17 has no GroupNorm op, but GroupNorm on [B, C, H, W] is
+// InstanceNormalization on the [B, G, C/G·H·W] rows (unit scale, no shift),
+// reshaped back, then the per-channel affine. float32 graphs use that fused
+// kernel (its VJP rule: src/ops/norm.ts). The composite below (ReduceMean, Sub,
+// Mul, ReduceMean, Add, Sqrt, Div and their VJPs) was about a quarter of the
+// kernel time of a TWNN ResNet train step (graphs/mnist-resnet.ts, batch 64),
+// run in every sweep and adjoint step; the kernel takes 7-13% off that step and
+// 3-5% off inference on a 2-core CPU (tools/bench-norm.ts builds both and times
+// them). Of the fused forms on onnxruntime-node 1.29's CPU EP, InstanceNormalization
+// on [B, G, L] was the fastest: on [B, G, L, 1] the same or slower, and
+// LayerNormalization(axis 2) with a ones [L] scale 2-3x slower than the composite.
+// onnxruntime (node and web) has no float64 InstanceNormalization kernel, so
+// float64 graphs keep the composite, differentiated by the VJP rules of its
+// elementwise ops; both forms compute the same function.
+import { SpecError, Tensor, type Graph, type Value } from '../ir/index.js';
 import * as ops from '../ops/index.js';
 import { ones, zeros } from './init.js';
 import type { Module } from './module.js';
@@ -11,6 +25,12 @@ import { expectInput, finite, positiveInt, where } from './validate.js';
 export interface GroupNorm2dOptions {
   /** Added to the variance before the square root (default 1e-5, as torch). */
   eps?: number;
+  /**
+   * float32: the fused InstanceNormalization kernel (true) or the composite of
+   * elementwise ops (false). Default: fused, unless a `withGroupNormLowering`
+   * build says otherwise. float64 graphs always get the composite.
+   */
+  fused?: boolean;
 }
 
 export interface GroupNorm2dModule extends Module {
@@ -35,6 +55,7 @@ export function groupNorm2d(groups: number, channels: number, options: GroupNorm
   positiveInt('groupNorm2d', 'channels', channels);
   if (channels % groups !== 0) throw new SpecError(`groupNorm2d: channels (${channels}) must be a multiple of groups (${groups})`);
   const eps = finite('groupNorm2d', 'eps', options.eps ?? 1e-5, { above: 0 });
+  const { fused } = options;
   return {
     kind: 'groupNorm2d',
     groups,
@@ -45,7 +66,7 @@ export function groupNorm2d(groups: number, channels: number, options: GroupNorm
       if (x.shape.slice(2).some((d) => d === 0)) throw new SpecError(`${where(ctx, 'groupNorm2d')}: input ${x.describe()} has no spatial extent`);
       const weight = ctx.param('weight', [channels], ones());
       const bias = ctx.param('bias', [channels], zeros());
-      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias });
+      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias, ...(fused === undefined ? {} : { fused }) });
     },
   };
 }
@@ -58,23 +79,58 @@ export interface GroupNormalizeParams {
   weight: Value;
   /** `[C]` shift. */
   bias: Value;
+  /** The fused kernel in float32 (default: see `withGroupNormLowering`); float64 is always the composite. */
+  fused?: boolean;
+}
+
+/** How GroupNorms that leave `fused` unset are lowered in float32: swapped by `withGroupNormLowering`. */
+let defaultLowering: 'fused' | 'composite' = 'fused';
+
+/**
+ * Run `build` (synchronous: a graph build) with every GroupNorm that leaves
+ * `fused` unset lowered as `lowering`, so a whole model can be built both ways
+ * for measurement (tools/bench-norm.ts).
+ *
+ * @example const composite = withGroupNormLowering('composite', () => buildTrainGraph(spec));
+ */
+export function withGroupNormLowering<T>(lowering: 'fused' | 'composite', build: () => T): T {
+  const previous = defaultLowering;
+  defaultLowering = lowering;
+  try {
+    return build();
+  } finally {
+    defaultLowering = previous;
+  }
 }
 
 /**
  * GroupNorm's nodes (torch.nn.functional.group_norm) on `[B, C, H, W]`:
- * `[B, G, C/G·H·W]` rows, each normalised by its mean and biased variance,
- * reshaped back, then `·weight + bias` per channel.
+ * `[B, G, C/G·H·W]` rows, each normalised by its mean and biased variance
+ * (InstanceNormalization in float32 unless `fused` is false; elementwise ops
+ * in float64), reshaped back, then `·weight + bias` per channel.
  *
  * @example const y = groupNormalize(g, x, { groups: 4, eps: 1e-5, weight, bias });
  */
-export function groupNormalize(g: Graph, x: Value, { groups, eps, weight, bias }: GroupNormalizeParams): Value {
+export function groupNormalize(g: Graph, x: Value, { groups, eps, weight, bias, fused }: GroupNormalizeParams): Value {
   // Reshape's 0 copies B, so a symbolic batch needs no Shape op.
   const rows = ops.reshape(g, x, [0, groups, -1]);
-  const mean = ops.reduceMean(g, rows, [2], true);
-  const centered = ops.sub(g, rows, mean);
-  const variance = ops.reduceMean(g, ops.mul(g, centered, centered), [2], true);
-  const normalized = ops.div(g, centered, ops.sqrt(g, ops.add(g, variance, ops.scalar(g, eps, x.dtype))));
+  const useKernel = x.dtype === 'float32' && (fused ?? defaultLowering === 'fused');
+  const normalized = useKernel ? normalizeRowsFused(g, rows, groups, eps) : normalizeRows(g, rows, eps);
   // [C] -> [C, 1, 1] broadcasts against [B, C, H, W].
   const perChannel = (v: Value) => ops.unsqueeze(g, v, [1, 2]);
   return ops.add(g, ops.mul(g, ops.reshapeLike(g, normalized, x), perChannel(weight)), perChannel(bias));
+}
+
+/** InstanceNormalization of `[B, G, L]` rows: a group is a channel of it, with unit scale and no shift. */
+function normalizeRowsFused(g: Graph, rows: Value, groups: number, eps: number): Value {
+  const filled = (v: number) => ops.constant(g, Tensor.fromNumbers(rows.dtype, [groups], new Array<number>(groups).fill(v)));
+  return ops.instanceNorm(g, rows, filled(1), filled(0), { epsilon: eps });
+}
+
+/** The same normalisation from elementwise ops and reductions over axis 2. */
+function normalizeRows(g: Graph, rows: Value, eps: number): Value {
+  const mean = ops.reduceMean(g, rows, [2], true);
+  const centered = ops.sub(g, rows, mean);
+  const variance = ops.reduceMean(g, ops.mul(g, centered, centered), [2], true);
+  return ops.div(g, centered, ops.sqrt(g, ops.add(g, variance, ops.scalar(g, eps, rows.dtype))));
 }

@@ -25,6 +25,7 @@ import {
   greater,
   identity,
   ifThenElse,
+  instanceNorm,
   leakyRelu,
   log,
   logSoftmax,
@@ -197,6 +198,19 @@ const ROWS: Record<string, Row> = {
       label: 'branches of different shapes',
       inputs: [{ shape: [4] }, bool(false)],
       build: (g, [x, cond]) => ifThenElse(g, cond, (b) => [slice(b, x, [1], [4])], (b) => [mul(b, x, x)]),
+    },
+  ],
+  // No float64 kernel either, and not polynomial: at eps 1e-2 central differences also leave a
+  // truncation error of order eps²·|f'''|, seen at 2e-6..1.1e-4 relative over three seeds each;
+  // dropping the rule's x̂·mean(dY·x̂) term shows as 2e-2..1.4e-1. test/ops/norm.test.ts checks
+  // the rule entry by entry in float64.
+  InstanceNormalization: [
+    { ...F32, label: 'NCHW, in input, scale and B', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3] }, { shape: [3] }], build: (g, [x, s, b]) => instanceNorm(g, x, s, b) },
+    {
+      ...F32,
+      label: "[N,C,L] (GroupNorm's rows), symbolic batch, epsilon 0.5",
+      inputs: [{ shape: [3, 2, 6], dims: ['B', 2, 6], scale: 2 }, { shape: [2] }, { shape: [2] }],
+      build: (g, [x, s, b]) => instanceNorm(g, x, s, b, { epsilon: 0.5 }),
     },
   ],
   LeakyRelu: [

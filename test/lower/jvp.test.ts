@@ -10,7 +10,7 @@ import { buildJvpGraph } from '../../src/lower/jvp.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
 import { BuildContext, paramWeights, type Module, type ParamInfo } from '../../src/twnn/module.js';
 import {
-  basicBlock, batchNorm2d, conv2d, defineModel, dense, flatten, globalAvgPool, leakyRelu, maxPool2d, relu, sequential, sigmoid, softmax, tanh,
+  basicBlock, batchNorm2d, conv2d, defineModel, dense, flatten, globalAvgPool, groupNorm2d, leakyRelu, maxPool2d, relu, sequential, sigmoid, softmax, tanh,
 } from '../../src/twnn/index.js';
 import { region } from '../../src/twnn/region.js';
 import { checkedRunner, dot, randomTensor, relativeError, sampleOf, scaledWeights, shifted } from './region-helpers.js';
@@ -161,6 +161,19 @@ describe('buildJvpGraph', () => {
         }),
         flatten: flatten(),
         head: dense(2 * 16, 3),
+      })],
+    // The fused kernel's VJP rule, transposed: every op it emits must have a VJP rule itself.
+    ['a conv TWNN region with GroupNorm blocks (InstanceNormalization)', true, () =>
+      sequential({
+        stem: conv2d(1, 4, 3, { padding: 1 }),
+        region1: region({
+          blocks: [sequential(conv2d(4, 4, 3, { padding: 1 }), groupNorm2d(2, 4), tanh()), sequential(conv2d(4, 4, 3, { stride: 2, padding: 1 }), groupNorm2d(2, 4), tanh())],
+          wormholes: [{ from: 2, to: 1, gateBias: -1 }],
+          iterate: { tol: 1e-6, maxIter: 100 },
+          backwardTol: 1e-6,
+        }),
+        flatten: flatten(),
+        head: dense(4 * 16, 3),
       })],
   ] as const)('%s in float32: ⟨u, y_dot⟩ equals ⟨grad x, x_dot⟩ from reverse mode', async (_label, hasRegion, makeNet) => {
     const input: Dim[] = ['B', 1, 8, 8];

@@ -1,5 +1,6 @@
-// groupNorm2d: forward against torch.nn.functional.group_norm (float32),
-// gradients by random-direction central differences (float64), per-sample
+// groupNorm2d: forward and gradients against torch.nn.functional.group_norm
+// (float32, fused kernel and composite), gradients by random-direction central
+// differences (float64: the composite), which lowering a build gets, per-sample
 // independence, names, and errors; basicBlock's GroupNorm variant.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { backward } from '../../src/autodiff/transform.js';
 import { Graph, SpecError, Tensor, type DType } from '../../src/ir/index.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
-import { basicBlock, BuildContext, groupNorm2d, groupNormalize, sequential, type Module } from '../../src/twnn/index.js';
+import { mul, reduceSum } from '../../src/ops/index.js';
+import { basicBlock, BuildContext, groupNorm2d, groupNormalize, sequential, withGroupNormLowering, type Module } from '../../src/twnn/index.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { expectAllClose, randomTensor, runModel } from './support.js';
 
@@ -21,53 +24,71 @@ interface TorchCase {
   x: Tensor;
   weight: Tensor;
   bias: Tensor;
+  /** A cotangent of the output: torch then also returns the input gradients. */
+  gradY?: Tensor;
 }
 
-/** torch.nn.functional.group_norm of each case's float32 tensors, in one /usr/bin/python3 run. */
-function torchGroupNorm(cases: readonly TorchCase[]): number[][] {
+interface TorchResult {
+  data: number[];
+  grad_x?: number[];
+  grad_weight?: number[];
+  grad_bias?: number[];
+}
+
+const LOWERINGS = [{ lowering: 'fused', fused: true }, { lowering: 'composite', fused: false }] as const;
+
+/** torch.nn.functional.group_norm of each case's float32 tensors (and its VJP with gradY), in one /usr/bin/python3 run. */
+function torchGroupNorm(cases: readonly TorchCase[]): TorchResult[] {
   const dir = mkdtempSync(join(tmpdir(), 'twnn-gn-'));
   try {
     const file = join(dir, 'cases.json');
     const t = (v: Tensor) => ({ shape: v.shape, data: v.toNumbers() });
-    writeFileSync(file, JSON.stringify(cases.map((c) => ({ groups: c.groups, eps: c.eps, x: t(c.x), weight: t(c.weight), bias: t(c.bias) }))));
+    writeFileSync(
+      file,
+      JSON.stringify(cases.map((c) => ({ groups: c.groups, eps: c.eps, x: t(c.x), weight: t(c.weight), bias: t(c.bias), ...(c.gradY ? { grad_y: t(c.gradY) } : {}) }))),
+    );
     const run = spawnSync('/usr/bin/python3', [TORCH_SCRIPT, file], { encoding: 'utf8', timeout: 120_000 });
     if (run.status !== 0) throw new Error(`torch_group_norm.py failed (exit ${run.status}): ${run.stderr || run.error?.message}`);
-    return (JSON.parse(run.stdout) as { data: number[] }[]).map((r) => r.data);
+    return JSON.parse(run.stdout) as TorchResult[];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** `net` built on a symbolic-batch input of `shape`, as model bytes, with its context. */
+/** `net` built on a symbolic-batch input of `shape`, as model bytes, with its context and the op types it emitted. */
 function build(net: Module, shape: (string | number)[], weights?: Map<string, Tensor>, dtype: DType = 'float32') {
   const graph = new Graph('gn');
   const ctx = new BuildContext(graph, { dtype, seed: 5, mode: 'initializer', weights });
   graph.output('y', net.build(ctx, graph.input('x', dtype, shape)));
-  return { bytes: serializeModel(graph), ctx };
+  return { bytes: serializeModel(graph), ctx, opTypes: new Set(graph.nodes.map((n) => n.opType)) };
 }
 
-describe('groupNorm2d forward', () => {
-  const cases = [
-    { groups: 4, channels: 8, eps: 1e-5, label: '4 groups of 2 channels' },
-    { groups: 1, channels: 6, eps: 1e-3, label: 'one group (LayerNorm over C,H,W)' },
-    { groups: 5, channels: 5, eps: 1e-5, label: 'a group per channel (InstanceNorm)' },
-  ].map((c, k) => {
-    // Scaled and shifted so the normalisation has something to undo.
-    const raw = randomTensor('float32', [3, c.channels, 5, 6], 13 + k);
-    const x = Tensor.fromNumbers('float32', raw.shape, raw.toNumbers().map((v, i) => 3 * v + (i % 7) - 2));
-    return { ...c, x, weight: randomTensor('float32', [c.channels], 11 + k), bias: randomTensor('float32', [c.channels], 21 + k) };
-  });
-  let expected: number[][] = [];
-  beforeAll(() => {
-    expected = torchGroupNorm(cases);
-  });
+/** Scaled and shifted inputs, so the normalisation has something to undo, with random affine parameters and cotangent. */
+const torchCases = [
+  { groups: 4, channels: 8, eps: 1e-5, label: '4 groups of 2 channels' },
+  { groups: 1, channels: 6, eps: 1e-3, label: 'one group (LayerNorm over C,H,W)' },
+  { groups: 5, channels: 5, eps: 1e-5, label: 'a group per channel (InstanceNorm)' },
+].map((c, k) => {
+  const raw = randomTensor('float32', [3, c.channels, 5, 6], 13 + k);
+  const x = Tensor.fromNumbers('float32', raw.shape, raw.toNumbers().map((v, i) => 3 * v + (i % 7) - 2));
+  return { ...c, k, x, weight: randomTensor('float32', [c.channels], 11 + k), bias: randomTensor('float32', [c.channels], 21 + k), gradY: randomTensor('float32', [...raw.shape], 31 + k) };
+});
+let torchResults: TorchResult[] = [];
+beforeAll(() => {
+  torchResults = torchGroupNorm(torchCases);
+});
 
-  it.each(cases.map((c, k) => ({ ...c, k })))('matches torch.nn.functional.group_norm: $label', async ({ groups, channels, eps, x, weight, bias, k }) => {
-    const { bytes } = build(groupNorm2d(groups, channels, { eps }), ['B', channels, 'H', 'W'], new Map([['weight', weight], ['bias', bias]]));
-    const { y } = await runModel(bytes, { x });
-    expect(y.shape).toEqual([3, channels, 5, 6]);
-    expectAllClose(y.toNumbers(), expected[k], 1e-4, 1e-5);
-  });
+describe('groupNorm2d forward', () => {
+  it.each(LOWERINGS.flatMap((l) => torchCases.map((c) => ({ ...c, ...l }))))(
+    'matches torch.nn.functional.group_norm ($lowering): $label',
+    async ({ groups, channels, eps, x, weight, bias, k, fused }) => {
+      const { bytes, opTypes } = build(groupNorm2d(groups, channels, { eps, fused }), ['B', channels, 'H', 'W'], new Map([['weight', weight], ['bias', bias]]));
+      expect(opTypes.has('InstanceNormalization')).toBe(fused);
+      const { y } = await runModel(bytes, { x });
+      expect(y.shape).toEqual([3, channels, 5, 6]);
+      expectAllClose(y.toNumbers(), torchResults[k].data, 1e-4, 1e-5);
+    },
+  );
 
   it('normalises each sample on its own: a sample gives the same output alone or beside others', async () => {
     const { bytes } = build(groupNorm2d(2, 4), ['B', 4, 3, 3]);
@@ -80,7 +101,24 @@ describe('groupNorm2d forward', () => {
 });
 
 describe('groupNorm2d gradients', () => {
-  it('x, weight and bias agree with central differences (float64)', async () => {
+  it.each(LOWERINGS.flatMap((l) => torchCases.map((c) => ({ ...c, ...l }))))(
+    'x, weight and bias match torch autograd in float32 ($lowering): $label',
+    async ({ groups, channels, eps, x, weight, bias, gradY, k, fused }) => {
+      const g = new Graph('gn_grad');
+      const inputs = [g.input('x', 'float32', ['B', channels, 5, 6]), g.input('weight', 'float32', [channels]), g.input('bias', 'float32', [channels])];
+      const y = groupNormalize(g, inputs[0], { groups, eps, weight: inputs[1], bias: inputs[2], fused });
+      const loss = reduceSum(g, mul(g, y, g.input('u', 'float32', y.shape)), [], false);
+      backward(g, loss, inputs).forEach((v, i) => g.output(`grad${i}`, v!));
+      const out = await runModel(serializeModel(g), { x, weight, bias, u: gradY });
+      const expected = torchResults[k];
+      // float32 sums over up to 60 terms in either order: ~1e-6 of the largest term.
+      expectAllClose(out.grad0.toNumbers(), expected.grad_x!, 1e-4, 2e-5);
+      expectAllClose(out.grad1.toNumbers(), expected.grad_weight!, 1e-4, 2e-5);
+      expectAllClose(out.grad2.toNumbers(), expected.grad_bias!, 1e-4, 2e-5);
+    },
+  );
+
+  it('x, weight and bias agree with central differences (float64: the composite)', async () => {
     await gradCheck({
       op: 'GroupNorm',
       inputs: [{ shape: [2, 6, 3, 4], dims: ['B', 6, 3, 4], scale: 2 }, { shape: [6] }, { shape: [6] }],
@@ -95,6 +133,26 @@ describe('groupNorm2d gradients', () => {
       inputs: [{ shape: [3, 2, 2, 2], scale: 0.3 }, { shape: [2] }, { shape: [2] }],
       build: (g, [x, weight, bias]) => groupNormalize(g, x, { groups: 1, eps: 0.5, weight, bias }),
     });
+  });
+});
+
+describe('groupNorm2d lowering', () => {
+  const opTypes = (options: Parameters<typeof groupNorm2d>[2], dtype: DType = 'float32') => build(groupNorm2d(2, 4, options), ['B', 4, 3, 3], undefined, dtype).opTypes;
+
+  it('is the fused kernel in float32 by default, the composite with fused: false, and always the composite in float64', () => {
+    expect(opTypes({}).has('InstanceNormalization')).toBe(true);
+    expect(opTypes({}).has('ReduceMean')).toBe(false);
+    expect(opTypes({ fused: false }).has('InstanceNormalization')).toBe(false);
+    expect(opTypes({ fused: false }).has('ReduceMean')).toBe(true);
+    expect(opTypes({ fused: true }, 'float64').has('InstanceNormalization')).toBe(false);
+  });
+
+  it('withGroupNormLowering sets the default for the build it wraps, and only then', () => {
+    expect(withGroupNormLowering('composite', () => opTypes({})).has('InstanceNormalization')).toBe(false);
+    // A layer that chooses keeps its choice.
+    expect(withGroupNormLowering('composite', () => opTypes({ fused: true })).has('InstanceNormalization')).toBe(true);
+    expect(() => withGroupNormLowering('composite', () => { throw new Error('build failed'); })).toThrow('build failed');
+    expect(opTypes({}).has('InstanceNormalization')).toBe(true);
   });
 });
 

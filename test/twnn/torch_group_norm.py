@@ -2,8 +2,10 @@
 (run with /usr/bin/python3: Debian's torch 1.13).
 
 Usage: torch_group_norm.py CASES.json, a list of {"groups", "eps", "x", "weight", "bias"}
-(each tensor {"shape", "data"}); prints a list of {"shape", "data"}, the float32 outputs.
-One run for all cases: importing torch is what takes the time.
+and optionally "grad_y" (each tensor {"shape", "data"}); prints a list of {"shape", "data"},
+the float32 outputs, with "grad_x", "grad_weight", "grad_bias" (autograd's vector-Jacobian
+products with grad_y) where a case has grad_y. One run for all cases: importing torch is
+what takes the time.
 """
 import json
 import sys
@@ -21,8 +23,14 @@ def main():
         cases = json.load(f)
     out = []
     for case in cases:
-        y = F.group_norm(tensor(case["x"]), case["groups"], tensor(case["weight"]), tensor(case["bias"]), case["eps"])
-        out.append({"shape": list(y.shape), "data": y.flatten().tolist()})
+        inputs = [tensor(case[k]).requires_grad_() for k in ("x", "weight", "bias")]
+        y = F.group_norm(inputs[0], case["groups"], inputs[1], inputs[2], case["eps"])
+        result = {"shape": list(y.shape), "data": y.detach().flatten().tolist()}
+        if "grad_y" in case:
+            grads = torch.autograd.grad(y, inputs, tensor(case["grad_y"]))
+            for k, g in zip(("x", "weight", "bias"), grads):
+                result["grad_" + k] = g.flatten().tolist()
+        out.append(result)
     print(json.dumps(out))
 
 
