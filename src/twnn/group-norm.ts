@@ -6,13 +6,14 @@
 // InstanceNormalization on the [B, G, C/G·H·W] rows (unit scale, no shift),
 // reshaped back, then the per-channel affine. float32 graphs use that fused
 // kernel (its VJP rule: src/ops/norm.ts). The composite below (ReduceMean, Sub,
-// Mul, ReduceMean, Add, Sqrt, Div and their VJPs) was about a quarter of the
-// kernel time of a TWNN ResNet train step (graphs/mnist-resnet.ts, batch 64),
-// run in every sweep and adjoint step; the kernel takes 7-13% off that step and
-// 3-5% off inference on a 2-core CPU (tools/bench-norm.ts builds both and times
-// them). Of the fused forms on onnxruntime-node 1.29's CPU EP, InstanceNormalization
-// on [B, G, L] was the fastest: on [B, G, L, 1] the same or slower, and
-// LayerNormalization(axis 2) with a ones [L] scale 2-3x slower than the composite.
+// Mul, ReduceMean, Add, Sqrt, Div and their VJPs) runs in every sweep and
+// adjoint step: in a TWNN ResNet train step (graphs/mnist-resnet.ts, batch 64)
+// it was about a quarter of the kernel time. On a 2-core CPU the kernel takes
+// 7-9% off that step's time and 1-4% off inference's (tools/bench-norm.ts builds
+// both and times them interleaved). Of the fused forms on onnxruntime-node 1.29's
+// CPU EP, InstanceNormalization on [B, G, L] was the fastest: on [B, G, L, 1] the
+// same or slower, LayerNormalization(axis 2) with a ones [L] scale 2-3x slower
+// than the composite.
 // onnxruntime (node and web) has no float64 InstanceNormalization kernel, so
 // float64 graphs keep the composite, differentiated by the VJP rules of its
 // elementwise ops; both forms compute the same function.
