@@ -19,6 +19,13 @@ export function torchReport(r: TorchBenchResult, command: string): string {
       `twnn: ${m.onnxruntime} (CPU execution provider, its default threads), Node ${m.node}. ` +
       `PyTorch: torch ${m.torch} (Debian, CPU${m.mkldnn ? ', oneDNN' : ''}) on Python ${m.python}, BLAS ${m.blas}.`,
     '',
+    ...(Math.max(...m.load) > m.cores / 2
+      ? [
+          '**A busy machine**: other processes ran beside the bench (a load average above half the cores), so the timings are noisier than on an idle ' +
+            "machine, and on busy cores PyTorch's tuning favours one thread while twnn runs onnxruntime's default of a thread per core.",
+          '',
+        ]
+      : []),
     ...(r.disagreements.length > 0
       ? ['**The agreement check failed; these numbers were timed anyway (`--keep-going`) and compare different computations:**', '', ...r.disagreements.map((d) => `- ${d}`), '']
       : []),
