@@ -15,14 +15,15 @@ export function torchReport(r: TorchBenchResult, command: string): string {
     '',
     `Written by \`${command}\` (${r.seconds.toFixed(0)} s); regenerate it with that command, do not edit it by hand.`,
     '',
-    `**Machine**: ${m.cpu}, ${m.cores} cores, load average ${m.load[0].toFixed(2)} when the run started and ${m.load[1].toFixed(2)} when it ended. ` +
+    `**Machine**: ${m.cpu}, ${m.cores} cores, load average ${m.load[0].toFixed(2)} when the run started and ${m.load[1].toFixed(2)} when it ended` +
+      `${m.othersShare !== undefined ? `; other processes used ${(m.othersShare * 100).toFixed(0)}% of the CPU time during the run` : ''}. ` +
       `twnn: ${m.onnxruntime} (CPU execution provider, its default threads), Node ${m.node}. ` +
       `PyTorch: torch ${m.torch} (Debian, CPU${m.mkldnn ? ', oneDNN' : ''}) on Python ${m.python}, BLAS ${m.blas}.`,
     '',
-    ...(Math.max(...m.load) > m.cores / 2
+    ...(busy(m)
       ? [
-          '**A busy machine**: other processes ran beside the bench (a load average above half the cores), so the timings are noisier than on an idle ' +
-            "machine, and on busy cores PyTorch's tuning favours one thread while twnn runs onnxruntime's default of a thread per core.",
+          `**A busy machine**: ${m.othersShare !== undefined ? `other processes used ${(m.othersShare * 100).toFixed(0)}% of the CPU time while the bench ran` : 'the load average was above half the cores'}, ` +
+            "so the timings are noisier than on an idle machine, and on busy cores PyTorch's tuning favours one thread while twnn runs onnxruntime's default of a thread per core.",
           '',
         ]
       : []),
@@ -76,6 +77,11 @@ function modelSection(model: ModelResult): string[] {
   for (const c of model.agreement) lines.push(`| ${c.what} | ${c.mode} | ${fmt(c.value)} | ${fmt(c.limit)} | ${c.ok ? 'ok' : '**failed**'} | ${c.note ?? ''} |`);
   lines.push('');
   return lines;
+}
+
+/** Other processes took a tenth of the CPU (or, where /proc cannot tell, the load average was above half the cores). */
+function busy(m: TorchBenchResult['machine']): boolean {
+  return m.othersShare !== undefined ? m.othersShare > 0.1 : Math.max(...m.load) > m.cores / 2;
 }
 
 function workloadLabel(w: WorkloadResult): string {

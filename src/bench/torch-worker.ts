@@ -69,6 +69,11 @@ export class TorchWorker {
     return worker;
   }
 
+  /** The worker's process id. */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   /** Send one command and wait for its answer; `ok: false` becomes a TwnnError naming the command. */
   call(command: Record<string, unknown>): Promise<TorchReply> {
     const next = this.busy.then(() => this.exchange(command));

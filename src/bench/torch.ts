@@ -13,10 +13,9 @@
 // the whole batch every sweep; active: only the unsettled rows), and the
 // faster of those two is the baseline.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as ort from 'onnxruntime-node';
 import { takeBatch, type Dataset } from '../data/batches.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import { TwnnError } from '../ir/errors.js';
@@ -28,6 +27,7 @@ import { openSession, type TwnnSession } from '../runtime/session.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
 import { describeForTorch } from './torch-arch.js';
+import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { TorchWorker, type TorchReply } from './torch-worker.js';
 
 /** A TWNN to compare, with its data and the issue's targets for it. */
@@ -131,18 +131,7 @@ export interface ModelResult {
   workloads: WorkloadResult[];
 }
 
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  onnxruntime: string;
-  node: string;
-  torch: string;
-  python: string;
-  blas: string;
-  mkldnn: boolean;
-  /** 1-minute load average when the bench started and when it ended. */
-  load: [number, number];
-}
+export type { MachineInfo } from './torch-machine.js';
 
 export interface TorchBenchResult {
   machine: MachineInfo;
@@ -174,8 +163,9 @@ export async function benchTorch(options: TorchBenchOptions): Promise<TorchBench
     const failedStart = starts.find((s) => s.status === 'rejected');
     if (failedStart) throw failedStart.reason;
     const hello = await workers[0].call({ cmd: 'hello' });
-    const load = loadavg()[0];
-    log(`bench torch: torch ${String(hello.torch)}; ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores, load average ${load.toFixed(2)}`);
+    const pids = workers.map((w) => w.pid);
+    const start = markCpu(pids);
+    log(`bench torch: torch ${String(hello.torch)}; ${cpus()[0]?.model ?? 'CPU'}, ${cpus().length} cores, load average ${start.load.toFixed(2)}`);
     for (const model of options.models) prepared.push(await prepare(model, options, workers, join(dir, model.id), log));
     // Every model must agree before any is timed.
     const failed: string[] = [];
@@ -186,7 +176,7 @@ export async function benchTorch(options: TorchBenchOptions): Promise<TorchBench
     if (failed.length > 0 && !options.keepGoing) throw disagreement(failed, 'nothing timed');
     const models: ModelResult[] = [];
     for (const p of prepared) models.push(await timeModel(p, options, log));
-    return { machine: machineInfo(hello, [load, loadavg()[0]]), models, repeats: options.repeats, seconds: (performance.now() - started) / 1000, disagreements: failed };
+    return { machine: machineInfo(hello, start, pids), models, repeats: options.repeats, seconds: (performance.now() - started) / 1000, disagreements: failed };
   } finally {
     for (const p of prepared) for (const s of [p.inference, p.grad, p.train]) await s.close();
     await Promise.all(workers.map((w) => w.close()));
@@ -405,6 +395,13 @@ async function countPairs(read: (file: string) => Promise<Tensor>, twnn: Record<
   return Promise.all(['iterations', 'iterations_backward'].map(async (k) => [(await read(k)).toNumbers(), twnn[k].toNumbers()] as [number[], number[]]));
 }
 
+/**
+ * The pause before each timed pass. Idle threads keep spinning for a while
+ * after their work (OpenBLAS's for about 2^28 cycles, 0.1 s here; OpenMP's and
+ * onnxruntime's for less) and would slow whichever side runs next.
+ */
+const SETTLE_MS = 200;
+
 /** A timed variant of a workload: one pass, in milliseconds. */
 type Pass = () => Promise<number>;
 
@@ -427,6 +424,7 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
           const setting: TorchSetting = { openblas: worker.label, threads, mode };
           const pass = torchPass(p, k, w.kind, w.batch, w.rows, threads, mode);
           // Another pass only for a setting within 1.5x of its mode's best: a slow one (two threads on a busy machine) can take seconds a pass.
+          await sleep(SETTLE_MS);
           let ms = await pass();
           for (let i = 1; i < options.tuningPasses && ms < 1.5 * (best[mode]?.ms ?? Infinity); i++) ms = Math.min(ms, await pass());
           tuning.push({ ...setting, ms });
@@ -444,7 +442,7 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
       const variants: [keyof (typeof times)[number], Pass][] = [['twnn', plan.twnn], ['dense', plan.torch.dense.pass], ['active', plan.torch.active.pass]];
       for (let v = 0; v < variants.length; v++) {
         const [name, pass] = variants[(v + r) % variants.length];
-        await sleep(10);
+        await sleep(SETTLE_MS);
         times[k][name].push(await pass());
       }
     }
@@ -513,21 +511,6 @@ function timing(runs: number[]): Timing {
 /** `2 threads, OpenBLAS default`. */
 export function describeSetting(s: Omit<TorchSetting, 'mode'>): string {
   return `${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.openblas}`;
-}
-
-function machineInfo(hello: TorchReply, load: [number, number]): MachineInfo {
-  const blas = hello.blas as { library?: string | null; threads?: number | null };
-  return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    onnxruntime: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}`,
-    node: process.version,
-    torch: String(hello.torch),
-    python: String(hello.python),
-    blas: blas.library ? `${blas.library}` : 'BLAS unknown',
-    mkldnn: hello.mkldnn === true,
-    load,
-  };
 }
 
 /** Numbers in the log and the report: 3 significant digits, exponent below 1e-3. */

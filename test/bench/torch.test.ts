@@ -46,6 +46,9 @@ describe('benchTorch', () => {
     expect(result.disagreements).toEqual([]);
     expect(result.machine.torch).toMatch(/^1\.13/);
     expect(result.machine.blas).toMatch(/OpenBLAS/);
+    // The share of the CPU other processes took while it ran, from /proc.
+    expect(result.machine.othersShare).toBeGreaterThanOrEqual(0);
+    expect(result.machine.othersShare).toBeLessThanOrEqual(1);
     for (const m of result.models) {
       // Two torch modes, each: inference counts and y, grad.onnx loss, counts and gradients, train.onnx loss, counts and moves.
       expect(m.agreement, m.id).toHaveLength(16);
