@@ -51,7 +51,7 @@ export const torchCommand: BenchSubcommand = {
           'first checks that outputs, per-sample sweeps, gradients and an optimizer step agree (an error if not), then times inference at batch ' +
           `${INFERENCE_BATCHES.join(', ')} and a training step at batch ${TRAIN_BATCH}, twnn and PyTorch interleaved, PyTorch at its best of ` +
           'threads {1, 2} x OPENBLAS_NUM_THREADS {1, default} and of dense or active-set sweeps; prints the report and writes it to --out ' +
-          '(about 5 minutes on 2 cores; --quick about 2)',
+          '(on an idle 2-core machine about 2 minutes, --quick 1; 4 to 6 while other jobs keep the cores busy)',
       )
       .addOption(
         new Option('--models <list>', `comma-separated, of ${MODELS.map((m) => m.id).join(', ')}`)
