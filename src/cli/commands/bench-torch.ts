@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import type { BenchSubcommand } from './bench.js';
 import { loadTaskData } from '../../data/datasets.js';
@@ -7,6 +8,9 @@ import { writeFileAtomic } from '../../onnx/files.js';
 import { readInitializers, readModelFile } from '../../onnx/load.js';
 import { parseInteger } from '../options.js';
 import { loadModelSpec } from './build.js';
+
+/** Hand-written: what each engine change was predicted and measured to do, appended to the report. */
+const ENGINE_NOTES = 'docs/performance/engine-changes.md';
 
 interface TorchFlags {
   models: string[];
@@ -107,7 +111,9 @@ export const torchCommand: BenchSubcommand = {
           ...(flags.repeats !== undefined ? [`--repeats ${flags.repeats}`] : []),
           ...(flags.keepGoing ? ['--keep-going'] : []),
         ].join(' ');
-        const report = torchReport(result, command);
+        // The engine changes' predicted and measured effects are written by hand; the report carries them along.
+        const notes = existsSync(ENGINE_NOTES) ? `\n${await readFile(ENGINE_NOTES, 'utf8')}` : '';
+        const report = torchReport(result, command) + notes;
         process.stdout.write(report);
         await writeFileAtomic(flags.out, report);
         process.stderr.write(`wrote ${flags.out}\n`);
