@@ -88,12 +88,13 @@ async function main(): Promise<void> {
   });
   const name = positionals[0];
   if (!name) throw new Error('usage: tools/profile.ts <graph name, e.g. mnist-resnet> [--grad] [--batch 64] [--runs 5] [--sweeps active|dense] [--threads n]');
-  if (values.sweeps !== 'active' && values.sweeps !== 'dense') throw new Error(`--sweeps must be active or dense, got ${values.sweeps}`);
+  const sweeps: 'active' | 'dense' = values.sweeps === 'dense' ? 'dense' : 'active';
+  if (values.sweeps !== sweeps) throw new Error(`--sweeps must be active or dense, got ${values.sweeps}`);
   const spec = (await import(pathToFileURL(join(process.cwd(), 'graphs', `${name}.ts`)).href)).default as ModelSpec;
   const trained = join('exported/paper', name, 'model.onnx');
   const weights = existsSync(trained) ? readInitializers(await readModelFile(trained), trained) : undefined;
   const batch = await checkBatch(spec, 'float32', Number(values.batch));
-  const build = { ...(weights ? { weights } : {}), regionOverrides: { sweeps: values.sweeps } };
+  const build = { ...(weights ? { weights } : {}), regionOverrides: { sweeps } };
   const { graph, params } = values.grad ? buildGradGraph(spec, build) : buildInferenceGraph(spec, build);
   const feeds: Record<string, ort.Tensor> = { x: ortTensor(batch.x) };
   if (values.grad) {

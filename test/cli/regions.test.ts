@@ -63,6 +63,33 @@ describe('inspect shows the region Loop of graphs/mnist-mlp.ts', () => {
   });
 });
 
+describe('build --sweeps overrides every region\'s sweeps', () => {
+  it('dense: every Loop of model.onnx and grad.onnx says so, and gives the active form\'s outputs', async () => {
+    const dense = join(dir, 'dense');
+    const r = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', dense, '--sweeps', 'dense']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const file of ['model.onnx', 'grad.onnx']) {
+      const { loops } = JSON.parse((await twnn(['inspect', join(dense, file), '--json'])).stdout) as { loops: { config: { sweeps: string } }[] };
+      expect(loops.length).toBeGreaterThan(0);
+      for (const l of loops) expect(l.config.sweeps, file).toBe('dense');
+    }
+    const { loops } = JSON.parse((await twnn(['inspect', join(out, 'model.onnx'), '--json'])).stdout) as { loops: { config: { sweeps: string } }[] };
+    expect(loops[0].config.sweeps).toBe('active');
+    const [a, b] = [join(out, 'model.onnx'), join(dense, 'model.onnx')].map(async (m) => JSON.parse((await twnn(['run', m, '--input', join(dir, 'x.json'), '--json'])).stdout));
+    const [active, denseOut] = await Promise.all([a, b]);
+    expect(denseOut.iterations).toEqual(active.iterations);
+    const [yDense, yActive] = [denseOut.y.data.flat(Infinity) as number[], active.y.data.flat(Infinity) as number[]];
+    expect(yDense.length).toBe(BATCH * 10);
+    yDense.forEach((v, i) => expect(v).toBeCloseTo(yActive[i], 5));
+  });
+
+  it('refuses another mode, naming the choices', async () => {
+    const r = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', join(dir, 'bad'), '--sweeps', 'lazy']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--sweeps.*lazy.*active, dense/s);
+  });
+});
+
 describe('run prints per-sample iterations', () => {
   it('as the iterations output and as a per-region line, agreeing with --json', async () => {
     const text = await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x.json')]);

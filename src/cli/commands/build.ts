@@ -13,6 +13,7 @@ interface BuildFlags {
   opset?: number;
   seed: number;
   jvp?: boolean;
+  sweeps?: 'active' | 'dense';
 }
 
 /**
@@ -30,6 +31,9 @@ export function registerBuild(program: Command): void {
     .option('--opset <n>', 'ONNX default-domain opset (default: 17)', (v) => parseInteger(v, '--opset', 1))
     .option('--seed <n>', 'seed for parameter initialisation', (v) => parseInteger(v, '--seed', 0), 0)
     .option('--jvp', 'also write jvp.onnx: forward mode, inputs x and x_dot, outputs y and y_dot (its derivative along x_dot)')
+    .addOption(
+      new Option('--sweeps <mode>', "which samples each step of every region's Loops computes, overriding the graph file: the unsettled ones, or the whole batch (fewer ops per step: tiny batches, GPUs)").choices(['active', 'dense']),
+    )
     .action(async (graphFile: string, flags: BuildFlags) => {
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
@@ -37,6 +41,7 @@ export function registerBuild(program: Command): void {
         dtype: flags.dtype,
         seed: flags.seed,
         jvp: flags.jvp ?? false,
+        ...(flags.sweeps ? { regionOverrides: { sweeps: flags.sweeps } } : {}),
         ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
       });
       const lines = [`built ${manifest.name} (${manifest.dtype}, opset ${manifest.opset}, seed ${manifest.seed})`];
