@@ -108,10 +108,8 @@ describe('bad graph files for build', () => {
     expectUserError(await twnn(['build', file]), new RegExp(`${file}: defineModel: name must start with a letter or digit`));
   });
 
-  it('a bug in the graph file is an internal error: exit 1 with the stack', async () => {
+  it('a bug in the graph file is a user error naming the file, its line and the cause (issue 12): the file is the user\'s, not twnn\'s', async () => {
     const file = graph('throws.ts', 'const boom = (): never => { throw new TypeError("boom in graph"); };\nexport default boom();\n');
-    const r = await twnn(['build', file]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^twnn: internal error: TypeError: boom in graph\n\s+at /);
+    expectUserError(await twnn(['build', file]), /throws\.ts:1: cannot load the graph file: TypeError: boom in graph$/);
   });
 });

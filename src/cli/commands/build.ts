@@ -1,10 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import { TwnnError } from '../../ir/errors.js';
 import { exportModel } from '../../lower/artifacts.js';
-import { isModelSpec, type ModelSpec } from '../../twnn/spec.js';
+import { loadModelSpec } from '../graph-file.js';
 import { formatBytes, parseInteger } from '../options.js';
 
 interface BuildFlags {
@@ -55,32 +54,4 @@ export function registerBuild(program: Command): void {
     });
 }
 
-/**
- * Import a graph file (the CLI runs under tsx, so `.ts` imports work) and
- * return its default export, which must be a ModelSpec.
- *
- * @example const spec = await loadModelSpec('graphs/sine-mlp.ts');
- */
-export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
-  const abs = resolve(graphFile);
-  try {
-    if (!(await stat(abs)).isFile()) throw new TwnnError(`${graphFile}: not a file`);
-  } catch (err) {
-    if (err instanceof TwnnError) throw err;
-    throw new TwnnError(`${graphFile}: cannot read graph file (no such file)`);
-  }
-  let mod: { default?: unknown };
-  try {
-    mod = await import(pathToFileURL(abs).href);
-  } catch (err) {
-    // A SpecError from defineModel at the file's top level: say which file.
-    if (err instanceof TwnnError) throw new TwnnError(`${graphFile}: ${err.message}`);
-    throw err;
-  }
-  if (!isModelSpec(mod.default)) {
-    const got = mod.default === undefined ? 'no default export' : `a default export of type ${typeof mod.default}`;
-    throw new TwnnError(`${graphFile}: expected the default export to be a model (export default defineModel({...})), found ${got}`);
-  }
-  return mod.default;
-}
-
+export { loadModelSpec } from '../graph-file.js';

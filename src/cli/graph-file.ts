@@ -1,0 +1,150 @@
+// Loading a graph file (`twnn build g.ts`, `twnn train g.ts`): a `.ts`, `.mts`,
+// `.cts`, `.js`, `.mjs` or `.cjs` file anywhere, in an ESM or a CommonJS scope
+// (or with no package.json above it), whose default export (or, in CommonJS,
+// `module.exports`) is `defineModel({...})`.
+//
+// The file's own scope decides ESM or CommonJS, as Node would: an ES module is
+// imported through the CLI's tsx loader, a CommonJS one required through tsx's
+// require hook (importing a CommonJS-scoped .ts made it require() itself in a
+// cycle: ERR_REQUIRE_CYCLE_MODULE). A bare `twnn` resolves the usual way
+// (node_modules), and where nothing is installed there, to the very modules of
+// the twnn that runs the command: one instance, so its errors, registries and
+// region bookkeeping are the CLI's own (tsx's namespaced tsImport gave the
+// graph file a second copy of twnn). A file that fails to load
+// is a user error naming the file, the line where the stack gives one, and the
+// cause; never an internal error.
+import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import Module, { createRequire, register } from 'node:module';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register as registerCjs } from 'tsx/cjs/api';
+import { TwnnError } from '../ir/errors.js';
+import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
+
+const GRAPH_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+/** The running twnn's public API, for graph files whose folder has no twnn installed. */
+const OWN_ENTRY = new URL('../index.js', import.meta.url);
+
+/**
+ * Import a graph file and return its model.
+ *
+ * @example const spec = await loadModelSpec('graphs/sine-mlp.ts');
+ */
+export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
+  const abs = resolve(graphFile);
+  try {
+    if (!(await stat(abs)).isFile()) throw new TwnnError(`${graphFile}: not a file`);
+  } catch (err) {
+    if (err instanceof TwnnError) throw err;
+    throw new TwnnError(`${graphFile}: cannot read graph file (no such file)`);
+  }
+  if (!GRAPH_EXTENSIONS.includes(extname(abs))) {
+    throw new TwnnError(`${graphFile}: a graph file is TypeScript or JavaScript (${GRAPH_EXTENSIONS.join(', ')}), got '${extname(abs) || 'no extension'}'`);
+  }
+  resolveOwnPackage();
+  let mod: Record<string, unknown>;
+  try {
+    mod = isCommonJs(abs) ? await requireCommonJs(abs) : ((await import(pathToFileURL(abs).href)) as Record<string, unknown>);
+  } catch (err) {
+    throw loadError(graphFile, abs, err);
+  }
+  const spec = defaultExport(mod);
+  if (!isModelSpec(spec)) {
+    const got = spec === undefined ? 'no default export' : `a default export of type ${typeof spec}`;
+    throw new TwnnError(`${graphFile}: expected the default export to be a model (export default defineModel({...})), found ${got}`);
+  }
+  return spec;
+}
+
+/** ESM's `default`; a CommonJS file's `module.exports`, or its compiled `exports.default`. */
+function defaultExport(mod: Record<string, unknown>): unknown {
+  const d = mod.default;
+  if (isModelSpec(d)) return d;
+  if (d && typeof d === 'object' && 'default' in d) return (d as { default: unknown }).default;
+  return d;
+}
+
+/** `file:line: cause`, the line being the first stack frame in the graph file (where there is one). */
+function loadError(graphFile: string, abs: string, err: unknown): TwnnError {
+  if (err instanceof TwnnError) return new TwnnError(`${graphFile}: ${err.message}`);
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  const url = pathToFileURL(abs).href;
+  const frame = stack.split('\n').find((l) => l.includes(url) || l.includes(abs));
+  const line = frame?.match(/:(\d+):\d+\)?\s*$/)?.[1];
+  // esbuild (through tsx) reports a syntax error as "Transform failed with 1 error:\n<file>:<line>:<col>: ERROR: <text>".
+  const transform = err instanceof Error ? err.message.match(/:(\d+):\d+: ERROR: (.*)/) : null;
+  if (transform) return new TwnnError(`${graphFile}:${transform[1]}: cannot load the graph file: syntax error: ${transform[2]}`);
+  const cause =
+    err instanceof Error
+      ? `${err.name === 'Error' ? '' : `${err.name}: `}${firstLine(err.message)}`
+      : `it threw ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
+  return new TwnnError(`${graphFile}${line ? `:${line}` : ''}: cannot load the graph file: ${cause}`);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+let hooked = false;
+/** The require.cache id under which CommonJS graph files find the running twnn's ES module namespace. */
+const OWN_CJS_ID = fileURLToPath(new URL('../index.twnn-cli.cjs', import.meta.url));
+
+/**
+ * Whether Node would load `file` as CommonJS: .cjs/.cts, or .js/.ts whose
+ * nearest package.json does not say `"type": "module"` (or that has none).
+ */
+function isCommonJs(file: string): boolean {
+  const ext = extname(file);
+  if (ext === '.cjs' || ext === '.cts') return true;
+  if (ext === '.mjs' || ext === '.mts') return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type !== 'module';
+      } catch {
+        return true;
+      }
+    }
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/** Require a CommonJS graph file, its `require('twnn')` served the running twnn's own module namespace. */
+async function requireCommonJs(file: string): Promise<Record<string, unknown>> {
+  const cache = (Module as unknown as { _cache: Record<string, unknown> })._cache;
+  if (!cache[OWN_CJS_ID]) {
+    const own = await import(OWN_ENTRY.href);
+    cache[OWN_CJS_ID] = { id: OWN_CJS_ID, filename: OWN_CJS_ID, loaded: true, exports: own, children: [], paths: [] };
+  }
+  return { default: createRequire(file)(file) as unknown };
+}
+
+/**
+ * Resolve a bare `twnn` that resolves nowhere else to the running twnn: for
+ * ESM through a module hook, for CommonJS through Module._resolveFilename
+ * (which module hooks do not reach in Node 20).
+ */
+function resolveOwnPackage(): void {
+  if (hooked) return;
+  hooked = true;
+  const entry = OWN_ENTRY.href;
+  const hooks = `
+    export async function resolve(specifier, context, next) {
+      try { return await next(specifier, context); }
+      catch (err) { if (specifier === 'twnn') return next(${JSON.stringify(entry)}, context); throw err; }
+    }`;
+  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+  registerCjs();
+  const cjs = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const original = cjs._resolveFilename;
+  cjs._resolveFilename = function (request: string, ...rest: unknown[]) {
+    try {
+      return original.call(this, request, ...rest);
+    } catch (err) {
+      if (request === 'twnn') return OWN_CJS_ID;
+      throw err;
+    }
+  };
+}
