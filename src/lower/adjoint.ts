@@ -91,6 +91,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         fixedName: `${regionPath}/phantom`,
         maxTrip: phantomSteps,
         carried: gBar,
+        ...(config.stateNames ? { carriedNames: config.stateNames.map((n) => `w.${n}`) } : {}),
         doc: `twnn phantom gradient of region '${config.region}': ${phantomSteps} adjoint steps`,
         // Hoisted like the settling loops' bodies (src/lower/loop-body.ts): the linearisation is computed once.
         body: (b, it) => ({ carried: emitIntoBody(b, (scratch) => step(scratch, it.carried), { hoist: config.hoistInvariants ?? true }) }),
@@ -104,6 +105,7 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
         region: config.region,
         role: 'adjoint',
         initial: gBar,
+        ...(config.stateNames ? { stateNames: config.stateNames.map((n) => `w.${n}`) } : {}),
         map: (b, wOld) => ({ next: step(b, wOld) }),
         maxTrip: config.backwardMaxIter,
         settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, gBar) } : {}) },

@@ -62,6 +62,8 @@ export interface FixedPointConfig {
   /** Hoist loop invariants out of the Loop bodies (default true; a build override, to measure what it saves). */
   hoistInvariants?: boolean;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
+  /** What each wormhole source state is (`B2.h`: block B2's output), to name the Loops' carried values. */
+  stateNames?: readonly string[];
 }
 
 /**
@@ -148,6 +150,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     region: config.region,
     role: 'iterate' as const,
     initial: first.sources,
+    ...(config.stateNames ? { stateNames: config.stateNames } : {}),
     maxTrip: config.maxIter - 1,
     settle: { tol: config.tol, minIter: config.minIter, norm: config.norm },
     startIters: 1,

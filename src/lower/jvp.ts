@@ -178,6 +178,7 @@ function regionTangent(g: Graph, region: RegionSweep, tangents: Map<Value, Value
       region: config.region,
       role: 'tangent',
       initial: c,
+      ...(config.stateNames ? { stateNames: config.stateNames.map((n) => `tangent.${n}`) } : {}),
       map: (b, old) => {
         const applied = transpose(b, vjpNodes, cotangents.slice(0, m), old, us, where);
         return { next: c.map((cj, j) => (applied[j] ? add(b, cj, applied[j]!) : cj)) };

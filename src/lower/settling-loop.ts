@@ -49,6 +49,8 @@ export interface SettlingLoopSpec {
   role: LoopRole;
   /** The states at the start, each [B, ...]. */
   initial: readonly Value[];
+  /** What each state is (`B2.h`, `w.B2.h`): the body's inputs and outputs are named after it (default `state<j>`). */
+  stateNames?: readonly string[];
   /** One application of the map whose fixed point is sought, emitted into the body `b`; riders are values that follow the candidate (the region output). */
   map: (b: Graph, states: readonly Value[]) => { next: readonly Value[]; riders?: readonly Value[] };
   /** Initial rider values, one per rider `map` returns. */
@@ -130,6 +132,8 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
     fixedName: `${spec.region.split('.').join('/')}/${spec.role}`,
     maxTrip: spec.maxTrip,
     carried: [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0],
+    carriedNames: carriedNames(spec, solver),
+    ...(spec.scanStates ? { scanNames: [...stateNamesOf(spec).map((n) => `${n}.before`), 'took_step', ...(spec.keepBest ? ['improved'] : [])] } : {}),
     doc: spec.doc,
     body: (b, it) => {
       // With active rows, the body works on the rows of the samples still iterating and writes them back at the end.
@@ -207,6 +211,19 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   }
   const stateOutputs = spec.initial.map((_, j) => (spec.keepBest ? [j, bestAt + j] : [j]));
   return { states, riders, iterations, residual, unsettled, scans, stateOutputs, node };
+}
+
+function stateNamesOf(spec: SettlingLoopSpec): readonly string[] {
+  return spec.stateNames ?? spec.initial.map((_, j) => `state${j}`);
+}
+
+/** The carried values' names, in the carried layout (see `settlingLoop`). */
+function carriedNames(spec: SettlingLoopSpec, solver: Solver): string[] {
+  const states = stateNamesOf(spec);
+  const riders = (spec.riders ?? []).map((_, j) => (j === 0 ? 'output' : `output${j}`));
+  const best = spec.keepBest ? [...states, ...riders, 'residual'].map((n) => `best.${n}`) : [];
+  const memory = solver.kind === 'anderson' ? ['anderson.dX', 'anderson.dG', 'anderson.x_prev', 'anderson.g_prev'] : [];
+  return [...states, ...riders, 'done', 'iters', 'residual', ...best, ...memory];
 }
 
 /** Split rows [B, n] back into tensors shaped like `like` (each [B, ...]). */

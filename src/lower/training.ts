@@ -177,8 +177,12 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
 
   const result = loop(g, {
     name: 'steps',
+    // Named like the regions' Loops, and its body's values after the parameters and outputs they carry.
+    fixedName: 'steps',
     maxTrip: gather(g, shapeOf(g, xs), 0),
     carried: [step, ...carriedIn],
+    carriedNames: ['step', ...carried1.map((v) => v.name)],
+    scanNames,
     doc: 'one train.onnx optimizer step per slice of the x/target stack',
     body: (b, it) => {
       const [stepNow, ...state] = it.carried;

@@ -179,6 +179,14 @@ export interface LoopSpec {
   /** Initial condition (bool scalar). Absent: true. */
   cond?: Value;
   carried: readonly Value[];
+  /**
+   * What each carried value is (`B2.h`, `w.B2.h`, `done`), so that the body's
+   * inputs read `<loop>/<name>` and its outputs `<loop>/<name>.next` in Netron;
+   * unnamed ones are `carried_in_i` / `carried_out_i`. Unique, without '/'.
+   */
+  carriedNames?: readonly string[];
+  /** Likewise for scan outputs: `<loop>/<name>` (default `scan_i`). */
+  scanNames?: readonly string[];
   body: (b: Graph, it: LoopIteration) => LoopBodyResult;
   /** doc_string for the Loop node. */
   doc?: string;
@@ -204,19 +212,23 @@ export function loop(g: Graph, spec: LoopSpec): { carried: Value[]; scans: Value
   const prefix = spec.fixedName ?? scopedName(g, spec.name);
   const inScope = <T>(build: () => T): T => (spec.fixedName ? g.atScope(spec.fixedName, build) : g.scope(spec.name, build));
   const body = g.subgraph(`${prefix}/body`);
+  const names = loopValueNames(prefix, spec);
   const it: LoopIteration = {
     iteration: body.input(`${prefix}/iter`, 'int64', []),
     cond: body.input(`${prefix}/cond_in`, 'bool', []),
-    carried: spec.carried.map((v, i) => body.input(`${prefix}/carried_in_${i}`, v.dtype, v.shape)),
+    carried: spec.carried.map((v, i) => body.input(names.carriedIn(i), v.dtype, v.shape)),
   };
   const result = inScope(() => spec.body(body, it));
+  if (spec.scanNames && spec.scanNames.length !== (result.scans ?? []).length) {
+    throw new SpecError(`Loop '${prefix}': ${spec.scanNames.length} scan names for ${(result.scans ?? []).length} scan outputs`);
+  }
   if (result.carried.length !== spec.carried.length) {
     throw new SpecError(`Loop '${prefix}': the body returns ${result.carried.length} carried values for ${spec.carried.length} initial values`);
   }
   inScope(() => {
     body.output(`${prefix}/cond_out`, result.cond ?? it.cond);
-    result.carried.forEach((v, i) => body.output(`${prefix}/carried_out_${i}`, v));
-    (result.scans ?? []).forEach((v, i) => body.output(`${prefix}/scan_${i}`, v));
+    result.carried.forEach((v, i) => body.output(names.carriedOut(i), v));
+    (result.scans ?? []).forEach((v, i) => body.output(names.scan(i), v));
   });
   const maxTrip = typeof spec.maxTrip === 'number' ? g.constant(Tensor.scalar(spec.maxTrip, 'int64')) : spec.maxTrip;
   const outs = g.node(LoopOp, [maxTrip, spec.cond, ...spec.carried], { body }, { doc: spec.doc, ...(spec.fixedName ? { name: spec.fixedName } : {}) });
@@ -256,6 +268,24 @@ export function ifThenElse(
   const thenBranch = branch('then', thenBuild);
   const elseBranch = branch('else', elseBuild);
   return g.node(IfOp, [cond], { then_branch: thenBranch, else_branch: elseBranch }, { doc: options.doc });
+}
+
+/** The body I/O names of a Loop: from `carriedNames` / `scanNames` where given, numbered otherwise. */
+function loopValueNames(prefix: string, spec: LoopSpec) {
+  const named = (list: readonly string[] | undefined, what: string, count: number) => {
+    if (!list) return undefined;
+    if (list.length !== count) throw new SpecError(`Loop '${prefix}': ${list.length} ${what} names for ${count} values`);
+    const bad = list.find((n, i) => !n || n.includes('/') || list.indexOf(n) !== i);
+    if (bad !== undefined) throw new SpecError(`Loop '${prefix}': ${what} name '${bad}' is empty, has a '/' or repeats`);
+    return list;
+  };
+  const carried = named(spec.carriedNames, 'carried', spec.carried.length);
+  const scans = spec.scanNames;
+  return {
+    carriedIn: (i: number) => `${prefix}/${carried ? carried[i] : `carried_in_${i}`}`,
+    carriedOut: (i: number) => `${prefix}/${carried ? `${carried[i]}.next` : `carried_out_${i}`}`,
+    scan: (i: number) => `${prefix}/${scans?.[i] ?? `scan_${i}`}`,
+  };
 }
 
 const copyCounters = new WeakMap<Graph, number>();

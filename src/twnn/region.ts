@@ -153,6 +153,7 @@ export function region(spec: RegionSpec): RegionModule {
         ...ctx.regionOverrides,
         region: regionName,
         wormholes: wormholes.map((w) => ({ from: w.from, to: w.to, gateBias: w.gateBias, projection: w.projection })),
+        stateNames: sourceBlocks.map((j) => `${names[j - 1]}.h`),
       });
     },
   };

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/index.js';
 import { writeNpy } from '../../src/data/npy.js';
 import type { Manifest } from '../../src/lower/manifest.js';
+import { readModelFile } from '../../src/onnx/load.js';
 import { twnn, REPO } from '../cli/run-cli.js';
 import { expectOnnxValid } from '../helpers/onnx-checker.js';
 import { randn, seededRandom } from '../helpers/rng.js';
@@ -48,7 +49,37 @@ async function expectEveryLoopDescribed(out: string, files: readonly string[]): 
     const seen = loops.filter((l) => l.config?.region).map((l) => `${l.config!.region}:${l.config!.role}`).sort();
     expect(seen, file).toEqual(regions.flatMap((region) => ROLES[file].map((role) => `${region}:${role}`)).sort());
     if (file === 'train_steps.onnx') expect(loops.filter((l) => l.config?.role === 'train_steps')).toHaveLength(1);
+    expectReadableLoopBodies(await readModelFile(join(out, file)), file);
   }
+}
+
+interface GraphLike {
+  input?: { name?: string | null }[] | null;
+  output?: { name?: string | null }[] | null;
+  node?: { name?: string | null; opType?: string | null; attribute?: { g?: GraphLike | null }[] | null }[] | null;
+}
+
+/**
+ * Readable in Netron (issue 12): every Loop body's inputs and outputs are named
+ * after what they carry (`region1/iterate/B2.h`, `region1/adjoint/w.B2.h.next`,
+ * `steps/region1.B1.conv1.weight`), never `carried_in_0`; a region's Loops carry
+ * their wormhole sources by block name.
+ */
+function expectReadableLoopBodies(model: { graph?: GraphLike | null }, file: string): void {
+  const visit = (g: GraphLike) => {
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (!a.g) continue;
+        const names = [...(a.g.input ?? []), ...(a.g.output ?? [])].map((v) => String(v.name));
+        for (const name of names) expect(name, `${file}: Loop '${n.name}'`).not.toMatch(/\/(carried_(in|out)_\d+|scan_\d+)$/);
+        if (/\/(iterate|adjoint|tangent)$/.test(String(n.name))) {
+          expect(names.some((v) => /\/(w\.|tangent\.)?[^/]+\.h$/.test(v)), `${file}: Loop '${n.name}' carries its states by block name: ${names.join(', ')}`).toBe(true);
+        }
+        visit(a.g);
+      }
+    }
+  };
+  visit(model.graph!);
 }
 
 describe.each(graphs)('graphs/%s', (file) => {
