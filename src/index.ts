@@ -40,10 +40,23 @@ export type { ExportOptions, ExportResult } from './lower/artifacts.js';
 export type { Manifest, ManifestFile, ManifestGraph, ManifestParam, ManifestTask, ManifestTraining, ManifestValue } from './lower/manifest.js';
 export type { OptimizerConfig, OptimizerSettings, StateSlot } from './autodiff/optimizers.js';
 
+// Ops, for custom modules that emit nodes themselves (the ONNX op set twnn differentiates).
+export * as ops from './ops/index.js';
+
+// Training, running and evaluating from code (what `twnn train`, `run` and `eval` do).
+export { train } from './runtime/trainer.js';
+export type { TrainEvent, TrainOptions, TrainResult } from './runtime/trainer.js';
+export { openSession, TwnnSession } from './runtime/session.js';
+export type { OpenOptions } from './runtime/session.js';
+export { evaluate } from './runtime/metrics.js';
+export type { EvalResult } from './runtime/metrics.js';
+export { loadTaskData } from './data/datasets.js';
+export type { Dataset } from './data/batches.js';
+
 // Core types and errors.
 export { Tensor } from './ir/tensor.js';
 export { FormatError, ShapeError, SpecError, TwnnError } from './ir/errors.js';
 export type { DType } from './ir/dtype.js';
 export type { Dim, Shape } from './ir/shape.js';
-export type { Graph } from './ir/graph.js';
+export { Graph } from './ir/graph.js';
 export type { Value } from './ir/value.js';
