@@ -6,11 +6,11 @@
 // The file's own scope decides ESM or CommonJS, as Node would: an ES module is
 // imported through the CLI's tsx loader, a CommonJS one required through tsx's
 // require hook (importing a CommonJS-scoped .ts made it require() itself in a
-// cycle: ERR_REQUIRE_CYCLE_MODULE). A bare `twnn` resolves the usual way
-// (node_modules), and where nothing is installed there, to the very modules of
-// the twnn that runs the command: one instance, so its errors, registries and
-// region bookkeeping are the CLI's own (tsx's namespaced tsImport gave the
-// graph file a second copy of twnn). A file that fails to load
+// cycle: ERR_REQUIRE_CYCLE_MODULE). A bare `twnn` always resolves to the very
+// modules of the twnn that runs the command, installed beside the graph or not:
+// one instance, so its errors, registries and region bookkeeping are the CLI's
+// own (a second copy, say a project's node_modules/twnn or tsx's namespaced
+// tsImport, builds regions whose bookkeeping the CLI cannot see). A file that fails to load
 // is a user error naming the file, the line where the stack gives one, and the
 // cause; never an internal error.
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { TwnnError } from '../ir/errors.js';
 import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
 
 const GRAPH_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
-/** The running twnn's public API, for graph files whose folder has no twnn installed. */
+/** The running twnn's public API, what a graph file's `twnn` imports. */
 const OWN_ENTRY = new URL('../index.js', import.meta.url);
 
 /**
@@ -122,9 +122,9 @@ async function requireCommonJs(file: string): Promise<Record<string, unknown>> {
 }
 
 /**
- * Resolve a bare `twnn` that resolves nowhere else to the running twnn: for
- * ESM through a module hook, for CommonJS through Module._resolveFilename
- * (which module hooks do not reach in Node 20).
+ * Resolve a bare `twnn` to the running twnn: for ESM through a module hook,
+ * for CommonJS through Module._resolveFilename (which module hooks do not
+ * reach in Node 20).
  */
 function resolveOwnPackage(): void {
   if (hooked) return;
@@ -132,19 +132,13 @@ function resolveOwnPackage(): void {
   const entry = OWN_ENTRY.href;
   const hooks = `
     export async function resolve(specifier, context, next) {
-      try { return await next(specifier, context); }
-      catch (err) { if (specifier === 'twnn') return next(${JSON.stringify(entry)}, context); throw err; }
+      return next(specifier === 'twnn' ? ${JSON.stringify(entry)} : specifier, context);
     }`;
   register(`data:text/javascript,${encodeURIComponent(hooks)}`);
   registerCjs();
   const cjs = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const original = cjs._resolveFilename;
   cjs._resolveFilename = function (request: string, ...rest: unknown[]) {
-    try {
-      return original.call(this, request, ...rest);
-    } catch (err) {
-      if (request === 'twnn') return OWN_CJS_ID;
-      throw err;
-    }
+    return request === 'twnn' ? OWN_CJS_ID : original.call(this, request, ...rest);
   };
 }

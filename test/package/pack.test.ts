@@ -1,0 +1,83 @@
+// twnn as a package (issue 12): `npm pack`, install the tarball into a fresh
+// project, and there, in plain node (no tsx): import it from .mjs, and from .ts
+// checked by `tsc --strict` and compiled; build a TWNN, export it and run it;
+// and run the CLI on a graph file of that project.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../cli/run-cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'twnn-pack-'));
+const project = join(root, 'consumer');
+let packed: { filename: string; files: { path: string }[] };
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const run = (cmd: string, args: readonly string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+// The same model both ways: a region with a wormhole, exported and run on two samples.
+const APP = (lang: 'ts' | 'js') => `import { defineModel, dense, exportModel, openSession, region, sequential, tanh, Tensor } from 'twnn';
+const spec = defineModel({
+  name: 'consumer',
+  input: { shape: ['B', 4], dtype: 'float' },
+  net: region({ blocks: [sequential(dense(4, 4), tanh()), sequential(dense(4, 4), tanh())], wormholes: [{ from: 2, to: 1 }] }),
+});
+const out${lang === 'ts' ? ': string' : ''} = process.argv[2];
+await exportModel(spec, out);
+const session = await openSession(out + '/model.onnx');
+const result = await session.run({ x: Tensor.fromNumbers('float32', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]) });
+console.log(JSON.stringify({ shape: result.y.shape, iterations: result.iterations.toNumbers() }));
+await session.close();
+`;
+
+beforeAll(() => {
+  packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', root], REPO))[0];
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
+  // onnxruntime-node's postinstall downloads CUDA libraries; the README says to skip it like this.
+  writeFileSync(join(project, '.npmrc'), 'onnxruntime-node-install=skip\n');
+  run('npm', ['install', join(root, packed.filename), '--no-audit', '--no-fund', '--prefer-offline'], project);
+}, 600_000);
+
+describe('the packed tarball, installed into a fresh project', () => {
+  it('ships the compiled package, not the repository', () => {
+    const paths = packed.files.map((f) => f.path);
+    expect(paths).toContain('dist/index.js');
+    expect(paths).toContain('dist/index.d.ts');
+    expect(paths).toContain('bin/twnn.js');
+    expect(paths.filter((p) => /^(src|test|tools\/(?!torch_reference)|graphs|exported|docs|\.ci)\//.test(p))).toEqual([]);
+  });
+
+  it('imports from .mjs in plain node: builds, exports and runs a TWNN', () => {
+    writeFileSync(join(project, 'app.mjs'), APP('js'));
+    const r = JSON.parse(run(process.execPath, ['app.mjs', join(project, 'out-mjs')], project));
+    expect(r.shape).toEqual([2, 4]);
+    expect(r.iterations.every((n: number) => n >= 2)).toBe(true);
+  });
+
+  it('imports from .ts checked by tsc --strict, compiled and run in plain node', () => {
+    writeFileSync(join(project, 'app.ts'), `declare const process: { argv: string[] };\n${APP('ts')}`);
+    const tsc = resolve(REPO, 'node_modules/typescript/bin/tsc');
+    const check = (args: string[]) => {
+      try {
+        return run(process.execPath, args, project);
+      } catch (err) {
+        throw new Error(`tsc: ${(err as { stdout?: string }).stdout ?? ''}`);
+      }
+    };
+    check([tsc, '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--outDir', 'built', 'app.ts']);
+    const r = JSON.parse(run(process.execPath, ['built/app.js', join(project, 'out-ts')], project));
+    expect(r.shape).toEqual([2, 4]);
+    // The declarations are real types, not any: a wrong call does not compile.
+    writeFileSync(join(project, 'bad.ts'), "import { dense } from 'twnn';\nexport const d = dense('4', 4);\n");
+    expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'bad.ts'])).toThrow(/TS2345/);
+  });
+
+  it('runs the CLI on the project\'s own graph file', () => {
+    writeFileSync(join(project, 'g.ts'), "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'g', input: { shape: ['B', 3], dtype: 'float' }, net: dense(3, 2) });\n");
+    const twnn = join(project, 'node_modules/.bin/twnn');
+    expect(run(twnn, ['--version'], project).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
+    expect(run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
+  });
+});
