@@ -12,7 +12,7 @@
 // runs before the update, on the raw gradients.
 import { SpecError, type Graph, type Value } from '../ir/index.js';
 import { add, cast, div, less, mul, pow, reduceSum, scalar, sqrt, sub, where } from '../ops/index.js';
-import type { OptimizerKind, TrainDefaults } from '../twnn/task.js';
+import { isOptimizerKind, OPTIMIZER_KINDS, type OptimizerKind, type TrainDefaults } from '../twnn/task.js';
 
 /** A fully resolved optimizer: every hyperparameter explicit (the manifest's `training.optimizer`). */
 export interface OptimizerSettings {
@@ -46,7 +46,10 @@ export type StateSlot = 'm' | 'v';
  */
 export function resolveOptimizer(config: OptimizerConfig = {}, defaults: TrainDefaults = {}): OptimizerSettings {
   const kind = config.kind ?? defaults.optimizer ?? 'adam';
-  if (!['sgd', 'adam', 'adamw'].includes(kind)) throw new SpecError(`optimizer: kind must be 'sgd', 'adam' or 'adamw', got ${JSON.stringify(kind)}`);
+  if (!isOptimizerKind(kind)) {
+    const quoted = OPTIMIZER_KINDS.map((k) => `'${k}'`);
+    throw new SpecError(`optimizer: kind must be ${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}, got ${JSON.stringify(kind)}`);
+  }
   const settings: OptimizerSettings = {
     kind,
     lr: config.lr ?? defaults.lr ?? 1e-3,

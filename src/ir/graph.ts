@@ -31,6 +31,9 @@ class ModelScope {
   names = new Map<string, Value>();
 }
 
+/** The ONNX default-domain opset twnn targets unless asked otherwise: the one place it is written. */
+export const DEFAULT_OPSET = 17;
+
 /**
  * A graph under construction: the builder and the IR in one. Shapes and dtypes
  * are inferred as each node is added, so a mismatch fails here, naming the op,
@@ -61,7 +64,7 @@ export class Graph {
   constructor(
     public name: string,
     readonly parent?: Graph,
-    opset = 17,
+    opset = DEFAULT_OPSET,
   ) {
     this.model = parent ? parent.model : new ModelScope(opset);
   }

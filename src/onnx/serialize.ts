@@ -1,8 +1,8 @@
-import { ONNX_DTYPE_CODE, SpecError, type Attr, type Graph, type Node, type Shape, type Value, type DType } from '../ir/index.js';
+import { DEFAULT_OPSET, ONNX_DTYPE_CODE, SpecError, type Attr, type Graph, type Node, type Shape, type Value, type DType } from '../ir/index.js';
 import { onnx, type OnnxTypes } from './proto.js';
 import { tensorToProto } from './tensor-proto.js';
 
-export const DEFAULT_OPSET = 17;
+export { DEFAULT_OPSET } from '../ir/index.js';
 export const DEFAULT_IR_VERSION = 8;
 export const PRODUCER_NAME = 'twnn';
 export const PRODUCER_VERSION = '0.1.0';

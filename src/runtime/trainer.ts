@@ -21,7 +21,7 @@ import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { OptimizerConfig } from '../autodiff/optimizers.js';
 import { taskLoss } from '../lower/training.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import type { LossKind, LrSchedule, OptimizerKind, TrainDefaults } from '../twnn/task.js';
+import { isOptimizerKind, OPTIMIZER_KINDS, type LossKind, type LrSchedule, type OptimizerKind, type TrainDefaults } from '../twnn/task.js';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
 import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
@@ -407,7 +407,7 @@ function resolveConfig(options: TrainOptions, defaults: TrainDefaults, saved: Tr
   };
   if (!(config.lr > 0) || !Number.isFinite(config.lr)) throw new TwnnError(`lr must be a positive number, got ${config.lr}`);
   if (config.lrSchedule !== 'constant' && config.lrSchedule !== 'cosine') throw new TwnnError(`lrSchedule must be constant or cosine, got '${config.lrSchedule}'`);
-  if (!['sgd', 'adam', 'adamw'].includes(config.optimizer)) throw new TwnnError(`optimizer must be sgd, adam or adamw, got '${config.optimizer}'`);
+  if (!isOptimizerKind(config.optimizer)) throw new TwnnError(`optimizer must be ${OPTIMIZER_KINDS.join(', ')}, got '${config.optimizer}'`);
   if (saved) {
     for (const key of ['model', 'dtype', 'batch', 'lr', 'lrSchedule', 'optimizer', 'seed', 'hyper'] as const) {
       const a = JSON.stringify(saved[key]);

@@ -15,7 +15,18 @@ export type DataSpec =
   /** CIFAR-10 images `[B, 3, 32, 32]` from the binary batches in `dir` (default `data/cifar-10-batches-bin`, relative to the working directory). */
   | { kind: 'cifar10'; dir?: string };
 
-export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
+/** The optimizers train.onnx can step with: the one list the spec checks, the trainer, the CLI's --optimizer and the lowering read. */
+export const OPTIMIZER_KINDS = ['sgd', 'adam', 'adamw'] as const;
+export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
+
+/**
+ * Whether `v` names an optimizer train.onnx can step with.
+ *
+ * @example isOptimizerKind('adam') // true
+ */
+export function isOptimizerKind(v: unknown): v is OptimizerKind {
+  return (OPTIMIZER_KINDS as readonly unknown[]).includes(v);
+}
 
 /** How the learning rate moves over a run: `constant`, or `cosine` decay from `lr` towards 0 over all planned steps. */
 export type LrSchedule = 'constant' | 'cosine';
@@ -49,7 +60,6 @@ export interface TaskSpec {
 }
 
 const LOSSES: readonly LossKind[] = ['mse', 'cross_entropy'];
-const OPTIMIZERS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
 /** The loss each data set's targets call for. */
 const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy', cifar10: 'cross_entropy' };
 const MNIST_SHAPES: Readonly<Record<'flat' | 'image', readonly number[]>> = { flat: [784], image: [1, 28, 28] };
@@ -118,8 +128,8 @@ function checkTrain(at: string, train: unknown): TrainDefaults {
   if (t.batch !== undefined) out.batch = positiveInt(`${at}.batch`, t.batch);
   if (t.lr !== undefined) out.lr = number(`${at}.lr`, t.lr, { above: 0 });
   if (t.optimizer !== undefined) {
-    if (!OPTIMIZERS.includes(t.optimizer as OptimizerKind)) {
-      throw new SpecError(`${at}.optimizer must be ${OPTIMIZERS.map((o) => `'${o}'`).join(', ')}, got ${show(t.optimizer)}`);
+    if (!isOptimizerKind(t.optimizer)) {
+      throw new SpecError(`${at}.optimizer must be ${OPTIMIZER_KINDS.map((o) => `'${o}'`).join(', ')}, got ${show(t.optimizer)}`);
     }
     out.optimizer = t.optimizer as OptimizerKind;
   }

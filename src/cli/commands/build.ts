@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { TwnnError } from '../../ir/errors.js';
+import { DEFAULT_OPSET } from '../../ir/index.js';
 import { exportModel } from '../../lower/artifacts.js';
 import { loadModelSpec } from '../graph-file.js';
 import { formatBytes, parseInteger } from '../options.js';
@@ -27,7 +28,7 @@ export function registerBuild(program: Command): void {
     .argument('<graph>', 'TypeScript file whose default export is defineModel(...)')
     .option('-o, --out <dir>', 'output folder (default: exported/<graph file name>)')
     .addOption(new Option('--dtype <dtype>', 'float type of parameters and activations').choices(['float32', 'float64']).default('float32'))
-    .option('--opset <n>', 'ONNX default-domain opset (default: 17)', (v) => parseInteger(v, '--opset', 1))
+    .option('--opset <n>', `ONNX default-domain opset (default: ${DEFAULT_OPSET})`, (v) => parseInteger(v, '--opset', 1))
     .option('--seed <n>', 'seed for parameter initialisation', (v) => parseInteger(v, '--seed', 0), 0)
     .option('--jvp', 'also write jvp.onnx: forward mode, inputs x and x_dot, outputs y and y_dot (its derivative along x_dot)')
     .addOption(

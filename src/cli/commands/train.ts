@@ -6,7 +6,7 @@ import { MODEL_FILE } from '../../lower/artifacts.js';
 import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
-import type { LrSchedule, OptimizerKind } from '../../twnn/task.js';
+import { OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatBytes, parseInteger } from '../options.js';
 import { loadModelSpec } from './build.js';
@@ -51,7 +51,7 @@ export function registerTrain(program: Command): void {
         'cosine',
       ]),
     )
-    .addOption(new Option('--optimizer <name>', 'optimizer (default: task.train.optimizer, else adam)').choices(['sgd', 'adam', 'adamw']))
+    .addOption(new Option('--optimizer <name>', 'optimizer (default: task.train.optimizer, else adam)').choices(OPTIMIZER_KINDS))
     .option('--seed <n>', 'seed for parameter initialisation and shuffling (default: 0)', (v) => parseInteger(v, '--seed', 0))
     .addOption(deviceOption())
     .addOption(tf32Option())
