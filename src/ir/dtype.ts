@@ -36,6 +36,9 @@ export function onnxDTypeName(code: number): string {
 
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64'];
 
+/** Every dtype twnn handles: what ops that move data without computing on it (Gather, Loop, Cast, ...) accept. */
+export const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'bool', 'uint8'];
+
 /** @example isFloat('float64') // true */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';

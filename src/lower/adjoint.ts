@@ -37,8 +37,7 @@ import type { IteratorReport } from '../twnn/module.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import type { FixedPointConfig } from './fixed-point.js';
 import { emitIntoBody } from './loop-body.js';
-import { sampleNorm } from './settle.js';
-import { settlingLoop, solverFields } from './settling-loop.js';
+import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.js';
 
 export interface AdjointArgs {
   /** The nodes of the sweep run at S*, in order. */
@@ -100,23 +99,15 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
       producerOf(carried[0]).loopConfig = { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps };
       iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
     } else {
-      const relative = config.backwardNorm === 'relative';
+      const { stop, ...settings } = linearLoopSettings(g, config, gBar, { state: 'w', rhs: 'g' });
       const adjoint = settlingLoop(g, {
+        ...settings,
         region: config.region,
         role: 'adjoint',
         initial: gBar,
-        ...(config.stateNames ? { stateNames: config.stateNames.map((n) => `w.${n}`) } : {}),
         map: (b, wOld) => ({ next: step(b, wOld) }),
-        maxTrip: config.backwardMaxIter,
-        settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, gBar) } : {}) },
-        startIters: 0,
-        solver: config.backwardSolver,
-        sweeps: config.sweeps,
-        hoistInvariants: config.hoistInvariants,
         config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
-        doc:
-          `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, tol ${config.backwardTol} ` +
-          `(${relative ? 'relative to |g|' : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
+        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, ${stop}`,
       });
       w = adjoint.states;
       iterations = adjoint.iterations;

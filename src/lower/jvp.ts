@@ -32,8 +32,7 @@ import type { ModelSpec } from '../twnn/spec.js';
 import { regionSweep, type RegionSweep } from './fixed-point.js';
 import { buildNetwork, type BuildOptions, type BuiltGraph } from './inference.js';
 import { iterationOutputs } from './iterations.js';
-import { sampleNorm } from './settle.js';
-import { settlingLoop, solverFields } from './settling-loop.js';
+import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.js';
 
 /**
  * Build `spec`'s JVP graph: inputs `x` and `x_dot` (both `spec.input.shape`),
@@ -173,26 +172,18 @@ function regionTangent(g: Graph, region: RegionSweep, tangents: Map<Value, Value
 
     // c = (∂F/∂outer)·(outer tangents); the loop applies Ṡ ↦ c + AṠ.
     const c = orZero(g, transpose(g, vjpNodes, cotangents.slice(m), outer.map((v) => tangents.get(v)), us, where));
-    const relative = config.backwardNorm === 'relative';
+    const { stop, ...settings } = linearLoopSettings(g, config, c, { state: 'tangent', rhs: 'c' });
     const tangent = settlingLoop(g, {
+      ...settings,
       region: config.region,
       role: 'tangent',
       initial: c,
-      ...(config.stateNames ? { stateNames: config.stateNames.map((n) => `tangent.${n}`) } : {}),
       map: (b, old) => {
         const applied = transpose(b, vjpNodes, cotangents.slice(0, m), old, us, where);
         return { next: c.map((cj, j) => (applied[j] ? add(b, cj, applied[j]!) : cj)) };
       },
-      maxTrip: config.backwardMaxIter,
-      settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, c) } : {}) },
-      startIters: 0,
-      solver: config.backwardSolver,
-      sweeps: config.sweeps,
-      hoistInvariants: config.hoistInvariants,
       config: { tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
-      doc:
-        `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, tol ${config.backwardTol} ` +
-        `(${relative ? 'relative to |c|' : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
+      doc: `twnn tangent fixed point of region '${config.region}': Sdot <- (dF/dS) Sdot + (dF/da) adot, ${stop}`,
     });
     sStar.forEach((s, j) => tangents.set(s, tangent.states[j]));
     steps.push(tangent.iterations);

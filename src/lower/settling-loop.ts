@@ -21,7 +21,8 @@ import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } fro
 import { and, equal, less, loop, not, reshapeLike, slice, sub, where } from '../ops/index.js';
 import { andersonStep, emptyAndersonMemory, type AndersonSettings } from './anderson.js';
 import { activeRows, emitIntoBody } from './loop-body.js';
-import { initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+import type { FixedPointConfig } from './fixed-point.js';
+import { initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
@@ -146,18 +147,16 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
       const [done, iters, residual] = view.slice(m + r, m + r + 3);
       const bestOld = view.slice(bestAt, bestAt + nBest);
       const memoryOld = view.slice(bestAt + nBest);
-      let nRiders = 0;
       const emitted = emitIntoBody(
         b,
         (scratch) => {
           const mapped = spec.map(scratch, it.carried.slice(0, m));
-          nRiders = mapped.riders?.length ?? 0;
           return [...mapped.next, ...(mapped.riders ?? [])];
         },
         { rows, substitute: new Map(it.carried.slice(0, m).map((v, j) => [v, sOld[j]])), hoist: spec.hoistInvariants ?? true },
       );
       const next = emitted.slice(0, m);
-      const ridersNew = emitted.slice(m, m + nRiders);
+      const ridersNew = emitted.slice(m, m + r);
       const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
       const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
       const verdict = rows ? judgeActiveRows(b, spec.settle, iters, res) : judge(b, spec.settle, { done, iters, residual }, res);
@@ -224,6 +223,36 @@ function carriedNames(spec: SettlingLoopSpec, solver: Solver): string[] {
   const best = spec.keepBest ? [...states, ...riders, 'residual'].map((n) => `best.${n}`) : [];
   const memory = solver.kind === 'anderson' ? ['anderson.dX', 'anderson.dG', 'anderson.x_prev', 'anderson.g_prev'] : [];
   return [...states, ...riders, 'done', 'iters', 'residual', ...best, ...memory];
+}
+
+/** What the linear fixed points of a region's backward settings share, as settlingLoop fields. */
+export type LinearLoopSettings = Pick<SettlingLoopSpec, 'maxTrip' | 'settle' | 'startIters' | 'solver' | 'sweeps' | 'hoistInvariants'> & {
+  stateNames?: readonly string[];
+  /** The stopping rule in words, for the Loop's doc string. */
+  stop: string;
+};
+
+/**
+ * The settings of a linear fixed point x ← rhs + Mx that a region's backward
+ * settings govern — the adjoint (M = Aᵀ, rhs = ḡ) and the tangent (M = A,
+ * rhs = c): backwardTol, backwardMaxIter, backwardNorm (`relative` is to
+ * ‖rhs‖₂ per sample), backwardSolver, the region's sweeps and hoisting, and
+ * states named `<names.state>.<state>`.
+ *
+ * @example settlingLoop(g, { ...linearLoopSettings(g, config, gBar, { state: 'w', rhs: 'g' }), region, role: 'adjoint', initial: gBar, map, config: {...}, doc });
+ */
+export function linearLoopSettings(g: Graph, config: FixedPointConfig, rhs: readonly Value[], names: { state: string; rhs: string }): LinearLoopSettings {
+  const relative = config.backwardNorm === 'relative';
+  return {
+    ...(config.stateNames ? { stateNames: config.stateNames.map((n) => `${names.state}.${n}`) } : {}),
+    maxTrip: config.backwardMaxIter,
+    settle: { tol: config.backwardTol, minIter: 1, norm: config.backwardNorm, ...(relative ? { scale: sampleNorm(g, rhs) } : {}) },
+    startIters: 0,
+    solver: config.backwardSolver,
+    sweeps: config.sweeps,
+    hoistInvariants: config.hoistInvariants,
+    stop: `tol ${config.backwardTol} (${relative ? `relative to |${names.rhs}|` : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
+  };
 }
 
 /** Split rows [B, n] back into tensors shaped like `like` (each [B, ...]). */

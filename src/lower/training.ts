@@ -21,7 +21,7 @@
 // is added to what train.onnx minimises and reported apart; grad.onnx, which
 // has no step to draw the penalty's probe from, is the task loss's gradient.
 import { pruneDeadNodes } from './prune.js';
-import { Graph, SpecError, type Dim, type Node, type Value } from '../ir/index.js';
+import { Graph, SpecError, type Dim, type Value } from '../ir/index.js';
 import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
 import { mseLoss, softmaxCrossEntropy } from '../autodiff/losses.js';
 import { optimizerState, optimizerStep, resolveOptimizer, type OptimizerConfig, type OptimizerSettings, type StateSlot } from '../autodiff/optimizers.js';

@@ -1,5 +1,6 @@
 // Rebuilding a twnn IR Graph from a fully typed ModelProto (twnn's own files, or foreign ones with value_info).
 import {
+  ALL_DTYPES,
   dtypeFromOnnx,
   FormatError,
   Graph,
@@ -8,7 +9,6 @@ import {
   SpecError,
   type AttrType,
   type Dim,
-  type DType,
   type OpDef,
   type PlainAttrs,
   type Tensor,
@@ -25,7 +25,6 @@ export interface RebuiltModel {
   options: ModelOptions;
 }
 
-const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'uint8', 'bool'];
 const OPAQUE = new WeakSet<OpDef>();
 
 /**

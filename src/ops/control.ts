@@ -8,6 +8,7 @@
 // If has a VJP rule (an If over the differentiated branches). Loop has none on purpose: a
 // fixed-point Loop is differentiated by its adjoint lowering (src/lower), via Node.customVjp.
 import {
+  ALL_DTYPES,
   formatShape,
   SpecError,
   Tensor,
@@ -27,7 +28,6 @@ import { filledLike } from './grad-helpers.js';
 import { registerOps } from './registry.js';
 import { reshapeLike } from './shape.js';
 
-const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'bool', 'uint8'];
 
 /** Whether `v` is a scalar of `dtype` (ONNX also accepts a one-element 1-D tensor). */
 function isScalarOf(v: { dtype: DType; shape: Shape }, dtype: DType): boolean {

@@ -5,12 +5,11 @@
 // twnn emits ScatterND in its row form only, indices [K, 1] of rows of `data`: a copy of
 // `data` with row indices[k] replaced by updates[k]. That form's adjoint is a Gather, so
 // it needs no GatherND.
-import type { DType, Graph, InferContext, OpDef, Value, ValueInfo } from '../ir/index.js';
+import { ALL_DTYPES, type Graph, type InferContext, type OpDef, type Value, type ValueInfo } from '../ir/index.js';
 import { filledLike } from './grad-helpers.js';
 import { registerOps } from './registry.js';
 import { gather, reshape } from './shape.js';
 
-const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'bool', 'uint8'];
 
 function inferNonZero(ctx: InferContext): ValueInfo[] {
   const [x] = ctx.inputs as Value[];

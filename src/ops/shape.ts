@@ -9,6 +9,7 @@
 // ConstantOfShape on a runtime-computed shape still infer `[B,16]`, not fresh dims that
 // would fail to broadcast against `B` later.
 import {
+  ALL_DTYPES,
   broadcastShapes,
   formatShape,
   normalizeAxis,
@@ -31,7 +32,6 @@ import { scatterElements } from './scatter.js';
 import { requireSameDType } from './shape-rules.js';
 import { cast } from './structural.js';
 
-const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'bool', 'uint8'];
 const INDEX_DTYPES: readonly DType[] = ['int64', 'int32'];
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);

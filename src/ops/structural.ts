@@ -1,6 +1,7 @@
 // Structural ops: Identity and Constant (the IR's own builtins, registered here) and Cast,
 // plus helpers that turn literals into cached Constant values.
 import {
+  ALL_DTYPES,
   ConstantOp,
   dtypeFromOnnx,
   IdentityOp,
@@ -14,7 +15,6 @@ import {
 } from '../ir/index.js';
 import { registerOps } from './registry.js';
 
-const ALL_DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'uint8', 'bool'];
 
 export const CastOp: OpDef = {
   opType: 'Cast',

@@ -149,21 +149,30 @@ describe('build --jvp', () => {
   });
 });
 
-describe('run diagnostics', () => {
-  // No biases anywhere: x = 0 stays at the fixed point 0 (residual exactly 0). With open gates and maxIter 2,
-  // a large input's sources still move on the second sweep.
-  const GRAPH = `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/index.ts')).href)};
+/**
+ * A graph file of 3 inputs through a bias-free region with an open gate (bias 4):
+ * a zero row stays at the fixed point 0 (residual exactly 0), larger rows keep
+ * moving, so a small maxIter leaves them unsettled.
+ */
+function openGateGraph(o: { name: string; iterate: string; outputs: number; task?: string }): string {
+  return `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/index.ts')).href)};
 const block = () => sequential(dense(4, 4, { bias: false }), tanh());
 export default defineModel({
-  name: 'unsettled',
+  name: '${o.name}',
   input: { shape: ['B', 3] },
   net: sequential({
     stem: dense(3, 4, { bias: false }),
-    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: { tol: 1e-3, maxIter: 2 } }),
-    head: dense(4, 2, { bias: false }),
-  }),
+    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: ${o.iterate} }),
+    head: dense(4, ${o.outputs}, { bias: false }),
+  }),${o.task ? `\n  task: ${o.task},` : ''}
 });
 `;
+}
+
+describe('run diagnostics', () => {
+  // No biases anywhere: x = 0 stays at the fixed point 0 (residual exactly 0). With open gates and maxIter 2,
+  // a large input's sources still move on the second sweep.
+  const GRAPH = openGateGraph({ name: 'unsettled', iterate: '{ tol: 1e-3, maxIter: 2 }', outputs: 2 });
   const model = join(dir, 'unsettled/model.onnx');
 
   beforeAll(async () => {
@@ -200,19 +209,13 @@ export default defineModel({
 describe("unsettled samples under iterate.onMaxIter 'warn' and 'error'", () => {
   // As above, on sine windows of 3: tol 1e-12 is out of a float32 residual's reach in 5 sweeps, so every sample
   // but a zero row (residual exactly 0) runs out of sweeps.
-  const graph = (onMaxIter: 'warn' | 'error') => `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(pathToFileURL(join(REPO, 'src/index.ts')).href)};
-const block = () => sequential(dense(4, 4, { bias: false }), tanh());
-export default defineModel({
-  name: 'stuck-${onMaxIter}',
-  input: { shape: ['B', 3] },
-  net: sequential({
-    stem: dense(3, 4, { bias: false }),
-    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }], iterate: { tol: 1e-12, maxIter: 5, onMaxIter: '${onMaxIter}' } }),
-    head: dense(4, 1, { bias: false }),
-  }),
-  task: { loss: 'mse', data: { kind: 'sine', window: 3, length: 60 } },
-});
-`;
+  const graph = (onMaxIter: 'warn' | 'error') =>
+    openGateGraph({
+      name: `stuck-${onMaxIter}`,
+      iterate: `{ tol: 1e-12, maxIter: 5, onMaxIter: '${onMaxIter}' }`,
+      outputs: 1,
+      task: "{ loss: 'mse', data: { kind: 'sine', window: 3, length: 60 } }",
+    });
   const modelOf = (onMaxIter: string) => join(dir, `stuck-${onMaxIter}/model.onnx`);
   // The test split as eval reads it, and its size.
   const test = loadSine({ window: 3, length: 60 }, 'test');

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { backward } from '../../src/autodiff/transform.js';
 import { Graph, Tensor, type Dim, type DType, type Value } from '../../src/ir/index.js';
-import { mul, reduceSum } from '../../src/ops/index.js';
+import { add, mul, reduceSum } from '../../src/ops/index.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
 import { BuildContext, type Module, type ParamInfo } from '../../src/twnn/module.js';
 import { expectOnnxValid } from '../helpers/onnx-checker.js';
@@ -53,16 +53,18 @@ export function inferenceGraph(c: NetCase): BuiltCase {
 
 /**
  * The training-mode network of `c` with the loss L = Σ u ⊙ y (`u` a graph
- * input shaped like y): outputs `y`, `loss`, `grad.<param>` for every
+ * input shaped like y), plus `extra`'s term when given: outputs `y`, `loss`, `grad.<param>` for every
  * parameter, `grad.x`, and per region `iterations.<region>`,
  * `residual.<region>`, `iterations_backward.<region>`.
  *
  * @example const { graph } = gradientGraph({ net, input: ['B', 4] });
  */
-export function gradientGraph(c: NetCase): BuiltCase {
+export function gradientGraph(c: NetCase, extra?: LossTerm): BuiltCase {
   const { graph, ctx, x, y } = buildNet(c, true);
   const u = graph.input('u', y.dtype, y.shape);
-  const loss = reduceSum(graph, mul(graph, u, y), [], false);
+  const term = extra && graph.output(extra.name, extra.term(graph, ctx));
+  const dot = reduceSum(graph, mul(graph, u, y), [], false);
+  const loss = term ? add(graph, dot, term) : dot;
   const params = ctx.params.map((p) => graph.inputs.find((v) => v.name === p.name)!);
   const grads = backward(graph, loss, [...params, x]);
   graph.output('y', y);
@@ -75,6 +77,12 @@ export function gradientGraph(c: NetCase): BuiltCase {
     if (r.backwardIterations) graph.output(`iterations_backward.${r.region}`, r.backwardIterations);
   }
   return { graph, ctx, params: ctx.params, regions: ctx.iterators.map((r) => r.region) };
+}
+
+/** A term added to gradientGraph's loss (and output under `name`), e.g. a region's Jacobian penalty. */
+export interface LossTerm {
+  name: string;
+  term: (graph: Graph, ctx: BuildContext) => Value;
 }
 
 function buildNet(c: NetCase, training: boolean): { graph: Graph; ctx: BuildContext; x: Value; y: Value } {

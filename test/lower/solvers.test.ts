@@ -2,9 +2,8 @@
 // adjoint Loops, the best iterate of a sample that never settles, the
 // Jacobian penalty and its probes.
 import { describe, expect, it } from 'vitest';
-import { backward } from '../../src/autodiff/transform.js';
 import { Graph, Tensor, type Value } from '../../src/ir/index.js';
-import { add, mul, reduceSum, scalar, sqrt, sub } from '../../src/ops/index.js';
+import { mul, scalar, sqrt, sub } from '../../src/ops/index.js';
 import type { Sweep } from '../../src/lower/fixed-point.js';
 import { rademacher } from '../../src/lower/jacobian.js';
 import { checkFixedPoint } from '../../src/runtime/guard.js';
@@ -240,25 +239,11 @@ describe('the Rademacher probe of the Jacobian penalty', () => {
 
 describe('a region with jacobianPenalty', () => {
   /** The TWNN region's training graph whose loss adds the penalty, drawn with the `key` input. */
-  function penalised(weight: number): { graph: Graph; params: ReturnType<typeof gradientGraph>['params'] } {
-    const g = new Graph('penalised');
-    const c = strong({ iterate: { tol: 1e-14, maxIter: 300 }, backwardTol: 1e-14, jacobianPenalty: weight });
-    const ctx = new BuildContext(g, { dtype: 'float64', seed: 0, mode: 'input', weights: c.weights, training: true });
-    const x = g.input('x', 'float64', ['B', D]);
-    const y = c.net.build(ctx, x);
-    const u = g.input('u', 'float64', y.shape);
-    const key = g.input('key', 'int64', []);
-    const [report] = ctx.iterators;
-    const penalty = report.penalty!(key);
-    const loss = add(g, reduceSum(g, mul(g, u, y), [], false), penalty);
-    const params = ctx.params.map((p) => g.inputs.find((v) => v.name === p.name)!);
-    const grads = backward(g, loss, [...params, x]);
-    g.output('loss', loss);
-    g.output('penalty', penalty);
-    ctx.params.forEach((p, i) => g.output(`grad.${p.name}`, grads[i]));
-    g.output('grad.x', grads[grads.length - 1]);
-    return { graph: g, params: ctx.params };
-  }
+  const penalised = (weight: number) =>
+    gradientGraph(strong({ iterate: { tol: 1e-14, maxIter: 300 }, backwardTol: 1e-14, jacobianPenalty: weight }), {
+      name: 'penalty',
+      term: (g, ctx) => ctx.iterators[0].penalty!(g.input('key', 'int64', [])),
+    });
 
   it('adds a positive penalty that scales with its weight, and differentiates it exactly (central differences)', async () => {
     const built = penalised(0.5);

@@ -18,36 +18,15 @@ statistics), backpropagates the loss and prints
 as JSON, the buffers being the running statistics after the forward pass.
 """
 import json
+import os
 import sys
-from collections import OrderedDict
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "flatten": nn.Flatten}
-
-
-def build(net):
-    kind = net["kind"]
-    if kind == "sequential":
-        return nn.Sequential(OrderedDict((name, build(child)) for name, child in net["children"]))
-    if kind == "dense":
-        return nn.Linear(net["inFeatures"], net["outFeatures"], bias=net["bias"])
-    if kind == "conv2d":
-        return nn.Conv2d(net["inChannels"], net["outChannels"], tuple(net["kernel"]), stride=tuple(net["stride"]),
-                         padding=tuple(net["padding"]), dilation=tuple(net["dilation"]), groups=net["groups"], bias=net["bias"])
-    if kind == "batchNorm2d":
-        return nn.BatchNorm2d(net["channels"], eps=net["eps"], momentum=net["momentum"])
-    if kind == "maxPool2d":
-        return nn.MaxPool2d(tuple(net["kernel"]), stride=tuple(net["stride"]), padding=tuple(net["padding"]))
-    if kind == "avgPool2d":
-        return nn.AvgPool2d(tuple(net["kernel"]), stride=tuple(net["stride"]), padding=tuple(net["padding"]))
-    if kind == "globalAvgPool":
-        return nn.AdaptiveAvgPool2d(1)
-    if kind in ACTIVATIONS:
-        return ACTIVATIONS[kind]()
-    raise ValueError(f"torch_gradients.py: no torch twin for module kind '{kind}'")
+# The torch twins of twnn's layers, shared with `twnn bench torch`.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'torch_reference'))
+from twnn_torch import build  # noqa: E402
 
 
 def tensor(spec, dtype):

@@ -6,7 +6,7 @@ import { TwnnError } from '../../ir/errors.js';
 import { writeFileAtomic } from '../../onnx/files.js';
 import { readInitializers, readModelFile } from '../../onnx/load.js';
 import { parseInteger } from '../options.js';
-import { loadModelSpec } from './build.js';
+import { loadModelSpec } from '../graph-file.js';
 
 interface SolverFlags {
   batch: number;

@@ -7,7 +7,7 @@ import { TwnnError } from '../../ir/errors.js';
 import { writeFileAtomic } from '../../onnx/files.js';
 import { readInitializers, readModelFile } from '../../onnx/load.js';
 import { parseInteger } from '../options.js';
-import { loadModelSpec } from './build.js';
+import { loadModelSpec } from '../graph-file.js';
 
 /** Hand-written: what each engine change was predicted and measured to do, appended to the report. */
 const ENGINE_NOTES = 'docs/performance/engine-changes.md';

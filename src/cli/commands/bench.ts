@@ -6,7 +6,7 @@ import { parseInteger } from '../options.js';
 import { assertDeviceAvailable } from '../../runtime/device.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { memoryCommand } from './bench-memory.js';
-import { loadModelSpec } from './build.js';
+import { loadModelSpec } from '../graph-file.js';
 import { solversCommand } from './bench-solvers.js';
 import { torchCommand } from './bench-torch.js';
 

@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { TwnnError } from '../../ir/errors.js';
 import { DEFAULT_OPSET } from '../../ir/index.js';
 import { exportModel } from '../../lower/artifacts.js';
 import { loadModelSpec } from '../graph-file.js';
@@ -55,4 +54,3 @@ export function registerBuild(program: Command): void {
     });
 }
 
-export { loadModelSpec } from '../graph-file.js';

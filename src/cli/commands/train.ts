@@ -9,7 +9,7 @@ import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.
 import { OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatBytes, parseInteger } from '../options.js';
-import { loadModelSpec } from './build.js';
+import { loadModelSpec } from '../graph-file.js';
 
 interface TrainFlags extends DeviceFlags {
   epochs?: number;
