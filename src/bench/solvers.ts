@@ -13,9 +13,10 @@ import { serializeModel } from '../onnx/serialize.js';
 import { iteratorLimits, unsettledSamples, type RegionLimits } from '../runtime/guard.js';
 import { openSession, type TwnnSession } from '../runtime/session.js';
 import { loopMetadata } from '../lower/fixed-point.js';
-import type { ParamInfo, RegionOverrides } from '../twnn/module.js';
+import type { RegionOverrides } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
+import { firstStepFeeds } from './train-feeds.js';
 
 /** One setting of every region, by the overrides that make it. */
 export interface SolverVariant {
@@ -122,7 +123,7 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
           inference.set(v.id, await openSession(serializeModel(built), { where: `${graph.name} (${v.id})` }));
         }
         const t = buildTrainGraph(graph.spec, build);
-        training.set(v.id, { session: await openSession(serializeModel(t.graph), { where: `${graph.name} train (${v.id})` }), feeds: stepFeeds(t.params, t.state, batches[0]) });
+        training.set(v.id, { session: await openSession(serializeModel(t.graph), { where: `${graph.name} train (${v.id})` }), feeds: firstStepFeeds(t, batches[0]) });
       }
       // What each variant computes, once; then the timings, interleaved.
       const outputs = new Map<string, Record<string, Tensor>[]>();
@@ -210,16 +211,6 @@ export function solverReport(results: readonly SolverBenchResult[], command: str
   }
   lines.push(`Command: \`${command}\``, '');
   return lines.join('\n');
-}
-
-/** train.onnx feeds for a first step: the weights, zero optimizer state, lr 1e-3, step 1. */
-function stepFeeds(params: readonly ParamInfo[], state: Record<string, string[]>, batch: { x: Tensor; target: Tensor }): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = { x: batch.x, target: batch.target, lr: Tensor.scalar(1e-3, batch.x.dtype), step: Tensor.fromNumbers('int64', [], [1]) };
-  for (const p of params) {
-    feeds[p.name] = p.value;
-    for (const slot of state[p.name] ?? []) feeds[`${p.name}.${slot}`] = Tensor.zeros(p.dtype, p.shape);
-  }
-  return feeds;
 }
 
 async function runAll(session: TwnnSession, batches: readonly { x: Tensor }[]): Promise<Record<string, Tensor>[]> {

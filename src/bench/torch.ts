@@ -27,6 +27,7 @@ import { openSession, type TwnnSession } from '../runtime/session.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
 import { describeForTorch } from './torch-arch.js';
+import { firstStepFeeds } from './train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { TorchWorker, type TorchReply } from './torch-worker.js';
 
@@ -272,19 +273,6 @@ async function twnnInference(p: Prepared, rows: number, batch: number): Promise<
 }
 
 /** The feeds of one train.onnx / grad.onnx run on rows [0, rows): the weights, zero optimizer state, lr and step 1. */
-function trainingFeeds(p: Prepared, graph: TrainingGraph, session: TwnnSession, rows: number): Record<string, Tensor> {
-  const batch = takeBatch(p.model.data, [...Array(rows).keys()]);
-  const dtype = batch.x.dtype;
-  const feeds: Record<string, Tensor> = { x: batch.x, target: batch.target };
-  if (session.input('lr')) feeds.lr = Tensor.scalar(graph.optimizer!.lr, dtype);
-  if (session.input('step')) feeds.step = Tensor.fromNumbers('int64', [], [1]);
-  for (const prm of graph.params) {
-    if (session.input(prm.name)) feeds[prm.name] = prm.value;
-    for (const slot of graph.state[prm.name] ?? []) feeds[`${prm.name}.${slot}`] = Tensor.zeros(prm.dtype, prm.shape);
-  }
-  return feeds;
-}
-
 /** max |a − b| / max |b|: b the reference (twnn). */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new TwnnError(`bench torch: comparing ${a.length} values with ${b.length}`);
@@ -336,9 +324,9 @@ async function checkAgreement(p: Prepared, options: TorchBenchOptions, log: (lin
     checks.push(check(`inference y (${same.length} rows with equal sweeps)`, mode, relDiff(pick(y), pick(twnn.y)), AGREEMENT_LIMITS.output, bad.length ? `rows with other sweeps: ${fmt(relDiff(y, twnn.y))}` : undefined));
   }
 
-  const gradFeeds = trainingFeeds(p, p.gradGraph, p.grad, options.gradRows);
+  const gradFeeds = firstStepFeeds(p.gradGraph, takeBatch(p.model.data, [...Array(options.gradRows).keys()]));
   const grad = await p.grad.run(gradFeeds);
-  const stepFeeds = trainingFeeds(p, p.trainGraph, p.train, options.trainBatch);
+  const stepFeeds = firstStepFeeds(p.trainGraph, takeBatch(p.model.data, [...Array(options.trainBatch).keys()]));
   const step = await p.train.run(stepFeeds);
   for (const mode of SWEEP_MODES) {
     const g = await torchArrays(p, torchCommand(p, 'grad', options.gradRows, mode), `grad-${mode}`);
@@ -471,7 +459,7 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
 /** twnn's pass over a workload (timed runs of its session; feeds made beforehand) and the sweeps it makes, from one untimed warm-up pass. */
 async function twnnPass(p: Prepared, kind: 'inference' | 'training', batch: number, rows: number): Promise<{ twnn: Pass; sweeps: number; adjointSteps?: number }> {
   if (kind === 'training') {
-    const feeds = trainingFeeds(p, p.trainGraph, p.train, batch);
+    const feeds = firstStepFeeds(p.trainGraph, takeBatch(p.model.data, [...Array(batch).keys()]));
     const out = await p.train.run(feeds);
     const twnn: Pass = async () => {
       const start = performance.now();

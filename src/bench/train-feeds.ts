@@ -1,11 +1,13 @@
-// The feeds of one train.onnx step of a saved run: its trained weights and
-// buffers (model.onnx's initializers), zero optimizer state, a batch, lr and step.
+// The feeds of a first train.onnx (or grad.onnx) step: the weights and buffers,
+// zero optimizer state, a batch, lr and step 1; of a saved run (its model.onnx's
+// initializers) or of a graph just built (its parameters' values).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE, MODEL_FILE } from '../lower/artifacts.js';
 import type { Manifest } from '../lower/manifest.js';
+import type { TrainingGraph } from '../lower/training.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 
 /**
@@ -34,4 +36,26 @@ export async function trainFeeds(dir: string, x: Tensor, target: Tensor): Promis
     for (const slot of manifest.training.state[name] ?? []) feeds.set(`${name}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
   }
   return feeds;
+}
+
+/**
+ * The inputs `built` (a grad or train graph) takes for a first step from its
+ * parameters' values: the batch, lr (its optimizer's), step 1, the parameters
+ * and zero optimizer state, by name.
+ *
+ * @example const feeds = firstStepFeeds(buildTrainGraph(spec, { weights }), batch); await session.run(feeds);
+ */
+export function firstStepFeeds(built: TrainingGraph, batch: { x: Tensor; target: Tensor }): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {
+    x: batch.x,
+    target: batch.target,
+    lr: Tensor.scalar(built.optimizer?.lr ?? 1e-3, batch.x.dtype),
+    step: Tensor.fromNumbers('int64', [], [1]),
+  };
+  for (const p of built.params) {
+    feeds[p.name] = p.value;
+    for (const slot of built.state[p.name] ?? []) feeds[`${p.name}.${slot}`] = Tensor.zeros(p.dtype, p.shape);
+  }
+  const takes = new Set(built.graph.inputs.map((v) => v.name));
+  return Object.fromEntries(Object.entries(feeds).filter(([name]) => takes.has(name)));
 }
