@@ -136,7 +136,7 @@ export class Graph {
    * a construct named after what it is, wherever the builder happens to be.
    */
   atScope<T>(path: string, build: () => T): T {
-    const saved = this.model.scopes.splice(0, this.model.scopes.length, ...path.split('/'));
+    const saved = this.model.scopes.splice(0, this.model.scopes.length, ...(path ? path.split('/') : []));
     try {
       return build();
     } finally {

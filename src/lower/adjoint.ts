@@ -33,9 +33,8 @@
  */
 import type { Node, Value, VjpRule } from '../ir/index.js';
 import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js';
-import type { IteratorReport } from '../twnn/module.js';
+import type { FixedPointConfig, IteratorReport } from '../twnn/iterator.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
-import type { FixedPointConfig } from './fixed-point.js';
 import { emitIntoBody } from './loop-body.js';
 import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.js';
 

@@ -28,15 +28,9 @@ import {
   add, cast, concat, constantOfShape, div, gather, greater, matmul, mul, not, reduceSum, scalar, shapeOf, slice, squeeze, sub, transpose, unsqueeze, where,
 } from '../ops/index.js';
 
-/** Anderson's settings, resolved. */
-export interface AndersonSettings {
-  /** m: how many past steps the least-squares problem combines (1..8). */
-  history: number;
-  /** β: the step along the residual (1: undamped). */
-  mixing: number;
-  /** λ, relative to the mean diagonal of ΔGᵀΔG. */
-  regularization: number;
-}
+import type { AndersonSettings } from '../twnn/iterator.js';
+
+export type { AndersonSettings } from '../twnn/iterator.js';
 
 /** The differences Anderson remembers, per sample: `dX`, `dG` [B, m, n]; the last `x`, `g` [B, n]. */
 export interface AndersonMemory {

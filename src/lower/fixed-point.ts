@@ -20,51 +20,13 @@
  * (src/lower/jacobian.ts) differentiate.
  */
 import { SpecError, type Graph, type Node, type Value } from '../ir/index.js';
-import type { BuildContext, IteratorReport } from '../twnn/module.js';
+import type { BackwardMode, FixedPointConfig, IteratorReport, RegionSweeps, SweepResult } from '../twnn/iterator.js';
 import { adjointVjp } from './adjoint.js';
 import { jacobianPenalty } from './jacobian.js';
-import type { ResidualNorm } from './settle.js';
-import { settlingLoop, solverFields, type Solver, type SweepMode } from './settling-loop.js';
+import { settlingLoop, solverFields } from './settling-loop.js';
 import { unrolledTraining } from './unrolled.js';
 
-export type { ResidualNorm } from './settle.js';
-export type { Solver } from './settling-loop.js';
-
-/** How the region is differentiated. */
-export type BackwardMode = { mode: 'implicit' } | { mode: 'unrolled' } | { mode: 'phantom'; k: number };
-
-/** What `twnn run`/`eval`/`train` do about samples that reach maxIter unsettled. */
-export type OnMaxIter = 'warn' | 'error';
-
-/** One sweep: given the previous sources (undefined for the first, zero-state sweep), emit into `ctx.graph`. */
-export type Sweep = (sOld: readonly Value[] | undefined) => { sources: Value[]; output: Value };
-
-export interface FixedPointConfig {
-  region: string;
-  tol: number;
-  maxIter: number;
-  minIter: number;
-  norm: ResidualNorm;
-  solver: Solver;
-  /** What an unsettled sample returns: its best iterate (lowest residual) or its last. */
-  returnIterate: 'best' | 'last';
-  onMaxIter: OnMaxIter;
-  backward: BackwardMode;
-  backwardTol: number;
-  backwardMaxIter: number;
-  /** How the adjoint (and tangent) iteration's step is measured against backwardTol; `relative` is to the right-hand side ‖ḡ‖. */
-  backwardNorm: ResidualNorm;
-  backwardSolver: Solver;
-  /** γ of the Jacobian penalty γ·‖∂F/∂S‖²_F/d added to the training loss (0: none). */
-  jacobianPenalty: number;
-  /** Which samples each Loop step sweeps (SettlingLoopSpec.sweeps). */
-  sweeps: SweepMode;
-  /** Hoist loop invariants out of the Loop bodies (default true; a build override, to measure what it saves). */
-  hoistInvariants?: boolean;
-  wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
-  /** What each wormhole source state is (`B2.h`: block B2's output), to name the Loops' carried values. */
-  stateNames?: readonly string[];
-}
+export type { BackwardMode, FixedPointConfig, OnMaxIter, ResidualNorm, Solver, Sweep } from '../twnn/iterator.js';
 
 /**
  * An inference-mode region's sweep, replayable after the build: forward-mode
@@ -72,7 +34,7 @@ export interface FixedPointConfig {
  */
 export interface RegionSweep {
   /** Emit the sweep at the given sources into the build context's current graph (parameters already declared). */
-  replay: Sweep;
+  replay: (sOld: readonly Value[]) => SweepResult;
   /** The region's final states S* (the Loop's outputs, or the best iterates picked after it). */
   sStar: Value[];
   /** The region output, as the model reads it. */
@@ -80,7 +42,7 @@ export interface RegionSweep {
   config: FixedPointConfig;
 }
 
-const regionSweeps = new WeakMap<Node, RegionSweep>();
+const inferenceSweeps = new WeakMap<Node, RegionSweep>();
 
 /**
  * The replayable sweep of the region whose inference-mode forward Loop is
@@ -89,7 +51,7 @@ const regionSweeps = new WeakMap<Node, RegionSweep>();
  * @example const rs = regionSweep(node); if (rs) rs.replay(rs.sStar);
  */
 export function regionSweep(loopNode: Node): RegionSweep | undefined {
-  return regionSweeps.get(loopNode);
+  return inferenceSweeps.get(loopNode);
 }
 
 /** `implicit`, `unrolled` or `phantom:k`, as written in configs and metadata. */
@@ -123,28 +85,18 @@ export function iteratorMetadata(config: FixedPointConfig): Record<string, unkno
 }
 
 /**
- * Emit the region's fixed-point iteration into `ctx.graph`, report it to the
- * build context, and return the region output.
+ * Emit the region's fixed-point iteration into `sweeps.graph`, report it
+ * through `sweeps.report`, and return the region output. It builds only
+ * through `sweeps` (src/twnn/iterator.ts), never the build context itself.
  *
- * @example const y = lowerFixedPoint(ctx, sweep, config);
+ * @example const y = lowerFixedPoint(regionSweeps(ctx, sweep, config.region), config);
  */
-export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPointConfig): Value {
-  const g = ctx.graph;
-  if (g !== g.root) throw new SpecError(`region '${config.region}': regions cannot be nested inside another region's blocks`);
+export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig): Value {
+  const g = sweeps.graph;
   if (config.backward.mode === 'unrolled' && config.solver.kind !== 'plain') {
     throw new SpecError(`region '${config.region}': backward 'unrolled' replays plain sweeps; it cannot differentiate the ${config.solver.kind} solver (use backward 'implicit')`);
   }
-  const buffersBefore = ctx.bufferUpdates.size;
-  const first = sweep(undefined);
-  if (ctx.bufferUpdates.size > buffersBefore) {
-    // Batch statistics would couple the samples' fixed points (DESIGN §1); without this check the
-    // second sweep fails with a bare "updated twice".
-    const names = [...ctx.bufferUpdates.keys()].slice(buffersBefore).join(', ');
-    throw new SpecError(
-      `region '${config.region}': its blocks normalise with batch statistics in training mode (buffers ${names}), which would couple ` +
-        "the samples' fixed points; normalise per sample inside regions (LayerNorm, GroupNorm) and keep BatchNorm in the stem and head",
-    );
-  }
+  const first = sweeps.first;
   const meta = iteratorMetadata(config);
   const iterate = {
     region: config.region,
@@ -159,37 +111,34 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     // A training graph differentiates this Loop through its captures (the adjoint's or the unrolled
     // replay's VJP rule): they must stay the parameters and the region input the sweep reads, not
     // values hoisted from them, whose gradient that rule cannot see.
-    hoistInvariants: ctx.training ? false : config.hoistInvariants,
+    hoistInvariants: sweeps.training ? false : config.hoistInvariants,
     keepBest: config.returnIterate === 'best',
     config: meta,
     doc:
       `twnn fixed point of region '${config.region}' (forward sweeps): tol ${config.tol} (${config.norm}), maxIter ${config.maxIter}, ` +
       `${config.solver.kind} iteration, wormholes ${config.wormholes.map((w) => `${w.from}->${w.to}`).join(', ')}`,
   };
-  const sweepIn = (b: Graph, sOld: readonly Value[]) => ctx.withGraph(b, () => ctx.rebuild(() => sweep(sOld)));
-
-  if (!ctx.training) {
+  if (!sweeps.training) {
     const fp = settlingLoop(g, {
       ...iterate,
       riders: [first.output],
       map: (b, sOld) => {
-        const next = sweepIn(b, sOld);
+        const next = sweeps.sweep(sOld, b);
         return { next: next.sources, riders: [next.output] };
       },
     });
-    ctx.reportIterator({ region: config.region, iterations: fp.iterations, residual: fp.residual, unsettled: fp.unsettled, config: { role: 'iterate', region: config.region, ...meta } });
-    const path = ctx.scopePath;
-    regionSweeps.set(fp.node, { replay: (s) => ctx.replay(path, () => sweep(s)), sStar: fp.states, output: fp.riders[0], config });
+    sweeps.report({ region: config.region, iterations: fp.iterations, residual: fp.residual, unsettled: fp.unsettled, config: { role: 'iterate', region: config.region, ...meta } });
+    inferenceSweeps.set(fp.node, { replay: (s) => sweeps.replay(s, g), sStar: fp.states, output: fp.riders[0], config });
     return fp.riders[0];
   }
 
-  if (config.backward.mode === 'unrolled') return unrolledTraining(ctx, sweep, first, config, iterate);
+  if (config.backward.mode === 'unrolled') return unrolledTraining(sweeps, config, iterate);
 
-  const fp = settlingLoop(g, { ...iterate, map: (b, sOld) => ({ next: sweepIn(b, sOld).sources }) });
+  const fp = settlingLoop(g, { ...iterate, map: (b, sOld) => ({ next: sweeps.sweep(sOld, b).sources }) });
   const sStar = fp.states;
   // One sweep at S*: the output y = O(S*) and the linearisation point of F.
   const start = g.nodes.length;
-  const atFixedPoint = g.scope('at_fixed_point', () => ctx.rebuild(() => sweep(sStar)));
+  const atFixedPoint = g.scope('at_fixed_point', () => sweeps.sweep(sStar, g));
   const sweepNodes = g.nodes.slice(start);
   const report: IteratorReport = {
     region: config.region,
@@ -200,7 +149,7 @@ export function lowerFixedPoint(ctx: BuildContext, sweep: Sweep, config: FixedPo
     ...(config.jacobianPenalty > 0 ? { penalty: (key: Value) => jacobianPenalty(g, { sweepNodes, sStar, sNew: atFixedPoint.sources, weight: config.jacobianPenalty, key, region: config.region }) } : {}),
   };
   fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report });
-  ctx.reportIterator(report);
+  sweeps.report(report);
   return atFixedPoint.output;
 }
 

@@ -5,6 +5,7 @@ import { Graph, SpecError, type DType, type Node, type Tensor, type Value } from
 import { DEFAULT_OPSET } from '../onnx/serialize.js';
 import { BuildContext, type ParamInfo, type ParamMode, type RegionOverrides } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
+import { lowerFixedPoint } from './fixed-point.js';
 import { iterationOutputs } from './iterations.js';
 
 /** Build settings shared by every graph made from a spec. */
@@ -81,7 +82,15 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
   if (!Number.isInteger(opset) || opset < MIN_OPSET) throw new SpecError(`model '${spec.name}': opset must be an integer >= ${MIN_OPSET}, got ${opset}`);
   const graph = new Graph(spec.name, undefined, opset);
   if (spec.description) graph.docString = spec.description;
-  const context = new BuildContext(graph, { dtype, seed: options.seed ?? 0, mode, weights: options.weights, training, ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}) });
+  const context = new BuildContext(graph, {
+    dtype,
+    seed: options.seed ?? 0,
+    mode,
+    weights: options.weights,
+    training,
+    lowerRegion: lowerFixedPoint,
+    ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}),
+  });
   const x = graph.input('x', dtype, spec.input.shape);
   const y = spec.net.build(context, x);
   if (y.dtype !== dtype) throw new SpecError(`model '${spec.name}': the network's output has dtype ${y.dtype}, expected ${dtype}`);

@@ -8,7 +8,7 @@
 // the residual is the worst region's.
 import { type Graph, type Value } from '../ir/index.js';
 import { add, cast, constantOfShape, equal, expand, less, not, or, shapeOf, where } from '../ops/index.js';
-import type { IteratorReport } from '../twnn/module.js';
+import type { IteratorReport } from '../twnn/iterator.js';
 
 /** Named per-sample outputs, in output order. */
 export type NamedOutputs = [name: string, value: Value][];

@@ -25,7 +25,7 @@
  * @example
  * const [next] = emitIntoBody(b, (scratch) => [step(scratch, w)], { rows, substitute: new Map([[w, wRows]]) });
  */
-import { SpecError, type Dim, type Graph, type Value } from '../ir/index.js';
+import { SpecError, type Dim, type Graph, type Node, type Value } from '../ir/index.js';
 import { cloneNode, gather, nonZero, reshape, scatterRows, transpose } from '../ops/index.js';
 
 /** The samples a body iteration sweeps, and how to move between them and the whole batch. */
@@ -115,7 +115,7 @@ export function emitIntoBody(body: Graph, build: (scratch: Graph) => readonly Va
     const readsBatchSize = !!rows && BATCH_SIZED.has(node.opType) && !!inputs[0] && !varies(inputs[0]) && isPerSample(inputs[0], rows);
     const hoist = hoisting && node.subgraphs().length === 0 && !readsBatchSize && inputs.every((v) => !v || !varies(v));
     if (hoist) {
-      cloneNode(outer, node, copies);
+      underScopeOf(outer, node, () => cloneNode(outer, node, copies));
       continue;
     }
     // Invariant per-sample values this node (or its subgraphs) reads, outer or hoisted: their active rows.
@@ -125,8 +125,14 @@ export function emitIntoBody(body: Graph, build: (scratch: Graph) => readonly Va
       const seen = copyOf(v);
       if (!varies(seen)) local.set(v, asBodyInput(seen));
     }
-    const outs = cloneNode(body, node, local);
+    const outs = underScopeOf(body, node, () => cloneNode(body, node, local));
     node.outputs.forEach((v, i) => copies.set(v, outs[i]));
   }
   return results.map((v) => asBodyInput(copyOf(v)));
+}
+
+/** Emit `clone` under `node`'s own name scope, so the copy keeps its block's path in Netron (`region1/iterate/b1/0/Gemm_7`). */
+function underScopeOf<T>(g: Graph, node: Node, clone: () => T): T {
+  const cut = node.name.lastIndexOf('/');
+  return g.atScope(cut < 0 ? '' : node.name.slice(0, cut), clone);
 }

@@ -12,8 +12,9 @@ import {
   reduceMax, reduceMean, reduceSum, scalar, shapeOf, sqrt, sub, unsqueeze, where,
 } from '../ops/index.js';
 
-/** How a sample's residual is measured over all of its state tensors. */
-export type ResidualNorm = 'max' | 'rms' | 'relative';
+import type { ResidualNorm } from '../twnn/iterator.js';
+
+export type { ResidualNorm } from '../twnn/iterator.js';
 
 /** The carried bookkeeping of a convergence loop, per sample [B]. */
 export interface SettleState {

@@ -19,19 +19,15 @@
  */
 import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
 import { and, equal, less, loop, not, reshapeLike, slice, sub, where } from '../ops/index.js';
-import { andersonStep, emptyAndersonMemory, type AndersonSettings } from './anderson.js';
+import type { FixedPointConfig, Solver, SweepMode } from '../twnn/iterator.js';
+import { andersonStep, emptyAndersonMemory } from './anderson.js';
 import { activeRows, emitIntoBody } from './loop-body.js';
-import type { FixedPointConfig } from './fixed-point.js';
 import { initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
 
-/** Which samples a step sweeps: the unsettled ones (`active`), or the whole batch (`dense`). */
-export type SweepMode = 'active' | 'dense';
-
-/** How each step moves: plain iteration (the paper's), or Anderson acceleration. */
-export type Solver = { kind: 'plain' } | ({ kind: 'anderson' } & AndersonSettings);
+export type { Solver, SweepMode } from '../twnn/iterator.js';
 
 /**
  * A solver as metadata: `{ solver: 'plain' }` or `{ solver: 'anderson', history, mixing, regularization }`.

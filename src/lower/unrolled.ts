@@ -17,8 +17,7 @@
 import { Tensor, type Value, type VjpRule } from '../ir/index.js';
 import { add, and, cast, constantOfShape, filledLike, gather, loop, not, or, shapeOf, sub, where } from '../ops/index.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
-import type { BuildContext, IteratorReport } from '../twnn/module.js';
-import type { FixedPointConfig, Sweep } from './fixed-point.js';
+import type { FixedPointConfig, IteratorReport, RegionSweeps } from '../twnn/iterator.js';
 import { batchMask } from './settle.js';
 import { settlingLoop, type SettledLoop, type SettlingLoopSpec } from './settling-loop.js';
 
@@ -27,32 +26,24 @@ import { settlingLoop, type SettledLoop, type SettlingLoopSpec } from './settlin
  * scan outputs, one sweep at the final state for the output, and the reverse
  * Loop as the forward Loop's VJP.
  *
- * @example return unrolledTraining(ctx, sweep, first, config, iterateSpec);
+ * @example return unrolledTraining(sweeps, config, iterateSpec);
  */
-export function unrolledTraining(
-  ctx: BuildContext,
-  sweep: Sweep,
-  first: { sources: Value[]; output: Value },
-  config: FixedPointConfig,
-  iterate: Omit<SettlingLoopSpec, 'map'>,
-): Value {
-  const g = ctx.graph;
+export function unrolledTraining(sweeps: RegionSweeps, config: FixedPointConfig, iterate: Omit<SettlingLoopSpec, 'map'>): Value {
+  const g = sweeps.graph;
   const fp = settlingLoop(g, {
     ...iterate,
     scanStates: true,
     doc: `${iterate.doc}; states kept for unrolled backprop`,
-    map: (b, sOld) => ({ next: ctx.withGraph(b, () => ctx.rebuild(() => sweep(sOld))).sources }),
+    map: (b, sOld) => ({ next: sweeps.sweep(sOld, b).sources }),
   });
-  const atEnd = g.scope('at_fixed_point', () => ctx.rebuild(() => sweep(fp.states)));
+  const atEnd = g.scope('at_fixed_point', () => sweeps.sweep(fp.states, g));
   const report: IteratorReport = { region: config.region, iterations: fp.iterations, residual: fp.residual, unsettled: fp.unsettled, config: fp.node.loopConfig! };
-  const path = ctx.scopePath;
-  const replaySweep: Sweep = (sOld) => ctx.replay(path, () => sweep(sOld));
-  fp.node.customVjp = reverseReplay(ctx, replaySweep, fp, first.sources.length, config, report);
-  ctx.reportIterator(report);
+  fp.node.customVjp = reverseReplay(sweeps, fp, sweeps.first.sources.length, config, report);
+  sweeps.report(report);
   return atEnd.output;
 }
 
-function reverseReplay(ctx: BuildContext, sweep: Sweep, fp: SettledLoop, m: number, config: FixedPointConfig, report: IteratorReport): VjpRule {
+function reverseReplay(sweeps: RegionSweeps, fp: SettledLoop, m: number, config: FixedPointConfig, report: IteratorReport): VjpRule {
   const { scans, stateOutputs, states: sStar } = fp;
   const keepBest = scans.length > m + 1;
   return (v) => {
@@ -89,7 +80,7 @@ function reverseReplay(ctx: BuildContext, sweep: Sweep, fp: SettledLoop, m: numb
           seen = or(b, seenBest, isBestStep);
         }
         const start = b.nodes.length;
-        const replay = ctx.withGraph(b, () => sweep(sOld));
+        const replay = sweeps.replay(sOld, b);
         const nodes = b.nodes.slice(start);
         const seeds = new Map(replay.sources.map((s, j) => [s, where(b, batchMask(b, took, w[j]), w[j], filledLike(b, w[j], 0))]));
         const grads = vjpThrough({ nodes, seeds, wrt: [...sOld, ...wanted], into: b, scope: 'replay_vjp' });

@@ -7,7 +7,10 @@
 // (grad.onnx / train.onnx).
 import { isFloat, SpecError, Tensor, formatShape, type DType, type Graph, type Value } from '../ir/index.js';
 import { describeInit, sample, type Init } from './init.js';
+import type { IteratorReport, RegionLowering, RegionOverrides } from './iterator.js';
 import { Rng } from './rng.js';
+
+export type { IteratorReport, RegionOverrides } from './iterator.js';
 
 /**
  * A network building block. `build` emits the block's nodes into `ctx.graph`
@@ -58,35 +61,12 @@ export interface BuildContextOptions {
    * mode): what gradient checks and benchmarks vary without editing a graph file.
    */
   regionOverrides?: RegionOverrides;
-}
-
-/** Region settings a build may override for every region (FixedPointConfig's names and types). */
-export type RegionOverrides = Partial<Omit<import('../lower/fixed-point.js').FixedPointConfig, 'region' | 'wormholes'>>;
-
-/**
- * What a fixed-point region reports about its iterator, so the graph builders
- * can expose `iterations`, `residual` (and, in training graphs,
- * `iterations_backward`) as outputs.
- */
-export interface IteratorReport {
-  /** Region name (dot-scoped), e.g. `region1`. */
-  readonly region: string;
-  /** Sweeps each sample ran: int64 [B]. */
-  readonly iterations: Value;
-  /** Final per-sample residual: [B] in the build dtype. */
-  readonly residual: Value;
-  /** bool [B]: samples that ran out of sweeps with a finite residual above tol. */
-  readonly unsettled?: Value;
-  /** Set by the region's VJP rule when a gradient graph differentiates it: int64 [B] or scalar. */
-  backwardIterations?: Value;
   /**
-   * Training graphs of a region with a Jacobian penalty: emits the penalty
-   * (a scalar to add to the loss), its random probe drawn from the int64
-   * scalar `key` (the step number), so each step probes anew, reproducibly.
+   * @internal How regions lower to ONNX Loops: twnn's graph builders
+   * (buildInferenceGraph, exportModel) supply it. A context made by hand, to
+   * test a custom layer, builds layers but not regions.
    */
-  readonly penalty?: (key: Value) => Value;
-  /** The iterator configuration, for the manifest and metadata_props. */
-  readonly config: Readonly<Record<string, unknown>>;
+  lowerRegion?: RegionLowering;
 }
 
 /** Parameter options. */
@@ -108,21 +88,26 @@ const SCOPE_NAME = /^[A-Za-z0-9_-]+$/;
  * ctx.params.map((p) => p.name); // ['head.weight', 'head.bias']
  */
 export class BuildContext {
-  /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */
-  graph: Graph;
   readonly dtype: DType;
   readonly seed: number;
   readonly mode: ParamMode;
   readonly weights?: ReadonlyMap<string, Tensor>;
+  /** Training graphs: layers with train/eval differences use batch statistics and `updateBuffer`. */
   readonly training: boolean;
-  readonly regionOverrides: RegionOverrides;
   /** Parameters in declaration order (the order of initializers and of the manifest). */
   readonly params: ParamInfo[] = [];
-  /** Fixed-point regions built so far, in build order. */
+  /** @internal Region settings the build overrides (tolerances, solvers, backward mode). */
+  readonly regionOverrides: RegionOverrides;
+  /** @internal How regions lower (supplied by the graph builders). */
+  readonly lowerRegion?: RegionLowering;
+  /** @internal Fixed-point regions built so far, in build order. */
   readonly iterators: IteratorReport[] = [];
-  /** New values of non-trainable buffers (BatchNorm running statistics) in training graphs, by buffer name. */
+  /** @internal New values of non-trainable buffers (BatchNorm running statistics) in training graphs, by buffer name. */
   readonly bufferUpdates = new Map<string, Value>();
+  private current: Graph;
   private readonly path: string[] = [];
+  /** `path` with each scope's former name where it had one (scopeFormerly): where streams and old weights are keyed. */
+  private readonly formerPath: string[] = [];
   private readonly paramValues = new Map<string, Value>();
   private rebuilding = 0;
   private replaying = 0;
@@ -131,36 +116,19 @@ export class BuildContext {
   constructor(graph: Graph, options: BuildContextOptions) {
     if (!isFloat(options.dtype)) throw new SpecError(`build dtype must be float32 or float64, got ${options.dtype}`);
     if (!Number.isSafeInteger(options.seed)) throw new SpecError(`seed must be an integer, got ${options.seed}`);
-    this.graph = graph;
+    this.current = graph;
     this.dtype = options.dtype;
     this.seed = options.seed;
     this.mode = options.mode;
     this.weights = options.weights;
     this.training = options.training ?? false;
     this.regionOverrides = options.regionOverrides ?? {};
+    this.lowerRegion = options.lowerRegion;
   }
 
-  /**
-   * Record the new value of buffer `name` (declared with `trainable: false`)
-   * computed by a training graph; train.onnx outputs it as `<name>.new`.
-   *
-   * @example ctx.updateBuffer(`${ctx.scopeName}.running_mean`, newMean);
-   */
-  updateBuffer(name: string, value: Value): void {
-    const p = this.params.find((q) => q.name === name);
-    if (!p || p.trainable) throw new SpecError(`updateBuffer: '${name}' is not a declared buffer`);
-    if (this.bufferUpdates.has(name)) throw new SpecError(`updateBuffer: '${name}' is updated twice`);
-    this.bufferUpdates.set(name, value);
-  }
-
-  /**
-   * Register a fixed-point region's iterator (called by regions as they build).
-   *
-   * @example ctx.reportIterator({ region: 'region1', iterations, residual, config });
-   */
-  reportIterator(report: IteratorReport): void {
-    if (this.iterators.some((r) => r.region === report.region)) throw new SpecError(`region '${report.region}' is built twice`);
-    this.iterators.push(report);
+  /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */
+  get graph(): Graph {
+    return this.current;
   }
 
   /** The current dot-scoped prefix, e.g. `block1.conv1` ('' at the top). */
@@ -179,10 +147,12 @@ export class BuildContext {
       throw new SpecError(`scope name '${name}' under '${this.scopeName || '<top>'}' must be letters, digits, '_' or '-'`);
     }
     this.path.push(name);
+    this.formerPath.push(name);
     try {
       return this.graph.scope(name, fn);
     } finally {
       this.path.pop();
+      this.formerPath.pop();
     }
   }
 
@@ -191,7 +161,7 @@ export class BuildContext {
    * graph value. Its initial value is drawn from `init` on the parameter's own
    * stream, unless `weights` holds a value for it.
    *
-   * @example const w = ctx.param('weight', [out, inF], kaimingUniform(inF));
+   * @example const w = ctx.param('weight', [out, inF], init.kaimingUniform(inF));
    */
   param(name: string, shape: readonly number[], init: Init, options: ParamOptions = {}): Value {
     if (!SCOPE_NAME.test(name)) throw new SpecError(`parameter name '${name}' under '${this.scopeName || '<top>'}' must be letters, digits, '_' or '-'`);
@@ -208,8 +178,11 @@ export class BuildContext {
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
       throw new SpecError(`parameter '${full}': shape ${formatShape(shape)} must have positive integer dimensions`);
     }
-    const given = this.weights?.get(full);
-    const value = given ? this.given(full, shape, given) : sample(init, shape, this.dtype, Rng.forParam(this.seed, full));
+    // A renamed scope keeps its parameters' random streams and still reads weights saved under the old name.
+    const former = [...this.formerPath, name].join('.');
+    const givenAs = this.weights?.has(full) ? full : this.weights?.has(former) ? former : undefined;
+    const given = givenAs === undefined ? undefined : this.weights!.get(givenAs)!;
+    const value = given ? this.given(givenAs!, shape, given) : sample(init, shape, this.dtype, Rng.forParam(this.seed, former));
     this.params.push({
       name: full,
       shape: [...shape],
@@ -226,9 +199,36 @@ export class BuildContext {
   }
 
   /**
-   * Build again modules that were already built (a region's sweep, emitted
-   * once per graph that needs it): their `param` calls return the parameters
-   * declared the first time instead of declaring new ones.
+   * Record the new value of buffer `name` (declared with `trainable: false`)
+   * computed by a training graph; train.onnx outputs it as `<name>.new`.
+   *
+   * @example ctx.updateBuffer(`${ctx.scopeName}.running_mean`, newMean);
+   */
+  updateBuffer(name: string, value: Value): void {
+    const p = this.params.find((q) => q.name === name);
+    if (!p || p.trainable) throw new SpecError(`updateBuffer: '${name}' is not a declared buffer`);
+    if (this.bufferUpdates.has(name)) throw new SpecError(`updateBuffer: '${name}' is updated twice`);
+    this.bufferUpdates.set(name, value);
+  }
+
+  // What follows serves twnn's own regions and graph builders (src/twnn/region-sweeps.ts,
+  // src/lower/inference.ts), not layer authors: `@internal` keeps it out of the published
+  // declarations (tsconfig.build.json strips it).
+
+  /**
+   * @internal Register a fixed-point region's iterator (regions do, as they build).
+   *
+   * @example ctx.reportIterator({ region: 'region1', iterations, residual, config });
+   */
+  reportIterator(report: IteratorReport): void {
+    if (this.iterators.some((r) => r.region === report.region)) throw new SpecError(`region '${report.region}' is built twice`);
+    this.iterators.push(report);
+  }
+
+  /**
+   * @internal Build again modules that were already built (a region's sweep,
+   * emitted once per graph that needs it): their `param` calls return the
+   * parameters declared the first time instead of declaring new ones.
    *
    * @example const h = ctx.rebuild(() => ctx.withGraph(body, () => block.build(ctx, u)));
    */
@@ -242,14 +242,15 @@ export class BuildContext {
   }
 
   /**
-   * Replay modules built before, from a VJP rule running after the build
-   * (the unrolled backward recomputes sweeps): restores the parameter scope
-   * `path` they were built under, and every `param` call must find its
+   * @internal Replay modules built before, from a VJP rule running after the
+   * build (the unrolled backward recomputes sweeps): restores the parameter
+   * scope `path` they were built under, and every `param` call must find its
    * parameter.
    *
    * @example ctx.replay(regionPath, () => sweep(sOld));
    */
   replay<T>(path: readonly string[], fn: () => T): T {
+    // formerPath may disagree with `path` here: it only names new parameters, which a replay cannot declare.
     const saved = this.path.splice(0, this.path.length, ...path);
     this.replaying++;
     this.rebuilding++;
@@ -262,27 +263,43 @@ export class BuildContext {
     }
   }
 
-  /** The current parameter scope as a list of names (for `replay`). */
+  /**
+   * @internal `scope(name, fn)` for a scope whose parameters were once named
+   * under `former` (wormholes were `wormhole_2_1` before they were named from
+   * their blocks): they keep drawing from the streams of their old names, so
+   * every model's initial values are unchanged, and `weights` saved under the
+   * old names still load.
+   *
+   * @example ctx.scopeFormerly('wormhole_b2_b1', 'wormhole_2_1', () => term());
+   */
+  scopeFormerly<T>(name: string, former: string, fn: () => T): T {
+    return this.scope(name, () => {
+      this.formerPath[this.formerPath.length - 1] = former;
+      return fn();
+    });
+  }
+
+  /** @internal The current parameter scope as a list of names (for `replay`). */
   get scopePath(): readonly string[] {
     return [...this.path];
   }
 
   /**
-   * Emit into `graph` (a Loop body) while `fn` runs.
+   * @internal Emit into `graph` (a Loop body) while `fn` runs.
    *
    * @example ctx.withGraph(body, () => sweep(ctx, a, sOld));
    */
   withGraph<T>(graph: Graph, fn: () => T): T {
-    const saved = this.graph;
-    this.graph = graph;
+    const saved = this.current;
+    this.current = graph;
     try {
       return fn();
     } finally {
-      this.graph = saved;
+      this.current = saved;
     }
   }
 
-  /** Names in `weights` that no parameter claimed (a renamed layer, a weights file of another model). */
+  /** @internal Names in `weights` that no parameter claimed (a renamed layer, a weights file of another model). */
   unusedWeights(): string[] {
     return [...(this.weights?.keys() ?? [])].filter((k) => !this.usedWeights.has(k));
   }

@@ -3,8 +3,9 @@
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
-import { lowerFixedPoint, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Solver, type Sweep } from '../lower/fixed-point.js';
+import type { BackwardMode, FixedPointConfig, ResidualNorm, Solver, Sweep } from './iterator.js';
 import type { Module } from './module.js';
+import { lowerRegion } from './region-sweeps.js';
 import { isModule } from './sequential.js';
 import { finite, positiveInt } from './validate.js';
 import { wormholeTerm, type ResolvedWormhole } from './wormhole.js';
@@ -115,10 +116,13 @@ export function region(spec: RegionSpec): RegionModule {
   const where = (name: string) => `region '${name}'`;
   if (!Array.isArray(spec.wormholes)) throw new SpecError('region: wormholes must be an array (possibly empty)');
   const wormholes = spec.wormholes.map((w, n) => resolveWormhole(w, n, names));
-  const seen = new Set<string>();
+  const seen = new Map<string, ResolvedWormhole>();
   for (const w of wormholes) {
-    if (seen.has(w.scopeName)) throw new SpecError(`region: wormhole ${w.from} -> ${w.to} is given twice`);
-    seen.add(w.scopeName);
+    const twin = seen.get(w.scopeName);
+    if (twin && twin.from === w.from && twin.to === w.to) throw new SpecError(`region: wormhole ${w.from} -> ${w.to} is given twice`);
+    // Block names with underscores can spell one scope two ways (a_b -> c, a -> b_c).
+    if (twin) throw new SpecError(`region: wormholes ${twin.from} -> ${twin.to} and ${w.from} -> ${w.to} would both be named '${w.scopeName}'; rename a block`);
+    seen.set(w.scopeName, w);
   }
   const config = resolveConfig(spec);
   // Each distinct source block contributes one carried state tensor, in block order.
@@ -148,7 +152,7 @@ export function region(spec: RegionSpec): RegionModule {
         });
         return { sources: sourceBlocks.map((j) => outputs[j - 1]), output: h };
       };
-      return lowerFixedPoint(ctx, sweep, {
+      return lowerRegion(ctx, sweep, {
         ...config,
         ...ctx.regionOverrides,
         region: regionName,
@@ -185,7 +189,7 @@ function resolveWormhole(w: WormholeSpec, n: number, names: readonly string[]): 
   const gateBias = w.gateBias === undefined ? -4 : finite('region', `wormhole ${from} -> ${to} gateBias`, w.gateBias);
   const projection = w.projection ?? 'linear';
   if (projection !== 'linear' && projection !== 'identity') throw new SpecError(`${label}: projection must be 'linear' or 'identity', got ${JSON.stringify(projection)}`);
-  return { from, to, gateBias, projection, scopeName: `wormhole_${from}_${to}` };
+  return { from, to, gateBias, projection, scopeName: `wormhole_${names[from - 1]}_${names[to - 1]}`, formerScopeName: `wormhole_${from}_${to}` };
 }
 
 function resolveConfig(spec: RegionSpec): RegionModule['config'] {

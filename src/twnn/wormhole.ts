@@ -16,8 +16,10 @@ export interface ResolvedWormhole {
   readonly to: number;
   readonly gateBias: number;
   readonly projection: 'linear' | 'identity';
-  /** Scope name of its parameters, e.g. `wormhole_3_1`. */
+  /** Scope name of its parameters and nodes, from its blocks' names: `wormhole_B4_B3`, `wormhole_b3_b1`. */
   readonly scopeName: string;
+  /** The positional name wormholes had before (`wormhole_3_1`): their random streams, and weights saved under it. */
+  readonly formerScopeName: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface ResolvedWormhole {
  * @example const u = add(g, h, wormholeTerm(ctx, h, sOld, wormhole, 'region1'));
  */
 export function wormholeTerm(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole, region: string): Value {
-  return ctx.scope(w.scopeName, () => {
+  return ctx.scopeFormerly(w.scopeName, w.formerScopeName, () => {
     const where = `region '${region}', wormhole ${w.from} -> ${w.to}`;
     const p = project(ctx, h, source, w, where);
     const gate = h.rank === 2 ? denseGate(ctx, h, p, w) : convGate(ctx, h, p, w);

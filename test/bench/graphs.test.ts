@@ -80,19 +80,19 @@ describe('the TWNN ResNet (paper Fig. 5)', () => {
     expect(iterators.map((it) => it.wormholes.map((w) => `${w.from}->${w.to}`))).toEqual([['2->1'], ['2->1']]);
     const names = built.params.map((p) => p.name);
     expect(names.filter((n) => n.includes('wormhole'))).toEqual([
-      'region1.wormhole_2_1.proj.weight',
-      'region1.wormhole_2_1.gate.weight',
-      'region1.wormhole_2_1.gate.bias',
-      'region2.wormhole_2_1.proj.weight',
-      'region2.wormhole_2_1.gate.weight',
-      'region2.wormhole_2_1.gate.bias',
+      'region1.wormhole_B2_B1.proj.weight',
+      'region1.wormhole_B2_B1.gate.weight',
+      'region1.wormhole_B2_B1.gate.bias',
+      'region2.wormhole_B4_B3.proj.weight',
+      'region2.wormhole_B4_B3.gate.weight',
+      'region2.wormhole_B4_B3.gate.bias',
     ]);
   });
 
   it('projects B2 (strided) onto B1 with a 2x2 stride-2 ConvTranspose and B4 onto B3 with a 1x1 conv; gates start closed', () => {
     const shape = (n: string) => built.params.find((p) => p.name === n)!.shape;
-    expect(shape('region1.wormhole_2_1.proj.weight')).toEqual([32, 16, 2, 2]);
-    expect(shape('region2.wormhole_2_1.proj.weight')).toEqual([32, 64, 1, 1]);
+    expect(shape('region1.wormhole_B2_B1.proj.weight')).toEqual([32, 16, 2, 2]);
+    expect(shape('region2.wormhole_B4_B3.proj.weight')).toEqual([32, 64, 1, 1]);
     expect(opTypes(built.graph).bodies).toContain('ConvTranspose');
     for (const p of built.params.filter((q) => q.name.endsWith('gate.bias'))) expect(new Set(p.value.toNumbers())).toEqual(new Set([-4]));
   });
@@ -110,8 +110,8 @@ describe('the CIFAR-10 graphs', () => {
     const built = buildInferenceGraph(cifarResnet);
     const shape = (n: string) => built.params.find((p) => p.name === n)!.shape;
     expect(shape('stem.conv.weight')).toEqual([16, 3, 3, 3]);
-    expect(shape('region1.wormhole_2_1.proj.weight')).toEqual([32, 16, 2, 2]);
-    expect(shape('region2.wormhole_2_1.proj.weight')).toEqual([64, 32, 2, 2]);
+    expect(shape('region1.wormhole_B2_B1.proj.weight')).toEqual([32, 16, 2, 2]);
+    expect(shape('region2.wormhole_B4_B3.proj.weight')).toEqual([64, 32, 2, 2]);
     expect(blockParams(cifarGnPlain)).toEqual(blockParams(cifarResnet).filter((p) => !p.startsWith('wormhole_')));
   });
 });

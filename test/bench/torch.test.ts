@@ -108,7 +108,7 @@ describe('describeForTorch', () => {
     expect((block2.main as [string, TorchArch][])[0][1]).toMatchObject({ inChannels: 16, outChannels: 32, stride: [2, 2], padding: [1, 1], bias: false });
     expect((block2.main as [string, TorchArch][])[1][1]).toEqual({ kind: 'groupNorm2d', groups: 8, channels: 32, eps: expect.closeTo(1e-5, 10) });
     expect(region1.wormholes).toEqual([
-      { from: 2, to: 1, scope: 'wormhole_2_1', projection: { kind: 'convTranspose', inChannels: 32, outChannels: 16, stride: 2 }, gate: { kind: 'conv', features: 16 } },
+      { from: 2, to: 1, scope: 'wormhole_B2_B1', projection: { kind: 'convTranspose', inChannels: 32, outChannels: 16, stride: 2 }, gate: { kind: 'conv', features: 16 } },
     ]);
     expect(region1.config).toMatchObject({ tol: 1e-3, maxIter: 300, norm: 'max', returnIterate: 'best', backward: 'implicit', backwardNorm: 'relative' });
     expect((child(arch, 'region2').wormholes as TorchArch[])[0].projection).toEqual({ kind: 'conv1x1', inChannels: 64, outChannels: 32 });

@@ -49,7 +49,7 @@ async function expectEveryLoopDescribed(out: string, files: readonly string[]): 
     const seen = loops.filter((l) => l.config?.region).map((l) => `${l.config!.region}:${l.config!.role}`).sort();
     expect(seen, file).toEqual(regions.flatMap((region) => ROLES[file].map((role) => `${region}:${role}`)).sort());
     if (file === 'train_steps.onnx') expect(loops.filter((l) => l.config?.role === 'train_steps')).toHaveLength(1);
-    expectReadableLoopBodies(await readModelFile(join(out, file)), file);
+    expectReadableLoopBodies(await readModelFile(join(out, file)), file, regions.length > 0);
   }
 }
 
@@ -63,11 +63,14 @@ interface GraphLike {
  * Readable in Netron (issue 12): every Loop body's inputs and outputs are named
  * after what they carry (`region1/iterate/B2.h`, `region1/adjoint/w.B2.h.next`,
  * `steps/region1.B1.conv1.weight`), never `carried_in_0`; a region's Loops carry
- * their wormhole sources by block name.
+ * their wormhole sources by block name; a wormhole's nodes are scoped by the
+ * blocks it joins (`region2/wormhole_B4_B3/gate/Conv_1`), never their positions.
  */
-function expectReadableLoopBodies(model: { graph?: GraphLike | null }, file: string): void {
+function expectReadableLoopBodies(model: { graph?: GraphLike | null }, file: string, hasRegions: boolean): void {
+  const wormholeScopes = new Set<string>();
   const visit = (g: GraphLike) => {
     for (const n of g.node ?? []) {
+      for (const m of String(n.name).matchAll(/\/(wormhole_[^/]+)\//g)) wormholeScopes.add(m[1]);
       for (const a of n.attribute ?? []) {
         if (!a.g) continue;
         const names = [...(a.g.input ?? []), ...(a.g.output ?? [])].map((v) => String(v.name));
@@ -80,6 +83,8 @@ function expectReadableLoopBodies(model: { graph?: GraphLike | null }, file: str
     }
   };
   visit(model.graph!);
+  expect(wormholeScopes.size > 0, `${file}: wormhole nodes found`).toBe(hasRegions);
+  for (const scope of wormholeScopes) expect(scope, file).toMatch(/^wormhole_[A-Za-z][\w-]*_[A-Za-z][\w-]*$/);
 }
 
 describe.each(graphs)('graphs/%s', (file) => {

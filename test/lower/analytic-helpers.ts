@@ -6,6 +6,7 @@ import { Graph, Tensor, type Value } from '../../src/ir/index.js';
 import { add, gemm, mul, reduceSum } from '../../src/ops/index.js';
 import { lowerFixedPoint, type BackwardMode, type FixedPointConfig, type Sweep } from '../../src/lower/fixed-point.js';
 import { BuildContext } from '../../src/twnn/module.js';
+import { regionSweeps } from '../../src/twnn/region-sweeps.js';
 import { init } from '../../src/twnn/index.js';
 
 /** A config for a hand-written sweep: no wormholes, float64-tight tolerances. */
@@ -34,7 +35,7 @@ export function analyticGraph(options: {
   const ctx = new BuildContext(g, { dtype: 'float64', seed: 0, mode: 'input', weights, training: options.training });
   const x = g.input('x', 'float64', ['B', options.n]);
   const params = (options.params ?? []).map(([name, t]) => ctx.param(name, t.shape, init.zeros()));
-  const y = lowerFixedPoint(ctx, options.makeSweep(ctx, x, params), options.config);
+  const y = lowerFixedPoint(regionSweeps(ctx, options.makeSweep(ctx, x, params), options.config.region), options.config);
   g.output('y', y);
   const [report] = ctx.iterators;
   g.output('iterations', report.iterations);

@@ -284,8 +284,8 @@ describe('regions as modules of a larger network', () => {
   it('two regions in sequence report their own iterations, and the training y equals the inference y', async () => {
     const { out, built } = await infer(twoRegions('implicit'), x);
     expect(built.regions).toEqual(['region1', 'region2']);
-    expect(built.params.map((p) => p.name)).toContain('region1.wormhole_3_1.proj.weight');
-    expect(built.params.map((p) => p.name)).toContain('region2.wormhole_2_1.gate.bias');
+    expect(built.params.map((p) => p.name)).toContain('region1.wormhole_b3_b1.proj.weight');
+    expect(built.params.map((p) => p.name)).toContain('region2.wormhole_second_first.gate.bias');
     expect(built.params.map((p) => p.name)).toContain('region2.first.0.weight');
     expect(out.y.shape).toEqual([3, 2]);
     for (const r of built.regions) {
@@ -337,9 +337,9 @@ describe('conv regions', () => {
   it('projects a strided block back onto a finer one with a ConvTranspose, and a same-size one with a 1x1 conv', async () => {
     const { out, built } = await infer(convNet('implicit'), x);
     const shapes = Object.fromEntries(built.params.map((p) => [p.name, p.shape]));
-    expect(shapes['region1.wormhole_3_1.proj.weight']).toEqual([C, C, 2, 2]);
-    expect(shapes['region1.wormhole_3_3.proj.weight']).toEqual([C, C, 1, 1]);
-    expect(shapes['region1.wormhole_3_1.gate.weight']).toEqual([C, 2 * C, 1, 1]);
+    expect(shapes['region1.wormhole_b3_b1.proj.weight']).toEqual([C, C, 2, 2]);
+    expect(shapes['region1.wormhole_b3_b3.proj.weight']).toEqual([C, C, 1, 1]);
+    expect(shapes['region1.wormhole_b3_b1.gate.weight']).toEqual([C, 2 * C, 1, 1]);
     const opTypes = (g: Graph): string[] => g.nodes.flatMap((n) => [n.opType, ...n.subgraphs().flatMap(opTypes)]);
     expect(opTypes(built.graph)).toContain('ConvTranspose');
     expect(out.y.shape).toEqual([2, 3]);

@@ -8,6 +8,7 @@ import { Graph, SpecError, Tensor, type Dim, type DType } from '../../src/ir/ind
 import { add, gather, loop, mul, reduceSum } from '../../src/ops/index.js';
 import { buildJvpGraph } from '../../src/lower/jvp.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
+import { lowerFixedPoint } from '../../src/lower/fixed-point.js';
 import { BuildContext, paramWeights, type Module, type ParamInfo } from '../../src/twnn/module.js';
 import {
   basicBlock, batchNorm2d, conv2d, defineModel, dense, flatten, globalAvgPool, groupNorm2d, leakyRelu, maxPool2d, relu, sequential, sigmoid, softmax, tanh,
@@ -55,7 +56,7 @@ async function reverseDirectional(
   net: Module, input: readonly Dim[], dtype: DType, params: readonly ParamInfo[], x: Tensor, u: Tensor, xDot: Tensor, training: boolean,
 ): Promise<number> {
   const g = new Graph('reverse');
-  const ctx = new BuildContext(g, { dtype, seed: 0, mode: 'initializer', weights: paramWeights(params), training });
+  const ctx = new BuildContext(g, { dtype, seed: 0, mode: 'initializer', weights: paramWeights(params), training, lowerRegion: lowerFixedPoint });
   const xIn = g.input('x', dtype, input);
   const y = net.build(ctx, xIn);
   const [gx] = backward(g, reduceSum(g, mul(g, g.input('u', dtype, y.shape), y), [], false), [xIn]);

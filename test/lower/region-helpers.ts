@@ -7,6 +7,7 @@ import { backward } from '../../src/autodiff/transform.js';
 import { Graph, Tensor, type Dim, type DType, type Value } from '../../src/ir/index.js';
 import { add, mul, reduceSum } from '../../src/ops/index.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
+import { lowerFixedPoint } from '../../src/lower/fixed-point.js';
 import { BuildContext, type Module, type ParamInfo } from '../../src/twnn/module.js';
 import { expectOnnxValid } from '../helpers/onnx-checker.js';
 import { compileGraph } from '../helpers/ort.js';
@@ -88,7 +89,7 @@ export interface LossTerm {
 function buildNet(c: NetCase, training: boolean): { graph: Graph; ctx: BuildContext; x: Value; y: Value } {
   const dtype = c.dtype ?? 'float64';
   const graph = new Graph(training ? 'region_grad' : 'region_inference');
-  const ctx = new BuildContext(graph, { dtype, seed: c.seed ?? 0, mode: 'input', weights: c.weights, training });
+  const ctx = new BuildContext(graph, { dtype, seed: c.seed ?? 0, mode: 'input', weights: c.weights, training, lowerRegion: lowerFixedPoint });
   const x = graph.input('x', dtype, c.input);
   return { graph, ctx, x, y: c.net.build(ctx, x) };
 }

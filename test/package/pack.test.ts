@@ -31,6 +31,15 @@ console.log(JSON.stringify({ shape: result.y.shape, iterations: result.iteration
 await session.close();
 `;
 
+// A custom layer through the published surface: param, scope, graph, dtype, training, ops.
+const LAYER = `import { init, ops, type BuildContext, type Module, type Value } from 'twnn';
+export const scale = (n: number): Module => ({
+  kind: 'scale',
+  build: (ctx: BuildContext, x: Value) => ctx.scope('scale', () => ops.mul(ctx.graph, x, ctx.param('gain', [n], init.ones()))),
+});
+export const names = (ctx: BuildContext) => [ctx.dtype, ctx.training, ctx.scopeName, ctx.params.length];
+`;
+
 beforeAll(() => {
   packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', root], REPO))[0];
   execFileSync('mkdir', ['-p', project]);
@@ -72,6 +81,11 @@ describe('the packed tarball, installed into a fresh project', () => {
     // The declarations are real types, not any: a wrong call does not compile.
     writeFileSync(join(project, 'bad.ts'), "import { dense } from 'twnn';\nexport const d = dense('4', 4);\n");
     expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'bad.ts'])).toThrow(/TS2345/);
+    // A layer author sees BuildContext's layer surface; twnn's own region hooks are not published.
+    writeFileSync(join(project, 'layer.ts'), LAYER);
+    check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'layer.ts']);
+    writeFileSync(join(project, 'hooks.ts'), "import type { BuildContext } from 'twnn';\nexport const f = (ctx: BuildContext) => ctx.rebuild(() => ctx.scopePath);\n");
+    expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'hooks.ts'])).toThrow(/TS2339: Property 'rebuild' does not exist/);
   });
 
   it('runs the CLI on the project\'s own graph file', () => {
