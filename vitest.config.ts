@@ -1,11 +1,40 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * End-to-end tests: they drive twnn as a user does — the CLI in a child
+ * process, the packed and installed package, a page in headless Chromium,
+ * a second runtime, the committed paper models — and take most of the suite's
+ * time. Everything else is a unit test: in process, one module at a time
+ * (against the Python references where it has one). `npm test` runs both;
+ * `npm test -- --project unit` is the quick loop. test/api/projects.test.ts
+ * checks that every file that spawns the CLI is listed here.
+ */
+export const E2E = [
+  'test/cli/**/*.test.ts',
+  'test/package/**/*.test.ts',
+  'test/interop/**/*.test.ts',
+  'test/web/**/*.test.ts',
+  'test/api/readme.test.ts',
+  'test/bench/cli.test.ts',
+  'test/bench/memory.test.ts',
+  'test/bench/paper-models.test.ts',
+  'test/bench/solvers.test.ts',
+  'test/bench/torch.test.ts',
+  'test/codegen/cli.test.ts',
+  'test/report/sine-report.test.ts',
+  'test/tools/cuda-install.test.ts',
+  'test/tools/gpu-check.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // onnxruntime-node sessions are native; forks isolate them better than threads.
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: E2E } },
+      { extends: true, test: { name: 'e2e', include: E2E } },
+    ],
   },
 });
