@@ -13,14 +13,15 @@
 // tsImport, builds regions whose bookkeeping the CLI cannot see). A file that fails to load
 // is a user error naming the file, the line where the stack gives one, and the
 // cause; never an internal error.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import Module, { createRequire, register } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { TwnnError } from '../ir/errors.js';
+import { SpecError, TwnnError } from '../ir/errors.js';
 import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
+import { EXIT_USAGE } from './errors.js';
 
 const GRAPH_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 /** The running twnn's public API, what a graph file's `twnn` imports. */
@@ -44,10 +45,19 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
   }
   resolveOwnPackage();
   let mod: Record<string, unknown>;
+  // A top-level await that never settles leaves node nothing to run: it exits (status 13) in the
+  // middle of this import, silently, unless we say so on the way out.
+  const neverSettled = () => {
+    writeSync(2, `twnn: error: ${graphFile}: cannot load the graph file: its top-level await never settles (it waits on something that never happens)\n`);
+    process.exitCode = EXIT_USAGE;
+  };
+  process.once('exit', neverSettled);
   try {
     mod = isCommonJs(abs) ? await requireCommonJs(abs) : ((await import(pathToFileURL(abs).href)) as Record<string, unknown>);
   } catch (err) {
     throw loadError(graphFile, abs, err);
+  } finally {
+    process.off('exit', neverSettled);
   }
   const spec = defaultExport(mod);
   if (!isModelSpec(spec)) {
@@ -55,6 +65,22 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
     throw new TwnnError(`${graphFile}: expected the default export to be a model (export default defineModel({...})), found ${got}`);
   }
   return spec;
+}
+
+/**
+ * Run `work` on the model a graph file defined, naming the file in the spec
+ * errors it raises (a layer's sizes, a parameter too large): the file is
+ * where the user fixes them.
+ *
+ * @example await fromGraphFile('g.ts', () => exportModel(spec, out));
+ */
+export async function fromGraphFile<T>(graphFile: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof SpecError && !err.message.startsWith(`${graphFile}: `)) throw new SpecError(`${graphFile}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** ESM's `default`; a CommonJS file's `module.exports`, or its compiled `exports.default`. */

@@ -14,9 +14,4 @@ export function parseInteger(value: string, flag: string, min: number): number {
   return n;
 }
 
-/** Human-readable sizes. @example formatBytes(2048) // '2.0 KiB' */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+export { formatBytes } from '../ir/dtype.js';

@@ -58,3 +58,15 @@ export function dtypeBytes(dtype: DType): number {
       return 1;
   }
 }
+
+/**
+ * A byte count for people: `512 B`, `2.0 KiB`, `16.0 TiB`.
+ *
+ * @example formatBytes(2048) // '2.0 KiB'
+ */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) [n, i] = [n / 1024, i + 1];
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}

@@ -5,7 +5,8 @@
 // `ctx.param`, which names them like PyTorch state_dict keys (dot-scoped) and
 // decides whether they become initializers (model.onnx) or graph inputs
 // (grad.onnx / train.onnx).
-import { isFloat, SpecError, Tensor, formatShape, type DType, type Graph, type Value } from '../ir/index.js';
+import { totalmem } from 'node:os';
+import { dtypeBytes, formatBytes, isFloat, SpecError, Tensor, formatShape, type DType, type Graph, type Value } from '../ir/index.js';
 import { describeInit, sample, type Init } from './init.js';
 import type { IteratorReport, RegionLowering, RegionOverrides } from './iterator.js';
 import { Rng } from './rng.js';
@@ -69,6 +70,9 @@ export interface BuildContextOptions {
   lowerRegion?: RegionLowering;
 }
 
+/** The most elements one parameter may hold: V8's typed arrays stop at 2^32 - 1, and ONNX's raw tensor data at 2 GiB a tensor. */
+const MAX_PARAM_ELEMENTS = 2 ** 31 - 1;
+
 /** Parameter options. */
 export interface ParamOptions {
   /** Default true; false for buffers the optimizer must not touch (running statistics). */
@@ -112,6 +116,7 @@ export class BuildContext {
   private rebuilding = 0;
   private replaying = 0;
   private readonly usedWeights = new Set<string>();
+  private paramBytes = 0;
 
   constructor(graph: Graph, options: BuildContextOptions) {
     if (!isFloat(options.dtype)) throw new SpecError(`build dtype must be float32 or float64, got ${options.dtype}`);
@@ -178,6 +183,7 @@ export class BuildContext {
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
       throw new SpecError(`parameter '${full}': shape ${formatShape(shape)} must have positive integer dimensions`);
     }
+    this.checkFits(full, shape);
     // A renamed scope keeps its parameters' random streams and still reads weights saved under the old name.
     const former = [...this.formerPath, name].join('.');
     const givenAs = this.weights?.has(full) ? full : this.weights?.has(former) ? former : undefined;
@@ -302,6 +308,20 @@ export class BuildContext {
   /** @internal Names in `weights` that no parameter claimed (a renamed layer, a weights file of another model). */
   unusedWeights(): string[] {
     return [...(this.weights?.keys() ?? [])].filter((k) => !this.usedWeights.has(k));
+  }
+
+  /** Say so before allocating a parameter that cannot exist: past a typed array's length, or the machine's memory with those before it. */
+  private checkFits(name: string, shape: readonly number[]): void {
+    const count = shape.reduce((a, d) => a * d, 1);
+    const bytes = count * dtypeBytes(this.dtype);
+    const total = this.paramBytes + bytes;
+    const memory = totalmem();
+    const size = `${formatShape(shape)} ${this.dtype} (${formatBytes(bytes)})`;
+    if (count > MAX_PARAM_ELEMENTS) throw new SpecError(`parameter '${name}' ${size} is too large: one tensor holds at most ${MAX_PARAM_ELEMENTS} elements`);
+    if (total > memory) {
+      throw new SpecError(`parameter '${name}' ${size} does not fit: the parameters so far need ${formatBytes(total)}, more than this machine's ${formatBytes(memory)} of memory`);
+    }
+    this.paramBytes = total;
   }
 
   private given(name: string, shape: readonly number[], t: Tensor): Tensor {

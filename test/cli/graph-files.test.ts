@@ -62,6 +62,11 @@ describe('a graph file that fails to load is a user error naming it', () => {
     ['spec.ts', "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'x', input: { shape: ['B', 4] }, net: dense(5, 2) });\n", /dense \(top level\): input has shape \[B,4\], expected \[B, 5\]/],
     ['nomodel.ts', 'export default 42;\n', /nomodel\.ts: expected the default export to be a model .*found a default export of type number/],
     ['g.txt', 'x\n', /g\.txt: a graph file is TypeScript or JavaScript/],
+    // Issue 13, item 1: runaway recursion, an await that never settles (node would exit 13 in silence),
+    // and a parameter too large to allocate (refused before allocating).
+    ['recursion.ts', 'const f = (n: number): number => f(n + 1) + 1;\nexport default f(0);\n', /recursion\.ts:1: cannot load the graph file: RangeError: Maximum call stack size exceeded/],
+    ['waits.mjs', 'await new Promise(() => {});\nexport default 1;\n', /waits\.mjs: cannot load the graph file: its top-level await never settles/],
+    ['huge.ts', "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'x', input: { shape: ['B', 4] }, net: dense(4, 2 ** 40) });\n", /huge\.ts: parameter 'weight' \[1099511627776,4\] float32 \(16\.0 TiB\) is too large/],
   ];
   const dir = folder('bad', Object.fromEntries(BAD.map(([f, text]) => [f, text])));
   it.each(BAD)('%s', async (file, _text, message) => {

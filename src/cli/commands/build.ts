@@ -3,7 +3,7 @@ import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_OPSET } from '../../ir/index.js';
 import { exportModel } from '../../lower/artifacts.js';
-import { loadModelSpec } from '../graph-file.js';
+import { fromGraphFile, loadModelSpec } from '../graph-file.js';
 import { formatBytes, parseInteger } from '../options.js';
 
 interface BuildFlags {
@@ -36,13 +36,15 @@ export function registerBuild(program: Command): void {
     .action(async (graphFile: string, flags: BuildFlags) => {
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
-      const { files, manifest } = await exportModel(spec, outDir, {
-        dtype: flags.dtype,
-        seed: flags.seed,
-        jvp: flags.jvp ?? false,
-        ...(flags.sweeps ? { regionOverrides: { sweeps: flags.sweeps } } : {}),
-        ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
-      });
+      const { files, manifest } = await fromGraphFile(graphFile, () =>
+        exportModel(spec, outDir, {
+          dtype: flags.dtype,
+          seed: flags.seed,
+          jvp: flags.jvp ?? false,
+          ...(flags.sweeps ? { regionOverrides: { sweeps: flags.sweeps } } : {}),
+          ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
+        }),
+      );
       const lines = [`built ${manifest.name} (${manifest.dtype}, opset ${manifest.opset}, seed ${manifest.seed})`];
       for (const f of files) lines.push(`  ${f}  ${formatBytes((await stat(f)).size)}`);
       const trainable = manifest.trainableParameterCount;

@@ -9,7 +9,7 @@ import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.
 import { OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatBytes, parseInteger } from '../options.js';
-import { loadModelSpec } from '../graph-file.js';
+import { fromGraphFile, loadModelSpec } from '../graph-file.js';
 
 interface TrainFlags extends DeviceFlags {
   epochs?: number;
@@ -69,7 +69,7 @@ export function registerTrain(program: Command): void {
       const progress = new Progress(Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
       let result: TrainResult;
       try {
-        result = await train({
+        result = await fromGraphFile(graphFile, () => train({
           spec,
           outDir,
           device,
@@ -85,7 +85,7 @@ export function registerTrain(program: Command): void {
             limitSteps: flags.limitSteps,
           }),
           onProgress: (e) => progress.on(e),
-        });
+        }));
       } finally {
         progress.stop();
       }
