@@ -93,11 +93,12 @@ function defaultExport(mod: Record<string, unknown>): unknown {
 
 /** `file:line: cause`, the line being the first stack frame in the graph file (where there is one). */
 function loadError(graphFile: string, abs: string, err: unknown): TwnnError {
-  if (err instanceof TwnnError) return new TwnnError(`${graphFile}: ${err.message}`);
   const stack = err instanceof Error ? (err.stack ?? '') : '';
   const url = pathToFileURL(abs).href;
   const frame = stack.split('\n').find((l) => l.includes(url) || l.includes(abs));
   const line = frame?.match(/:(\d+):\d+\)?\s*$/)?.[1];
+  // twnn's own errors (a misspelt option, a layer's sizes) are already the message; the line says where.
+  if (err instanceof TwnnError) return new TwnnError(`${graphFile}${line ? `:${line}` : ''}: ${err.message}`);
   // esbuild (through tsx) reports a syntax error as "Transform failed with 1 error:\n<file>:<line>:<col>: ERROR: <text>".
   const transform = err instanceof Error ? err.message.match(/:(\d+):\d+: ERROR: (.*)/) : null;
   if (transform) return new TwnnError(`${graphFile}:${transform[1]}: cannot load the graph file: syntax error: ${transform[2]}`);

@@ -10,6 +10,7 @@ import type { Module } from './module.js';
 import { batchNorm2d } from './norm.js';
 import { sequential } from './sequential.js';
 import { positiveInt } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export interface BasicBlockOptions {
   /** Stride of the first 3x3 conv and of the shortcut (2 halves H and W). Default 1. */
@@ -24,12 +25,16 @@ export interface BasicBlockOptions {
   groups?: number;
 }
 
+const BASIC_BLOCK_KEYS: KeysOf<BasicBlockOptions> = { stride: true, norm: true, groups: true };
+
 export interface BottleneckOptions {
   /** Stride of the 3x3 conv and of the shortcut. Default 1. */
   stride?: number;
   /** Output channels = width · expansion. Default 4. */
   expansion?: number;
 }
+
+const BOTTLENECK_KEYS: KeysOf<BottleneckOptions> = { stride: true, expansion: true };
 
 /** A residual block: `relu(main(x) + shortcut(x))`, each part built in its scope. */
 function residual(kind: string, main: readonly [string, Module][], downsample: Module | undefined): Module {
@@ -59,6 +64,7 @@ function projection(inChannels: number, outChannels: number, stride: number, nor
  * basicBlock(16, 16, { norm: 'group', groups: 8 }) // per-sample norm, for a region's blocks
  */
 export function basicBlock(inChannels: number, outChannels: number, options: BasicBlockOptions = {}): Module {
+  checkOptions('basicBlock: options', options, BASIC_BLOCK_KEYS);
   positiveInt('basicBlock', 'inChannels', inChannels);
   positiveInt('basicBlock', 'outChannels', outChannels);
   const stride = positiveInt('basicBlock', 'stride', options.stride ?? 1);
@@ -88,6 +94,7 @@ export function basicBlock(inChannels: number, outChannels: number, options: Bas
  * bottleneck(64, 32, { stride: 2 }) // [B,64,H,W] -> [B,128,H/2,W/2]
  */
 export function bottleneck(inChannels: number, width: number, options: BottleneckOptions = {}): Module {
+  checkOptions('bottleneck: options', options, BOTTLENECK_KEYS);
   positiveInt('bottleneck', 'inChannels', inChannels);
   positiveInt('bottleneck', 'width', width);
   const stride = positiveInt('bottleneck', 'stride', options.stride ?? 1);

@@ -5,6 +5,7 @@ import * as ops from '../ops/index.js';
 import { fanInUniform, kaimingUniform } from './init.js';
 import type { Module } from './module.js';
 import { expectInput, pair, positiveInt } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 /** An integer for both spatial axes, or `[h, w]`. */
 export type Size2 = number | readonly [number, number];
@@ -21,6 +22,8 @@ export interface Conv2dOptions {
   /** Add a learned bias (default true; residual blocks use false, BatchNorm follows). */
   bias?: boolean;
 }
+
+const CONV2D_KEYS: KeysOf<Conv2dOptions> = { stride: true, padding: true, dilation: true, groups: true, bias: true };
 
 /** A conv layer's geometry, readable on the module. */
 export interface Conv2dModule extends Module {
@@ -45,6 +48,7 @@ export interface Conv2dModule extends Module {
  * const down = conv2d(16, 32, 3, { stride: 2, padding: 1 });     // halves H and W
  */
 export function conv2d(inChannels: number, outChannels: number, kernel: Size2, options: Conv2dOptions = {}): Conv2dModule {
+  checkOptions('conv2d: options', options, CONV2D_KEYS);
   positiveInt('conv2d', 'inChannels', inChannels);
   positiveInt('conv2d', 'outChannels', outChannels);
   const k = pair('conv2d', 'kernel', kernel, 1);

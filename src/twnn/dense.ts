@@ -9,11 +9,14 @@ import { gemm } from '../ops/index.js';
 import { fanInUniform, kaimingUniform } from './init.js';
 import type { Module } from './module.js';
 import { expectInput, positiveInt } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export interface DenseOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
 }
+
+const DENSE_KEYS: KeysOf<DenseOptions> = { bias: true };
 
 /** A dense layer's sizes, readable on the module. */
 export interface DenseModule extends Module {
@@ -33,6 +36,7 @@ export interface DenseModule extends Module {
  * const proj = dense(32, 32, { bias: false }); // a projection without bias
  */
 export function dense(inFeatures: number, outFeatures: number, options: DenseOptions = {}): DenseModule {
+  checkOptions('dense: options', options, DENSE_KEYS);
   positiveInt('dense', 'inFeatures', inFeatures);
   positiveInt('dense', 'outFeatures', outFeatures);
   const bias = options.bias ?? true;

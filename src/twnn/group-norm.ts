@@ -22,6 +22,7 @@ import * as ops from '../ops/index.js';
 import { ones, zeros } from './init.js';
 import type { Module } from './module.js';
 import { expectInput, finite, positiveInt, where } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export interface GroupNorm2dOptions {
   /** Added to the variance before the square root (default 1e-5, as torch). */
@@ -33,6 +34,8 @@ export interface GroupNorm2dOptions {
    */
   fused?: boolean;
 }
+
+const GROUP_NORM_KEYS: KeysOf<GroupNorm2dOptions> = { eps: true, fused: true };
 
 export interface GroupNorm2dModule extends Module {
   readonly kind: 'groupNorm2d';
@@ -52,6 +55,7 @@ export interface GroupNorm2dModule extends Module {
  * @example sequential(conv2d(16, 16, 3, { padding: 1, bias: false }), groupNorm2d(8, 16), relu())
  */
 export function groupNorm2d(groups: number, channels: number, options: GroupNorm2dOptions = {}): GroupNorm2dModule {
+  checkOptions('groupNorm2d: options', options, GROUP_NORM_KEYS);
   positiveInt('groupNorm2d', 'groups', groups);
   positiveInt('groupNorm2d', 'channels', channels);
   if (channels % groups !== 0) throw new SpecError(`groupNorm2d: channels (${channels}) must be a multiple of groups (${groups})`);

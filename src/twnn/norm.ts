@@ -4,6 +4,7 @@ import * as ops from '../ops/index.js';
 import { ones, zeros } from './init.js';
 import type { BuildContext, Module } from './module.js';
 import { expectInput, finite, positiveInt, where } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export interface BatchNorm2dOptions {
   /** Added to the variance before the square root (default 1e-5, as torch). */
@@ -15,6 +16,8 @@ export interface BatchNorm2dOptions {
    */
   momentum?: number;
 }
+
+const BATCH_NORM_KEYS: KeysOf<BatchNorm2dOptions> = { eps: true, momentum: true };
 
 export interface BatchNorm2dModule extends Module {
   readonly kind: 'batchNorm2d';
@@ -39,6 +42,7 @@ const STAT_AXES = [0, 2, 3];
  * @example sequential(conv2d(1, 16, 3, { padding: 1, bias: false }), batchNorm2d(16), relu())
  */
 export function batchNorm2d(channels: number, options: BatchNorm2dOptions = {}): BatchNorm2dModule {
+  checkOptions('batchNorm2d: options', options, BATCH_NORM_KEYS);
   positiveInt('batchNorm2d', 'channels', channels);
   const eps = finite('batchNorm2d', 'eps', options.eps ?? 1e-5, { above: 0 });
   const momentum = finite('batchNorm2d', 'momentum', options.momentum ?? 0.1, { atLeast: 0, atMost: 1 });

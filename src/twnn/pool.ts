@@ -5,6 +5,7 @@ import * as ops from '../ops/index.js';
 import type { Size2 } from './conv2d.js';
 import type { Module } from './module.js';
 import { expectInput, pair, where } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export interface Pool2dOptions {
   /** Default: the kernel size. */
@@ -13,10 +14,14 @@ export interface Pool2dOptions {
   padding?: Size2;
 }
 
+const POOL_KEYS: KeysOf<Pool2dOptions> = { stride: true, padding: true };
+
 export interface AvgPool2dOptions extends Pool2dOptions {
   /** Count padded cells in each window's mean (torch's default, true). */
   countIncludePad?: boolean;
 }
+
+const AVG_POOL_KEYS: KeysOf<AvgPool2dOptions> = { ...POOL_KEYS, countIncludePad: true };
 
 function window(layer: string, kernel: Size2, options: Pool2dOptions) {
   const k = pair(layer, 'kernel', kernel, 1);
@@ -34,6 +39,7 @@ function window(layer: string, kernel: Size2, options: Pool2dOptions) {
  * @example maxPool2d(2) // [B,16,28,28] -> [B,16,14,14]
  */
 export function maxPool2d(kernel: Size2, options: Pool2dOptions = {}): Module {
+  checkOptions('maxPool2d: options', options, POOL_KEYS);
   const win = window('maxPool2d', kernel, options);
   return {
     kind: 'maxPool2d',
@@ -51,6 +57,7 @@ export function maxPool2d(kernel: Size2, options: Pool2dOptions = {}): Module {
  * @example avgPool2d(2, { stride: 2 })
  */
 export function avgPool2d(kernel: Size2, options: AvgPool2dOptions = {}): Module {
+  checkOptions('avgPool2d: options', options, AVG_POOL_KEYS);
   const win = window('avgPool2d', kernel, options);
   const countIncludePad = options.countIncludePad ?? true;
   if (typeof countIncludePad !== 'boolean') throw new SpecError(`avgPool2d: countIncludePad must be true or false, got ${String(countIncludePad)}`);

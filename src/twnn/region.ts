@@ -5,6 +5,7 @@ import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
 import type { BackwardMode, FixedPointConfig, ResidualNorm, Solver, Sweep } from './iterator.js';
 import type { Module } from './module.js';
+import { checkOptions, type KeysOf } from './options.js';
 import { lowerRegion } from './region-sweeps.js';
 import { isModule } from './sequential.js';
 import { finite, positiveInt } from './validate.js';
@@ -89,6 +90,21 @@ export interface RegionSpec {
   sweeps?: 'active' | 'dense';
 }
 
+const REGION_KEYS: KeysOf<RegionSpec> = {
+  blocks: true, wormholes: true, iterate: true, backward: true, backwardTol: true, backwardNorm: true, backwardMaxIter: true,
+  backwardSolver: true, jacobianPenalty: true, sweeps: true,
+};
+const ITERATE_KEYS: KeysOf<IterateSpec> = {
+  tol: true, maxIter: true, minIter: true, norm: true, solver: true, history: true, mixing: true, regularization: true, returnIterate: true, onMaxIter: true,
+};
+const WORMHOLE_KEYS: KeysOf<WormholeSpec> = { from: true, to: true, gateBias: true, projection: true };
+
+/**
+ * The most sweeps a region may allow: iteration counts are int64 in the graph, but a fixed point
+ * that has not settled after two billion sweeps will not, and a value like 1e300 would wrap the trip count.
+ */
+const MAX_ITER_LIMIT = 2 ** 31 - 1;
+
 /** The region as a module, with its resolved configuration readable. */
 export interface RegionModule extends Module {
   readonly kind: 'region';
@@ -112,6 +128,8 @@ export interface RegionModule extends Module {
  */
 export function region(spec: RegionSpec): RegionModule {
   if (typeof spec !== 'object' || spec === null) throw new SpecError('region: expects an object');
+  checkOptions('region', spec, REGION_KEYS);
+  checkOptions('region: iterate', spec.iterate, ITERATE_KEYS);
   const { names, modules } = resolveBlocks(spec.blocks);
   const where = (name: string) => `region '${name}'`;
   if (!Array.isArray(spec.wormholes)) throw new SpecError('region: wormholes must be an array (possibly empty)');
@@ -177,6 +195,7 @@ function resolveBlocks(blocks: RegionSpec['blocks']): { names: string[]; modules
 function resolveWormhole(w: WormholeSpec, n: number, names: readonly string[]): ResolvedWormhole {
   const label = `region: wormhole #${n + 1}`;
   if (typeof w !== 'object' || w === null) throw new SpecError(`${label} must be an object { from, to }`);
+  checkOptions(label, w, WORMHOLE_KEYS);
   const position = (end: 'from' | 'to'): number => {
     const v = w[end];
     if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= names.length) return v;
@@ -195,9 +214,9 @@ function resolveWormhole(w: WormholeSpec, n: number, names: readonly string[]): 
 function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const it = spec.iterate ?? {};
   const tol = it.tol === undefined ? 1e-3 : finite('region', 'iterate.tol', it.tol, { atLeast: 0 });
-  const maxIter = it.maxIter === undefined ? 300 : positiveInt('region', 'iterate.maxIter', it.maxIter);
+  const maxIter = it.maxIter === undefined ? 300 : sweepCount('iterate.maxIter', it.maxIter);
   if (maxIter < 2) throw new SpecError(`region: iterate.maxIter must be at least 2 (the plain sweep and one check), got ${maxIter}`);
-  const minIter = it.minIter === undefined ? 1 : positiveInt('region', 'iterate.minIter', it.minIter);
+  const minIter = it.minIter === undefined ? 1 : sweepCount('iterate.minIter', it.minIter);
   if (minIter > maxIter) throw new SpecError(`region: iterate.minIter ${minIter} exceeds maxIter ${maxIter}`);
   const norm = residualNormOf('iterate.norm', it.norm);
   const solver = solverOf('iterate.solver', it.solver ?? 'plain', it);
@@ -205,12 +224,18 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const onMaxIter = oneOf('iterate.onMaxIter', it.onMaxIter ?? 'warn', ['warn', 'error'] as const);
   const backward = parseBackward(spec.backward ?? 'implicit');
   const backwardTol = spec.backwardTol === undefined ? tol : finite('region', 'backwardTol', spec.backwardTol, { atLeast: 0 });
-  const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : positiveInt('region', 'backwardMaxIter', spec.backwardMaxIter);
+  const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : sweepCount('backwardMaxIter', spec.backwardMaxIter);
   const backwardNorm = spec.backwardNorm === undefined ? 'relative' : residualNormOf('backwardNorm', spec.backwardNorm);
   const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
   const jacobianPenalty = spec.jacobianPenalty === undefined ? 0 : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
   const sweeps = oneOf('sweeps', spec.sweeps ?? 'active', ['active', 'dense'] as const);
   return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps };
+}
+
+function sweepCount(field: string, value: unknown): number {
+  const n = positiveInt('region', field, value);
+  if (n > MAX_ITER_LIMIT) throw new SpecError(`region: ${field} must be at most ${MAX_ITER_LIMIT} (2^31 - 1), got ${n}`);
+  return n;
 }
 
 function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {

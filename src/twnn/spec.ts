@@ -3,6 +3,7 @@ import { SpecError, type Dim } from '../ir/index.js';
 import type { Module } from './module.js';
 import { isModule } from './sequential.js';
 import { checkTask, type TaskSpec } from './task.js';
+import { checkOptions, type KeysOf } from './options.js';
 
 export type { DataSpec, LossKind, LrSchedule, OptimizerKind, TaskSpec, TrainDefaults } from './task.js';
 
@@ -38,6 +39,9 @@ export interface ModelSpec extends Readonly<Omit<ModelDefinition, 'input'>> {
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+const DEFINITION_KEYS: KeysOf<ModelDefinition> = { name: true, description: true, input: true, net: true, task: true };
+const INPUT_KEYS: KeysOf<InputSpec> = { shape: true, dtype: true };
+
 /**
  * Validate a model definition and brand it as a ModelSpec (a graph file's
  * default export). The input is named `x` and its first dimension must be the
@@ -54,6 +58,7 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  */
 export function defineModel(definition: ModelDefinition): ModelSpec {
   if (typeof definition !== 'object' || definition === null) throw new SpecError('defineModel: expects an object');
+  checkOptions('defineModel', definition, DEFINITION_KEYS);
   const { name, description, input, net, task } = definition;
   if (typeof name !== 'string' || !MODEL_NAME.test(name)) {
     throw new SpecError(`defineModel: name must start with a letter or digit and use only letters, digits, '.', '_' and '-', got ${JSON.stringify(name)}`);
@@ -88,6 +93,7 @@ function checkInput(where: string, input: InputSpec | undefined): readonly Dim[]
   if (typeof input !== 'object' || input === null || !Array.isArray(input.shape)) {
     throw new SpecError(`${where}: input must be { shape: ['B', ...] }`);
   }
+  checkOptions(`${where}: input`, input, INPUT_KEYS);
   if (input.dtype !== undefined && input.dtype !== 'float') {
     throw new SpecError(`${where}: input dtype must be 'float' (the build's --dtype), got ${JSON.stringify(input.dtype)}`);
   }

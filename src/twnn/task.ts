@@ -2,6 +2,7 @@
 // a graph file's `defineModel({ task })`. Validated once, here, so the exporter,
 // the data loaders and `twnn train` can trust every field.
 import { SpecError, type Dim } from '../ir/index.js';
+import { checkOptions } from './options.js';
 
 /** The training loss. `mse`: the target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
 export type LossKind = 'mse' | 'cross_entropy';
@@ -149,12 +150,10 @@ function checkTrain(at: string, train: unknown): TrainDefaults {
   return Object.freeze(out);
 }
 
-/** An object with only `keys` (a misspelt key is an error, not silently ignored). */
+/** An object with only `keys` (a misspelt key is an error naming the key meant, not silently ignored). */
 function plainObject(at: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SpecError(`${at} must be an object, got ${show(value)}`);
-  const unknown = Object.keys(value).filter((k) => !keys.includes(k));
-  if (unknown.length > 0) throw new SpecError(`${at} has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (allowed: ${keys.join(', ')})`);
-  return value as Record<string, unknown>;
+  return checkOptions(at, value as Record<string, unknown>, Object.fromEntries(keys.map((k) => [k, true] as const)));
 }
 
 function positiveInt(at: string, value: unknown): number {

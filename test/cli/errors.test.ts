@@ -105,7 +105,7 @@ describe('bad graph files for build', () => {
 
   it('a spec error raised while the file loads names the file', async () => {
     const file = graph('bad-spec.ts', `import { defineModel, dense } from ${api};\nexport default defineModel({ name: 'bad name!', input: { shape: ['B', 2] }, net: dense(2, 1) });\n`);
-    expectUserError(await twnn(['build', file]), new RegExp(`${file}: defineModel: name must start with a letter or digit`));
+    expectUserError(await twnn(['build', file]), new RegExp(`${file}:2: defineModel: name must start with a letter or digit`));
   });
 
   it('a bug in the graph file is a user error naming the file, its line and the cause (issue 12): the file is the user\'s, not twnn\'s', async () => {

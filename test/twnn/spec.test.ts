@@ -47,7 +47,7 @@ describe('defineModel', () => {
   });
 
   const badTasks: [string, unknown, RegExp][] = [
-    ['an unknown task key', { lossFn: 'mse' }, /model 'tiny': task has unknown key 'lossFn' \(allowed: loss, data, train\)/],
+    ['an unknown task key', { lossFn: 'mse' }, /model 'tiny': task: unknown option 'lossFn' \(did you mean 'loss'\?\); allowed: loss, data, train/],
     ['an unknown loss', { loss: 'l1' }, /task.loss must be 'mse' or 'cross_entropy', got "l1"/],
     ['an unknown data kind', { data: { kind: 'cifar' } }, /task.data.kind must be 'sine', 'mnist' or 'cifar10', got "cifar"/],
     ['a sine window that is not the input width', { data: { kind: 'sine', window: 16 } }, /task.data: sine windows of 16 are \[B,16\], but the model's input is \[B,3\]/],
@@ -58,7 +58,7 @@ describe('defineModel', () => {
     ['an unknown optimizer', { train: { optimizer: 'rmsprop' } }, /task.train.optimizer must be 'sgd', 'adam', 'adamw', got "rmsprop"/],
     ['betas that are not a pair', { train: { betas: [0.9] } }, /task.train.betas must be a pair \[beta1, beta2\], got \[0.9\]/],
     ['a fractional batch', { train: { batch: 6.5 } }, /task.train.batch must be a positive integer, got 6.5/],
-    ['a misspelt training key', { train: { learningRate: 0.1 } }, /task.train has unknown key 'learningRate'/],
+    ['a misspelt training key', { train: { learningRate: 0.1 } }, /task.train: unknown option 'learningRate'/],
   ];
   it.each(badTasks)('rejects a task with %s', (_, task, message) => {
     const make = () => defineModel({ ...valid, task: task as ModelDefinition['task'] });
