@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 /**
  * Parse an integer option value at least `min`, for commander (a bad value is
@@ -15,3 +15,13 @@ export function parseInteger(value: string, flag: string, min: number): number {
 }
 
 export { formatBytes } from '../ir/dtype.js';
+
+/**
+ * `--no-verify`: use a model that no longer matches the sha256 recorded in the
+ * manifest.json beside it (commander then sets `verify: false`).
+ *
+ * @example command.addOption(noVerifyOption());
+ */
+export function noVerifyOption(): Option {
+  return new Option('--no-verify', "use the model even when it no longer matches the sha256 that the manifest.json beside it records");
+}

@@ -19,7 +19,7 @@ import type { WrapperModel, WrapperPredict, WrapperRegion, WrapperValue } from '
 import { docText, HELPER_TYPES, literal, propertyAccess, propertyKey, stringLiteral } from './naming.js';
 
 /** The names every wrapper declares besides the class and its interfaces (none can clash with a PascalCase class name). */
-const HELPERS = { ...HELPER_TYPES, url: 'MODEL_URL', toOrt: 'toOrt', fromOrt: 'fromOrt' } as const;
+const HELPERS = { ...HELPER_TYPES, url: 'MODEL_URL', toOrt: 'toOrt', fromOrt: 'fromOrt', verify: 'verifyModel' } as const;
 
 /** What `emitWrapper` needs besides the model. */
 export interface EmitOptions {
@@ -42,6 +42,9 @@ export function emitWrapper(model: WrapperModel, options: EmitOptions): string {
   });
   const file = project.createSourceFile(`/${model.fileStem}.ts`);
   file.addImportDeclarations([
+    { moduleSpecifier: 'node:crypto', namedImports: ['createHash'] },
+    { moduleSpecifier: 'node:fs/promises', namedImports: ['readFile'] },
+    { moduleSpecifier: 'node:path', namedImports: ['basename', 'dirname', 'join'] },
     { moduleSpecifier: 'node:url', namedImports: ['fileURLToPath'] },
     { moduleSpecifier: 'onnxruntime-node', namespaceImport: 'ort' },
   ]);
@@ -111,6 +114,40 @@ function addHelpers(file: SourceFile, model: WrapperModel, options: EmitOptions)
     declarations: [{ name: HELPERS.url, initializer: `new URL(${stringLiteral(options.modelUrl)}, import.meta.url)` }],
   });
   const { tensor, dim } = HELPERS;
+  file.addFunction({
+    name: HELPERS.verify,
+    isAsync: true,
+    docs: [
+      "Refuse model bytes that no longer match the sha256 that the manifest.json beside them records (a corrupted or replaced file); a model without a manifest, or one it does not list, is not checked.",
+    ],
+    parameters: [
+      { name: 'where', type: 'string' },
+      { name: 'path', type: 'string' },
+      { name: 'bytes', type: 'Uint8Array' },
+    ],
+    returnType: 'Promise<void>',
+    statements: [
+      "const manifestPath = join(dirname(path), 'manifest.json');",
+      'let text: string;',
+      `try {
+        text = await readFile(manifestPath, 'utf8');
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') return;
+        throw err;
+      }`,
+      'let recorded: unknown;',
+      `try {
+        recorded = (JSON.parse(text) as { files?: Record<string, { sha256?: unknown }> }).files?.[basename(path)]?.sha256;
+      } catch {
+        throw new Error(\`\${where}: \${manifestPath} is not valid JSON (corrupted?); pass { verify: false } to skip the check\`);
+      }`,
+      'if (recorded === undefined) return;',
+      "const actual = createHash('sha256').update(bytes).digest('hex');",
+      `if (actual !== recorded) {
+        throw new Error(\`\${where}: \${path} does not match the sha256 that \${manifestPath} records: the file changed after export (corrupted, or replaced without its manifest); pass { verify: false } to load it anyway\`);
+      }`,
+    ],
+  });
   file.addFunction({
     name: HELPERS.toOrt,
     docs: ["Check an input against its declared shape (binding symbolic dims in `sizes`) and wrap it for onnxruntime."],
@@ -233,10 +270,15 @@ function loadMethod(model: WrapperModel, options: EmitOptions): OptionalKind<Met
     name: 'load',
     isStatic: true,
     isAsync: true,
-    docs: [docText(`Open an onnxruntime-node session on the model (by default \`${options.modelUrl}\`, relative to this module), on the CPU unless \`device: 'cuda'\`, which needs onnxruntime-node's CUDA execution provider and never falls back to the CPU.`)],
+    docs: [
+      docText(
+        `Open an onnxruntime-node session on the model (by default \`${options.modelUrl}\`, relative to this module), on the CPU unless \`device: 'cuda'\`, which needs onnxruntime-node's CUDA execution provider and never falls back to the CPU. ` +
+          'A model whose bytes no longer match the sha256 that the manifest.json beside it records is refused, unless `verify: false`.',
+      ),
+    ],
     parameters: [
       { name: 'path', type: 'string', initializer: `fileURLToPath(${HELPERS.url})` },
-      { name: 'options', type: "{ device?: 'cpu' | 'cuda' }", initializer: '{}' },
+      { name: 'options', type: "{ device?: 'cpu' | 'cuda'; verify?: boolean }", initializer: '{}' },
     ],
     returnType: `Promise<${model.className}>`,
     statements: [
@@ -244,8 +286,15 @@ function loadMethod(model: WrapperModel, options: EmitOptions): OptionalKind<Met
       `if (device !== 'cpu' && device !== 'cuda') throw new Error(\`${where}: unknown device '\${String(device)}': expected 'cpu' or 'cuda'\`);`,
       // Only the CUDA EP for cuda: onnxruntime would otherwise run what it cannot place on the GPU on the CPU without a word.
       "const executionProviders = device === 'cuda' ? [{ name: 'cuda' }] : ['cpu'];",
+      'let bytes: Uint8Array;',
       `try {
-        return new ${model.className}(await ort.InferenceSession.create(path, { executionProviders }));
+        bytes = new Uint8Array(await readFile(path));
+      } catch (err) {
+        throw new Error(\`${where}: cannot read \${path}: \${err instanceof Error ? err.message : String(err)}\`, { cause: err });
+      }`,
+      `if (options.verify !== false) await ${HELPERS.verify}(${stringLiteral(where)}, path, bytes);`,
+      `try {
+        return new ${model.className}(await ort.InferenceSession.create(bytes, { executionProviders }));
       } catch (err) {
         const message = (err instanceof Error ? err.message : String(err)).replace(/\\s+/g, ' ').trim();
         throw new Error(\`${where}: onnxruntime could not open \${path} on \${device}: \${message}\`, { cause: err });

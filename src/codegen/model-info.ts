@@ -12,6 +12,7 @@ import { inspectModel, type InspectReport, type InspectValue } from '../onnx/ins
 import { readModelFile } from '../onnx/load.js';
 import { arrayTypeFor, SUPPORTED_DTYPES } from './dtypes.js';
 import { className, kebabCase } from './naming.js';
+import { verifyModelBytes } from '../lower/verify.js';
 
 /** A declared dimension: a fixed size, a symbol bound at run time (`'B'`), or null when the model leaves it open. */
 export type WrapperDim = number | string | null;
@@ -82,6 +83,8 @@ export interface DescribeOptions {
   name?: string;
   /** Read manifest.json beside the model when there is one (default true). */
   manifest?: boolean;
+  /** Check the model against the sha256 that the manifest beside it records, refusing a mismatch (default true). */
+  verify?: boolean;
 }
 
 /**
@@ -104,6 +107,8 @@ export async function describeModel(path: string, options: DescribeOptions = {})
   const role = meta.get('twnn.role');
 
   const declared = manifest ? manifestIo(manifest, modelFile, report, path) : { inputs: report.inputs.map(fromInspect), outputs: report.outputs.map(fromInspect) };
+  // After the I/O check: a manifest of another model says so more usefully than a sha256 mismatch.
+  if (manifest && options.verify !== false) await verifyModelBytes(path, new Uint8Array(await readFile(path)));
   const inferenceModel = twnn && role === undefined;
   const inputs = declared.inputs.map((v) => typed(v, 'input', path));
   const outputs = declared.outputs.map((v) => typed(v, 'output', path, inferenceModel ? twnnOutputMeaning(v.name) : undefined));

@@ -15,6 +15,7 @@ import {
 } from './device.js';
 import { validateFeeds, type IoInfo } from './feeds.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensor.js';
+import { verifyModelBytes } from '../lower/verify.js';
 
 /** How to open a session. */
 export interface OpenOptions {
@@ -26,6 +27,12 @@ export interface OpenOptions {
   where?: string;
   /** onnxruntime-node's native directory, where the CUDA EP libraries are looked for (tests inject one). */
   nativeDir?: string;
+  /**
+   * Check a model file against the sha256 that the manifest.json beside it
+   * records, and refuse it when they differ (default true; a file without a
+   * manifest is not checked).
+   */
+  verify?: boolean;
 }
 
 /**
@@ -90,7 +97,9 @@ export class TwnnSession {
  * Open `model` (a path or the `.onnx` bytes) on a device. A missing, empty or
  * non-ONNX file is a FormatError naming it; a cuda device without the CUDA EP,
  * or whose session cannot be created, is a one-line TwnnError saying how to
- * set it up. There is never a CPU fallback for a cuda device.
+ * set it up. There is never a CPU fallback for a cuda device. A file that
+ * no longer matches the manifest.json beside it is refused (`verify: false`
+ * skips the check).
  *
  * @example
  * const session = await openSession(bytes, { device: 'cuda:0', where: 'sine-mlp' });
@@ -100,6 +109,7 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   const where = typeof model === 'string' ? model : (options.where ?? 'model');
   assertDeviceAvailable(device, options.nativeDir);
   const bytes = typeof model === 'string' ? await readModelBytes(model) : model;
+  if (typeof model === 'string' && options.verify !== false) await verifyModelBytes(model, bytes);
   const declared = declaredShapes(bytes, where);
   if (device.kind === 'cuda') applyTf32Setting(options.tf32);
   let session: ort.InferenceSession;

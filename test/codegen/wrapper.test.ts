@@ -23,7 +23,7 @@ interface MnistMlpWrapper {
   close(): Promise<void>;
 }
 interface WrapperClass<W> {
-  load(path?: string, options?: { device?: 'cpu' | 'cuda' }): Promise<W>;
+  load(path?: string, options?: { device?: 'cpu' | 'cuda'; verify?: boolean }): Promise<W>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
 }
@@ -106,7 +106,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
     expect(cls.getMethodOrThrow('load').isStatic()).toBe(true);
     expect(cls.getJsDocs()[0]!.getDescription()).toContain('region1: tol 0.001, maxIter 300, norm max, wormholes 3->1 (gate bias -4), backward implicit');
     // Only onnxruntime-node and Node's own modules: never twnn.
-    expect(file.getImportDeclarations().map((d) => d.getModuleSpecifierValue())).toEqual(['node:url', 'onnxruntime-node']);
+    expect(file.getImportDeclarations().map((d) => d.getModuleSpecifierValue())).toEqual(['node:crypto', 'node:fs/promises', 'node:path', 'node:url', 'onnxruntime-node']);
   });
 
   it('type-checks with zero diagnostics under the strict tsconfig, and its types reject wrong inputs', () => {
@@ -159,8 +159,21 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
     } finally {
       await model.close();
     }
-    await expect(MnistMlp.load(ws.path('nowhere.onnx'))).rejects.toThrow(/^MnistMlp\.load: onnxruntime could not open .*nowhere\.onnx on cpu: /);
+    await expect(MnistMlp.load(ws.path('nowhere.onnx'))).rejects.toThrow(/^MnistMlp\.load: cannot read .*nowhere\.onnx: ENOENT/);
     await expect(MnistMlp.load(modelPath, { device: 'tpu' as never })).rejects.toThrow("MnistMlp.load: unknown device 'tpu'");
+  });
+
+  it('refuses a model that no longer matches the manifest beside it, unless verify: false; codegen refuses it too (issue 13)', async () => {
+    const { MnistMlp } = await importModule<{ MnistMlp: WrapperClass<MnistMlpWrapper> }>(wrapperPath);
+    const bytes = new Uint8Array(readFileSync(modelPath));
+    bytes[bytes.length - 64] ^= 0x10; // a bit flip in the last initializer: still a valid model
+    const corrupt = ws.write('corrupt/model.onnx', bytes);
+    ws.write('corrupt/manifest.json', readFileSync(ws.path('mnist-mlp', 'manifest.json')));
+    await expect(MnistMlp.load(corrupt)).rejects.toThrow(/^MnistMlp\.load: .*corrupt\/model\.onnx does not match the sha256 that .*corrupt\/manifest\.json records/);
+    const loaded = await MnistMlp.load(corrupt, { verify: false });
+    await loaded.close();
+    await expect(generateWrapper(corrupt)).rejects.toThrow(/corrupt\/model\.onnx: does not match .*manifest\.json .*--no-verify/);
+    expect((await generateWrapper(corrupt, { verify: false })).model.className).toBe('MnistMlp');
   });
 
   it('is deterministic: the same text on every run and for another export of the same spec', async () => {

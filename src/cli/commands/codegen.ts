@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { noVerifyOption } from '../options.js';
 
 interface CodegenFlags {
   out?: string;
   name?: string;
   manifest: boolean;
+  verify: boolean;
 }
 
 /**
@@ -22,11 +24,13 @@ export function registerCodegen(program: Command): void {
     .option('-o, --out <file.ts>', "the module to write (default: <model dir>/<model name>.ts; the name is the manifest's, else the file's)")
     .option('--name <name>', 'model name for the class (PascalCase of it) and the default file name')
     .option('--no-manifest', 'ignore the manifest.json beside the model')
+    .addOption(noVerifyOption())
     .action(async (model: string, flags: CodegenFlags) => {
       // ts-morph is large: load it only when this command runs, not on every CLI start.
       const { writeWrapper } = await import('../../codegen/generate.js');
       const { path, model: info } = await writeWrapper(model, {
         manifest: flags.manifest,
+        verify: flags.verify,
         ...(flags.out !== undefined ? { out: flags.out } : {}),
         ...(flags.name !== undefined ? { name: flags.name } : {}),
       });

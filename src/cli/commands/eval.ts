@@ -12,7 +12,7 @@ import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { EVAL_BATCH } from '../../runtime/trainer.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
-import { parseInteger } from '../options.js';
+import { noVerifyOption, parseInteger } from '../options.js';
 import { testText } from './train.js';
 
 interface EvalFlags extends DeviceFlags {
@@ -20,6 +20,7 @@ interface EvalFlags extends DeviceFlags {
   split: 'test' | 'train';
   batch: number;
   report?: string;
+  verify: boolean;
 }
 
 /**
@@ -44,11 +45,12 @@ export function registerEval(program: Command): void {
     .option('--report <dir>', "also write the task report's pictures and report.json to this folder (sine: the generated wave and the sweeps histogram)")
     .addOption(deviceOption())
     .addOption(tf32Option())
+    .addOption(noVerifyOption())
     .action(async (model: string, flags: EvalFlags) => {
       const device = deviceFromFlags(flags);
       if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
       const task = readTask(model);
-      const session = await openSession(model, { device });
+      const session = await openSession(model, { device, verify: flags.verify });
       try {
         const regions = regionLimits(await readModelFile(model));
         const { data, loss } = chooseData(model, session, flags.data, task);

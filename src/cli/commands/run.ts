@@ -8,9 +8,11 @@ import { openSession } from '../../runtime/session.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
 import { readInputFile } from '../inputs.js';
+import { noVerifyOption } from '../options.js';
 
 interface RunFlags extends DeviceFlags {
   input: string;
+  verify: boolean;
   output?: string;
   json?: boolean;
 }
@@ -38,9 +40,10 @@ export function registerRun(program: Command): void {
     .addOption(deviceOption())
     .addOption(tf32Option())
     .option('--json', 'print every output as JSON: {"<name>": {"dtype", "shape", "data"}}')
+    .addOption(noVerifyOption())
     .action(async (model: string, flags: RunFlags) => {
       const device = deviceFromFlags(flags);
-      const session = await openSession(model, { device });
+      const session = await openSession(model, { device, verify: flags.verify });
       try {
         const regions = regionLimits(await readModelFile(model));
         const feeds = await readInputFile(flags.input, session.inputs);
