@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { TwnnError } from '../ir/errors.js';
+import { fileErrorCause } from '../onnx/files.js';
 
 /** Exit status of a usage error, a bad input file or any other TwnnError. */
 export const EXIT_USAGE = 2;
@@ -29,8 +30,7 @@ function userMessage(err: unknown): string | undefined {
   if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
   const e = err as NodeJS.ErrnoException;
   if (e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string') {
-    const what: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory' };
-    return `cannot ${e.syscall} ${e.path ? `'${e.path}'` : ''}: ${what[e.code] ?? e.code}`;
+    return `cannot ${e.syscall}${e.path ? ` '${e.path}'` : ''}: ${fileErrorCause(e)}`;
   }
   return undefined;
 }

@@ -2,7 +2,8 @@
 // train_steps.onnx (jvp.onnx on request), then manifest.json.
 import { join } from 'node:path';
 import { numel, type Graph } from '../ir/index.js';
-import { writeFileAtomic } from '../onnx/files.js';
+import { writeFilesAtomic } from '../onnx/files.js';
+import { withFolderLock } from '../onnx/folder-lock.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { loopMetadata } from './fixed-point.js';
@@ -36,9 +37,11 @@ export interface ExportResult {
  * `twnn.*` metadata, the spec's description as doc_string), `grad.onnx`,
  * `train.onnx`, `train_steps.onnx` (parameters as inputs, DESIGN §3), with
  * `options.jvp` also `jvp.onnx` (src/lower/jvp.ts: parameters as
- * initializers), and `manifest.json`. Every graph is built before anything is written; each file
- * is written atomically, and the manifest last, so a folder with a manifest
- * holds a complete export. Two exports of the same spec and options are
+ * initializers), and `manifest.json`. Every graph is built before anything
+ * is written, and the files are written all or nothing (a full disk or a
+ * read-only folder leaves it as it was, with an error naming the path and the
+ * cause). The folder is locked while it is written: another twnn writing
+ * there is refused (src/onnx/folder-lock.ts). Two exports of the same spec and options are
  * byte-identical. The optimizer comes from `options.optimizer`, then the
  * spec's `task.train`, then Adam with lr 1e-3.
  *
@@ -46,6 +49,10 @@ export interface ExportResult {
  * const { files, manifest } = await exportModel(sineMlp, 'exported/sine-mlp', { seed: 0, optimizer: { kind: 'sgd', momentum: 0.9 } });
  */
 export async function exportModel(spec: ModelSpec, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
+  return withFolderLock(outDir, 'build', () => exportUnlocked(spec, outDir, options));
+}
+
+async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOptions): Promise<ExportResult> {
   const dtype = options.dtype ?? 'float32';
   const opset = options.opset ?? DEFAULT_OPSET;
   const seed = options.seed ?? 0;
@@ -99,8 +106,8 @@ export async function exportModel(spec: ModelSpec, outDir: string, options: Expo
   });
 
   const paths = bytes.map(([name]) => join(outDir, name));
-  for (const [i, [, b]] of bytes.entries()) await writeFileAtomic(paths[i], b);
   const manifestPath = join(outDir, MANIFEST_FILE);
-  await writeFileAtomic(manifestPath, manifestText(manifest));
+  // All or nothing: a full disk leaves the folder as it was, not model.onnx without its manifest.
+  await writeFilesAtomic([...bytes.map(([, b], i) => [paths[i], b] as const), [manifestPath, manifestText(manifest)]]);
   return { files: [...paths, manifestPath], manifest };
 }

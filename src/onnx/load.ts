@@ -1,5 +1,6 @@
 // Reading .onnx files: decode, reject anything that is not a usable ONNX model, read weights.
-import { readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { FormatError, type Tensor } from '../ir/index.js';
 import { onnx, toNumber, type OnnxTypes } from './proto.js';
 import { tensorFromProto } from './tensor-proto.js';
@@ -34,15 +35,35 @@ export function parseModel(bytes: Uint8Array, where: string): OnnxTypes.IModelPr
  * @example const model = await readModelFile('exported/sine/model.onnx');
  */
 export async function readModelFile(path: string): Promise<OnnxTypes.IModelProto> {
-  let bytes: Uint8Array;
+  return parseModel(await readModelBytes(path), path);
+}
+
+/**
+ * The bytes of an `.onnx` file. A missing or unreadable path, or one that is
+ * not a regular file (a FIFO would block every command reading it, a device
+ * never ends), is a FormatError naming it.
+ *
+ * @example const bytes = await readModelBytes('exported/sine-mlp/model.onnx');
+ */
+export async function readModelBytes(path: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(path);
+    const info = await stat(path);
+    if (!info.isFile()) throw new FormatError(`${path}: cannot read ONNX file (${info.isDirectory() ? 'is a directory' : `not a regular file: ${specialKind(info)}`})`);
+    return new Uint8Array(await readFile(path));
   } catch (err) {
+    if (err instanceof FormatError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message.split('\n')[0];
     throw new FormatError(`${path}: cannot read ONNX file (${why})`);
   }
-  return parseModel(bytes, path);
+}
+
+function specialKind(info: Stats): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  return 'not a file';
 }
 
 /**

@@ -1,7 +1,7 @@
 // Losses and accuracy computed in JS from a model's `y` (evaluation), and the
 // metrics.jsonl log a training run writes.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../onnx/files.js';
+import { fileError, writeFileAtomic } from '../onnx/files.js';
 import { TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { sequentialBatches, type Dataset } from '../data/batches.js';
@@ -169,7 +169,11 @@ export class MetricsLog {
 
   /** Append one record (synchronously, so a crash loses at most the line being written). */
   write(record: MetricsRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (err) {
+      throw fileError('write', this.path, err);
+    }
   }
 
   /**

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { FormatError, TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
-import { parseModel } from '../onnx/load.js';
+import { parseModel, readModelBytes } from '../onnx/load.js';
 import {
   applyTf32Setting,
   assertDeviceAvailable,
@@ -126,21 +125,6 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   return new TwnnSession(session, device, session.inputMetadata.map(info), session.outputMetadata.map(info), where);
 }
 
-/**
- * The bytes of an `.onnx` file; a missing or unreadable file is a FormatError
- * naming the path (the same words as `readModelFile`).
- *
- * @example const bytes = await readModelBytes('exported/sine-mlp/model.onnx');
- */
-export async function readModelBytes(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : oneLine((err as Error).message);
-    throw new FormatError(`${path}: cannot read ONNX file (${why})`);
-  }
-}
 
 /**
  * Names of the graph inputs and outputs that declare a shape. Parsing the

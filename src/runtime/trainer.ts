@@ -27,6 +27,7 @@ import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
 import { evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
 import { openSession, type TwnnSession } from './session.js';
+import { withFolderLock } from '../onnx/folder-lock.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 /** Rows per inference run when evaluating (the same default as `twnn eval --batch`). */
@@ -118,6 +119,11 @@ export interface TrainResult {
  * console.log(result.test.loss);
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  // One writer per folder: a second run into it is refused while this one lives.
+  return withFolderLock(options.outDir, 'train', () => trainUnlocked(options));
+}
+
+async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const { spec, outDir } = options;
   const device = typeof options.device === 'string' ? parseDevice(options.device) : (options.device ?? { kind: 'cpu' as const });
   // Fail before the (slow) export and data loading.
