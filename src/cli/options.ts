@@ -1,6 +1,17 @@
 import { InvalidArgumentError, Option } from 'commander';
 
 /**
+ * Parse a positive finite number option value, for commander.
+ *
+ * @example program.option('--lr <x>', 'learning rate', (v) => parsePositiveNumber(v, '--lr'))
+ */
+export function parsePositiveNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} expects a positive number`);
+  return n;
+}
+
+/**
  * Parse an integer option value at least `min`, for commander (a bad value is
  * a usage error naming the flag).
  *

@@ -39,6 +39,12 @@ export interface InspectLoop {
   bodyNodesTotal: number;
   /** The trip count M where it is an initializer or Constant; null when absent or computed. */
   tripCount: number | null;
+  /**
+   * What bounds the Loop: a `constant` trip count; one computed at `run time`;
+   * `none` (M omitted: only its condition stops it); or a constant so `huge`
+   * (2^31 or more) that it bounds nothing. The last two are flagged.
+   */
+  bound: 'constant' | 'run time' | 'none' | 'huge';
   /** Loop-carried values (inputs after M and cond). */
   carried: number;
   /** twnn's iterator config, when the model's metadata has one for this node. */
@@ -144,6 +150,9 @@ export function inspectModel(model: OnnxTypes.IModelProto): InspectReport {
   };
 }
 
+/** A trip count this large bounds nothing in practice: 2^31 sweeps of even a tiny body take days. */
+const HUGE_TRIP_COUNT = 2 ** 31;
+
 function describeLoop(
   n: OnnxTypes.INodeProto,
   path: string[],
@@ -159,8 +168,10 @@ function describeLoop(
     bodyNodes: (body.node ?? []).length,
     bodyNodesTotal: countNodes(body),
     tripCount: m ? visible.get(m) ?? null : null,
+    bound: 'constant',
     carried: Math.max(0, (n.input ?? []).length - 2),
   };
+  loop.bound = !m ? 'none' : loop.tripCount === null ? 'run time' : loop.tripCount >= HUGE_TRIP_COUNT ? 'huge' : 'constant';
   const raw = configs.get(loop.name);
   if (raw !== undefined) {
     try {
@@ -258,8 +269,15 @@ export function formatInspect(r: InspectReport): string {
       [...l.path, l.name].join(' > ') || '(unnamed)',
       `depth ${l.depth}`,
       `body ${l.bodyNodes} nodes`,
-      `trip count ${l.tripCount ?? '-'}`,
+      l.bound === 'none' ? 'UNBOUNDED: no trip count' : l.bound === 'huge' ? `UNBOUNDED: trip count ${l.tripCount}` : `trip count ${l.tripCount ?? 'set at run time'}`,
       l.configError ? `config: ${l.configError}` : l.config ? formatConfig(l.config) : '',
+    ]));
+  }
+  const unbounded = r.loops.filter((l) => l.bound === 'none' || l.bound === 'huge');
+  if (unbounded.length > 0) {
+    section(`warnings (${unbounded.length})`, unbounded.map((l) => [
+      `Loop '${l.name}'`,
+      `${l.bound === 'none' ? 'has no trip count: only its condition stops it' : `has trip count ${l.tripCount}`}; it may never finish (run and eval take --timeout)`,
     ]));
   }
   section('totals', [

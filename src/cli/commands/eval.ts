@@ -13,6 +13,7 @@ import { EVAL_BATCH } from '../../runtime/trainer.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { noVerifyOption, parseInteger } from '../options.js';
+import { superviseTimeout, timeoutOption } from '../timeout.js';
 import { testText } from './train.js';
 
 interface EvalFlags extends DeviceFlags {
@@ -21,6 +22,7 @@ interface EvalFlags extends DeviceFlags {
   batch: number;
   report?: string;
   verify: boolean;
+  timeout?: number;
 }
 
 /**
@@ -46,7 +48,9 @@ export function registerEval(program: Command): void {
     .addOption(deviceOption())
     .addOption(tf32Option())
     .addOption(noVerifyOption())
+    .addOption(timeoutOption())
     .action(async (model: string, flags: EvalFlags) => {
+      await superviseTimeout(flags.timeout, model);
       const device = deviceFromFlags(flags);
       if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
       const task = readTask(model);

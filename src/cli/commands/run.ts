@@ -9,10 +9,12 @@ import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../
 import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
 import { readInputFile } from '../inputs.js';
 import { noVerifyOption } from '../options.js';
+import { superviseTimeout, timeoutOption } from '../timeout.js';
 
 interface RunFlags extends DeviceFlags {
   input: string;
   verify: boolean;
+  timeout?: number;
   output?: string;
   json?: boolean;
 }
@@ -41,7 +43,9 @@ export function registerRun(program: Command): void {
     .addOption(tf32Option())
     .option('--json', 'print every output as JSON: {"<name>": {"dtype", "shape", "data"}}')
     .addOption(noVerifyOption())
+    .addOption(timeoutOption())
     .action(async (model: string, flags: RunFlags) => {
+      await superviseTimeout(flags.timeout, model);
       const device = deviceFromFlags(flags);
       const session = await openSession(model, { device, verify: flags.verify });
       try {

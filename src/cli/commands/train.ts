@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { MODEL_FILE } from '../../lower/artifacts.js';
 import { taskReport } from '../../report/task-report.js';
@@ -8,7 +8,7 @@ import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
 import { OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
-import { formatBytes, parseInteger } from '../options.js';
+import { formatBytes, parseInteger, parsePositiveNumber } from '../options.js';
 import { fromGraphFile, loadModelSpec } from '../graph-file.js';
 
 interface TrainFlags extends DeviceFlags {
@@ -44,7 +44,7 @@ export function registerTrain(program: Command): void {
     .argument('<graph>', 'TypeScript file whose default export is defineModel(...) with a task')
     .option('--epochs <n>', 'epochs (default: task.train.epochs, else 10)', (v) => parseInteger(v, '--epochs', 1))
     .option('--batch <n>', 'mini-batch size (default: task.train.batch, else 64)', (v) => parseInteger(v, '--batch', 1))
-    .option('--lr <x>', 'learning rate (default: task.train.lr, else 0.001)', parsePositive)
+    .option('--lr <x>', 'learning rate (default: task.train.lr, else 0.001)', (v) => parsePositiveNumber(v, '--lr'))
     .addOption(
       new Option('--lr-schedule <name>', 'learning-rate schedule: constant, or cosine decay to 0 over all planned steps (default: task.train.lrSchedule, else constant)').choices([
         'constant',
@@ -193,12 +193,6 @@ function duration(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;
   const m = Math.floor(seconds / 60);
   return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
-function parsePositive(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--lr expects a positive number');
-  return n;
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
