@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { TwnnError } from '../ir/errors.js';
+import { oneLine, printable } from '../ir/text.js';
 import { fileErrorCause } from '../onnx/files.js';
 
 /** Exit status of a usage error, a bad input file or any other TwnnError. */
@@ -17,7 +18,8 @@ export const EXIT_INTERNAL = 1;
 export function reportError(err: unknown, stderr: (text: string) => void = (t) => process.stderr.write(t)): number {
   const message = userMessage(err);
   if (message !== undefined) {
-    stderr(`twnn: error: ${message.replace(/\s+/g, ' ').trim()}\n`);
+    // One line, inert: a message may quote a model's names (newlines would forge lines, escapes drive the terminal).
+    stderr(`twnn: error: ${printable(oneLine(message))}\n`);
     return EXIT_USAGE;
   }
   stderr(`twnn: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -53,6 +53,9 @@ export async function readInputFile(path: string, inputs: readonly IoInfo[]): Pr
   return feeds;
 }
 
+/** The deepest nesting a JSON input may have (ONNX Runtime's CPU kernels stop well below it). */
+const MAX_JSON_RANK = 32;
+
 /**
  * A tensor from a nested JSON array (or a bare number for a scalar), of
  * `dtype`. Ragged arrays, non-numbers and non-integers for integer dtypes are
@@ -63,7 +66,9 @@ export async function readInputFile(path: string, inputs: readonly IoInfo[]): Pr
 export function tensorFromJson(value: unknown, dtype: DType, name: string, file: string): Tensor {
   const where = `${file}: ${name}`;
   const shape: number[] = [];
-  for (let v = value; Array.isArray(v); v = v[0]) shape.push(v.length);
+  for (let v = value; Array.isArray(v) && shape.length <= MAX_JSON_RANK; v = v[0]) shape.push(v.length);
+  // The walk below recurses once per axis: refuse absurd nesting before it overflows the stack.
+  if (shape.length > MAX_JSON_RANK) throw new FormatError(`${where}: arrays nested more than ${MAX_JSON_RANK} deep; a tensor has at most ${MAX_JSON_RANK} dimensions here`);
   const flat: number[] = [];
   const walk = (v: unknown, axis: number, path: string) => {
     if (axis === shape.length) {

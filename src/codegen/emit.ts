@@ -14,6 +14,7 @@ import {
   type PropertySignatureStructure,
   type SourceFile,
 } from 'ts-morph';
+import { oneLine } from '../ir/text.js';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
 import type { WrapperModel, WrapperPredict, WrapperRegion, WrapperValue } from './model-info.js';
 import { docText, HELPER_TYPES, literal, propertyAccess, propertyKey, stringLiteral } from './naming.js';
@@ -384,6 +385,4 @@ function shapeText(shape: readonly (number | string | null)[] | null): string {
   return shape === null ? '(shape not declared)' : `\`${dimsText(shape)}\``;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ');
-}
+

@@ -1,3 +1,4 @@
+import { printable } from '../ir/text.js';
 // Names and literals for generated TypeScript: class and file names from a
 // model name, property keys and string literals that are always valid source.
 
@@ -63,8 +64,9 @@ export function isIdentifier(name: string): boolean {
  * @example stringLiteral("it's") // "'it\\'s'"
  */
 export function stringLiteral(text: string): string {
-  const escaped = text.replace(/[\\'\n\r\u2028\u2029]/g, (c) =>
-    c === '\\' ? '\\\\' : c === "'" ? "\\'" : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16)}`,
+  // Control characters too: the generated source stays plain text, whatever the model's names hold.
+  const escaped = text.replace(/[\\'\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\\' ? '\\\\' : c === "'" ? "\\'" : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   return `'${escaped}'`;
 }
@@ -106,5 +108,6 @@ export function literal(value: string | number | null | readonly (string | numbe
  * @example docText('glob: *' + '/x') // 'glob: *\\/x'
  */
 export function docText(text: string): string {
-  return text.replace(/\*\//g, '*\\/').replace(/\r\n?/g, '\n');
+  // Lines stay lines; any other control character (from a model's strings) is written as an escape.
+  return text.replace(/\*\//g, '*\\/').replace(/\r\n?/g, '\n').split('\n').map(printable).join('\n');
 }

@@ -8,3 +8,4 @@ export * from './opdef.js';
 export * from './shape.js';
 export * from './tensor.js';
 export * from './value.js';
+export * from './text.js';

@@ -1,5 +1,5 @@
 // `twnn inspect`: a summary of any .onnx model (twnn's or foreign), as data and as aligned text.
-import { onnxDTypeName } from '../ir/index.js';
+import { oneLine, onnxDTypeName, printable } from '../ir/index.js';
 import { onnx, toNumber, type OnnxTypes } from './proto.js';
 
 /** A graph input or output: dims are numbers, dim_param names, or '?'; shape is null when the rank is unknown. */
@@ -248,17 +248,18 @@ function constantScalar(n: OnnxTypes.INodeProto): number | undefined {
  */
 export function formatInspect(r: InspectReport): string {
   const lines: string[] = [];
+  // Every cell may hold a string from the model: escaped, it prints as inert text on one line.
   const section = (title: string, rows: string[][]) => {
-    lines.push(title);
-    lines.push(...table(rows).map((l) => `  ${l}`));
+    lines.push(printable(title));
+    lines.push(...table(rows.map((row) => row.map(printable))).map((l) => `  ${l}`));
   };
   section('model', [
     ['ir version', String(r.irVersion)],
     ['opsets', r.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')],
     ['producer', `${r.producer.name} ${r.producer.version}`.trim() || '-'],
     ['graph', r.graphName || '-'],
-    ...(r.docString ? [['doc', oneLine(r.docString)]] : []),
-    ...(r.graphDocString ? [['graph doc', oneLine(r.graphDocString)]] : []),
+    ...(r.docString ? [['doc', oneLine(r.docString, CELL_MAX)]] : []),
+    ...(r.graphDocString ? [['graph doc', oneLine(r.graphDocString, CELL_MAX)]] : []),
   ]);
   const io = (v: InspectValue) => [v.name, v.dtype, v.shape ? `[${v.shape.join(',')}]` : '(unknown rank)'];
   section(`inputs (${r.inputs.length})`, r.inputs.map(io));
@@ -284,7 +285,7 @@ export function formatInspect(r: InspectReport): string {
     ['If nodes', String(r.ifCount)],
     ['parameters', `${r.parameters.toLocaleString('en-US')} in ${r.initializers} initializers`],
   ]);
-  if (r.metadata.length > 0) section(`metadata (${r.metadata.length})`, r.metadata.map((m) => [m.key, oneLine(m.value)]));
+  if (r.metadata.length > 0) section(`metadata (${r.metadata.length})`, r.metadata.map((m) => [m.key, oneLine(m.value, CELL_MAX)]));
   return lines.join('\n');
 }
 
@@ -303,10 +304,7 @@ function formatConfig(c: LoopConfig): string {
 }
 
 // Long values (a twnn.loop JSON) would wreck the alignment; the JSON report keeps them whole.
-function oneLine(s: string, max = 100): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
+const CELL_MAX = 100;
 
 /** Left-aligned columns, two spaces apart, trailing blanks trimmed. */
 function table(rows: string[][]): string[] {

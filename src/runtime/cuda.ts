@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
+import { oneLine } from '../ir/text.js';
 import { checkCudaAvailable, CUDA_INSTALL_HINT, ortNativeDir, type CudaCheck } from './device.js';
 import { readElfDynamic } from './elf.js';
 import { findLibrary, locateLibrary, systemLibrarySearch, type LibrarySearch } from './shared-libraries.js';
@@ -188,7 +189,7 @@ export function queryGpus(run: (cmd: string, args: string[]) => { status: number
     const code = (r.error as NodeJS.ErrnoException).code;
     return { error: code === 'ENOENT' ? 'nvidia-smi not found (no NVIDIA driver installed)' : `nvidia-smi failed: ${r.error.message}` };
   }
-  if (r.status !== 0) return { error: `nvidia-smi failed: ${oneLineText(r.stdout + r.stderr) || `exit status ${r.status}`}` };
+  if (r.status !== 0) return { error: `nvidia-smi failed: ${oneLine(r.stdout + r.stderr) || `exit status ${r.status}`}` };
   const gpus = r.stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -254,6 +255,4 @@ export function cudaLoadReason(options: CudaCheckOptions = {}): string | undefin
   }
 }
 
-function oneLineText(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
+

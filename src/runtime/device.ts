@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { oneLine } from '../ir/text.js';
 import type { InferenceSession } from 'onnxruntime-node';
 import { TwnnError } from '../ir/errors.js';
 import { cudaLoadReason } from './cuda.js';
@@ -129,7 +130,4 @@ export function sessionCreationError(err: unknown, device: Device, where: string
   return new TwnnError(`${where}: onnxruntime could not create a CUDA session on ${formatDevice(device)}: ${message} (${reason}; see 'twnn doctor')`);
 }
 
-/** Collapse an onnxruntime message (often multi-line) to one line. @example oneLine('a\n  b') // 'a b' */
-export function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
+export { oneLine };

@@ -15,6 +15,7 @@ import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../
 import { noVerifyOption, parseInteger } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
 import { testText } from './train.js';
+import { printable } from '../../ir/text.js';
 
 interface EvalFlags extends DeviceFlags {
   data?: 'mnist' | 'sine';
@@ -67,7 +68,8 @@ export function registerEval(program: Command): void {
           hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
         ];
         for (const u of result.unsettled) if (u.count > 0) lines.push(unsettledSummary(u));
-        process.stdout.write(`${lines.join('\n')}\n`);
+        // One line each, naming the model's regions: escaped (issue 13).
+        process.stdout.write(`${lines.map(printable).join('\n')}\n`);
         checkSettled(result.unsettled, `${model} on ${dataset.name}`);
         // The task's report (sine: free-running generation) scores the test split, so it goes with --split test only.
         const report = flags.split === 'test' ? await taskReport({ data, model: session, ...(flags.report !== undefined ? { outDir: flags.report } : {}) }) : undefined;

@@ -10,6 +10,7 @@ import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '..
 import { readInputFile } from '../inputs.js';
 import { noVerifyOption } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
+import { printable } from '../../ir/text.js';
 
 interface RunFlags extends DeviceFlags {
   input: string;
@@ -55,9 +56,10 @@ export function registerRun(program: Command): void {
         checkFixedPoint(outputs, model, regions.map((r) => r.region));
         checkSettled(unsettledSamples(outputs, regions), model);
         // With --json, stdout carries only the JSON; notes go to stderr.
-        const note = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
+        // Notes are one line each, and may name the model's regions and outputs: escaped (issue 13).
+        const note = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${printable(text)}\n`);
         if (flags.json) process.stdout.write(outputsJsonText(outputs));
-        else process.stdout.write(`${Object.entries(outputs).map(([name, t]) => formatOutput(name, t)).join('\n')}\n`);
+        else process.stdout.write(`${Object.entries(outputs).map(([name, t]) => formatOutput(printable(name), t)).join('\n')}\n`);
         for (const r of regionIterations(outputs, regions)) {
           const counts = r.iterations.toNumbers();
           // reduce, not Math.min(...counts): a spread of a very large batch would overflow the call stack.
@@ -67,7 +69,7 @@ export function registerRun(program: Command): void {
               `(min ${min}, max ${max}; tol ${r.tol}, maxIter ${r.maxIter})`,
           );
         }
-        for (const w of unsettledWarnings(outputs, regions, model)) process.stderr.write(`twnn: warning: ${w}\n`);
+        for (const w of unsettledWarnings(outputs, regions, model)) process.stderr.write(`twnn: warning: ${printable(w)}\n`);
         if (flags.output) {
           const name = 'y' in outputs ? 'y' : session.outputNames[0];
           const t = outputs[name];
