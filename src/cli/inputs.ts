@@ -17,6 +17,37 @@ import type { IoInfo } from '../runtime/feeds.js';
  * @example const feeds = await readInputFile('examples/sine-window.json', session.inputs);
  */
 export async function readInputFile(path: string, inputs: readonly IoInfo[]): Promise<Record<string, Tensor>> {
+  const feeds = await readFeeds(path, inputs);
+  for (const [name, t] of Object.entries(feeds)) checkFinite(t, name, path);
+  return feeds;
+}
+
+/**
+ * Refuse a float input holding NaN or ±Infinity (issue 13): a fixed point
+ * fed one diverges, and the error would blame the model instead of the input.
+ * Named by its first bad element.
+ *
+ * @example checkFinite(feeds.x, 'x', 'x.npy');
+ */
+export function checkFinite(t: Tensor, name: string, file: string): void {
+  if (t.dtype !== 'float32' && t.dtype !== 'float64') return;
+  const data = t.data as Float32Array | Float64Array;
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad < 0) return;
+  let count = 0;
+  for (const v of data) if (!Number.isFinite(v)) count++;
+  const index: number[] = [];
+  for (let rest = bad, k = t.shape.length - 1; k >= 0; k--) {
+    index.unshift(rest % (t.shape[k] as number));
+    rest = Math.floor(rest / (t.shape[k] as number));
+  }
+  throw new FormatError(
+    `${file}: input '${name}' holds ${data[bad]} at [${index.join(',')}]${count > 1 ? ` (and ${count - 1} more non-finite values)` : ''}; ` +
+      'the model needs finite inputs (a fixed point fed one cannot settle)',
+  );
+}
+
+async function readFeeds(path: string, inputs: readonly IoInfo[]): Promise<Record<string, Tensor>> {
   const ext = extname(path).toLowerCase();
   if (ext !== '.json' && ext !== '.npy') throw new TwnnError(`--input ${path}: expected a .json or .npy file`);
   let bytes: Uint8Array;
@@ -52,6 +83,9 @@ export async function readInputFile(path: string, inputs: readonly IoInfo[]): Pr
   }
   return feeds;
 }
+
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** The deepest nesting a JSON input may have (ONNX Runtime's CPU kernels stop well below it). */
 const MAX_JSON_RANK = 32;
@@ -93,6 +127,9 @@ function scalarValue(v: unknown, dtype: DType, where: string): number {
   if (dtype === 'bool' && typeof v === 'boolean') return v ? 1 : 0;
   if (Array.isArray(v)) throw new FormatError(`${where}: expected a number, got an array (the array is not rectangular)`);
   if (typeof v !== 'number') throw new FormatError(`${where}: expected a number, got ${describe(v)}`);
+  // JSON has no NaN, but 1e999 parses as Infinity, and 1e39 becomes Infinity in float32.
+  if (!Number.isFinite(v)) throw new FormatError(`${where}: a number too large for any float (JSON ${v > 0 ? '' : '-'}1e309 or beyond)`);
+  if (dtype === 'float32' && Math.abs(v) > FLOAT32_MAX) throw new FormatError(`${where}: ${v} overflows float32 (largest ${FLOAT32_MAX.toExponential(6)})`);
   if (dtype !== 'float32' && dtype !== 'float64' && !Number.isSafeInteger(v)) {
     throw new FormatError(`${where}: expected an integer for ${dtype}, got ${v}`);
   }

@@ -158,6 +158,26 @@ export type MetricsRecord =
     };
 
 /**
+ * Check a classification data set's labels against the model's classes
+ * before training starts (issue 13): a label outside 0..classes-1 would
+ * otherwise surface only at the first evaluation, after a full epoch.
+ *
+ * @example checkLabels(data.train, 10); // throws for a label 10
+ */
+export function checkLabels(data: Dataset, classes: number): void {
+  const labels = data.target.data as BigInt64Array;
+  for (let i = 0; i < labels.length; i++) {
+    const label = Number(labels[i]);
+    if (label < 0 || label >= classes) {
+      throw new TwnnError(
+        `${data.name}: label ${label} (row ${i}) is outside 0..${classes - 1}: the model's output y has ${classes} classes; ` +
+          'fix the labels, or give the head as many outputs as there are classes',
+      );
+    }
+  }
+}
+
+/**
  * The append-only metrics.jsonl of a run: one JSON object per line.
  *
  * @example

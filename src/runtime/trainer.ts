@@ -25,7 +25,7 @@ import { isOptimizerKind, OPTIMIZER_KINDS, type LossKind, type LrSchedule, type 
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
 import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
-import { evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
+import { checkLabels, evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
 import { openSession, type TwnnSession } from './session.js';
 import { withFolderLock } from '../onnx/folder-lock.js';
 
@@ -149,6 +149,11 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
     test: await loadTaskData(task.data!, 'test', config.dtype),
   };
 
+  if (loss === 'cross_entropy') {
+    // Before any step, export or checkpoint of the run: a bad label would otherwise stop it an epoch in.
+    const classes = manifest.outputs.find((o) => o.name === 'y')?.shape[1];
+    if (typeof classes === 'number') for (const split of [data.train, data.test]) checkLabels(split, classes);
+  }
   const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : await initialTensors(join(outDir, MODEL_FILE), layout);
   const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, seconds: 0, lastTrainLoss: null };
   const trainSize = datasetSize(data.train);

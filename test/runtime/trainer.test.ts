@@ -155,6 +155,25 @@ describe('train', () => {
     await expect(train({ spec: sineMlp, outDir: join(dir, 'nothing'), data: smallSine, resume: true })).rejects.toThrow(/no such file; train without --resume first/);
   });
 
+  it('refuses labels outside the head\'s classes before the first step, writing no checkpoint (issue 13)', async () => {
+    const classifier = defineModel({
+      name: 'three-classes',
+      input: { shape: ['B', 784] },
+      net: dense(784, 3),
+      task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'flat' } },
+    });
+    const rows = 8;
+    const x = Tensor.fromNumbers('float32', [rows, 784], Array.from({ length: rows * 784 }, (_, i) => (i % 7) / 10));
+    const labels = (bad: number) => new Tensor('int64', [rows], BigInt64Array.from({ length: rows }, (_, i) => BigInt(i === 5 ? bad : i % 3)));
+    const outDir = join(dir, 'labels');
+    const steps: TrainEvent[] = [];
+    await expect(
+      train({ spec: classifier, outDir, epochs: 1, batch: 4, data: { train: { name: 'toy/train', x, target: labels(3) }, test: { name: 'toy/test', x, target: labels(0) } }, onProgress: (e) => steps.push(e) }),
+    ).rejects.toThrow("toy/train: label 3 (row 5) is outside 0..2: the model's output y has 3 classes");
+    expect(steps).toEqual([]);
+    expect(existsSync(join(outDir, 'checkpoint.twnn'))).toBe(false);
+  });
+
   it('cosine decay starts at lr, halves at mid-run and falls towards 0', () => {
     const cosine = { lr: 0.002, lrSchedule: 'cosine' as const };
     expect(learningRate(cosine, 1, 100)).toBe(0.002);
