@@ -3,6 +3,7 @@
 // the data loaders and `twnn train` can trust every field.
 import { SpecError, type Dim } from '../ir/index.js';
 import { checkOptions } from './options.js';
+import { show } from './validate.js';
 
 /** The training loss. `mse`: the target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
 export type LossKind = 'mse' | 'cross_entropy';
@@ -187,6 +188,4 @@ function expectShape(at: string, what: string, inputShape: readonly Dim[], sampl
   }
 }
 
-function show(value: unknown): string {
-  return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
-}
+

@@ -4,13 +4,29 @@ import { formatShape, SpecError, type Value } from '../ir/index.js';
 import type { BuildContext } from './module.js';
 
 /**
+ * A value as a message shows it: strings quoted (`"3"`, not 3), objects as
+ * JSON, numbers as themselves (NaN, not JSON's null).
+ *
+ * @example show('3') // '"3"'
+ */
+export function show(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || value === undefined) return String(value);
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value); // a cycle
+  }
+}
+
+/**
  * Require a positive integer argument.
  *
  * @example positiveInt('dense', 'inFeatures', 16)
  */
 export function positiveInt(layer: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new SpecError(`${layer}: ${arg} must be a positive integer, got ${String(value)}`);
+    throw new SpecError(`${layer}: ${arg} must be a positive integer, got ${show(value)}`);
   }
   return value;
 }
@@ -33,7 +49,7 @@ export function finite(layer: string, arg: string, value: unknown, range: { abov
       range.atLeast !== undefined ? `>= ${range.atLeast}` : '',
       range.atMost !== undefined ? `<= ${range.atMost}` : '',
     ].filter(Boolean);
-    throw new SpecError(`${layer}: ${arg} must be a finite number${bounds.length ? ` ${bounds.join(' and ')}` : ''}, got ${String(value)}`);
+    throw new SpecError(`${layer}: ${arg} must be a finite number${bounds.length ? ` ${bounds.join(' and ')}` : ''}, got ${show(value)}`);
   }
   return value;
 }
