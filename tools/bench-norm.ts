@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { mnistResnet } from '../graphs/mnist-resnet.js';
 import { mean, median } from '../src/bench/stats.js';
-import { trainFeeds } from '../src/bench/train-feeds.js';
+import { trainFeeds } from '../src/runtime/train-feeds.js';
 import { loadTaskData } from '../src/data/datasets.js';
 import { batchRows, takeBatch } from '../src/data/batches.js';
 import type { Graph } from '../src/ir/index.js';

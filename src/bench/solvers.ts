@@ -16,7 +16,7 @@ import { loopMetadata } from '../lower/fixed-point.js';
 import type { RegionOverrides } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
-import { firstStepFeeds } from './train-feeds.js';
+import { firstStepFeeds } from '../runtime/train-feeds.js';
 
 /** One setting of every region, by the overrides that make it. */
 export interface SolverVariant {

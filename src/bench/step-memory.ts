@@ -13,7 +13,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { TRAIN_FILE } from '../lower/artifacts.js';
 import { CHILD_MALLOC } from './memory.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
-import { trainFeeds } from './train-feeds.js';
+import { trainFeeds } from '../runtime/train-feeds.js';
 
 /** What the child measured, in kB (/proc's kB are KiB). */
 export interface StepMemory {

@@ -7,7 +7,7 @@ import { TRAIN_FILE } from '../lower/artifacts.js';
 import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
 import { median } from './stats.js';
-import { trainFeeds } from './train-feeds.js';
+import { trainFeeds } from '../runtime/train-feeds.js';
 
 export interface StepTime {
   /** Median wall time of a train.onnx run, in milliseconds. */

@@ -27,7 +27,7 @@ import { openSession, type TwnnSession } from '../runtime/session.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
 import { describeForTorch } from './torch-arch.js';
-import { firstStepFeeds } from './train-feeds.js';
+import { firstStepFeeds } from '../runtime/train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { TorchWorker, type TorchReply } from './torch-worker.js';
 

@@ -8,6 +8,7 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
 import { registerTrain } from './commands/train.js';
+import { registerWeb } from './commands/web.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
 /**
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   registerCodegen(program);
   registerDoctor(program);
   registerBench(program);
+  registerWeb(program);
   return program;
 }
 

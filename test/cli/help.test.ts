@@ -30,7 +30,7 @@ describe('twnn --help', () => {
 });
 
 describe('usage errors are one line and exit 2', () => {
-  it('no command', async () => expectUserError(await twnn([]), "missing command: expected one of build, train, run, eval, inspect, codegen, doctor, bench (see 'twnn --help')"));
+  it('no command', async () => expectUserError(await twnn([]), "missing command: expected one of build, train, run, eval, inspect, codegen, doctor, bench, web (see 'twnn --help')"));
   it('an unknown command', async () => expectUserError(await twnn(['trian']), "unknown command 'trian'"));
   it('an unknown option', async () => expectUserError(await twnn(['inspect', 'm.onnx', '--fast']), "unknown option '--fast'"));
   it('a missing argument', async () => expectUserError(await twnn(['inspect']), "missing required argument 'model'"));
