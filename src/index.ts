@@ -30,6 +30,7 @@ export type { BasicBlockOptions, BottleneckOptions } from './twnn/blocks.js';
 export { BuildContext, paramWeights } from './twnn/module.js';
 export type { BuildContextOptions, Module, ParamInfo, ParamMode, ParamOptions } from './twnn/module.js';
 export * as init from './twnn/init.js';
+export { Rng } from './twnn/rng.js';
 export type { Init } from './twnn/init.js';
 
 // Building and exporting.
@@ -41,7 +42,7 @@ export type { Manifest, ManifestFile, ManifestGraph, ManifestParam, ManifestTask
 export type { OptimizerConfig, OptimizerSettings, StateSlot } from './autodiff/optimizers.js';
 
 // Ops, for custom modules that emit nodes themselves (the ONNX op set twnn differentiates).
-export * as ops from './ops/index.js';
+export * as ops from './ops/public.js';
 
 // Training, running and evaluating from code (what `twnn train`, `run` and `eval` do).
 export { train } from './runtime/trainer.js';

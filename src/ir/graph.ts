@@ -43,7 +43,7 @@ export const DEFAULT_OPSET = 17;
  * const g = new Graph('affine');
  * const x = g.input('x', 'float32', ['B', 3]);
  * const w = g.initializer('w', Tensor.fromNumbers('float32', [3, 2], [1, 0, 0, 1, 1, 1]));
- * g.output('y', g.node(MatMulOp, [x, w])[0]);
+ * g.output('y', ops.matmul(g, x, w));
  */
 export class Graph {
   readonly nodes: Node[] = [];

@@ -14,6 +14,10 @@ export type ValueSource =
  * An SSA value in a graph. Values are identified by object, not by name: the
  * name is fixed for graph inputs, initializers and outputs, and derived from
  * the producing node's scoped name otherwise.
+ *
+ * @example
+ * const x: Value = graph.input('x', 'float32', ['B', 4]);
+ * x.shape // ['B', 4]
  */
 export class Value {
   /** Known contents: set for Constant outputs and initializers, used by shape rules (Reshape's shape). */

@@ -38,7 +38,7 @@ export const MIN_OPSET = 17;
  *
  * @example
  * const { graph, params } = buildInferenceGraph(spec, { seed: 1 });
- * const bytes = serializeModel(graph);
+ * params.map((p) => p.name); // the parameters it declared, in order
  */
 export function buildInferenceGraph(spec: ModelSpec, options: BuildOptions = {}): BuiltGraph {
   return buildForward(spec, options, 'initializer');

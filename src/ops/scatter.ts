@@ -86,7 +86,7 @@ registerOps([ScatterElementsOp, GatherElementsOp]);
  * then be unique) or added (`'add'`, repeats accumulate) at position `indices[i]`
  * along `axis`, the other coordinates being i's own.
  *
- * @example const counts = scatterElements(g, zeros, flatIndices, ones, 0, 'add'); // a histogram
+ * @example const counts = scatterElements(g, zeroCounts, flatIndices, onesLike, 0, 'add'); // a histogram
  */
 export function scatterElements(g: Graph, data: Value, indices: Value, updates: Value, axis = 0, reduction: ScatterReduction = 'none'): Value {
   return g.node(ScatterElementsOp, [data, indices, updates], { axis, reduction: reduction === 'none' ? undefined : reduction })[0];

@@ -238,7 +238,7 @@ export function readMetrics(path: string): MetricsRecord[] {
  * what to do about them is the caller's (`checkSettled`). A non-finite
  * residual is an error at once.
  *
- * @example const result = await evaluate(session, test, 'cross_entropy', 256, regionLimits(model)); // result.accuracy, result.unsettled
+ * @example const result = await evaluate(session, await loadTaskData({ kind: 'mnist', layout: 'flat' }, 'test'), 'cross_entropy', 256); // result.loss, result.accuracy
  */
 export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKind, batch: number, regions: readonly RegionLimits[] = []): Promise<EvalResult> {
   const totals = emptyTotals();

@@ -40,7 +40,7 @@ export interface OpenOptions {
  *
  * @example
  * const session = await openSession('exported/sine-mlp/model.onnx', { device: 'cpu' });
- * const { y } = await session.run({ x });
+ * const { y } = await session.run({ x: Tensor.fromNumbers('float32', [1, 16], new Array(16).fill(0.5)) });
  * await session.close();
  */
 export class TwnnSession {

@@ -7,7 +7,11 @@ import { checkOptions, type KeysOf } from './options.js';
 
 export type { DataSpec, LossKind, LrSchedule, OptimizerKind, TaskSpec, TrainDefaults } from './task.js';
 
-/** The brand the CLI checks to tell a model spec from any other default export. */
+/**
+ * The brand the CLI checks to tell a model spec from any other default export.
+ *
+ * @example defineModel({ name: 'm', input: { shape: ['B', 4] }, net: dense(4, 2) }).kind === MODEL_KIND // true
+ */
 export const MODEL_KIND = 'twnn.model';
 
 /** The network's input. Its graph input is always named `x`. */
