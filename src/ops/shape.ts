@@ -1,7 +1,10 @@
-// Shape ops: Reshape, Flatten, Transpose, Concat, Slice, Expand, and the helpers lowering
-// code needs for symbolic batch sizes (Shape, Gather, Unsqueeze, Squeeze, ConstantOfShape).
-// Each OpDef carries its VJP rule; the adjoints of slicing and gathering, which must also
-// work on sizes known only at run time, are the gradient helpers at the end.
+// Shape ops, one section each: its shape rule, its OpDef (with the VJP rule)
+// and its emitter together — Reshape, Flatten, Transpose, Concat, Slice,
+// Expand, and the ops lowering code needs for symbolic batch sizes (Shape,
+// Gather, Unsqueeze, Squeeze, ConstantOfShape). The shared machinery comes
+// first (build-time contents of shape values, dimension arithmetic) and the
+// gradient helpers last: the adjoints of slicing and gathering, which must
+// also work on sizes known only at run time.
 //
 // Shape inputs (Reshape's shape, Slice's bounds, ...) are int64 tensors. Their contents
 // are read at build time from `symbolicContents`: a Constant's numbers, or a symbolic
@@ -32,12 +35,14 @@ import { scatterElements } from './scatter.js';
 import { requireSameDType } from './shape-rules.js';
 import { cast } from './structural.js';
 
-const INDEX_DTYPES: readonly DType[] = ['int64', 'int32'];
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
-
 // ---------------------------------------------------------------------------------------
 // Build-time contents of int64 shape values.
+
+const INDEX_DTYPES: readonly DType[] = ['int64', 'int32'];
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+const INT64_MIN = -(2n ** 63n);
 
 const contentsMemo = new WeakMap<Value, readonly Dim[] | null>();
 
@@ -178,8 +183,16 @@ function sliceRange(dim: number, start: number, end: number, step: number): { st
   return { start: s, step, length: Math.max(0, Math.ceil((e - s) / step)) };
 }
 
+function normalizeOrFail(ctx: InferContext, axis: number, rank: number): number {
+  try {
+    return normalizeAxis(axis, rank, ctx.opType);
+  } catch {
+    return ctx.fail(`axis ${axis} is out of range for rank ${rank}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
-// Shape rules.
+// Reshape.
 
 function inferReshape(ctx: InferContext): ValueInfo[] {
   const [x, shapeInput] = ctx.inputs as Value[];
@@ -227,6 +240,29 @@ function inferReshape(ctx: InferContext): ValueInfo[] {
   return [{ dtype: x.dtype, shape: out }];
 }
 
+export const ReshapeOp: OpDef = {
+  opType: 'Reshape',
+  inputs: [{ name: 'data' }, { name: 'shape', nondiff: true }],
+  outputs: 1,
+  attrs: { allowzero: { type: 'int', default: 0 } },
+  dtypes: ALL_DTYPES,
+  doc: 'y = x with a new shape (0 copies a dim, -1 is inferred)',
+  infer: inferReshape,
+  // d reshape(x) = dy reshaped back to x's shape
+  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
+};
+
+/**
+ * `x` with a new shape: a literal (0 copies the input dim, -1 is inferred) or an int64 value.
+ *
+ * @example const y = reshape(g, x, [0, -1]); // [B,4,4] -> [B,16]
+ */
+export const reshape = (g: Graph, x: Value, shape: readonly number[] | Value): Value =>
+  g.node(ReshapeOp, [x, asIndexValue(g, shape)])[0];
+
+// ---------------------------------------------------------------------------------------
+// Flatten.
+
 function inferFlatten(ctx: InferContext): ValueInfo[] {
   const x = ctx.inputs[0]!;
   const axis = ctx.attr<number>('axis');
@@ -235,6 +271,24 @@ function inferFlatten(ctx: InferContext): ValueInfo[] {
   return [{ dtype: x.dtype, shape: [productDim(x.shape.slice(0, a), ctx), productDim(x.shape.slice(a), ctx)] }];
 }
 
+export const FlattenOp: OpDef = {
+  opType: 'Flatten',
+  inputs: [{ name: 'input' }],
+  outputs: 1,
+  attrs: { axis: { type: 'int', default: 1 } },
+  dtypes: ALL_DTYPES,
+  doc: 'y = x as 2-D [prod(dims[:axis]), prod(dims[axis:])]',
+  infer: inferFlatten,
+  // d flatten(x) = dy reshaped back to x's shape
+  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
+};
+
+/** @example const y = flatten(g, x, 1); // [B,2,3] -> [B,6] */
+export const flatten = (g: Graph, x: Value, axis = 1): Value => g.node(FlattenOp, [x], { axis })[0];
+
+// ---------------------------------------------------------------------------------------
+// Transpose.
+
 function inferTranspose(ctx: InferContext): ValueInfo[] {
   const x = ctx.inputs[0]!;
   const perm = ctx.hasAttr('perm') ? ctx.attr<readonly number[]>('perm') : x.shape.map((_, i) => x.rank - 1 - i);
@@ -242,6 +296,28 @@ function inferTranspose(ctx: InferContext): ValueInfo[] {
   if (!isPermutation) ctx.fail(`perm [${perm.join(',')}] is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}`);
   return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
 }
+
+export const TransposeOp: OpDef = {
+  opType: 'Transpose',
+  inputs: [{ name: 'data' }],
+  outputs: 1,
+  attrs: { perm: { type: 'ints' } },
+  dtypes: ALL_DTYPES,
+  doc: 'y = x with axes permuted (default: reversed)',
+  infer: inferTranspose,
+  // d transpose(x, p) = transpose(dy, p⁻¹)
+  vjp: ({ graph: g, node, inputs: [x], gradOutputs: [gy] }) => {
+    const perm = node.attr<readonly number[]>('perm', x!.shape.map((_, i) => x!.rank - 1 - i));
+    return [transpose(g, gy!, perm.map((_, i) => perm.indexOf(i)))];
+  },
+};
+
+/** @example const xt = transpose(g, x, [0, 2, 1]); */
+export const transpose = (g: Graph, x: Value, perm?: readonly number[]): Value =>
+  g.node(TransposeOp, [x], { perm })[0];
+
+// ---------------------------------------------------------------------------------------
+// Concat.
 
 function inferConcat(ctx: InferContext): ValueInfo[] {
   const xs = ctx.inputs as Value[];
@@ -263,6 +339,36 @@ function inferConcat(ctx: InferContext): ValueInfo[] {
   const dim: Dim = symbols.length === 0 ? numeric : symbols.length === 1 && numeric === 0 ? symbols[0] : ctx.freshDim();
   return [{ dtype: first.dtype, shape: first.shape.map((d, k) => (k === axis ? dim : d)) }];
 }
+
+export const ConcatOp: OpDef = {
+  opType: 'Concat',
+  inputs: [{ name: 'inputs', variadic: true }],
+  outputs: 1,
+  attrs: { axis: { type: 'int', required: true } },
+  dtypes: ALL_DTYPES,
+  doc: 'y = inputs joined along axis',
+  infer: inferConcat,
+  // d concat(x_1..x_n) = the slice of dy at each x_k's offset along axis
+  vjp: ({ graph: g, node, inputs, gradOutputs: [gy], wants }) => {
+    const axis = normalizeAxis(node.attr<number>('axis'), gy!.rank, `Concat '${node.name}'`);
+    const last = wants.lastIndexOf(true);
+    let offset: Count = 0;
+    return inputs.map((x, k) => {
+      if (k > last) return undefined;
+      const start = offset;
+      offset = addCounts(g, offset, dimCount(g, x!, axis));
+      if (!wants[k]) return undefined;
+      const end = k === inputs.length - 1 ? Infinity : offset;
+      return reshapeLike(g, sliceBetween(g, gy!, axis, start, end), x!);
+    });
+  },
+};
+
+/** @example const h = concat(g, [a, b], -1); */
+export const concat = (g: Graph, xs: readonly Value[], axis: number): Value => g.node(ConcatOp, xs, { axis })[0];
+
+// ---------------------------------------------------------------------------------------
+// Slice.
 
 function inferSlice(ctx: InferContext): ValueInfo[] {
   const [x, startsIn, endsIn, axesIn, stepsIn] = ctx.inputs;
@@ -295,164 +401,6 @@ function inferSlice(ctx: InferContext): ValueInfo[] {
   return [{ dtype: x!.dtype, shape: out }];
 }
 
-function inferExpand(ctx: InferContext): ValueInfo[] {
-  const [x, shapeInput] = ctx.inputs as Value[];
-  if (shapeInput.dtype !== 'int64' || shapeInput.rank !== 1) ctx.fail(`shape input must be int64 of rank 1, got ${shapeInput.describe()}`);
-  const target = symbolicContents(shapeInput);
-  if (target) {
-    try {
-      return [{ dtype: x.dtype, shape: broadcastShapes([x.shape, target], 'Expand') }];
-    } catch {
-      return ctx.fail(`cannot expand ${formatShape(x.shape)} to ${formatShape(target)}`);
-    }
-  }
-  const length = shapeInput.shape[0];
-  if (typeof length !== 'number') ctx.fail(`shape input '${shapeInput.name}' has no static length, so the output rank is unknown`);
-  // An unknown target dim broadcasts with the input's: the result is the input's dim unless that is 1.
-  const rank = Math.max(length, x.rank);
-  const shape = Array.from({ length: rank }, (_, i) => {
-    const d = x.shape[i - (rank - x.rank)] ?? 1;
-    return d === 1 ? ctx.freshDim() : d;
-  });
-  return [{ dtype: x.dtype, shape }];
-}
-
-function inferShape(ctx: InferContext): ValueInfo[] {
-  const x = ctx.inputs[0]!;
-  const [start, end] = shapeRange(x.rank, ctx.attr<number>('start'), ctx.attr<number | undefined>('end'));
-  return [{ dtype: 'int64', shape: [Math.max(0, end - start)] }];
-}
-
-function inferGather(ctx: InferContext): ValueInfo[] {
-  const [x, indices] = ctx.inputs as Value[];
-  if (!INDEX_DTYPES.includes(indices.dtype)) ctx.fail(`indices '${indices.name}' must be int64 or int32, got ${indices.dtype}`);
-  const axis = normalizeOrFail(ctx, ctx.attr<number>('axis'), x.rank);
-  const dim = x.shape[axis];
-  const known = numbersOf(indices);
-  if (known && typeof dim === 'number') {
-    const bad = known.find((i) => i < -dim || i >= dim);
-    if (bad !== undefined) ctx.fail(`index ${bad} is out of range for dimension ${axis} of size ${dim}`);
-  }
-  return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] }];
-}
-
-function inferUnsqueeze(ctx: InferContext): ValueInfo[] {
-  const [x, axesIn] = ctx.inputs as Value[];
-  const raw = numbersOf(axesIn);
-  if (!raw) ctx.fail(`axes '${axesIn.name}' must be a constant int64 tensor`);
-  const rank = x.rank + raw.length;
-  const axes = raw.map((a) => normalizeOrFail(ctx, a, rank));
-  if (new Set(axes).size !== axes.length) ctx.fail(`axes [${raw.join(',')}] repeat an axis`);
-  const rest = [...x.shape];
-  return [{ dtype: x.dtype, shape: Array.from({ length: rank }, (_, i) => (axes.includes(i) ? 1 : rest.shift()!)) }];
-}
-
-function inferSqueeze(ctx: InferContext): ValueInfo[] {
-  const [x, axesIn] = ctx.inputs;
-  if (!axesIn) {
-    // ONNX drops every size-1 dim; a symbolic dim is taken to be a batch-like size, not 1.
-    return [{ dtype: x!.dtype, shape: x!.shape.filter((d) => d !== 1) }];
-  }
-  const raw = numbersOf(axesIn);
-  if (!raw) ctx.fail(`axes '${axesIn.name}' must be a constant int64 tensor`);
-  const axes = raw.map((a) => normalizeOrFail(ctx, a, x!.rank));
-  for (const a of axes) {
-    const d = x!.shape[a];
-    if (typeof d === 'number' && d !== 1) ctx.fail(`cannot squeeze axis ${a} of ${formatShape(x!.shape)}: its size is ${d}, not 1`);
-  }
-  return [{ dtype: x!.dtype, shape: x!.shape.filter((_, i) => !axes.includes(i)) }];
-}
-
-function inferConstantOfShape(ctx: InferContext): ValueInfo[] {
-  const shapeInput = ctx.inputs[0]!;
-  const value = ctx.attr<Tensor>('value');
-  if (value.size !== 1 || value.shape.length !== 1) ctx.fail(`value must be a one-element 1-D tensor, got shape ${formatShape(value.shape)}`);
-  if (shapeInput.rank !== 1) ctx.fail(`shape input must be 1-D, got ${shapeInput.describe()}`);
-  const target = symbolicContents(shapeInput);
-  if (target) {
-    const bad = target.find((d) => typeof d === 'number' && d < 0);
-    if (bad !== undefined) ctx.fail(`shape ${formatShape(target)} has the negative dimension ${bad}`);
-    return [{ dtype: value.dtype, shape: target }];
-  }
-  const length = shapeInput.shape[0];
-  if (typeof length !== 'number') ctx.fail(`shape input '${shapeInput.name}' has no static length, so the output rank is unknown`);
-  return [{ dtype: value.dtype, shape: Array.from({ length }, () => ctx.freshDim()) }];
-}
-
-function normalizeOrFail(ctx: InferContext, axis: number, rank: number): number {
-  try {
-    return normalizeAxis(axis, rank, ctx.opType);
-  } catch {
-    return ctx.fail(`axis ${axis} is out of range for rank ${rank}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Op definitions.
-
-export const ReshapeOp: OpDef = {
-  opType: 'Reshape',
-  inputs: [{ name: 'data' }, { name: 'shape', nondiff: true }],
-  outputs: 1,
-  attrs: { allowzero: { type: 'int', default: 0 } },
-  dtypes: ALL_DTYPES,
-  doc: 'y = x with a new shape (0 copies a dim, -1 is inferred)',
-  infer: inferReshape,
-  // d reshape(x) = dy reshaped back to x's shape
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
-};
-
-export const FlattenOp: OpDef = {
-  opType: 'Flatten',
-  inputs: [{ name: 'input' }],
-  outputs: 1,
-  attrs: { axis: { type: 'int', default: 1 } },
-  dtypes: ALL_DTYPES,
-  doc: 'y = x as 2-D [prod(dims[:axis]), prod(dims[axis:])]',
-  infer: inferFlatten,
-  // d flatten(x) = dy reshaped back to x's shape
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
-};
-
-export const TransposeOp: OpDef = {
-  opType: 'Transpose',
-  inputs: [{ name: 'data' }],
-  outputs: 1,
-  attrs: { perm: { type: 'ints' } },
-  dtypes: ALL_DTYPES,
-  doc: 'y = x with axes permuted (default: reversed)',
-  infer: inferTranspose,
-  // d transpose(x, p) = transpose(dy, p⁻¹)
-  vjp: ({ graph: g, node, inputs: [x], gradOutputs: [gy] }) => {
-    const perm = node.attr<readonly number[]>('perm', x!.shape.map((_, i) => x!.rank - 1 - i));
-    return [transpose(g, gy!, perm.map((_, i) => perm.indexOf(i)))];
-  },
-};
-
-export const ConcatOp: OpDef = {
-  opType: 'Concat',
-  inputs: [{ name: 'inputs', variadic: true }],
-  outputs: 1,
-  attrs: { axis: { type: 'int', required: true } },
-  dtypes: ALL_DTYPES,
-  doc: 'y = inputs joined along axis',
-  infer: inferConcat,
-  // d concat(x_1..x_n) = the slice of dy at each x_k's offset along axis
-  vjp: ({ graph: g, node, inputs, gradOutputs: [gy], wants }) => {
-    const axis = normalizeAxis(node.attr<number>('axis'), gy!.rank, `Concat '${node.name}'`);
-    const last = wants.lastIndexOf(true);
-    let offset: Count = 0;
-    return inputs.map((x, k) => {
-      if (k > last) return undefined;
-      const start = offset;
-      offset = addCounts(g, offset, dimCount(g, x!, axis));
-      if (!wants[k]) return undefined;
-      const end = k === inputs.length - 1 ? Infinity : offset;
-      return reshapeLike(g, sliceBetween(g, gy!, axis, start, end), x!);
-    });
-  },
-};
-
 export const SliceOp: OpDef = {
   opType: 'Slice',
   inputs: [
@@ -484,110 +432,6 @@ export const SliceOp: OpDef = {
   },
 };
 
-export const ExpandOp: OpDef = {
-  opType: 'Expand',
-  inputs: [{ name: 'input' }, { name: 'shape', nondiff: true }],
-  outputs: 1,
-  dtypes: ALL_DTYPES,
-  doc: 'y = x broadcast with shape (bidirectionally)',
-  infer: inferExpand,
-  // d expand(x) = dy summed over the broadcast axes
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [unbroadcast(g, gy!, x!)],
-};
-
-export const ShapeOp: OpDef = {
-  opType: 'Shape',
-  inputs: [{ name: 'data', nondiff: true }],
-  outputs: 1,
-  attrs: { start: { type: 'int', default: 0 }, end: { type: 'int' } },
-  dtypes: ALL_DTYPES,
-  doc: "y = x's shape (int64), dims [start:end]",
-  infer: inferShape,
-  // An integer output: nothing flows back to the data.
-  vjp: 'none',
-};
-
-export const GatherOp: OpDef = {
-  opType: 'Gather',
-  inputs: [{ name: 'data' }, { name: 'indices', nondiff: true }],
-  outputs: 1,
-  attrs: { axis: { type: 'int', default: 0 } },
-  dtypes: ALL_DTYPES,
-  doc: 'y = x indexed by indices along axis',
-  infer: inferGather,
-  // d x[idx] (along axis) = dy scatter-added back to the gathered positions (repeats add up)
-  vjp: ({ graph: g, node, inputs: [x, indices], gradOutputs: [gy] }) => {
-    const axis = normalizeAxis(node.attr<number>('axis', 0), x!.rank, `Gather '${node.name}'`);
-    return [scatterAddAlong(g, filledLike(g, x!, 0), indices!, gy!, axis)];
-  },
-};
-
-export const UnsqueezeOp: OpDef = {
-  opType: 'Unsqueeze',
-  inputs: [{ name: 'data' }, { name: 'axes', nondiff: true }],
-  outputs: 1,
-  dtypes: ALL_DTYPES,
-  doc: 'y = x with size-1 dims inserted at axes',
-  infer: inferUnsqueeze,
-  // d unsqueeze(x, axes) = squeeze(dy, axes)
-  vjp: ({ graph: g, inputs: [, axesIn], gradOutputs: [gy] }) => {
-    const axes = numbersOf(axesIn)!.map((a) => (a < 0 ? a + gy!.rank : a));
-    return [squeeze(g, gy!, axes)];
-  },
-};
-
-export const SqueezeOp: OpDef = {
-  opType: 'Squeeze',
-  inputs: [{ name: 'data' }, { name: 'axes', optional: true, nondiff: true }],
-  outputs: 1,
-  dtypes: ALL_DTYPES,
-  doc: 'y = x without the size-1 dims at axes',
-  infer: inferSqueeze,
-  // d squeeze(x, axes) = unsqueeze(dy, axes); without axes, every size-1 dim of x
-  vjp: ({ graph: g, inputs: [x, axesIn], gradOutputs: [gy] }) => {
-    const axes = axesIn ? numbersOf(axesIn)!.map((a) => (a < 0 ? a + x!.rank : a)) : x!.shape.flatMap((d, i) => (d === 1 ? [i] : []));
-    return [axes.length > 0 ? unsqueeze(g, gy!, axes) : gy];
-  },
-};
-
-export const ConstantOfShapeOp: OpDef = {
-  opType: 'ConstantOfShape',
-  inputs: [{ name: 'input', nondiff: true }],
-  outputs: 1,
-  attrs: { value: { type: 'tensor', default: Tensor.fromNumbers('float32', [1], [0]) } },
-  dtypes: ['int64'],
-  doc: 'y = a tensor of the given shape filled with value',
-  infer: inferConstantOfShape,
-  // Its only input is a shape.
-  vjp: 'none',
-};
-
-registerOps([
-  ReshapeOp, FlattenOp, TransposeOp, ConcatOp, SliceOp, ExpandOp,
-  ShapeOp, GatherOp, UnsqueezeOp, SqueezeOp, ConstantOfShapeOp,
-]);
-
-// ---------------------------------------------------------------------------------------
-// Emitters.
-
-/**
- * `x` with a new shape: a literal (0 copies the input dim, -1 is inferred) or an int64 value.
- *
- * @example const y = reshape(g, x, [0, -1]); // [B,4,4] -> [B,16]
- */
-export const reshape = (g: Graph, x: Value, shape: readonly number[] | Value): Value =>
-  g.node(ReshapeOp, [x, asIndexValue(g, shape)])[0];
-
-/** @example const y = flatten(g, x, 1); // [B,2,3] -> [B,6] */
-export const flatten = (g: Graph, x: Value, axis = 1): Value => g.node(FlattenOp, [x], { axis })[0];
-
-/** @example const xt = transpose(g, x, [0, 2, 1]); */
-export const transpose = (g: Graph, x: Value, perm?: readonly number[]): Value =>
-  g.node(TransposeOp, [x], { perm })[0];
-
-/** @example const h = concat(g, [a, b], -1); */
-export const concat = (g: Graph, xs: readonly Value[], axis: number): Value => g.node(ConcatOp, xs, { axis })[0];
-
 /**
  * `x[starts:ends:steps]` along `axes` with ONNX clamping; negative bounds count from the
  * end, and `Infinity` (or any bound past 2^53) means INT64_MAX, "to the end".
@@ -606,9 +450,66 @@ export function slice(
   return g.node(SliceOp, inputs)[0];
 }
 
+// ---------------------------------------------------------------------------------------
+// Expand.
+
+function inferExpand(ctx: InferContext): ValueInfo[] {
+  const [x, shapeInput] = ctx.inputs as Value[];
+  if (shapeInput.dtype !== 'int64' || shapeInput.rank !== 1) ctx.fail(`shape input must be int64 of rank 1, got ${shapeInput.describe()}`);
+  const target = symbolicContents(shapeInput);
+  if (target) {
+    try {
+      return [{ dtype: x.dtype, shape: broadcastShapes([x.shape, target], 'Expand') }];
+    } catch {
+      return ctx.fail(`cannot expand ${formatShape(x.shape)} to ${formatShape(target)}`);
+    }
+  }
+  const length = shapeInput.shape[0];
+  if (typeof length !== 'number') ctx.fail(`shape input '${shapeInput.name}' has no static length, so the output rank is unknown`);
+  // An unknown target dim broadcasts with the input's: the result is the input's dim unless that is 1.
+  const rank = Math.max(length, x.rank);
+  const shape = Array.from({ length: rank }, (_, i) => {
+    const d = x.shape[i - (rank - x.rank)] ?? 1;
+    return d === 1 ? ctx.freshDim() : d;
+  });
+  return [{ dtype: x.dtype, shape }];
+}
+
+export const ExpandOp: OpDef = {
+  opType: 'Expand',
+  inputs: [{ name: 'input' }, { name: 'shape', nondiff: true }],
+  outputs: 1,
+  dtypes: ALL_DTYPES,
+  doc: 'y = x broadcast with shape (bidirectionally)',
+  infer: inferExpand,
+  // d expand(x) = dy summed over the broadcast axes
+  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [unbroadcast(g, gy!, x!)],
+};
+
 /** @example const y = expand(g, bias, [4, 3]); // [3] -> [4,3] */
 export const expand = (g: Graph, x: Value, shape: readonly number[] | Value): Value =>
   g.node(ExpandOp, [x, asIndexValue(g, shape)])[0];
+
+// ---------------------------------------------------------------------------------------
+// Shape.
+
+function inferShape(ctx: InferContext): ValueInfo[] {
+  const x = ctx.inputs[0]!;
+  const [start, end] = shapeRange(x.rank, ctx.attr<number>('start'), ctx.attr<number | undefined>('end'));
+  return [{ dtype: 'int64', shape: [Math.max(0, end - start)] }];
+}
+
+export const ShapeOp: OpDef = {
+  opType: 'Shape',
+  inputs: [{ name: 'data', nondiff: true }],
+  outputs: 1,
+  attrs: { start: { type: 'int', default: 0 }, end: { type: 'int' } },
+  dtypes: ALL_DTYPES,
+  doc: "y = x's shape (int64), dims [start:end]",
+  infer: inferShape,
+  // An integer output: nothing flows back to the data.
+  vjp: 'none',
+};
 
 /**
  * `x`'s shape as an int64 vector, optionally only dims [start, end).
@@ -622,6 +523,37 @@ export function shapeOf(g: Graph, x: Value, start?: number, end?: number): Value
   return g.node(ShapeOp, [x], { start: start === 0 ? undefined : start, end })[0];
 }
 
+// ---------------------------------------------------------------------------------------
+// Gather.
+
+function inferGather(ctx: InferContext): ValueInfo[] {
+  const [x, indices] = ctx.inputs as Value[];
+  if (!INDEX_DTYPES.includes(indices.dtype)) ctx.fail(`indices '${indices.name}' must be int64 or int32, got ${indices.dtype}`);
+  const axis = normalizeOrFail(ctx, ctx.attr<number>('axis'), x.rank);
+  const dim = x.shape[axis];
+  const known = numbersOf(indices);
+  if (known && typeof dim === 'number') {
+    const bad = known.find((i) => i < -dim || i >= dim);
+    if (bad !== undefined) ctx.fail(`index ${bad} is out of range for dimension ${axis} of size ${dim}`);
+  }
+  return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] }];
+}
+
+export const GatherOp: OpDef = {
+  opType: 'Gather',
+  inputs: [{ name: 'data' }, { name: 'indices', nondiff: true }],
+  outputs: 1,
+  attrs: { axis: { type: 'int', default: 0 } },
+  dtypes: ALL_DTYPES,
+  doc: 'y = x indexed by indices along axis',
+  infer: inferGather,
+  // d x[idx] (along axis) = dy scatter-added back to the gathered positions (repeats add up)
+  vjp: ({ graph: g, node, inputs: [x, indices], gradOutputs: [gy] }) => {
+    const axis = normalizeAxis(node.attr<number>('axis', 0), x!.rank, `Gather '${node.name}'`);
+    return [scatterAddAlong(g, filledLike(g, x!, 0), indices!, gy!, axis)];
+  },
+};
+
 /**
  * Elements of `x` picked along `axis`: a number gives a rank-reduced slice, an array or
  * an int64 value a gathered axis.
@@ -633,17 +565,109 @@ export function gather(g: Graph, x: Value, indices: Value | number | readonly nu
   return g.node(GatherOp, [x, idx], { axis })[0];
 }
 
+// ---------------------------------------------------------------------------------------
+// Unsqueeze.
+
+function inferUnsqueeze(ctx: InferContext): ValueInfo[] {
+  const [x, axesIn] = ctx.inputs as Value[];
+  const raw = numbersOf(axesIn);
+  if (!raw) ctx.fail(`axes '${axesIn.name}' must be a constant int64 tensor`);
+  const rank = x.rank + raw.length;
+  const axes = raw.map((a) => normalizeOrFail(ctx, a, rank));
+  if (new Set(axes).size !== axes.length) ctx.fail(`axes [${raw.join(',')}] repeat an axis`);
+  const rest = [...x.shape];
+  return [{ dtype: x.dtype, shape: Array.from({ length: rank }, (_, i) => (axes.includes(i) ? 1 : rest.shift()!)) }];
+}
+
+export const UnsqueezeOp: OpDef = {
+  opType: 'Unsqueeze',
+  inputs: [{ name: 'data' }, { name: 'axes', nondiff: true }],
+  outputs: 1,
+  dtypes: ALL_DTYPES,
+  doc: 'y = x with size-1 dims inserted at axes',
+  infer: inferUnsqueeze,
+  // d unsqueeze(x, axes) = squeeze(dy, axes)
+  vjp: ({ graph: g, inputs: [, axesIn], gradOutputs: [gy] }) => {
+    const axes = numbersOf(axesIn)!.map((a) => (a < 0 ? a + gy!.rank : a));
+    return [squeeze(g, gy!, axes)];
+  },
+};
+
 /** @example const col = unsqueeze(g, v, [1]); // [B] -> [B,1] */
 export function unsqueeze(g: Graph, x: Value, axes: readonly number[]): Value {
   requireOpset13(g, 'Unsqueeze');
   return g.node(UnsqueezeOp, [x, int64Constant(g, axes)])[0];
 }
 
+// ---------------------------------------------------------------------------------------
+// Squeeze.
+
+function inferSqueeze(ctx: InferContext): ValueInfo[] {
+  const [x, axesIn] = ctx.inputs;
+  if (!axesIn) {
+    // ONNX drops every size-1 dim; a symbolic dim is taken to be a batch-like size, not 1.
+    return [{ dtype: x!.dtype, shape: x!.shape.filter((d) => d !== 1) }];
+  }
+  const raw = numbersOf(axesIn);
+  if (!raw) ctx.fail(`axes '${axesIn.name}' must be a constant int64 tensor`);
+  const axes = raw.map((a) => normalizeOrFail(ctx, a, x!.rank));
+  for (const a of axes) {
+    const d = x!.shape[a];
+    if (typeof d === 'number' && d !== 1) ctx.fail(`cannot squeeze axis ${a} of ${formatShape(x!.shape)}: its size is ${d}, not 1`);
+  }
+  return [{ dtype: x!.dtype, shape: x!.shape.filter((_, i) => !axes.includes(i)) }];
+}
+
+export const SqueezeOp: OpDef = {
+  opType: 'Squeeze',
+  inputs: [{ name: 'data' }, { name: 'axes', optional: true, nondiff: true }],
+  outputs: 1,
+  dtypes: ALL_DTYPES,
+  doc: 'y = x without the size-1 dims at axes',
+  infer: inferSqueeze,
+  // d squeeze(x, axes) = unsqueeze(dy, axes); without axes, every size-1 dim of x
+  vjp: ({ graph: g, inputs: [x, axesIn], gradOutputs: [gy] }) => {
+    const axes = axesIn ? numbersOf(axesIn)!.map((a) => (a < 0 ? a + x!.rank : a)) : x!.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+    return [axes.length > 0 ? unsqueeze(g, gy!, axes) : gy];
+  },
+};
+
 /** @example const v = squeeze(g, col, [1]); // [B,1] -> [B] */
 export function squeeze(g: Graph, x: Value, axes?: readonly number[]): Value {
   requireOpset13(g, 'Squeeze');
   return g.node(SqueezeOp, [x, axes && int64Constant(g, axes)])[0];
 }
+
+// ---------------------------------------------------------------------------------------
+// ConstantOfShape.
+
+function inferConstantOfShape(ctx: InferContext): ValueInfo[] {
+  const shapeInput = ctx.inputs[0]!;
+  const value = ctx.attr<Tensor>('value');
+  if (value.size !== 1 || value.shape.length !== 1) ctx.fail(`value must be a one-element 1-D tensor, got shape ${formatShape(value.shape)}`);
+  if (shapeInput.rank !== 1) ctx.fail(`shape input must be 1-D, got ${shapeInput.describe()}`);
+  const target = symbolicContents(shapeInput);
+  if (target) {
+    const bad = target.find((d) => typeof d === 'number' && d < 0);
+    if (bad !== undefined) ctx.fail(`shape ${formatShape(target)} has the negative dimension ${bad}`);
+    return [{ dtype: value.dtype, shape: target }];
+  }
+  const length = shapeInput.shape[0];
+  if (typeof length !== 'number') ctx.fail(`shape input '${shapeInput.name}' has no static length, so the output rank is unknown`);
+  return [{ dtype: value.dtype, shape: Array.from({ length }, () => ctx.freshDim()) }];
+}
+
+export const ConstantOfShapeOp: OpDef = {
+  opType: 'ConstantOfShape',
+  inputs: [{ name: 'input', nondiff: true }],
+  outputs: 1,
+  attrs: { value: { type: 'tensor', default: Tensor.fromNumbers('float32', [1], [0]) } },
+  dtypes: ['int64'],
+  doc: 'y = a tensor of the given shape filled with value',
+  infer: inferConstantOfShape,
+  // Its only input is a shape.
+  vjp: 'none',
+};
 
 /**
  * A tensor of `shape` (literal or int64 value) filled with `value`.
@@ -653,6 +677,11 @@ export function squeeze(g: Graph, x: Value, axes?: readonly number[]): Value {
 export function constantOfShape(g: Graph, shape: readonly number[] | Value, value = 0, dtype: DType = 'float32'): Value {
   return g.node(ConstantOfShapeOp, [asIndexValue(g, shape)], { value: Tensor.fromNumbers(dtype, [1], [value]) })[0];
 }
+
+registerOps([
+  ReshapeOp, FlattenOp, TransposeOp, ConcatOp, SliceOp, ExpandOp,
+  ShapeOp, GatherOp, UnsqueezeOp, SqueezeOp, ConstantOfShapeOp,
+]);
 
 // ---------------------------------------------------------------------------------------
 // Gradient helpers: sizes that may be known only at run time, and the adjoints of slicing.
