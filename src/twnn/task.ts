@@ -15,7 +15,9 @@ export type DataSpec =
   /** MNIST digits: `flat` is `[B, 784]`, `image` is `[B, 1, 28, 28]`. */
   | { kind: 'mnist'; layout: 'flat' | 'image' }
   /** CIFAR-10 images `[B, 3, 32, 32]` from the binary batches in `dir` (default `data/cifar-10-batches-bin`, relative to the working directory). */
-  | { kind: 'cifar10'; dir?: string };
+  | { kind: 'cifar10'; dir?: string }
+  /** Zalando's Fashion-MNIST: MNIST's shapes, from Debian's dataset-fashion-mnist (or `dir`, four gzipped IDX files). */
+  | { kind: 'fashion-mnist'; layout: 'flat' | 'image'; dir?: string };
 
 /** The optimizers train.onnx can step with: the one list the spec checks, the trainer, the CLI's --optimizer and the lowering read. */
 export const OPTIMIZER_KINDS = ['sgd', 'adam', 'adamw'] as const;
@@ -63,7 +65,7 @@ export interface TaskSpec {
 
 const LOSSES: readonly LossKind[] = ['mse', 'cross_entropy'];
 /** The loss each data set's targets call for. */
-const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy', cifar10: 'cross_entropy' };
+const DATA_LOSS: Readonly<Record<DataSpec['kind'], LossKind>> = { sine: 'mse', mnist: 'cross_entropy', cifar10: 'cross_entropy', 'fashion-mnist': 'cross_entropy' };
 const MNIST_SHAPES: Readonly<Record<'flat' | 'image', readonly number[]>> = { flat: [784], image: [1, 28, 28] };
 
 /**
@@ -114,13 +116,20 @@ function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataS
     expectShape(at, `mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
     return Object.freeze({ kind, layout: d.layout });
   }
+  if (kind === 'fashion-mnist') {
+    const d = plainObject(at, data, ['kind', 'layout', 'dir']);
+    if (d.layout !== 'flat' && d.layout !== 'image') throw new SpecError(`${at}.layout must be 'flat' or 'image', got ${show(d.layout)}`);
+    if (d.dir !== undefined && (typeof d.dir !== 'string' || d.dir === '')) throw new SpecError(`${at}.dir must be a non-empty string, got ${show(d.dir)}`);
+    expectShape(at, `fashion-mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
+    return Object.freeze({ kind, layout: d.layout, ...(d.dir !== undefined ? { dir: d.dir as string } : {}) });
+  }
   if (kind === 'cifar10') {
     const d = plainObject(at, data, ['kind', 'dir']);
     if (d.dir !== undefined && (typeof d.dir !== 'string' || d.dir === '')) throw new SpecError(`${at}.dir must be a non-empty string, got ${show(d.dir)}`);
     expectShape(at, 'cifar10 images', inputShape, [3, 32, 32]);
     return Object.freeze({ kind, ...(d.dir !== undefined ? { dir: d.dir as string } : {}) });
   }
-  throw new SpecError(`${at}.kind must be 'sine', 'mnist' or 'cifar10', got ${show(kind)}`);
+  throw new SpecError(`${at}.kind must be 'sine', 'mnist', 'fashion-mnist' or 'cifar10', got ${show(kind)}`);
 }
 
 function checkTrain(at: string, train: unknown): TrainDefaults {

@@ -44,7 +44,7 @@ describe('cifar10 data spec', () => {
     expect(() => checkTask('m', { data: { kind: 'cifar10' }, loss: 'mse' }, ['B', 3, 32, 32])).toThrow("m: task: cifar10 data needs loss 'cross_entropy', got 'mse'");
     expect(() => checkTask('m', { data: { kind: 'cifar10', dir: '' } }, ['B', 3, 32, 32])).toThrow('m: task.data.dir must be a non-empty string, got ""');
     expect(() => checkTask('m', { data: { kind: 'cifar10', path: 'x' } }, ['B', 3, 32, 32])).toThrow(SpecError);
-    expect(() => checkTask('m', { data: { kind: 'cifar' } }, ['B', 3, 32, 32])).toThrow("m: task.data.kind must be 'sine', 'mnist' or 'cifar10', got \"cifar\"");
+    expect(() => checkTask('m', { data: { kind: 'cifar' } }, ['B', 3, 32, 32])).toThrow("m: task.data.kind must be 'sine', 'mnist', 'fashion-mnist' or 'cifar10', got \"cifar\"");
   });
 
   it('loadTaskData reads the batches in the spec\'s dir, and says where it looked when they are missing', async () => {

@@ -49,7 +49,7 @@ describe('defineModel', () => {
   const badTasks: [string, unknown, RegExp][] = [
     ['an unknown task key', { lossFn: 'mse' }, /model 'tiny': task: unknown option 'lossFn' \(did you mean 'loss'\?\); allowed: loss, data, train/],
     ['an unknown loss', { loss: 'l1' }, /task.loss must be 'mse' or 'cross_entropy', got "l1"/],
-    ['an unknown data kind', { data: { kind: 'cifar' } }, /task.data.kind must be 'sine', 'mnist' or 'cifar10', got "cifar"/],
+    ['an unknown data kind', { data: { kind: 'cifar' } }, /task.data.kind must be 'sine', 'mnist', 'fashion-mnist' or 'cifar10', got "cifar"/],
     ['a sine window that is not the input width', { data: { kind: 'sine', window: 16 } }, /task.data: sine windows of 16 are \[B,16\], but the model's input is \[B,3\]/],
     ['a series no longer than its window', { data: { kind: 'sine', window: 3, length: 3 } }, /task.data.length \(3\) must exceed the window \(3\)/],
     ['mnist images for a flat input', { data: { kind: 'mnist', layout: 'image' } }, /mnist 'image' are \[B,1,28,28\], but the model's input is \[B,3\]/],

@@ -16,9 +16,10 @@ import { noVerifyOption, parseInteger } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
 import { testText } from './train.js';
 import { printable } from '../../ir/text.js';
+import { lossForData } from '../../twnn/task.js';
 
 interface EvalFlags extends DeviceFlags {
-  data?: 'mnist' | 'sine';
+  data?: 'mnist' | 'fashion-mnist' | 'sine';
   split: 'test' | 'train';
   batch: number;
   report?: string;
@@ -42,7 +43,7 @@ export function registerEval(program: Command): void {
         "and the mean/max of its 'iterations' output; the task comes from the manifest.json beside the model unless --data is given",
     )
     .argument('<model>', 'the .onnx file (e.g. exported/sine-mlp/model.onnx)')
-    .addOption(new Option('--data <name>', "data set (default: the manifest's task.data); mnist's layout and sine's window follow the model's input x").choices(['mnist', 'sine']))
+    .addOption(new Option('--data <name>', "data set (default: the manifest's task.data); mnist's layout and sine's window follow the model's input x").choices(['mnist', 'fashion-mnist', 'sine']))
     .addOption(new Option('--split <split>', 'which split').choices(['test', 'train']).default('test'))
     .option('--batch <n>', 'rows per inference run', (v) => parseInteger(v, '--batch', 1), EVAL_BATCH)
     .option('--report <dir>', "also write the task report's pictures and report.json to this folder (sine: the generated wave and the sweeps histogram)")
@@ -98,17 +99,17 @@ function chooseData(model: string, session: TwnnSession, name: EvalFlags['data']
   if (!name) {
     if (!task?.data) {
       const why = task ? `its ${MANIFEST_FILE} has no task.data` : `there is no ${MANIFEST_FILE} beside it`;
-      throw new TwnnError(`${model}: ${why}; say which data set with --data mnist|sine`);
+      throw new TwnnError(`${model}: ${why}; say which data set with --data mnist|fashion-mnist|sine`);
     }
-    return { data: task.data, loss: task.loss ?? defaultLoss(task.data.kind) };
+    return { data: task.data, loss: task.loss ?? lossForData(task.data.kind) };
   }
   const shape = session.input('x')?.shape;
   if (!shape) throw new TwnnError(`${model}: the model has no input 'x' with a declared shape, which --data needs`);
-  if (name === 'mnist') {
+  if (name === 'mnist' || name === 'fashion-mnist') {
     const flat = shape.length === 2 && shape[1] === 784;
     const image = shape.length === 4 && shape[1] === 1 && shape[2] === 28 && shape[3] === 28;
-    if (!flat && !image) throw new TwnnError(`${model}: --data mnist needs an input x of [B,784] or [B,1,28,28], the model's is [${shape.join(',')}]`);
-    return { data: { kind: 'mnist', layout: flat ? 'flat' : 'image' }, loss: 'cross_entropy' };
+    if (!flat && !image) throw new TwnnError(`${model}: --data ${name} needs an input x of [B,784] or [B,1,28,28], the model's is [${shape.join(',')}]`);
+    return { data: { kind: name, layout: flat ? 'flat' : 'image' }, loss: 'cross_entropy' };
   }
   if (shape.length !== 2 || typeof shape[1] !== 'number') throw new TwnnError(`${model}: --data sine needs an input x of [B,window], the model's is [${shape.join(',')}]`);
   // Keep the series length the model was trained with when the manifest says so.
@@ -116,6 +117,3 @@ function chooseData(model: string, session: TwnnSession, name: EvalFlags['data']
   return { data: { kind: 'sine', window: shape[1], ...(length !== undefined ? { length } : {}) }, loss: 'mse' };
 }
 
-function defaultLoss(kind: DataSpec['kind']): LossKind {
-  return kind === 'mnist' ? 'cross_entropy' : 'mse';
-}
