@@ -5,7 +5,8 @@
 // gone (killed, crashed) is stale and taken over. Within one process the lock
 // is re-entrant: `train` holds it around the `exportModel` it calls.
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
@@ -63,8 +64,13 @@ export async function lockFolder(dir: string, command: string): Promise<() => Pr
   const path = join(dir, LOCK_FILE);
   const me: LockOwner = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
+    // The lock appears whole or not at all: written beside it, then hard-linked into place, which
+    // fails if a lock exists. (Created empty and then written, a rival could read it half-done and
+    // take it for stale.)
+    const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      await writeFile(path, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      await writeFile(draft, `${JSON.stringify(me)}\n`);
+      await link(draft, path);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError('lock', dir, err);
@@ -78,6 +84,8 @@ export async function lockFolder(dir: string, command: string): Promise<() => Pr
       // Stale: its process is gone (or the file is unreadable garbage). Take it over once.
       if (attempt > 0) throw new TwnnError(`${dir}: cannot take over the stale lock ${path}; remove it`);
       await rm(path, { force: true });
+    } finally {
+      await rm(draft, { force: true });
     }
   }
   held.set(key, 1);

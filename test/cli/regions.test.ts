@@ -197,11 +197,13 @@ describe('run diagnostics', () => {
     );
   });
 
-  it('fails (exit 2) naming the region and the sample whose residual is not finite', async () => {
+  it('fails (exit 2) on a NaN input, naming the input and the element rather than blaming the fixed point (issue 13)', async () => {
+    // A NaN sample used to come back as "region 'region1' diverged"; the diverging-residual guard
+    // itself (checkFixedPoint) is tested in test/lower/fixed-point.test.ts.
     const file = join(dir, 'nan.npy');
     python('import numpy as np, sys\nnp.save(sys.argv[1], np.array([[0, 0, 0], [np.nan, 1, 0]], dtype=np.float32))', [file]);
     const r = await twnn(['run', model, '--input', file]);
-    expectUserError(r, `${model}: the fixed-point iteration of region 'region1' diverged (non-finite residual) for sample 1; its outputs are not a prediction`);
+    expectUserError(r, `${file}: input 'x' holds NaN at [1,0]; the model needs finite inputs`);
     expect(r.stdout).toBe('');
   });
 });
