@@ -75,12 +75,12 @@ describe('twnn train and twnn eval on graphs/sine-mlp.ts', () => {
     expectUserError(await twnn(['train', 'graphs/sine-mlp.ts', '--optimizer', 'rmsprop']), /--optimizer <name>' argument 'rmsprop' is invalid.*sgd, adam, adamw/);
     expectUserError(await twnn(['train', 'graphs/sine-mlp.ts', '--lr', '-1']), /--lr expects a positive number/);
     expectUserError(await twnn(['train', 'graphs/sine-mlp.ts', '--out', join(dir, 'none'), '--resume']), /checkpoint\.twnn: cannot read checkpoint \(no such file; train without --resume first\)/);
-    expectUserError(await twnn(['eval', 'test/fixtures/conv-net.onnx']), /there is no manifest\.json beside it; say which data set with --data mnist\|sine/);
+    expectUserError(await twnn(['eval', 'test/fixtures/conv-net.onnx']), /there is no manifest\.json beside it; say which data set with --data mnist\|fashion-mnist\|sine/);
   });
 
   it.each([
     ['train', '<graph>', ['--epochs <n>', '--batch <n>', '--lr <x>', '--optimizer <name>', '--seed <n>', '--device <device>', '--out <dir>', '--resume', '--checkpoint-every <n>', '--limit-steps <n>']],
-    ['eval', '<model>', ['--data <name>', '--split <split>', '--batch <n>', '--device <device>', 'mnist', 'sine']],
+    ['eval', '<model>', ['--data <name>', '--split <split>', '--batch <n>', '--device <device>', 'mnist', 'fashion-mnist', 'sine']],
   ])('%s --help describes the command and its flags', async (cmd, arg, flags) => {
     const r = await twnn([cmd, '--help']);
     expect(r.status).toBe(0);
