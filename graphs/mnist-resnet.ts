@@ -22,9 +22,8 @@
 // Jacobian penalty (graphs/mnist-resnet-jacobian.ts), while the same blocks without
 // wormholes train at 2e-3.
 // Conv networks build in float32 only.
-import { basicBlock, batchNorm2d, conv2d, dense, defineModel, flatten, globalAvgPool, region, relu, sequential, type ModelSpec, type RegionSpec } from '../src/index.js';
+import { basicBlock, batchNorm2d, conv2d, dense, defineModel, flatten, globalAvgPool, region, relu, sequential, type BasicBlockOptions, type ModelSpec, type RegionSpec } from '../src/index.js';
 
-const gn = { norm: 'group', groups: 8 } as const;
 const iterate = { tol: 1e-3, maxIter: 300 };
 
 /** What a variant of this TWNN changes: its name, settings shared by both regions, and the learning rate. */
@@ -33,6 +32,8 @@ export interface MnistResnetVariant {
   note?: string;
   regions?: Pick<RegionSpec, 'jacobianPenalty' | 'backwardSolver'> & { iterate?: RegionSpec['iterate'] };
   lr?: number;
+  /** A skip gate on each of B1..B4 (graphs/fashion-resnet-skip.ts). */
+  skip?: BasicBlockOptions['skip'];
 }
 
 /**
@@ -42,6 +43,7 @@ export interface MnistResnetVariant {
  */
 export function mnistResnet(variant: MnistResnetVariant = { name: 'mnist-resnet' }): ModelSpec {
   const shared = { backward: 'implicit' as const, ...variant.regions, iterate: { ...iterate, ...variant.regions?.iterate } };
+  const gn = { norm: 'group', groups: 8, ...(variant.skip ? { skip: variant.skip } : {}) } as const;
   return defineModel({
     name: variant.name,
     description:

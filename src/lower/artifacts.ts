@@ -7,6 +7,7 @@ import { withFolderLock } from '../onnx/folder-lock.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { loopMetadata } from './fixed-point.js';
+import { SKIP_GATES_KEY } from './skip-gates.js';
 import { buildInferenceGraph } from './inference.js';
 import { buildJvpGraph } from './jvp.js';
 import { buildManifest, fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from './manifest.js';
@@ -83,7 +84,7 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
   const opset = options.opset ?? DEFAULT_OPSET;
   const seed = options.seed ?? 0;
   const build = { ...options, dtype, opset, seed };
-  const { graph, params } = buildInferenceGraph(spec, build);
+  const { graph, params, skipThresholds } = buildInferenceGraph(spec, build);
   const grad = buildGradGraph(spec, build);
   const train = buildTrainGraph(spec, build);
   const steps = buildTrainStepsGraph(spec, build, train);
@@ -105,7 +106,7 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
       ...(docString ? { docString } : {}),
       metadata: role
         ? { ...common, 'twnn.role': role.name, 'twnn.loss': train.loss, 'twnn.optimizer': JSON.stringify(train.optimizer), ...loopMetadata(g) }
-        : { ...common, ...loopMetadata(g) },
+        : { ...common, ...loopMetadata(g), ...(skipThresholds ? { [SKIP_GATES_KEY]: JSON.stringify(skipThresholds) } : {}) },
     });
   };
   const bytes: [string, Uint8Array][] = [

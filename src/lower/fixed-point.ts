@@ -119,15 +119,24 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
       `${config.solver.kind} iteration, wormholes ${config.wormholes.map((w) => `${w.from}->${w.to}`).join(', ')}`,
   };
   if (!sweeps.training) {
+    // Skip gates ride along with the output, so the model reports each sample's gates at its fixed point.
     const fp = settlingLoop(g, {
       ...iterate,
-      riders: [first.output],
+      riders: [first.output, ...(first.gates ?? [])],
       map: (b, sOld) => {
         const next = sweeps.sweep(sOld, b);
-        return { next: next.sources, riders: [next.output] };
+        return { next: next.sources, riders: [next.output, ...(next.gates ?? [])] };
       },
     });
-    sweeps.report({ region: config.region, iterations: fp.iterations, residual: fp.residual, unsettled: fp.unsettled, config: { role: 'iterate', region: config.region, ...meta } });
+    const skipGates = fp.riders.slice(1);
+    sweeps.report({
+      region: config.region,
+      iterations: fp.iterations,
+      residual: fp.residual,
+      unsettled: fp.unsettled,
+      config: { role: 'iterate', region: config.region, ...meta },
+      ...(skipGates.length > 0 ? { skipGates } : {}),
+    });
     inferenceSweeps.set(fp.node, { replay: (s) => sweeps.replay(s, g), sStar: fp.states, output: fp.riders[0], config });
     return fp.riders[0];
   }

@@ -7,6 +7,7 @@ import { BuildContext, type ParamInfo, type ParamMode, type RegionOverrides } fr
 import type { ModelSpec } from '../twnn/spec.js';
 import { lowerFixedPoint } from './fixed-point.js';
 import { iterationOutputs } from './iterations.js';
+import { skipGateOutputs, skipGateThresholds } from './skip-gates.js';
 
 /** Build settings shared by every graph made from a spec. */
 export interface BuildOptions {
@@ -20,12 +21,16 @@ export interface BuildOptions {
   weights?: ReadonlyMap<string, Tensor>;
   /** Settings that replace every region's own (e.g. `{ tol: 1e-10, backwardTol: 1e-10 }` for an exact gradient check). */
   regionOverrides?: RegionOverrides;
+  /** Inference graphs: `off` runs every sample through its skip-gated blocks (scaled by the gate, as in training) instead of skipping (default `on`). */
+  blockSkipping?: 'on' | 'off';
 }
 
 /** A built graph with the parameters it declared, in declaration order. */
 export interface BuiltGraph {
   graph: Graph;
   params: ParamInfo[];
+  /** Each skip-gated block's threshold, by block scope (what its `skip_gate.<block>` output is compared with); absent without such blocks. */
+  skipThresholds?: Record<string, number>;
 }
 
 /** The lowest opset twnn emits: Softmax and Reduce* semantics are those of opset 13+, BatchNormalization of 15+. */
@@ -55,7 +60,9 @@ export function buildForward(spec: ModelSpec, options: BuildOptions, mode: Param
   const net = buildNetwork(spec, options, mode);
   net.graph.output('y', net.y);
   for (const [name, v] of iterationOutputs(net.graph, net.x, net.context.iterators)) net.graph.output(name, v);
-  return { graph: net.graph, params: net.params };
+  const gates = skipGateOutputs(net.context);
+  for (const [name, v] of gates) net.graph.output(name, v);
+  return { graph: net.graph, params: net.params, ...(gates.length > 0 ? { skipThresholds: skipGateThresholds(net.context) } : {}) };
 }
 
 /** The network built into a fresh graph, before any output is declared. */
@@ -90,6 +97,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
     training,
     lowerRegion: lowerFixedPoint,
     ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}),
+    ...(options.blockSkipping ? { blockSkipping: options.blockSkipping } : {}),
   });
   const x = graph.input('x', dtype, spec.input.shape);
   const y = spec.net.build(context, x);

@@ -7,7 +7,8 @@
 //                       -> loss, <param>.new, <param>.m.new, <param>.v.new, <buffer>.new,
 //                          iterations, iterations_backward, unsettled (regions each sample ran
 //                          out of sweeps in; unsettled.<region> too with several regions),
-//                          jacobian_penalty (with a region's jacobianPenalty)
+//                          jacobian_penalty (with a region's jacobianPenalty),
+//                          skip_cost (with skip-gated blocks that have a cost)
 //   train_steps.onnx  the same inputs with x and target stacked [K, B, ...]; an outer
 //                     Loop runs K train.onnx steps (its nodes copied into the body)
 //                     with step, step+1, ...; per-step loss [K] and counts [K, B]
@@ -20,6 +21,9 @@
 // `loss` is the task's loss. A region's Jacobian penalty (src/lower/jacobian.ts)
 // is added to what train.onnx minimises and reported apart; grad.onnx, which
 // has no step to draw the penalty's probe from, is the task loss's gradient.
+// So do skip-gated blocks' costs γ·mean(s) (src/twnn/skip-gate.ts): train.onnx
+// minimises them with the loss and outputs their sum as `skip_cost`; grad.onnx
+// is the task loss's gradient alone.
 import { pruneDeadNodes } from './prune.js';
 import { Graph, SpecError, type Dim, type Value } from '../ir/index.js';
 import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
@@ -33,6 +37,7 @@ import { lossForData, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
 import { inlineGraph } from './inline.js';
 import { backwardIterations, iterationOutputs, unsettledCounts } from './iterations.js';
+import { skipCost } from './skip-gates.js';
 
 /** Build options of the training graphs. */
 export interface TrainingBuildOptions extends BuildOptions {
@@ -112,7 +117,9 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   // Regions with a Jacobian penalty add it to what the optimizer minimises, probed afresh each step.
   const penalties = g.scope('loss', () => context.iterators.flatMap((r) => (r.penalty ? [r.penalty(step)] : [])));
   const penalty = penalties.length > 0 ? penalties.reduce((a, b) => add(g, a, b)) : undefined;
-  const objective = penalty ? add(g, t.lossValue, penalty) : t.lossValue;
+  // Skip-gated blocks pay for their open gates (src/twnn/skip-gate.ts).
+  const cost = g.scope('loss', () => skipCost(g, context));
+  const objective = [penalty, cost].reduce<Value>((sum, term) => (term ? add(g, sum, term) : sum), t.lossValue);
   const grads = backward(g, objective, t.trainableValues, { allowUnused: true });
   const lr = g.input('lr', dtype, []);
   const slots = optimizerState(optimizer);
@@ -133,6 +140,7 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   for (const name of t.buffers) g.output(`${name}.new`, context.bufferUpdates.get(name) ?? identity(g, inputNamed(g, name)));
   countOutputs(g, x, context.iterators);
   if (penalty) g.output('jacobian_penalty', penalty);
+  if (cost) g.output('skip_cost', cost);
   pruneDeadNodes(g);
   const stateNames = trainableInfo.flatMap((p) => slots.map((s) => `${p.name}.${s}`));
   orderInputs(g, ['x', 'target', 'lr', 'step', ...params.map((p) => p.name), ...stateNames], () => true);
@@ -172,7 +180,7 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
     return i;
   };
   const newIndex = carried1.map((v) => outputIndex(`${v.name}.new`));
-  const perStep = (name: string) => ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty'].includes(name) || name.startsWith('unsettled.');
+  const perStep = (name: string) => ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty', 'skip_cost'].includes(name) || name.startsWith('unsettled.');
   const scanNames = one.outputs.map((v) => v.name).filter(perStep);
   const scanIndex = scanNames.map(outputIndex);
 

@@ -8,6 +8,7 @@ import { sequentialBatches, type Dataset } from '../data/batches.js';
 import type { LossKind } from '../twnn/task.js';
 import { addUnsettled, checkFixedPoint, unsettledSamples, type RegionLimits, type UnsettledSamples } from './guard.js';
 import type { TwnnSession } from './session.js';
+import { countSkips, skipRates, type SkipCounts, type SkipRate } from './skip-rates.js';
 
 /** Sums over the samples seen so far; `evaluationResult` turns them into means. */
 export interface EvalTotals {
@@ -21,6 +22,8 @@ export interface EvalTotals {
   iterationsMax: number;
   /** Per region, the samples that ran out of sweeps unsettled (data-set indices; see `addUnsettled`). */
   unsettled: UnsettledSamples[];
+  /** Per skip-gated block, the samples that skipped it. */
+  skips: SkipCounts;
 }
 
 /** What an evaluation reports. */
@@ -37,11 +40,13 @@ export interface EvalResult {
    * data-set indices (count 0 for a region where every sample settled).
    */
   unsettled: UnsettledSamples[];
+  /** Per skip-gated block (models that have them), the fraction of samples that skipped it. */
+  skipRates: SkipRate[];
 }
 
 /** Empty totals. @example const totals = emptyTotals(); */
 export function emptyTotals(): EvalTotals {
-  return { samples: 0, lossSum: 0, correct: 0, iterationsSum: 0, iterationsMax: 0, unsettled: [] };
+  return { samples: 0, lossSum: 0, correct: 0, iterationsSum: 0, iterationsMax: 0, unsettled: [], skips: {} };
 }
 
 /**
@@ -111,6 +116,7 @@ export function evaluationResult(totals: EvalTotals, loss: LossKind): EvalResult
     iterationsMean: totals.iterationsSum / n,
     iterationsMax: totals.iterationsMax,
     unsettled: totals.unsettled.map((u) => ({ ...u, samples: [...u.samples] })),
+    skipRates: skipRates(totals.skips),
   };
 }
 
@@ -236,11 +242,19 @@ export function readMetrics(path: string): MetricsRecord[] {
  * `regionLimits`), samples that ran out of sweeps unsettled are counted per
  * region with their data-set indices; whatever a region's onMaxIter, deciding
  * what to do about them is the caller's (`checkSettled`). A non-finite
- * residual is an error at once.
+ * residual is an error at once. With `skipGates` (`skipThresholds` of the
+ * model), how often each skip-gated block was skipped.
  *
  * @example const result = await evaluate(session, await loadTaskData({ kind: 'mnist', layout: 'flat' }, 'test'), 'cross_entropy', 256); // result.loss, result.accuracy
  */
-export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKind, batch: number, regions: readonly RegionLimits[] = []): Promise<EvalResult> {
+export async function evaluate(
+  session: TwnnSession,
+  data: Dataset,
+  loss: LossKind,
+  batch: number,
+  regions: readonly RegionLimits[] = [],
+  skipGates: Readonly<Record<string, number>> = {},
+): Promise<EvalResult> {
   const totals = emptyTotals();
   for (const { x, target } of sequentialBatches(data, batch)) {
     const out = await session.run({ x });
@@ -249,6 +263,7 @@ export async function evaluate(session: TwnnSession, data: Dataset, loss: LossKi
     const offset = totals.samples;
     addUnsettled(totals.unsettled, unsettledSamples(out, regions), (b) => offset + b);
     accumulate(totals, loss, out.y, target, out.iterations);
+    countSkips(totals.skips, out, skipGates);
   }
   return evaluationResult(totals, loss);
 }

@@ -1,16 +1,17 @@
 // Residual blocks with torchvision's structure and parameter names
 // (conv1, bn1, conv2, bn2, [conv3, bn3,] downsample.0, downsample.1), so a
 // torchvision-style state_dict maps onto them key for key.
-import { SpecError } from '../ir/index.js';
+import { SpecError, type Value } from '../ir/index.js';
 import * as ops from '../ops/index.js';
 import { relu } from './activations.js';
 import { conv2d } from './conv2d.js';
 import { groupNorm2d } from './group-norm.js';
-import type { Module } from './module.js';
+import type { BuildContext, Module } from './module.js';
 import { batchNorm2d } from './norm.js';
 import { sequential } from './sequential.js';
 import { positiveInt } from './validate.js';
 import { checkOptions, type KeysOf } from './options.js';
+import { gatedResidual, resolveSkipGate, type ResolvedSkipGate, type SkipGateOptions } from './skip-gate.js';
 
 export interface BasicBlockOptions {
   /** Stride of the first 3x3 conv and of the shortcut (2 halves H and W). Default 1. */
@@ -23,27 +24,38 @@ export interface BasicBlockOptions {
   norm?: 'batch' | 'group';
   /** Groups of the GroupNorm layers (default 8; must divide outChannels). */
   groups?: number;
+  /**
+   * A learned per-sample skip gate on the residual branch (paper Eq. 5-6):
+   * `relu(shortcut + s ⊙ main(x))`; in inference graphs samples with
+   * s < threshold skip the branch (src/twnn/skip-gate.ts). `true`: the defaults.
+   */
+  skip?: SkipGateOptions | true;
 }
 
-const BASIC_BLOCK_KEYS: KeysOf<BasicBlockOptions> = { stride: true, norm: true, groups: true };
+const BASIC_BLOCK_KEYS: KeysOf<BasicBlockOptions> = { stride: true, norm: true, groups: true, skip: true };
 
 export interface BottleneckOptions {
   /** Stride of the 3x3 conv and of the shortcut. Default 1. */
   stride?: number;
   /** Output channels = width · expansion. Default 4. */
   expansion?: number;
+  /** A learned per-sample skip gate on the residual branch, as basicBlock's. */
+  skip?: SkipGateOptions | true;
 }
 
-const BOTTLENECK_KEYS: KeysOf<BottleneckOptions> = { stride: true, expansion: true };
+const BOTTLENECK_KEYS: KeysOf<BottleneckOptions> = { stride: true, expansion: true, skip: true };
 
-/** A residual block: `relu(main(x) + shortcut(x))`, each part built in its scope. */
-function residual(kind: string, main: readonly [string, Module][], downsample: Module | undefined): Module {
+/** A residual block: `relu(main(x) + shortcut(x))`, each part built in its scope; with a skip gate, `relu(shortcut + s ⊙ main(x))`. */
+function residual(kind: string, main: readonly [string, Module][], downsample: Module | undefined, skip: ResolvedSkipGate | undefined): Module {
+  const branch = (ctx: BuildContext, x: Value) => main.reduce((acc, [name, m]) => ctx.scope(name, () => m.build(ctx, acc)), x);
   return {
     kind,
     build(ctx, x) {
-      const h = main.reduce((acc, [name, m]) => ctx.scope(name, () => m.build(ctx, acc)), x);
-      const shortcut = downsample ? ctx.scope('downsample', () => downsample.build(ctx, x)) : x;
-      return ops.relu(ctx.graph, ops.add(ctx.graph, h, shortcut));
+      const shortcutOf = () => (downsample ? ctx.scope('downsample', () => downsample.build(ctx, x)) : x);
+      // A gated block needs its shortcut and gate before it knows which rows run the branch.
+      if (skip) return gatedResidual(ctx, x, (rows) => branch(ctx, rows), shortcutOf(), skip);
+      const h = branch(ctx, x);
+      return ops.relu(ctx.graph, ops.add(ctx.graph, h, shortcutOf()));
     },
   };
 }
@@ -62,6 +74,7 @@ function projection(inChannels: number, outChannels: number, stride: number, nor
  * basicBlock(16, 16)                // [B,16,H,W] -> [B,16,H,W]
  * basicBlock(16, 32, { stride: 2 }) // [B,16,H,W] -> [B,32,H/2,W/2]
  * basicBlock(16, 16, { norm: 'group', groups: 8 }) // per-sample norm, for a region's blocks
+ * basicBlock(32, 64, { norm: 'group', skip: { cost: 0.01 } }) // samples may skip it (paper Eq. 5-6)
  */
 export function basicBlock(inChannels: number, outChannels: number, options: BasicBlockOptions = {}): Module {
   checkOptions('basicBlock: options', options, BASIC_BLOCK_KEYS);
@@ -81,7 +94,8 @@ export function basicBlock(inChannels: number, outChannels: number, options: Bas
     ['bn2', norm(outChannels)],
   ];
   const needsProjection = stride !== 1 || inChannels !== outChannels;
-  return residual('basicBlock', main, needsProjection ? projection(inChannels, outChannels, stride, norm) : undefined);
+  const skip = options.skip === undefined ? undefined : resolveSkipGate('basicBlock', options.skip);
+  return residual('basicBlock', main, needsProjection ? projection(inChannels, outChannels, stride, norm) : undefined, skip);
 }
 
 /**
@@ -111,5 +125,6 @@ export function bottleneck(inChannels: number, width: number, options: Bottlenec
     ['bn3', batchNorm2d(outChannels)],
   ];
   const needsProjection = stride !== 1 || inChannels !== outChannels;
-  return residual('bottleneck', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined);
+  const skip = options.skip === undefined ? undefined : resolveSkipGate('bottleneck', options.skip);
+  return residual('bottleneck', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined, skip);
 }

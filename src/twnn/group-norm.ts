@@ -71,7 +71,7 @@ export function groupNorm2d(groups: number, channels: number, options: GroupNorm
       if (x.shape.slice(2).some((d) => d === 0)) throw new SpecError(`${where(ctx, 'groupNorm2d')}: input ${x.describe()} has no spatial extent`);
       const weight = ctx.param('weight', [channels], ones());
       const bias = ctx.param('bias', [channels], zeros());
-      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias, ...(fused === undefined ? {} : { fused }) });
+      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias, ...(fused === undefined ? {} : { fused }), ...(ctx.batchMayBeEmpty ? { batchMayBeEmpty: true } : {}) });
     },
   };
 }
@@ -86,6 +86,12 @@ export interface GroupNormalizeParams {
   bias: Value;
   /** The fused kernel in float32 (default: see `withGroupNormLowering`); float64 is always the composite. */
   fused?: boolean;
+  /**
+   * The batch may hold no rows (a skip-gated block's branch when every sample
+   * skips it): the rows' length is then spelled out, as Reshape cannot infer a
+   * -1 from zero elements. Needs static C, H, W.
+   */
+  batchMayBeEmpty?: boolean;
 }
 
 /** How GroupNorms that leave `fused` unset are lowered in float32: swapped by `withGroupNormLowering`. */
@@ -116,14 +122,20 @@ export function withGroupNormLowering<T>(lowering: 'fused' | 'composite', build:
  *
  * @example const y = groupNormalize(g, x, { groups: 4, eps: 1e-5, weight, bias });
  */
-export function groupNormalize(g: Graph, x: Value, { groups, eps, weight, bias, fused }: GroupNormalizeParams): Value {
+export function groupNormalize(g: Graph, x: Value, { groups, eps, weight, bias, fused, batchMayBeEmpty }: GroupNormalizeParams): Value {
   // Reshape's 0 copies B, so a symbolic batch needs no Shape op.
-  const rows = ops.reshape(g, x, [0, groups, -1]);
+  const rows = ops.reshape(g, x, [0, groups, batchMayBeEmpty ? staticRowLength(x, groups) : -1]);
   const useKernel = x.dtype === 'float32' && (fused ?? defaultLowering === 'fused');
   const normalized = useKernel ? normalizeRowsFused(g, rows, groups, eps) : normalizeRows(g, rows, eps);
   // [C] -> [C, 1, 1] broadcasts against [B, C, H, W].
   const perChannel = (v: Value) => ops.unsqueeze(g, v, [1, 2]);
   return ops.add(g, ops.mul(g, ops.reshapeLike(g, normalized, x), perChannel(weight)), perChannel(bias));
+}
+
+function staticRowLength(x: Value, groups: number): number {
+  const dims = x.shape.slice(1);
+  if (!dims.every((d): d is number => typeof d === 'number')) throw new SpecError(`groupNorm2d: in a skip-gated block the input needs static C, H, W, got ${x.describe()}`);
+  return dims.reduce((a, b) => a * b, 1) / groups;
 }
 
 /** InstanceNormalization of `[B, G, L]` rows: a group is a channel of it, with unit scale and no shift. */

@@ -66,6 +66,8 @@ export type RegionOverrides = Partial<Omit<FixedPointConfig, 'region' | 'wormhol
 export interface SweepResult {
   sources: Value[];
   output: Value;
+  /** The skip gates ([B]) of the sweep's skip-gated blocks, in build order (inference graphs carry them through the Loop). */
+  gates?: Value[];
 }
 
 /** One sweep: given the previous sources (undefined for the first, zero-state sweep), emit into the current graph. */
@@ -93,6 +95,8 @@ export interface IteratorReport {
    * scalar `key` (the step number), so each step probes anew, reproducibly.
    */
   readonly penalty?: (key: Value) => Value;
+  /** Inference graphs: the sweep's skip gates ([B], SweepResult.gates' order) at each sample's settling sweep. */
+  readonly skipGates?: readonly Value[];
   /** The iterator configuration, for the manifest and metadata_props. */
   readonly config: Readonly<Record<string, unknown>>;
 }

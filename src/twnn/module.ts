@@ -68,6 +68,24 @@ export interface BuildContextOptions {
    * test a custom layer, builds layers but not regions.
    */
   lowerRegion?: RegionLowering;
+  /**
+   * Inference graphs: `on` (default) lets a skip-gated block skip the samples
+   * whose gate is below its threshold; `off` runs every sample through every
+   * block, scaled by its gate, as training does (the same weights, to measure
+   * what skipping costs or saves). Training graphs are always `off`.
+   */
+  blockSkipping?: 'on' | 'off';
+}
+
+/** A skip-gated block's gate as one build of the block emitted it (src/twnn/skip-gate.ts). */
+export interface SkipGateReport {
+  /** The block's scope, e.g. `region2.B4`. */
+  readonly block: string;
+  /** Its per-sample gate s, [B] in the build dtype. */
+  readonly gate: Value;
+  readonly threshold: number;
+  /** γ of the training loss's cost term γ·mean(s). */
+  readonly cost: number;
 }
 
 /** The most elements one parameter may hold: V8's typed arrays stop at 2^32 - 1, and ONNX's raw tensor data at 2 GiB a tensor. */
@@ -106,6 +124,14 @@ export class BuildContext {
   readonly lowerRegion?: RegionLowering;
   /** @internal Fixed-point regions built so far, in build order. */
   readonly iterators: IteratorReport[] = [];
+  /** Whether skip-gated blocks skip samples in this (inference) build. */
+  readonly blockSkipping: 'on' | 'off';
+  /** Modules building now may see a batch of zero rows (a skip-gated block's branch): they must not infer sizes from the element count. */
+  get batchMayBeEmpty(): boolean {
+    return this.emptyBatchDepth > 0;
+  }
+  /** @internal Every build of a skip-gated block (a region's block builds once per sweep it emits), in build order. */
+  readonly skipGates: SkipGateReport[] = [];
   /** @internal New values of non-trainable buffers (BatchNorm running statistics) in training graphs, by buffer name. */
   readonly bufferUpdates = new Map<string, Value>();
   private current: Graph;
@@ -117,6 +143,7 @@ export class BuildContext {
   private replaying = 0;
   private readonly usedWeights = new Set<string>();
   private paramBytes = 0;
+  private emptyBatchDepth = 0;
 
   constructor(graph: Graph, options: BuildContextOptions) {
     if (!isFloat(options.dtype)) throw new SpecError(`build dtype must be float32 or float64, got ${options.dtype}`);
@@ -129,6 +156,7 @@ export class BuildContext {
     this.training = options.training ?? false;
     this.regionOverrides = options.regionOverrides ?? {};
     this.lowerRegion = options.lowerRegion;
+    this.blockSkipping = options.blockSkipping ?? 'on';
   }
 
   /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */
@@ -229,6 +257,42 @@ export class BuildContext {
   reportIterator(report: IteratorReport): void {
     if (this.iterators.some((r) => r.region === report.region)) throw new SpecError(`region '${report.region}' is built twice`);
     this.iterators.push(report);
+  }
+
+  /**
+   * @internal Record a skip-gated block's gate (skip-gate.ts does, each time it builds).
+   *
+   * @example ctx.reportSkipGate({ block: ctx.scopeName, gate, threshold: 0.5, cost: 0.01 });
+   */
+  reportSkipGate(report: SkipGateReport): void {
+    this.skipGates.push(report);
+  }
+
+  /**
+   * @internal Build `fn`'s modules for a batch that may hold no rows (see `batchMayBeEmpty`).
+   *
+   * @example const h = ctx.withPossiblyEmptyBatch(() => branch(ctx, rows));
+   */
+  withPossiblyEmptyBatch<T>(fn: () => T): T {
+    this.emptyBatchDepth++;
+    try {
+      return fn();
+    } finally {
+      this.emptyBatchDepth--;
+    }
+  }
+
+  /**
+   * @internal Each skip-gated block's gate as the graph outputs read it: the
+   * last one emitted into the main graph (a region's gate at its fixed point,
+   * which the region's lowering reports after its Loop), in first-build order.
+   *
+   * @example for (const r of ctx.settledSkipGates()) graph.output(`skip_gate.${r.block}`, r.gate);
+   */
+  settledSkipGates(): SkipGateReport[] {
+    const last = new Map<string, SkipGateReport>();
+    for (const r of this.skipGates) if (r.gate.graph === r.gate.graph.root) last.set(r.block, r);
+    return [...last.values()];
   }
 
   /**

@@ -15,7 +15,9 @@ export function regionSweeps(ctx: BuildContext, sweep: Sweep, region: string): R
   const graph = ctx.graph;
   if (graph !== graph.root) throw new SpecError(`region '${region}': regions cannot be nested inside another region's blocks`);
   const buffersBefore = ctx.bufferUpdates.size;
+  const gatesBefore = ctx.skipGates.length;
   const first = sweep(undefined);
+  const firstGates = ctx.skipGates.slice(gatesBefore);
   if (ctx.bufferUpdates.size > buffersBefore) {
     // Batch statistics would couple the samples' fixed points (DESIGN §1); without this check the
     // second sweep fails with a bare "updated twice".
@@ -32,7 +34,11 @@ export function regionSweeps(ctx: BuildContext, sweep: Sweep, region: string): R
     first,
     sweep: (sOld: readonly Value[], into: Graph) => ctx.withGraph(into, () => ctx.rebuild(() => sweep(sOld))),
     replay: (sOld: readonly Value[], into: Graph) => ctx.withGraph(into, () => ctx.replay(path, () => sweep(sOld))),
-    report: (r) => ctx.reportIterator(r),
+    report: (r) => {
+      ctx.reportIterator(r);
+      // The gates at the fixed point, carried out of the Loop, are what the graph's skip outputs read.
+      r.skipGates?.forEach((gate, i) => ctx.reportSkipGate({ ...firstGates[i], gate }));
+    },
   };
 }
 

@@ -155,6 +155,7 @@ export function region(spec: RegionSpec): RegionModule {
       const regionName = ctx.scopeName || 'region';
       if (sourceBlocks.length === 0) throw new SpecError(`${where(regionName)}: has no wormholes; use sequential(...) for a plain stack`);
       const sweep: Sweep = (sOld) => {
+        const gatesBefore = ctx.skipGates.length;
         let h = a;
         const outputs: Value[] = [];
         modules.forEach((block, k) => {
@@ -168,7 +169,8 @@ export function region(spec: RegionSpec): RegionModule {
           h = ctx.scope(names[k], () => block.build(ctx, u));
           outputs.push(h);
         });
-        return { sources: sourceBlocks.map((j) => outputs[j - 1]), output: h };
+        const gates = ctx.skipGates.slice(gatesBefore).map((r) => r.gate);
+        return { sources: sourceBlocks.map((j) => outputs[j - 1]), output: h, ...(gates.length > 0 ? { gates } : {}) };
       };
       return lowerRegion(ctx, sweep, {
         ...config,

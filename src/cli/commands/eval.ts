@@ -9,6 +9,7 @@ import { taskReport } from '../../report/task-report.js';
 import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guard.js';
 import { evaluate } from '../../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../runtime/session.js';
+import { skipSummary, skipThresholds } from '../../runtime/skip-rates.js';
 import { EVAL_BATCH } from '../../runtime/trainer.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
@@ -58,16 +59,18 @@ export function registerEval(program: Command): void {
       const task = readTask(model);
       const session = await openSession(model, { device, verify: flags.verify });
       try {
-        const regions = regionLimits(await readModelFile(model));
+        const proto = await readModelFile(model);
+        const regions = regionLimits(proto);
         const { data, loss } = chooseData(model, session, flags.data, task);
         const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
         const dataset = await loadTaskData(data, flags.split, dtype);
-        const result = await evaluate(session, dataset, loss, flags.batch, regions);
+        const result = await evaluate(session, dataset, loss, flags.batch, regions, skipThresholds(proto));
         const hasIterations = session.outputNames.includes('iterations');
         const lines = [
           `${model} on ${dataset.name} (${loss}): ${testText(result)}`,
           hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
         ];
+        if (result.skipRates.length > 0) lines.push(skipSummary(result.skipRates));
         for (const u of result.unsettled) if (u.count > 0) lines.push(unsettledSummary(u));
         // One line each, naming the model's regions: escaped (issue 13).
         process.stdout.write(`${lines.map(printable).join('\n')}\n`);
