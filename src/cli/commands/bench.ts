@@ -8,6 +8,7 @@ import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../
 import { memoryCommand } from './bench-memory.js';
 import { loadModelSpec } from '../graph-file.js';
 import { solversCommand } from './bench-solvers.js';
+import { studyCommand } from './bench-study.js';
 import { torchCommand } from './bench-torch.js';
 
 /**
@@ -82,7 +83,7 @@ const paperCommand: BenchSubcommand = {
 };
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, memoryCommand, solversCommand, torchCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.
