@@ -18,6 +18,7 @@ export const E2E = [
   'test/bench/cli.test.ts',
   'test/bench/memory.test.ts',
   'test/bench/paper-models.test.ts',
+  'test/bench/study-models.test.ts',
   'test/bench/solvers.test.ts',
   'test/bench/torch.test.ts',
   'test/codegen/cli.test.ts',

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { gatherRows, type Dataset } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
 import { FormatError, TwnnError } from '../ir/errors.js';
@@ -27,6 +27,7 @@ import { mean } from './stats.js';
 import { NoStepGraphError, withStepGraph, type SpecLoader } from './step-graph.js';
 import { measureStepMemory, type StepMemory } from './step-memory.js';
 import { measureStepTime, type StepTime } from './step-time.js';
+import { STUDY_FILE, STUDY_JSON, type StudyReport } from './study.js';
 import { summarizeTraining, type TrainingSummary } from './training-summary.js';
 
 /** A run's test-set results, from the re-evaluation. */
@@ -76,6 +77,8 @@ export interface SineReport {
 export interface PaperReport {
   runs: RunReport[];
   sine?: SineReport;
+  /** The Fashion-MNIST study (`twnn bench study`'s study.json), where one was written. */
+  study?: { path: string; markdown: string; report: StudyReport };
   /** How the numbers were taken, for the report's method section. */
   method: {
     testSet: string;
@@ -110,6 +113,8 @@ export interface BenchPaperOptions {
   latencyRepeats?: number;
   /** The sine report to include, if it exists (default exported/sine/report.json). */
   sineReport?: string;
+  /** The study to include, if it exists (default `<outDir>/study.json`, written by `twnn bench study`). */
+  studyReport?: string;
   /** Replace each run's test split (tests); the default loads the task's. */
   testData?: (data: DataSpec) => Promise<Dataset>;
   /** Training examples per epoch of a task (for runs that stopped mid-epoch, and a committed run's batch size). Default: 60000 for MNIST, 50000 for CIFAR-10. */
@@ -175,6 +180,7 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   const report: PaperReport = {
     runs,
     ...readSine(options.sineReport ?? join('exported', 'sine', 'report.json')),
+    ...readStudy(options.studyReport ?? join(options.outDir, STUDY_JSON)),
     method: {
       testSet: testName || 'the test split',
       evalBatch,
@@ -285,6 +291,18 @@ function testResults(r: PerSample): TestResults {
     sweepsMax: Math.max(...r.sweeps),
     regions: Object.entries(r.regionSweeps).map(([region, s]) => ({ region, mean: mean(s), max: Math.max(...s) })),
   };
+}
+
+function readStudy(path: string): { study?: PaperReport['study'] } {
+  if (!existsSync(path)) return {};
+  let report: StudyReport;
+  try {
+    report = JSON.parse(readFileSync(path, 'utf8')) as StudyReport;
+  } catch (err) {
+    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(report?.models) || !Array.isArray(report?.verdicts?.claims)) throw new FormatError(`${path}: not a study report (twnn bench study writes one)`);
+  return { study: { path, markdown: join(dirname(path), STUDY_FILE), report } };
 }
 
 function readSine(path: string): { sine?: SineReport } {

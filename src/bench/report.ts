@@ -1,6 +1,7 @@
 // docs/RESULTS.md as text, from a PaperReport: the Table III analogue, the
 // settings against the paper's Tables II and IV, the dynamic-depth evidence,
 // and an honest line for each of the paper's claims.
+import { studyVerdictTable } from './study-report.js';
 import { cell, fixed, mebibytes, percent, seconds, signed, thousands } from './format.js';
 import type { PaperReport, RunReport } from './paper.js';
 
@@ -41,6 +42,7 @@ export function renderResults(report: PaperReport, figures: ReadonlyMap<string, 
     '',
     ...notes(report.runs),
     ...claims(report.runs, cifar10),
+    ...studySection(report.study),
     ...settings(report),
     ...depthSection(report.runs, figures),
     ...curves(report.runs, figures),
@@ -349,4 +351,27 @@ function cifar(onCifar10: boolean): string[] {
       : 'Not reproduced: no CIFAR-10 data on this machine. The loader reads the standard binary batches a user supplies; docs/CIFAR.md gives the commands.',
     '',
   ];
+}
+
+/** The Fashion-MNIST study's verdicts and model table (`twnn bench study`'s study.json), when the report has it. */
+function studySection(study: PaperReport['study']): string[] {
+  if (!study) return [];
+  const { report } = study;
+  const lines = [
+    '## 2b. Fashion-MNIST: do wormholes help? (issue 14)',
+    '',
+    `From \`${report.method.command}\` (${study.path}; the full tables, the equal-time view and every run are in ${study.markdown}): ` +
+      `each model trained for the same epochs from ${Math.max(...report.models.map((m) => m.seeds.length))} seeds, re-evaluated on ${report.method.testSet}; mean ± sample std over the seeds.`,
+    '',
+    '| Model | Paper | Seeds | Test accuracy | s/epoch (bench) | Step memory | Sweeps |',
+    '|---|---|---|---|---|---|---|',
+    ...report.models.map(
+      (m) =>
+        `| ${cell(m.label)} | ${cell(m.paperName)} | ${m.seeds.length} | ${m.accuracy.n > 1 ? `${percent(m.accuracy.mean)} ± ${percent(m.accuracy.std)}` : m.accuracy.n === 1 ? percent(m.accuracy.mean) : '—'} | ${fixed(m.secondsPerEpoch, 0)} | ${m.stepMemoryKb !== undefined ? mebibytes(m.stepMemoryKb) : '—'} | ${fixed(m.sweeps.mean, 2)} |`,
+    ),
+    '',
+    ...studyVerdictTable(report),
+    '',
+  ];
+  return lines;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percent } from '../../src/bench/format.js';
+import { benchPaper } from '../../src/bench/paper.js';
 import { benchStudy, type StudyReport } from '../../src/bench/study.js';
 import { studyRuns, type StudyModel } from '../../src/bench/study-runs.js';
 import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
@@ -128,5 +129,14 @@ describe('benchStudy on tiny runs', () => {
     expect(claims.filter((c) => c.startsWith('Skipping saves inference time'))).toHaveLength(2);
     expect(markdown).toMatch(/\| Skipping saves inference time at batch 1 \|.*\| \*\*(holds|does not hold)\*\* \|/);
     expect(existsSync(join(root, 'docs', 'STUDY.md'))).toBe(true);
+  });
+
+  it("lands in RESULTS.md: twnn bench paper includes the study.json beside it", async () => {
+    await benchPaper({ runs: [], outDir: join(root, 'docs'), sineReport: join(root, 'no-sine.json') });
+    const results = readFileSync(join(root, 'docs', 'RESULTS.md'), 'utf8');
+    expect(results).toContain('## 2b. Fashion-MNIST: do wormholes help? (issue 14)');
+    const plain = report.models.find((m) => m.id === 'tiny-plain')!;
+    expect(results).toContain(`| Tiny plain | ResNet-36 | 2 | ${percent(plain.accuracy.mean)} ± ${percent(plain.accuracy.std)} |`);
+    for (const c of report.verdicts.claims) expect(results).toContain(`| ${c.claim} |`);
   });
 });
