@@ -251,14 +251,14 @@ async function measureSteps(
   const repeats = o.stepRepeats ?? 3;
   const rounds = o.stepRounds ?? 3;
   const timed = models.filter((m) => loaded.has(m.id));
-  const rounds_: Map<string, number[]> = new Map(timed.map((m) => [m.id, []]));
+  const roundTimes: Map<string, number[]> = new Map(timed.map((m) => [m.id, []]));
   for (let r = 0; r < (repeats > 0 ? rounds : 0); r++) {
     for (const m of timed) {
       log(`${m.id}: timing ${repeats} training steps (round ${r + 1} of ${rounds})`);
       const run = loaded.get(m.id)!;
       try {
         const t = await withStepGraph(run, o.loadSpec, (g) => measureStepTime(run.run.dir, x, target, { repeats, trainPath: g.path, ...(o.device ? { device: o.device } : {}) }));
-        rounds_.get(m.id)!.push(t.msPerStep);
+        roundTimes.get(m.id)!.push(t.msPerStep);
       } catch (err) {
         if (!(err instanceof NoStepGraphError)) throw err;
         log(err.message);
@@ -266,7 +266,7 @@ async function measureSteps(
     }
   }
   for (const m of timed) {
-    const times = rounds_.get(m.id)!;
+    const times = roundTimes.get(m.id)!;
     if (times.length > 0) out.get(m.id)!.ms = Math.min(...times);
     if (o.skipMemory) continue;
     log(`${m.id}: measuring the peak memory of a training step`);
@@ -299,7 +299,10 @@ async function timeSkipping(models: readonly StudyModel[], loaded: ReadonlyMap<s
           if (inputs === count) break;
           if (x.shape[0] !== batch) continue;
           // One warm-up run each, then alternate so both see the same machine.
-          if (inputs === 0) await Promise.all([skipping.run({ x }), unskipped.run({ x })].map((p) => p.catch(() => undefined)));
+          if (inputs === 0) {
+            await skipping.run({ x });
+            await unskipped.run({ x });
+          }
           a.push(await timeRun(skipping, x));
           b.push(await timeRun(unskipped, x));
           inputs += 1;
