@@ -1,9 +1,10 @@
-// graphs/fashion-resnet.ts (Jacobian penalty included) with block skipping (paper Eq. 5-6: "this model
-// skipped block B4 during training"): each of B1..B4 carries a learned
-// per-sample skip gate on its residual branch, relu(shortcut + s ⊙ main(x)).
-// Training is soft and adds γ·mean(s) per block to the loss (γ = 0.05), so a
-// gate closes where its block does not pay for itself; model.onnx skips the
-// branch for samples with s < 0.5, inside the regions' Loops too, and outputs
+// graphs/fashion-resnet.ts (Jacobian penalty included) with block skipping
+// (paper Eq. 5-6: "this model skipped block B4 during training"): each of
+// B1..B4 carries a learned per-sample skip gate on its residual branch,
+// relu(shortcut + s·[s >= 0.5] ⊙ main(x)). Training computes that function
+// densely and adds γ·mean(s) per block to the loss (γ = 0.05), so a gate closes
+// where its block does not pay for itself; model.onnx runs a block's branch only
+// for the samples whose gate is open, inside the regions' Loops too, and outputs
 // each block's gates (skip_gate.region1.B1, ...). `twnn bench study` reports how
 // often each block is skipped and what skipping costs and saves.
 import { fashionTwnn } from './fashion-resnet.js';

@@ -40,9 +40,13 @@ export function renderStudy(report: StudyReport): string {
   const skipping = report.models.filter((m) => m.skip);
   if (skipping.length > 0) {
     push('', '## Block skipping', '');
-    push('How often each block was skipped on the test set (gate below its threshold, at the fixed point), and the same weights evaluated without skipping (every sample through every block, as in training).', '');
+    push(
+      'How often each block was skipped on the test set (gate below its threshold, at the fixed point). The same weights computed densely ' +
+        "(every sample through every branch, a closed gate's times 0, as in training) must score the same: a check of the skipping graph.",
+      '',
+    );
     for (const m of skipping) {
-      push(`**${m.label}**: ${spreadPct(m.accuracy)} skipping, ${spreadPct(m.skip!.unskippedAccuracy)} without.`, '');
+      push(`**${m.label}**: ${spreadPct(m.accuracy)} skipping, ${spreadPct(m.skip!.unskippedAccuracy)} computed densely.`, '');
       push('| Block | Skipped (mean ± std over seeds) |', '|---|---|');
       for (const r of m.skip!.rates) push(`| ${cell(r.block)} | ${spreadPct(r.rate, 1)} |`);
       push('');

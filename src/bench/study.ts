@@ -3,7 +3,7 @@
 // each trained for the same epochs from several seeds (study-runs.ts), then:
 // - every run's model.onnx re-evaluated on the test set (accuracy, sweeps, and
 //   for skip-gated models how often each block was skipped, and the accuracy
-//   of the same weights run without skipping);
+//   of the same weights computed densely, which must agree);
 // - one training step of each model timed here, round-robin over the models
 //   (so a load on the shared machine hits them alike), and its peak memory
 //   measured in a child process;
@@ -207,7 +207,7 @@ async function reEvaluate(run: StudyRun, loaded: LoadedRun, test: Dataset, o: Be
   );
   const result: NonNullable<StudyRunResult['test']> = { accuracy: scored.accuracy ?? NaN, loss: scored.loss, sweeps: scored.iterationsMean };
   if (Object.keys(thresholds).length === 0) return result;
-  // The same weights with every sample running every block (as in training): what skipping costs in accuracy.
+  // The same weights computed densely (as in training): the same function, so the same accuracy; a check of the skipping graph.
   const unskipped = await unskippedBytes(run.model, loaded, o.loadSpec);
   const soft = await withSession(await openSession(unskipped, { device: o.device ?? { kind: 'cpu' }, where: `${run.dir} without skipping` }), (s) =>
     evaluate(s, test, 'cross_entropy', evalBatch, regionLimits(proto)),
@@ -215,7 +215,7 @@ async function reEvaluate(run: StudyRun, loaded: LoadedRun, test: Dataset, o: Be
   return { ...result, skipRates: scored.skipRates, unskippedAccuracy: soft.accuracy ?? NaN };
 }
 
-/** model.onnx of a run rebuilt from its graph file with its trained weights and `blockSkipping: 'off'`. */
+/** model.onnx of a run rebuilt from its graph file with its trained weights and `blockSkipping: 'off'` (the same function, without the savings). */
 async function unskippedBytes(model: StudyModel, loaded: LoadedRun, loadSpec: SpecLoader): Promise<Uint8Array> {
   const spec = await loadSpec(model.graph);
   const weights = readInitializers(await readModelFile(loaded.modelPath), loaded.modelPath);

@@ -21,7 +21,7 @@ export interface BuildOptions {
   weights?: ReadonlyMap<string, Tensor>;
   /** Settings that replace every region's own (e.g. `{ tol: 1e-10, backwardTol: 1e-10 }` for an exact gradient check). */
   regionOverrides?: RegionOverrides;
-  /** Inference graphs: `off` runs every sample through its skip-gated blocks (scaled by the gate, as in training) instead of skipping (default `on`). */
+  /** Inference graphs: `off` runs every sample through its skip-gated blocks (a closed gate's branch times 0, as in training) instead of skipping: the same function, without the savings (default `on`). */
   blockSkipping?: 'on' | 'off';
 }
 

@@ -70,9 +70,9 @@ export interface BuildContextOptions {
   lowerRegion?: RegionLowering;
   /**
    * Inference graphs: `on` (default) lets a skip-gated block skip the samples
-   * whose gate is below its threshold; `off` runs every sample through every
-   * block, scaled by its gate, as training does (the same weights, to measure
-   * what skipping costs or saves). Training graphs are always `off`.
+   * whose gate is below its threshold; `off` computes the same function
+   * densely, every sample through the branch and a closed gate's times 0, as
+   * training does (to measure what skipping saves). Training graphs are always `off`.
    */
   blockSkipping?: 'on' | 'off';
 }

@@ -8,15 +8,19 @@
 // layers. Here the network learns which: a cost γ·mean(s) in the training loss
 // closes gates where the block does not pay for itself.
 //
-// Training graphs are soft (every sample runs the block, scaled by s), so the
-// gate is differentiated like any other op. Inference graphs skip: a sample
-// whose gate is below `threshold` takes y = relu(shortcut(x)) and the block's
-// convolutions run only on the other samples' rows (NonZero, Gather,
-// ScatterND), so a skipped sample costs nothing there — inside a region's
-// Loop too, where the active-set sweep has already dropped settled samples.
-// What a skipped sample loses is s·main(x) with s < threshold: the cost term
-// drives s towards 0 on such samples, and `twnn bench study` measures the
-// accuracy hard skipping costs against the same weights run soft.
+// A sample whose gate is below `threshold` skips the branch: y = relu(shortcut(x)).
+// Inference graphs run the branch's convolutions only on the other samples'
+// rows (NonZero, Gather, ScatterND), so a skipped sample costs nothing there —
+// inside a region's Loop too, where the active-set sweep has already dropped
+// settled samples. Training graphs compute the same function densely, with
+// the branch times s·[s >= threshold]: training sees exactly what inference
+// will do, and its gradient is the exact one wherever no sample sits on the
+// threshold. (A first version trained soft, s·main(x) for every sample, and
+// skipped only at inference: its gates settled below the threshold on B1 and B3
+// while their branches still carried s ≈ 0.3-0.5 of the signal, and skipping
+// dropped a run's test accuracy from its training level to 22%.) A closed
+// gate gets no loss gradient from its own sample; the shared gate weights
+// move with the open samples and the cost term.
 import { SpecError, type Value } from '../ir/index.js';
 import * as ops from '../ops/index.js';
 import { constant, kaimingUniform } from './init.js';
@@ -26,7 +30,7 @@ import { finite } from './validate.js';
 
 /** A residual block's learned per-sample skip gate. */
 export interface SkipGateOptions {
-  /** Samples whose gate is below it skip the block in inference graphs (default 0.5; 0 never skips). */
+  /** Samples whose gate is below it skip the block (default 0.5; 0 never skips: a soft gate, s·main(x) for every sample). */
   threshold?: number;
   /** The gate's initial bias c (default 3: open, s ≈ 0.95, so training starts from the plain block). */
   gateBias?: number;
@@ -76,13 +80,18 @@ export function gatedResidual(ctx: BuildContext, x: Value, main: (rows: Value) =
     const bias = ctx.param('bias', [1], constant(gate.gateBias));
     return ops.sigmoid(g, ops.gemm(g, ops.reduceMean(g, x, [2, 3], false), weight, bias, { transB: true })); // [B, 1]
   });
-  ctx.reportSkipGate({ block: ctx.scopeName, gate: ops.reshape(g, s, [-1]), threshold: gate.threshold, cost: gate.cost });
+  const gateRows = ops.reshape(g, s, [-1]); // [B]
+  ctx.reportSkipGate({ block: ctx.scopeName, gate: gateRows, threshold: gate.threshold, cost: gate.cost });
   const perSample = (v: Value) => ops.unsqueeze(g, v, [2, 3]); // [B, 1] -> [B, 1, 1, 1]
-  if (ctx.training || ctx.blockSkipping === 'off' || gate.threshold === 0) {
-    return ops.relu(g, ops.add(g, shortcut, ops.mul(g, perSample(s), main(x))));
+  if (gate.threshold === 0) return ops.relu(g, ops.add(g, shortcut, ops.mul(g, perSample(s), main(x))));
+  const open = ops.not(g, ops.less(g, gateRows, ops.scalar(g, gate.threshold, s.dtype))); // [B] bool
+  if (ctx.training || ctx.blockSkipping === 'off') {
+    // Every row runs the branch, a closed one times 0: the function inference computes, differentiable
+    // everywhere but at the threshold (the mask is piecewise constant).
+    const mask = ops.unsqueeze(g, ops.cast(g, open, s.dtype), [1]); // [B, 1]
+    return ops.relu(g, ops.add(g, shortcut, ops.mul(g, perSample(ops.mul(g, s, mask)), main(x))));
   }
   // Only the rows whose gate is open run the block; the others keep their shortcut.
-  const open = ops.not(g, ops.less(g, ops.reshape(g, s, [-1]), ops.scalar(g, gate.threshold, s.dtype)));
   const coords = ops.nonZero(g, open); // [1, K]
   const rows = ops.reshape(g, coords, [-1]);
   // Every sample may skip (K = 0): the branch's modules must then run on an empty batch.

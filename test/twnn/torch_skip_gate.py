@@ -4,11 +4,10 @@ run with /usr/bin/python3 (Debian's torch 1.13).
 Usage: torch_skip_gate.py CASE.json with {"params": {name: {"shape", "data"}},
 "x", "target" (labels), "stride", "groups", "threshold"}; the network is
 basicBlock(Cin, Cout, {stride, norm: 'group', groups, skip}) -> global average
-pool -> dense, named as twnn names it (blk.*, head.*). Prints {"loss", "grads":
-{name: [...]}, "grad_x", "gates", "soft_y", "hard_y"}: the soft (training)
-network's cross-entropy, its autograd gradients, each sample's gate, and the
-logits of the soft network and of the skipping one (a sample whose gate is
-below the threshold takes relu(shortcut(x))).
+pool -> dense, named as twnn names it (blk.*, head.*): y = relu(shortcut(x) +
+s*[s >= threshold]*branch(x)), the mask a constant. Prints {"loss", "grads":
+{name: [...]}, "grad_x", "gates", "y"}: the cross-entropy, its autograd
+gradients, each sample's gate, and the logits.
 """
 import json
 import sys
@@ -45,21 +44,18 @@ def main():
         return F.linear(h.mean(dim=(2, 3)), p["head.weight"], p["head.bias"])
 
     gate = torch.sigmoid(F.linear(x.mean(dim=(2, 3)), p["blk.skip_gate.weight"], p["blk.skip_gate.bias"]))  # [B, 1]
-    s = gate.reshape(-1, 1, 1, 1)
-    soft_y = head(F.relu(shortcut(x) + s * branch(x)))
-    loss = F.cross_entropy(soft_y, target)
+    runs = (gate.detach() >= threshold).float()
+    s = (gate * runs).reshape(-1, 1, 1, 1)
+    y = head(F.relu(shortcut(x) + s * branch(x)))
+    loss = F.cross_entropy(y, target)
     names = list(p.keys())
     grads = torch.autograd.grad(loss, [p[n] for n in names] + [x])
-    with torch.no_grad():
-        runs = (gate.reshape(-1) >= threshold).reshape(-1, 1, 1, 1).float()
-        hard_y = head(F.relu(shortcut(x) + runs * s * branch(x)))
     print(json.dumps({
         "loss": loss.item(),
         "grads": {n: g.flatten().tolist() for n, g in zip(names, grads[:-1])},
         "grad_x": grads[-1].flatten().tolist(),
         "gates": gate.reshape(-1).tolist(),
-        "soft_y": soft_y.detach().flatten().tolist(),
-        "hard_y": hard_y.flatten().tolist(),
+        "y": y.detach().flatten().tolist(),
     }))
 
 
