@@ -63,7 +63,9 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     role: 'baseline',
     dir: 'exported/paper/mnist-resnet-deep-plain',
     graph: 'graphs/mnist-resnet-deep-plain.ts',
-    command: 'twnn train graphs/mnist-resnet-deep-plain.ts --epochs 2 -o exported/paper/mnist-resnet-deep-plain',
-    note: 'Twice the blocks of the TWNN ResNet, no wormholes (paper Table III: "ResNet-50"). Trained 2 epochs, not 8, for CPU time.',
+    command: 'twnn train graphs/mnist-resnet-deep-plain.ts --epochs 8 -o exported/paper/mnist-resnet-deep-plain',
+    note:
+      'Twice the blocks of the TWNN ResNet, no wormholes (paper Table III: "ResNet-50"). Trained 8 epochs with the TWNN\'s settings, as the TWNN was. ' +
+      'Test accuracy after epochs 1-8: 96.92, 98.26, 98.87, 99.07, 99.14, 99.34, 99.48, 99.46% (metrics.jsonl).',
   },
 ];

@@ -107,7 +107,7 @@ export function judgeStudy(models: readonly ModelSummary[], skipTimings: readonl
         paper: '(implied: skipping B4 kept 96.54%)',
         measured: `${acc(skip.accuracy)} against ${acc(twnn.accuracy)}; skipped: ${skip.skip.rates.map((r) => `${r.block} ${percent(r.rate.mean, 1)}`).join(', ')}`,
         verdict: w.verdict === 'reversed' ? 'fails' : w.verdict === 'undetermined' ? 'undetermined' : 'holds',
-        why: w.verdict === 'undetermined' ? 'fewer than two seeds' : `Welch ${tText(w.t)}`,
+        why: w.verdict === 'undetermined' ? 'fewer than two seeds' : `${w.verdict === 'reversed' ? 'lower' : 'no lower'} beyond the seeds' spread (${tText(w.t)})`,
       });
     }
   }
