@@ -139,8 +139,8 @@ describe('the committed paper runs', () => {
     'mnist-mlp': { epochs: 4, lr: 1e-3 },
     'mnist-mlp-plain': { epochs: 2, lr: 2e-3 },
     'mnist-resnet': { epochs: 8, lr: 1e-3 },
-    'mnist-resnet-gn-plain': { epochs: 4, lr: 1e-3 },
-    'mnist-resnet-deep-plain': { epochs: 2, lr: 1e-3 },
+    'mnist-resnet-gn-plain': { epochs: 8, lr: 1e-3 },
+    'mnist-resnet-deep-plain': { epochs: 8, lr: 1e-3 },
   };
 
   it.each(PAPER_RUNS.map((r) => [r.id, r] as const))('%s loads, with the settings its command and metrics say', async (id, run) => {
