@@ -49,7 +49,8 @@ import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.
  * // run with { x, x_dot }: y_dot ≈ (y(x + ε·x_dot) − y(x − ε·x_dot)) / 2ε
  */
 export function buildJvpGraph(spec: ModelSpec, options: BuildOptions = {}): BuiltGraph {
-  const net = buildNetwork(spec, options, 'initializer');
+  // Skip-gated blocks in their dense form: the same function, and no row subsets for the tangent Loop's active rows to trip on.
+  const net = buildNetwork(spec, { ...options, blockSkipping: 'off' }, 'initializer');
   const { graph: g, x, y } = net;
   const xDot = g.input('x_dot', x.dtype, x.shape);
   const forwardNodes = [...g.nodes];
