@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
 import { exportModel, TRAIN_FILE, type ExportResult } from '../lower/artifacts.js';
-import type { ManifestValue } from '../lower/manifest.js';
+import type { Manifest, ManifestValue } from '../lower/manifest.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import type { LoadedRun } from './runs.js';
 
@@ -24,6 +24,12 @@ export interface StepGraph {
   source: 'run' | 're-exported';
   /** Re-exported only: byte for byte the train.onnx the run trained with (manifest.json's sha256). */
   identical?: boolean;
+  /**
+   * Re-exported only: the run's parameter names this graph takes under new
+   * names (a scope renamed since the run: wormhole `wormhole_3_1` is now
+   * `wormhole_b3_b1`), run name to graph name. Empty when none changed.
+   */
+  renames?: ReadonlyMap<string, string>;
 }
 
 /** A run with no train.onnx to step: none in its folder and none exported (no graph file, or its export failed). */
@@ -60,23 +66,43 @@ async function reExport({ run, manifest }: LoadedRun, loadSpec: SpecLoader | und
   } catch (err) {
     throw new NoStepGraphError(`${missing}, and exporting ${run.graph} again failed: ${(err as Error).message}`);
   }
+  const renames = formerNames(manifest, exported.manifest);
   const then = manifest.graphs?.[TRAIN_FILE]?.inputs;
-  const change = then && inputChange(then, exported.manifest.graphs[TRAIN_FILE].inputs);
+  const change = then && inputChange(then, exported.manifest.graphs[TRAIN_FILE].inputs, renames);
   if (change) throw new NoStepGraphError(`${missing}, and ${run.graph} as this twnn exports it does not take the inputs the run's did (${change}), so the run's weights cannot be fed to it`);
   const sha = manifest.files?.[TRAIN_FILE]?.sha256;
-  return { path: join(folder, TRAIN_FILE), source: 're-exported', identical: sha !== undefined && exported.manifest.files[TRAIN_FILE].sha256 === sha };
+  return { path: join(folder, TRAIN_FILE), source: 're-exported', identical: sha !== undefined && exported.manifest.files[TRAIN_FILE].sha256 === sha, renames };
 }
 
-/** The first input of train.onnx that is gone, new or of another type or shape; undefined when they match (feeds go by name). */
-function inputChange(then: readonly ManifestValue[], now: readonly ManifestValue[]): string | undefined {
+/** The run's parameters that the export now names otherwise (its params' formerName), run name to new name. */
+function formerNames(run: Manifest, now: Manifest): Map<string, string> {
+  const runNames = new Set(run.params.map((p) => p.name));
+  const renames = new Map<string, string>();
+  for (const p of now.params) if (p.formerName && !runNames.has(p.name) && runNames.has(p.formerName)) renames.set(p.formerName, p.name);
+  return renames;
+}
+
+/**
+ * The first input of train.onnx that is gone, new or of another type or
+ * shape; undefined when they match (feeds go by name). A run's input under a
+ * renamed parameter's former name (or one of its optimizer slots,
+ * `<name>.m`) is looked up under its new name.
+ */
+function inputChange(then: readonly ManifestValue[], now: readonly ManifestValue[], renames: ReadonlyMap<string, string>): string | undefined {
   const text = (v: ManifestValue) => `${v.dtype} [${v.shape.join(', ')}]`;
   const nowByName = new Map(now.map((v) => [v.name, v]));
+  const renamed = (name: string) => {
+    if (renames.has(name)) return renames.get(name)!;
+    const dot = name.lastIndexOf('.');
+    const base = dot < 0 ? undefined : renames.get(name.slice(0, dot));
+    return base === undefined ? name : `${base}${name.slice(dot)}`;
+  };
+  const thenNames = new Set(then.map((v) => renamed(v.name)));
   for (const v of then) {
-    const w = nowByName.get(v.name);
+    const w = nowByName.get(renamed(v.name));
     if (!w) return `input '${v.name}' is gone`;
     if (text(v) !== text(w)) return `input '${v.name}' was ${text(v)}, is ${text(w)}`;
   }
-  const thenNames = new Set(then.map((v) => v.name));
   const added = now.find((v) => !thenNames.has(v.name));
   return added && `input '${added.name}' is new`;
 }

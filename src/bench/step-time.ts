@@ -25,6 +25,8 @@ export interface StepTimeOptions {
   device?: Device;
   /** The train.onnx to run (default `<dir>/train.onnx`; a committed run's is exported again, step-graph.ts). */
   trainPath?: string;
+  /** The run's parameter names that `trainPath` takes under other names (StepGraph.renames). */
+  renames?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface StepTimeOptions {
  */
 export async function measureStepTime(dir: string, x: Tensor, target: Tensor, options: StepTimeOptions = {}): Promise<StepTime> {
   const repeats = options.repeats ?? 5;
-  const feeds = Object.fromEntries(await trainFeeds(dir, x, target));
+  const feeds = Object.fromEntries(await trainFeeds(dir, x, target, options.renames));
   const session = await openSession(options.trainPath ?? join(dir, TRAIN_FILE), { device: options.device ?? { kind: 'cpu' } });
   try {
     await session.run(feeds);

@@ -25,6 +25,8 @@ export interface ManifestParam {
   dtype: DType;
   trainable: boolean;
   numel: number;
+  /** Its name before its scope was renamed (wormholes were `wormhole_3_1`): runs saved then key its weight by it. */
+  formerName?: string;
 }
 
 export interface ManifestFile {
@@ -166,6 +168,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     dtype: p.dtype,
     trainable: p.trainable,
     numel: numel(p.shape)!,
+    ...(p.formerName ? { formerName: p.formerName } : {}),
   }));
   return {
     format: 'twnn.manifest',

@@ -12,11 +12,14 @@ import { readInitializers, readModelFile } from '../onnx/load.js';
 
 /**
  * Every input of `<dir>/train.onnx` for a first optimizer step (`step` 1, the
- * manifest's default lr) on the batch `x`, `target`, by name.
+ * manifest's default lr) on the batch `x`, `target`, by name. `renames` maps
+ * a parameter's name in the run to its name in the graph to be fed, where the
+ * two differ (a run saved before a scope was renamed, fed to a graph exported
+ * since: step-graph.ts).
  *
  * @example const feeds = await trainFeeds('exported/paper/mnist-mlp', x, target); await session.run(Object.fromEntries(feeds));
  */
-export async function trainFeeds(dir: string, x: Tensor, target: Tensor): Promise<Map<string, Tensor>> {
+export async function trainFeeds(dir: string, x: Tensor, target: Tensor, renames: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Tensor>> {
   const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
   const modelPath = join(dir, MODEL_FILE);
   const init = readInitializers(await readModelFile(modelPath), modelPath);
@@ -31,9 +34,10 @@ export async function trainFeeds(dir: string, x: Tensor, target: Tensor): Promis
     ['lr', Tensor.scalar(manifest.training.optimizer.lr as number, manifest.dtype === 'float64' ? 'float64' : 'float32')],
     ['step', Tensor.fromNumbers('int64', [], [1])],
   ]);
-  for (const name of [...manifest.training.trainable, ...manifest.training.buffers]) feeds.set(name, param(name));
+  const fed = (name: string) => renames.get(name) ?? name;
+  for (const name of [...manifest.training.trainable, ...manifest.training.buffers]) feeds.set(fed(name), param(name));
   for (const name of manifest.training.trainable) {
-    for (const slot of manifest.training.state[name] ?? []) feeds.set(`${name}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
+    for (const slot of manifest.training.state[name] ?? []) feeds.set(`${fed(name)}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
   }
   return feeds;
 }

@@ -38,6 +38,8 @@ export interface ParamInfo {
   readonly value: Tensor;
   /** How the value was drawn (`kaimingUniform(fanIn 16, a 2.236…)`), or 'given' when it came from `weights`. */
   readonly init?: string;
+  /** The name it had before its scope was renamed (`region1.wormhole_3_1.gate.weight`); absent when unchanged. */
+  readonly formerName?: string;
 }
 
 /** How parameters enter the graph. */
@@ -224,6 +226,7 @@ export class BuildContext {
       trainable: options.trainable ?? true,
       value,
       init: given ? 'given' : describeInit(init),
+      ...(former !== full ? { formerName: former } : {}),
     });
     // Parameters always live in the main graph; a Loop body reads them as outer-scope values.
     const root = this.graph.root;
