@@ -28,8 +28,10 @@ export const PAPER_RUNS: readonly BenchRun[] = [
     role: 'baseline',
     dir: 'exported/paper/mnist-mlp-plain',
     graph: 'graphs/mnist-mlp-plain.ts',
-    command: 'twnn train graphs/mnist-mlp-plain.ts -o exported/paper/mnist-mlp-plain',
-    note: 'graphs/mnist-mlp-plain.ts documents its deviation from Table II (lr 2e-3 with cosine decay).',
+    command: 'twnn train graphs/mnist-mlp-plain.ts --epochs 4 --lr 1e-3 -o exported/paper/mnist-mlp-plain',
+    note:
+      "Trained 4 epochs with the TWNN MLP's settings (lr 1e-3, cosine), as the TWNN was, rather than the graph's default 2 epochs at lr 2e-3. " +
+      'Test accuracy after epochs 1-4: 96.73, 97.72, 98.18, 98.32% (metrics.jsonl).',
   },
   {
     id: 'mnist-resnet',
