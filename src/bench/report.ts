@@ -1,7 +1,7 @@
 // docs/RESULTS.md as text, from a PaperReport: the Table III analogue, the
 // settings against the paper's Tables II and IV, the dynamic-depth evidence,
 // and an honest line for each of the paper's claims.
-import { studyVerdictTable } from './study-report.js';
+import { longGapTable, studyVerdictTable } from './study-report.js';
 import { cell, fixed, mebibytes, percent, seconds, signed, thousands } from './format.js';
 import type { PaperReport, RunReport } from './paper.js';
 
@@ -373,5 +373,8 @@ function studySection(study: PaperReport['study']): string[] {
     ...studyVerdictTable(report),
     '',
   ];
+  if (report.long && report.long.gaps.length > 0) {
+    lines.push(`Longer training, one seed (${report.long.epochs} epochs; not judged, ${study.markdown} has every epoch):`, '', ...longGapTable(report.long, report.models), '');
+  }
   return lines;
 }

@@ -1,6 +1,6 @@
 // STUDY.md: the study's verdicts first, then the tables they come from.
-import { cell, fixed, mebibytes, percent, seconds } from './format.js';
-import type { StudyReport } from './study.js';
+import { cell, fixed, mebibytes, percent, seconds, signed } from './format.js';
+import type { LongTraining, StudyReport } from './study.js';
 import type { Spread } from './study-verdicts.js';
 
 const VERDICT_TEXT = { holds: 'holds', fails: 'does not hold', reversed: 'reversed', undetermined: 'undetermined' } as const;
@@ -56,10 +56,50 @@ export function renderStudy(report: StudyReport): string {
       for (const t of report.skipTimings) push(`| ${cell(t.model)} | ${t.batch} | ${t.skippingMs.toFixed(2)} | ${t.unskippedMs.toFixed(2)} | ×${(t.skippingMs / t.unskippedMs).toFixed(2)} | ${t.inputs} |`);
     }
   }
+  if (report.long) push('', ...longTrainingSection(report.long, report.models));
   push('', '## Runs', '');
   push('| Model | Seed | Status | Epochs | Test accuracy | Command |', '|---|---|---|---|---|---|');
-  for (const r of report.runs) push(`| ${cell(r.model)} | ${r.seed} | ${r.status} | ${r.epochs.length} | ${r.test ? percent(r.test.accuracy) : '—'} | \`${cell(r.command)}\` |`);
+  for (const r of [...report.runs, ...(report.long?.runs ?? [])]) push(`| ${cell(r.model)} | ${r.seed} | ${r.status} | ${r.epochs.length} | ${r.test ? percent(r.test.accuracy) : '—'} | \`${cell(r.command)}\` |`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The longer-training check: accuracy after every epoch, then each TWNN's gap to each baseline against the study's gap for the same seed. */
+function longTrainingSection(long: LongTraining, models: StudyReport['models']): string[] {
+  const label = (id: string) => labelOf(models, id);
+  const seeds = [...new Set(long.runs.map((r) => r.seed))];
+  const epochs = Array.from({ length: long.epochs }, (_, i) => i + 1);
+  const lines = [`## Longer training: ${long.epochs} epochs, seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')}`, ''];
+  lines.push(
+    `Every model trained again for ${long.epochs} epochs (its lr's cosine decay stretched over them), from one seed: whether the ranking moves with more training. ` +
+      'One seed cannot be judged against the spread between seeds, so no verdict is drawn here; the claims above stand on the 3-seed runs. ' +
+      "Each epoch's accuracy is the trainer's end-of-epoch evaluation (metrics.jsonl); the last columns re-evaluate model.onnx.",
+    '',
+  );
+  lines.push(`| Model | Seed | ${epochs.map((e) => `Epoch ${e}`).join(' | ')} | Test accuracy | Sweeps |`, `|---|---|${epochs.map(() => '---|').join('')}---|---|`);
+  for (const r of long.runs) {
+    const at = epochs.map((e) => r.epochs.find((p) => p.epoch === e));
+    lines.push(`| ${cell(label(r.model))} | ${r.seed} | ${at.map((p) => (p ? percent(p.accuracy) : '—')).join(' | ')} | ${r.test ? percent(r.test.accuracy) : r.status} | ${fixed(r.test?.sweeps, 2)} |`);
+  }
+  if (long.gaps.length > 0) lines.push('', ...longGapTable(long, models));
+  return lines;
+}
+
+/**
+ * The longer-training check's gaps (each TWNN minus each baseline of the same
+ * seed, after the long runs and after the study's) as a sentence and a table
+ * (RESULTS.md embeds it).
+ *
+ * @example if (report.long) lines.push(...longGapTable(report.long, report.models));
+ */
+export function longGapTable(long: LongTraining, models: StudyReport['models']): string[] {
+  const label = (id: string) => labelOf(models, id);
+  const lines = ["The TWNN minus each baseline (same seed), in test accuracy points, after the longer runs and after the study's runs of that seed:", ''];
+  lines.push('| TWNN | Baseline | Seed | Gap, long runs | Gap, study runs |', '|---|---|---|---|---|');
+  for (const g of long.gaps) {
+    const study = g.studyGap !== undefined ? `${signed(g.studyGap, 2, 100)} (${epochCount(g.studyEpochs!)})` : '—';
+    lines.push(`| ${cell(label(g.twnn))} | ${cell(label(g.baseline))} | ${g.seed} | ${signed(g.gap, 2, 100)} (${epochCount(g.epochs)}) | ${study} |`);
+  }
+  return lines;
 }
 
 /**
@@ -76,4 +116,13 @@ export function studyVerdictTable(report: Pick<StudyReport, 'verdicts'>): string
 function spreadPct(s: Spread, digits = 2): string {
   if (s.n === 0) return '—';
   return s.n > 1 ? `${percent(s.mean, digits)} ± ${percent(s.std, digits)}` : percent(s.mean, digits);
+}
+
+/** A model's row label, from its id. */
+function labelOf(models: StudyReport['models'], id: string): string {
+  return models.find((m) => m.id === id)?.label ?? id;
+}
+
+function epochCount(n: number): string {
+  return `${n} epoch${n === 1 ? '' : 's'}`;
 }

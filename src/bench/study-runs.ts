@@ -3,7 +3,10 @@
 // ResNet of twice the blocks, each trained on Fashion-MNIST for the same
 // epochs (graphs/fashion-resnet.ts: FASHION_EPOCHS) from seeds 0, 1 and 2. A
 // run's folder is exported/study/<model>-s<seed>; only model.onnx,
-// manifest.json and metrics.jsonl of each are committed.
+// manifest.json and metrics.jsonl of each are committed. A longer-training
+// check beside them: every model from seed 0 for LONG_EPOCHS epochs, under
+// exported/study/long/ (one seed: it shows whether the ranking moves with
+// training, not a judged claim).
 
 /** One architecture of the study. */
 export interface StudyModel {
@@ -32,6 +35,8 @@ export interface StudyRun {
   dir: string;
   /** The exact command that trains it. */
   command: string;
+  /** Epochs it trains for where the command overrides the graph file's (`--epochs`). */
+  epochs?: number;
 }
 
 export const STUDY_MODELS: readonly StudyModel[] = [
@@ -46,16 +51,33 @@ export const STUDY_SEEDS: readonly number[] = [0, 1, 2];
 /** Where the study's runs live. */
 export const STUDY_DIR = 'exported/study';
 
+/** The longer-training check: its epochs (4x the study's 2), its one seed, its folder. */
+export const LONG_EPOCHS = 8;
+export const LONG_SEEDS: readonly number[] = [0];
+export const LONG_STUDY_DIR = `${STUDY_DIR}/long`;
+
 /**
- * Every run of the study, model by model and seed by seed, under `root`.
+ * Every run of the study, model by model and seed by seed, under `root`;
+ * with `epochs`, each trained that many epochs instead of its graph file's.
  *
  * @example studyRuns()[0] // { model: STUDY_MODELS[0], seed: 0, dir: 'exported/study/fashion-resnet-s0', command: 'twnn train graphs/fashion-resnet.ts --seed 0 -o exported/study/fashion-resnet-s0' }
  */
-export function studyRuns(models: readonly StudyModel[] = STUDY_MODELS, seeds: readonly number[] = STUDY_SEEDS, root = STUDY_DIR): StudyRun[] {
+export function studyRuns(models: readonly StudyModel[] = STUDY_MODELS, seeds: readonly number[] = STUDY_SEEDS, root = STUDY_DIR, epochs?: number): StudyRun[] {
   return models.flatMap((model) =>
     seeds.map((seed) => {
       const dir = `${root}/${model.id}-s${seed}`;
-      return { model, seed, dir, command: `twnn train ${model.graph} --seed ${seed} -o ${dir}` };
+      const flag = epochs === undefined ? '' : ` --epochs ${epochs}`;
+      return { model, seed, dir, command: `twnn train ${model.graph} --seed ${seed}${flag} -o ${dir}`, ...(epochs === undefined ? {} : { epochs }) };
     }),
   );
+}
+
+/**
+ * The longer-training check's runs: every study model from seed 0 for
+ * LONG_EPOCHS epochs, under exported/study/long/.
+ *
+ * @example longStudyRuns()[0].command // 'twnn train graphs/fashion-resnet.ts --seed 0 --epochs 8 -o exported/study/long/fashion-resnet-s0'
+ */
+export function longStudyRuns(models: readonly StudyModel[] = STUDY_MODELS): StudyRun[] {
+  return studyRuns(models, LONG_SEEDS, LONG_STUDY_DIR, LONG_EPOCHS);
 }

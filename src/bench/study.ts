@@ -64,17 +64,30 @@ export interface SkipTiming {
   inputs: number;
 }
 
+/** The longer-training check (one seed, more epochs): indicative, not judged. */
+export interface LongTraining {
+  /** The most epochs a finished long run trained. */
+  epochs: number;
+  runs: StudyRunResult[];
+  /** Each TWNN minus each baseline of the same seed, in test accuracy: after the long runs, and after the study's runs of that seed. */
+  gaps: { twnn: string; baseline: string; seed: number; epochs: number; gap: number; studyGap?: number; studyEpochs?: number }[];
+}
+
 export interface StudyReport {
   models: ModelSummary[];
   runs: StudyRunResult[];
   skipTimings: SkipTiming[];
   verdicts: StudyVerdicts;
+  /** The longer-training check, where `longRuns` were given. */
+  long?: LongTraining;
   method: { testSet: string; stepBatch: number; stepRepeats: number; stepRounds: number; memory: boolean; stepsPerEpoch: number; command: string };
 }
 
 export interface BenchStudyOptions {
   /** The runs (default: every model of STUDY_MODELS from seeds 0-2). */
   runs?: readonly StudyRun[];
+  /** The longer-training check's runs (default none; the CLI gives longStudyRuns()): re-evaluated and reported beside the study, not judged. */
+  longRuns?: readonly StudyRun[];
   /** Where STUDY.md and study.json go (e.g. `docs`). */
   outDir: string;
   /** Imports a graph file (the CLI's loadModelSpec): what a missing run is trained from, and a committed run's step graph exported from. */
@@ -110,8 +123,9 @@ export const STUDY_JSON = 'study.json';
 export async function benchStudy(options: BenchStudyOptions): Promise<{ report: StudyReport; files: string[] }> {
   const log = options.log ?? (() => {});
   const runs = options.runs ?? studyRuns();
+  const longRuns = options.longRuns ?? [];
   if (options.train) {
-    for (const run of runs) {
+    for (const run of [...runs, ...longRuns]) {
       if (existsSync(join(run.dir, MODEL_FILE)) && (await loadOrUndefined(run)) !== undefined) continue;
       log(`${run.model.id} seed ${run.seed}: training (${run.command})`);
       await options.train(run);
@@ -123,7 +137,47 @@ export async function benchStudy(options: BenchStudyOptions): Promise<{ report: 
     if (!testSets.has(key)) testSets.set(key, options.testData ? options.testData(data) : loadTaskData(data, 'test'));
     return testSets.get(key)!;
   };
+  const { results, loadedByModel, test } = await readRuns(runs, testSet, options, log);
+  const long = longRuns.length > 0 ? longTraining(longRuns, (await readRuns(longRuns, testSet, options, log)).results, results) : undefined;
 
+  const models = runs.map((r) => r.model).filter((m, i, all) => all.findIndex((n) => n.id === m.id) === i);
+  const stepBatch = 64;
+  const steps = test ? await measureSteps(models, loadedByModel, test, stepBatch, options, log) : new Map<string, { ms?: number; memory?: StepMemory }>();
+  const skipTimings = test ? await timeSkipping(models, loadedByModel, test, options, log) : [];
+  const firstLoaded = [...loadedByModel.values()][0];
+  const trainSize = firstLoaded?.manifest.task.data ? (defaultTrainSize(firstLoaded.manifest.task.data) ?? 60000) : 60000;
+  const stepsPerEpoch = Math.ceil(trainSize / (firstLoaded?.config.batch ?? stepBatch));
+  const summaries = models.map((m) => summarize(m, results.filter((r) => r.model === m.id), steps.get(m.id), stepsPerEpoch));
+  const report: StudyReport = {
+    models: summaries,
+    runs: results,
+    skipTimings,
+    verdicts: judgeStudy(summaries, skipTimings),
+    ...(long ? { long } : {}),
+    method: {
+      testSet: test ? `${test.name} (${test.x.shape[0]} examples)` : 'the test split',
+      stepBatch,
+      stepRepeats: options.stepRepeats ?? 3,
+      stepRounds: options.stepRounds ?? 3,
+      memory: !options.skipMemory,
+      stepsPerEpoch,
+      command: options.command ?? 'twnn bench study',
+    },
+  };
+  const markdown = join(options.outDir, STUDY_FILE);
+  const json = join(options.outDir, STUDY_JSON);
+  await writeFileAtomic(markdown, renderStudy(report));
+  await writeFileAtomic(json, `${JSON.stringify(report, null, 2)}\n`);
+  return { report, files: [markdown, json] };
+}
+
+/** Each run loaded and re-evaluated on its task's test set (missing and unfinished ones listed as such), and each model's first finished run. */
+async function readRuns(
+  runs: readonly StudyRun[],
+  testSet: (data: DataSpec) => Promise<Dataset>,
+  options: BenchStudyOptions,
+  log: (line: string) => void,
+): Promise<{ results: StudyRunResult[]; loadedByModel: Map<string, LoadedRun>; test?: Dataset }> {
   const results: StudyRunResult[] = [];
   const loadedByModel = new Map<string, LoadedRun>();
   let test: Dataset | undefined;
@@ -150,35 +204,33 @@ export async function benchStudy(options: BenchStudyOptions): Promise<{ report: 
     log(`${run.model.id} seed ${run.seed}: re-evaluating ${loaded.modelPath} on ${test.name}`);
     results.push({ ...base, status: 'done', epochs: epochsOf(loaded), test: await reEvaluate(run, loaded, test, options) });
   }
+  return { results, loadedByModel, ...(test ? { test } : {}) };
+}
 
-  const models = runs.map((r) => r.model).filter((m, i, all) => all.findIndex((n) => n.id === m.id) === i);
-  const stepBatch = 64;
-  const steps = test ? await measureSteps(models, loadedByModel, test, stepBatch, options, log) : new Map<string, { ms?: number; memory?: StepMemory }>();
-  const skipTimings = test ? await timeSkipping(models, loadedByModel, test, options, log) : [];
-  const firstLoaded = [...loadedByModel.values()][0];
-  const trainSize = firstLoaded?.manifest.task.data ? (defaultTrainSize(firstLoaded.manifest.task.data) ?? 60000) : 60000;
-  const stepsPerEpoch = Math.ceil(trainSize / (firstLoaded?.config.batch ?? stepBatch));
-  const summaries = models.map((m) => summarize(m, results.filter((r) => r.model === m.id), steps.get(m.id), stepsPerEpoch));
-  const report: StudyReport = {
-    models: summaries,
-    runs: results,
-    skipTimings,
-    verdicts: judgeStudy(summaries, skipTimings),
-    method: {
-      testSet: test ? `${test.name} (${test.x.shape[0]} examples)` : 'the test split',
-      stepBatch,
-      stepRepeats: options.stepRepeats ?? 3,
-      stepRounds: options.stepRounds ?? 3,
-      memory: !options.skipMemory,
-      stepsPerEpoch,
-      command: options.command ?? 'twnn bench study',
-    },
-  };
-  const markdown = join(options.outDir, STUDY_FILE);
-  const json = join(options.outDir, STUDY_JSON);
-  await writeFileAtomic(markdown, renderStudy(report));
-  await writeFileAtomic(json, `${JSON.stringify(report, null, 2)}\n`);
-  return { report, files: [markdown, json] };
+/**
+ * The longer-training check: its runs, and each TWNN's gap to each baseline
+ * trained from the same seed, after the long runs and after the study's own
+ * run of that seed (does the gap move with more training?).
+ */
+function longTraining(longRuns: readonly StudyRun[], longResults: readonly StudyRunResult[], studyResults: readonly StudyRunResult[]): LongTraining {
+  const finished = (results: readonly StudyRunResult[], model: string, seed: number) => results.find((r) => r.model === model && r.seed === seed && r.status === 'done' && r.test);
+  const done = longRuns.filter((r) => finished(longResults, r.model.id, r.seed));
+  const gaps: LongTraining['gaps'] = [];
+  for (const t of done.filter((r) => r.model.role === 'twnn')) {
+    for (const b of done.filter((r) => r.model.role === 'baseline' && r.seed === t.seed)) {
+      const [lt, lb] = [finished(longResults, t.model.id, t.seed)!, finished(longResults, b.model.id, b.seed)!];
+      const [st, sb] = [finished(studyResults, t.model.id, t.seed), finished(studyResults, b.model.id, b.seed)];
+      gaps.push({
+        twnn: t.model.id,
+        baseline: b.model.id,
+        seed: t.seed,
+        epochs: lt.epochs.length,
+        gap: lt.test!.accuracy - lb.test!.accuracy,
+        ...(st && sb ? { studyGap: st.test!.accuracy - sb.test!.accuracy, studyEpochs: st.epochs.length } : {}),
+      });
+    }
+  }
+  return { epochs: Math.max(0, ...longResults.map((r) => r.epochs.length)), runs: [...longResults], gaps };
 }
 
 function asBenchRun(run: StudyRun): BenchRun {

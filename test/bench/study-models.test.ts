@@ -1,12 +1,12 @@
 // The Fashion-MNIST study's runs, committed under exported/study/<model>-s<seed>
-// (model.onnx, manifest.json, metrics.jsonl, as the paper runs are): `twnn
+// and its longer-training runs under exported/study/long/ (model.onnx, manifest.json, metrics.jsonl, as the paper runs are): `twnn
 // eval` on the real 10k Fashion-MNIST test set reproduces the accuracy each
 // training run logged at its last epoch, and the skip-gated models report how
 // often each block was skipped.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { studyRuns } from '../../src/bench/study-runs.js';
+import { longStudyRuns, studyRuns } from '../../src/bench/study-runs.js';
 import { REPO, twnn } from '../cli/run-cli.js';
 
 /** The test accuracy of the last epoch record in a run's metrics.jsonl. */
@@ -19,7 +19,7 @@ function loggedAccuracy(dir: string): number {
   return epochs[epochs.length - 1].test_accuracy;
 }
 
-describe.each(studyRuns().map((r) => [`${r.model.id}-s${r.seed}`, r] as const))('exported/study/%s', (_id, run) => {
+describe.each([...studyRuns(), ...longStudyRuns()].map((r) => [r.dir, r] as const))('%s', (_dir, run) => {
   it('is committed, and twnn eval on the 10k Fashion-MNIST test set gives the accuracy its training logged', async () => {
     for (const file of ['model.onnx', 'manifest.json', 'metrics.jsonl']) expect(existsSync(join(REPO, run.dir, file)), `${run.dir}/${file}`).toBe(true);
     const r = await twnn(['eval', join(run.dir, 'model.onnx')]);

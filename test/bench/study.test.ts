@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percent } from '../../src/bench/format.js';
+import { percent, signed } from '../../src/bench/format.js';
 import { benchPaper } from '../../src/bench/paper.js';
 import { benchStudy, type StudyReport } from '../../src/bench/study.js';
 import { studyRuns, type StudyModel } from '../../src/bench/study-runs.js';
@@ -50,6 +50,8 @@ const loadSpec = async (file: string) => {
 };
 const runs = studyRuns(models, [0, 1], root);
 const never = studyRuns(models.slice(1), [7], root);
+// The longer-training check: seed 0 again, for 2 epochs instead of the graph files' 1.
+const long = studyRuns(models, [0], join(root, 'long'), 2);
 
 let trainSet: Dataset;
 let testSet: Dataset;
@@ -65,13 +67,14 @@ beforeAll(async () => {
   testSet = subset('mnist/test-subset', rows(5000, 192));
   ({ report } = await benchStudy({
     runs: [...runs, ...never],
+    longRuns: long,
     outDir: join(root, 'docs'),
     loadSpec,
     // Trains what is missing; the never-trained seed is left out, to be reported as missing.
     train: async (run) => {
       if (run.seed === 7) return;
       trained.push(run.dir);
-      await train({ spec: await loadSpec(run.model.graph), outDir: run.dir, seed: run.seed, data: { train: trainSet, test: testSet } });
+      await train({ spec: await loadSpec(run.model.graph), outDir: run.dir, seed: run.seed, ...(run.epochs ? { epochs: run.epochs } : {}), data: { train: trainSet, test: testSet } });
     },
     testData: async () => testSet,
     stepRepeats: 1,
@@ -85,7 +88,7 @@ beforeAll(async () => {
 
 describe('benchStudy on tiny runs', () => {
   it('trains the missing runs, then lists every run with its command, a missing one marked', () => {
-    expect(trained).toEqual(runs.map((r) => r.dir));
+    expect(trained).toEqual([...runs, ...long].map((r) => r.dir));
     expect(report.runs.map((r) => `${r.model}-s${r.seed}:${r.status}`)).toEqual(['tiny-skip-s0:done', 'tiny-skip-s1:done', 'tiny-plain-s0:done', 'tiny-plain-s1:done', 'tiny-plain-s7:missing']);
     for (const r of [...runs, ...never]) expect(markdown).toContain(`\`${r.command}\``);
     expect(JSON.parse(readFileSync(join(root, 'docs', 'study.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(report)));
@@ -132,6 +135,28 @@ describe('benchStudy on tiny runs', () => {
     expect(existsSync(join(root, 'docs', 'STUDY.md'))).toBe(true);
   });
 
+  it('reports the longer-training check: every epoch, model.onnx re-evaluated, and the gap against the study runs of the same seed', async () => {
+    const l = report.long!;
+    expect(l.epochs).toBe(2);
+    expect(l.runs.map((r) => `${r.model}-s${r.seed}:${r.status}:${r.epochs.length}`)).toEqual(['tiny-skip-s0:done:2', 'tiny-plain-s0:done:2']);
+    const accuracy: number[] = [];
+    for (const r of long) {
+      const session = await openSession(join(r.dir, 'model.onnx'));
+      accuracy.push((await evaluate(session, testSet, 'cross_entropy', 64)).accuracy!);
+      await session.close();
+    }
+    expect(l.runs.map((r) => r.test!.accuracy)).toEqual(accuracy);
+    const studyS0 = (id: string) => report.runs.find((r) => r.model === id && r.seed === 0)!.test!.accuracy;
+    expect(l.gaps).toEqual([
+      { twnn: 'tiny-skip', baseline: 'tiny-plain', seed: 0, epochs: 2, gap: accuracy[0] - accuracy[1], studyGap: studyS0('tiny-skip') - studyS0('tiny-plain'), studyEpochs: 1 },
+    ]);
+    expect(markdown).toContain('## Longer training: 2 epochs, seed 0');
+    const e = l.runs[1].epochs;
+    expect(markdown).toContain(`| Tiny plain | 0 | ${percent(e[0].accuracy)} | ${percent(e[1].accuracy)} | ${percent(accuracy[1])} |`);
+    expect(markdown).toContain(`| Tiny TWNN, skipping | Tiny plain | 0 | ${signed(accuracy[0] - accuracy[1], 2, 100)} (2 epochs) | ${signed(studyS0('tiny-skip') - studyS0('tiny-plain'), 2, 100)} (1 epoch) |`);
+    for (const r of long) expect(markdown).toContain(`\`twnn train ${r.model.graph} --seed 0 --epochs 2 -o ${r.dir}\``);
+  });
+
   it("lands in RESULTS.md: twnn bench paper includes the study.json beside it", async () => {
     await benchPaper({ runs: [], outDir: join(root, 'docs'), sineReport: join(root, 'no-sine.json') });
     const results = readFileSync(join(root, 'docs', 'RESULTS.md'), 'utf8');
@@ -139,5 +164,7 @@ describe('benchStudy on tiny runs', () => {
     const plain = report.models.find((m) => m.id === 'tiny-plain')!;
     expect(results).toContain(`| Tiny plain | ResNet-36 | 2 | ${percent(plain.accuracy.mean)} ± ${percent(plain.accuracy.std)} |`);
     for (const c of report.verdicts.claims) expect(results).toContain(`| ${c.claim} |`);
+    expect(results).toContain('Longer training, one seed (2 epochs; not judged');
+    expect(results).toMatch(/\| Tiny TWNN, skipping \| Tiny plain \| 0 \| [+−]\d+\.\d\d \(2 epochs\) \| [+−]\d+\.\d\d \(1 epoch\) \|/);
   });
 });
