@@ -247,12 +247,12 @@ async function measureRun(loaded: LoadedRun, test: Dataset, o: Settings): Promis
       if (graph.source === 're-exported') o.log(`${run.id}: no train.onnx in ${run.dir}; stepping ${run.graph} as this twnn exports it${graph.identical ? '' : " (not the run's own graph byte for byte)"}`);
       if (o.stepRepeats > 0) {
         o.log(`${run.id}: timing ${o.stepRepeats} training steps`);
-        report.stepTime = await measureStepTime(run.dir, x, target, { repeats: o.stepRepeats, ...(o.device ? { device: o.device } : {}), trainPath: graph.path, renames: graph.renames });
+        report.stepTime = await measureStepTime(run.dir, x, target, { repeats: o.stepRepeats, ...(o.device ? { device: o.device } : {}), graph });
       }
       if (!o.skipMemory) {
         o.log(`${run.id}: measuring the peak memory of a training step`);
         try {
-          report.memory = await measureStepMemory(run.dir, x, target, { trainPath: graph.path, renames: graph.renames });
+          report.memory = await measureStepMemory(run.dir, x, target, graph);
         } catch (err) {
           // A machine without /proc (or one that forbids clear_refs) still gets the rest of the report.
           report.memoryError = (err as Error).message;

@@ -41,7 +41,7 @@ export class NoStepGraphError extends TwnnError {}
  * once `use` settles. Throws NoStepGraphError, before calling `use`, when
  * there is neither.
  *
- * @example const t = await withStepGraph(loaded, loadModelSpec, (g) => measureStepTime(loaded.run.dir, x, target, { trainPath: g.path }));
+ * @example const t = await withStepGraph(loaded, loadModelSpec, (g) => measureStepTime(loaded.run.dir, x, target, { graph: g }));
  */
 export async function withStepGraph<T>(loaded: LoadedRun, loadSpec: SpecLoader | undefined, use: (graph: StepGraph) => Promise<T>): Promise<T> {
   const own = join(loaded.run.dir, TRAIN_FILE);

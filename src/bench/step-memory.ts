@@ -14,6 +14,7 @@ import { TRAIN_FILE } from '../lower/artifacts.js';
 import { CHILD_MALLOC } from './memory.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
 import { trainFeeds } from '../runtime/train-feeds.js';
+import type { StepGraph } from './step-graph.js';
 
 /** What the child measured, in kB (/proc's kB are KiB). */
 export interface StepMemory {
@@ -29,24 +30,17 @@ export interface StepMemory {
 
 const CHILD = fileURLToPath(new URL(`./memory-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
-export interface StepMemoryOptions {
-  /** The train.onnx to run (default `<dir>/train.onnx`; a committed run's is exported again, step-graph.ts). */
-  trainPath?: string;
-  /** The run's parameter names that `trainPath` takes under other names (StepGraph.renames). */
-  renames?: ReadonlyMap<string, string>;
-}
-
 /**
  * Run one training step of the export in `dir` (its train.onnx, or
- * `options.trainPath` where that lies elsewhere, fed model.onnx's weights — a
+ * `graph.path` where that lies elsewhere, under `graph.renames`, fed model.onnx's weights — a
  * trained run's final ones — zero optimizer state, and the batch `x`,
  * `target`) in a child process and report its peak resident memory.
  *
  * @example const m = await measureStepMemory('exported/paper/mnist-mlp', x, target); // m.stepKb
  */
-export async function measureStepMemory(dir: string, x: Tensor, target: Tensor, options: StepMemoryOptions = {}): Promise<StepMemory> {
-  const trainPath = options.trainPath ?? join(dir, TRAIN_FILE);
-  const values = await trainFeeds(dir, x, target, options.renames);
+export async function measureStepMemory(dir: string, x: Tensor, target: Tensor, graph?: Pick<StepGraph, 'path' | 'renames'>): Promise<StepMemory> {
+  const trainPath = graph?.path ?? join(dir, TRAIN_FILE);
+  const values = await trainFeeds(dir, x, target, graph?.renames);
   const job = await mkdtemp(join(tmpdir(), 'twnn-step-memory-'));
   try {
     const feeds: ChildJob['feeds'] = [];

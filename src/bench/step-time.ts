@@ -8,6 +8,7 @@ import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
 import { median } from './stats.js';
 import { trainFeeds } from '../runtime/train-feeds.js';
+import type { StepGraph } from './step-graph.js';
 
 export interface StepTime {
   /** Median wall time of a train.onnx run, in milliseconds. */
@@ -23,10 +24,8 @@ export interface StepTimeOptions {
   repeats?: number;
   /** Where the step runs (default the CPU). */
   device?: Device;
-  /** The train.onnx to run (default `<dir>/train.onnx`; a committed run's is exported again, step-graph.ts). */
-  trainPath?: string;
-  /** The run's parameter names that `trainPath` takes under other names (StepGraph.renames). */
-  renames?: ReadonlyMap<string, string>;
+  /** The train.onnx to run and the names it takes the run's weights under (default `<dir>/train.onnx`; a committed run's is exported again, step-graph.ts). */
+  graph?: Pick<StepGraph, 'path' | 'renames'>;
 }
 
 /**
@@ -38,8 +37,8 @@ export interface StepTimeOptions {
  */
 export async function measureStepTime(dir: string, x: Tensor, target: Tensor, options: StepTimeOptions = {}): Promise<StepTime> {
   const repeats = options.repeats ?? 5;
-  const feeds = Object.fromEntries(await trainFeeds(dir, x, target, options.renames));
-  const session = await openSession(options.trainPath ?? join(dir, TRAIN_FILE), { device: options.device ?? { kind: 'cpu' } });
+  const feeds = Object.fromEntries(await trainFeeds(dir, x, target, options.graph?.renames));
+  const session = await openSession(options.graph?.path ?? join(dir, TRAIN_FILE), { device: options.device ?? { kind: 'cpu' } });
   try {
     await session.run(feeds);
     const times: number[] = [];

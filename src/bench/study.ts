@@ -309,7 +309,7 @@ async function measureSteps(
       log(`${m.id}: timing ${repeats} training steps (round ${r + 1} of ${rounds})`);
       const run = loaded.get(m.id)!;
       try {
-        const t = await withStepGraph(run, o.loadSpec, (g) => measureStepTime(run.run.dir, x, target, { repeats, trainPath: g.path, renames: g.renames, ...(o.device ? { device: o.device } : {}) }));
+        const t = await withStepGraph(run, o.loadSpec, (g) => measureStepTime(run.run.dir, x, target, { repeats, graph: g, ...(o.device ? { device: o.device } : {}) }));
         roundTimes.get(m.id)!.push(t.msPerStep);
       } catch (err) {
         if (!(err instanceof NoStepGraphError)) throw err;
@@ -324,7 +324,7 @@ async function measureSteps(
     log(`${m.id}: measuring the peak memory of a training step`);
     const run = loaded.get(m.id)!;
     try {
-      out.get(m.id)!.memory = await withStepGraph(run, o.loadSpec, (g) => measureStepMemory(run.run.dir, x, target, { trainPath: g.path, renames: g.renames }));
+      out.get(m.id)!.memory = await withStepGraph(run, o.loadSpec, (g) => measureStepMemory(run.run.dir, x, target, g));
     } catch (err) {
       log(`${m.id}: no memory measurement: ${(err as Error).message}`);
     }

@@ -5,29 +5,16 @@
 // weights are fed under the new names. The fed step computes the very loss the
 // committed model.onnx gives on the same batch.
 import { describe, expect, it } from 'vitest';
-import { gatherRows } from '../../src/data/batches.js';
+import { gatherRows, makeDataset } from '../../src/data/batches.js';
 import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
 import { loadRun } from '../../src/bench/runs.js';
 import { withStepGraph } from '../../src/bench/step-graph.js';
 import { measureStepTime } from '../../src/bench/step-time.js';
 import { loadModelSpec } from '../../src/cli/graph-file.js';
 import { loadTaskData } from '../../src/data/datasets.js';
+import { evaluate } from '../../src/runtime/metrics.js';
 import { openSession } from '../../src/runtime/session.js';
 import { trainFeeds } from '../../src/runtime/train-feeds.js';
-import type { Tensor } from '../../src/ir/tensor.js';
-
-/** Mean cross-entropy of `logits` [n, k] against class indices `target` [n]. */
-function meanCrossEntropy(logits: Tensor, target: Tensor): number {
-  const [n, k] = logits.shape;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const row = Array.from({ length: k }, (_, j) => Number(logits.data[i * k + j]));
-    const max = Math.max(...row);
-    const logZ = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    sum += logZ - row[Number(target.data[i])];
-  }
-  return sum / n;
-}
 
 describe('the step graph of a committed run saved under former parameter names', () => {
   it('maps the run’s wormhole weights to their new names and computes the model’s own loss', async () => {
@@ -44,7 +31,7 @@ describe('the step graph of a committed run saved under former parameter names',
       const session = await openSession(g.path);
       try {
         const out = await session.run(Object.fromEntries(await trainFeeds(run.dir, x, target, g.renames)));
-        const timed = await measureStepTime(run.dir, x, target, { repeats: 1, trainPath: g.path, renames: g.renames });
+        const timed = await measureStepTime(run.dir, x, target, { repeats: 1, graph: g });
         return { renames: g.renames!, loss: Number(out.loss.data[0]), timed };
       } finally {
         await session.close();
@@ -59,9 +46,9 @@ describe('the step graph of a committed run saved under former parameter names',
 
     const model = await openSession(loaded.modelPath);
     try {
-      const { y } = await model.run({ x });
+      const scored = await evaluate(model, makeDataset('fashion-batch', x, target), 'cross_entropy', 32);
       // The same weights through the same fixed point (tol 1e-3): equal up to the solver's tolerance.
-      expect(Math.abs(loss - meanCrossEntropy(y, target))).toBeLessThan(1e-4);
+      expect(Math.abs(loss - scored.loss)).toBeLessThan(1e-4);
     } finally {
       await model.close();
     }
