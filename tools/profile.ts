@@ -5,7 +5,7 @@
 // model.onnx under exported/paper/<name>/ where present, else the graph's
 // initial values; data: the first rows of its test set.
 //
-//   node --import tsx tools/profile.ts mnist-resnet [--grad] [--batch 64] [--runs 5] [--sweeps dense] [--threads 1]
+//   node --import tsx tools/profile.ts mnist-resnet [--grad] [--batch 64] [--runs 5] [--sweeps dense] [--compact-below 0.5] [--threads 1]
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,18 +83,20 @@ async function main(): Promise<void> {
       batch: { type: 'string', default: '64' },
       runs: { type: 'string', default: '5' },
       sweeps: { type: 'string', default: 'active' },
+      'compact-below': { type: 'string' },
       threads: { type: 'string' },
     },
   });
   const name = positionals[0];
-  if (!name) throw new Error('usage: tools/profile.ts <graph name, e.g. mnist-resnet> [--grad] [--batch 64] [--runs 5] [--sweeps active|dense] [--threads n]');
+  if (!name) throw new Error('usage: tools/profile.ts <graph name, e.g. mnist-resnet> [--grad] [--batch 64] [--runs 5] [--sweeps active|dense] [--compact-below f] [--threads n]');
   const sweeps: 'active' | 'dense' = values.sweeps === 'dense' ? 'dense' : 'active';
   if (values.sweeps !== sweeps) throw new Error(`--sweeps must be active or dense, got ${values.sweeps}`);
   const spec = (await import(pathToFileURL(join(process.cwd(), 'graphs', `${name}.ts`)).href)).default as ModelSpec;
   const trained = join('exported/paper', name, 'model.onnx');
   const weights = existsSync(trained) ? readInitializers(await readModelFile(trained), trained) : undefined;
   const batch = await checkBatch(spec, 'float32', Number(values.batch));
-  const build = { ...(weights ? { weights } : {}), regionOverrides: { sweeps } };
+  const compactBelow = values['compact-below'] === undefined ? undefined : Number(values['compact-below']);
+  const build = { ...(weights ? { weights } : {}), regionOverrides: { sweeps, ...(compactBelow === undefined ? {} : { compactBelow }) } };
   const { graph, params } = values.grad ? buildGradGraph(spec, build) : buildInferenceGraph(spec, build);
   const feeds: Record<string, ort.Tensor> = { x: ortTensor(batch.x) };
   if (values.grad) {
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
     for (const p of params) if (graph.inputs.some((v) => v.name === p.name)) feeds[p.name] = ortTensor(p.value);
   }
   const p = await profileRuns(serializeModel(graph), feeds, Number(values.runs), values.threads ? { intraOpNumThreads: Number(values.threads) } : {});
-  const what = `${name} ${values.grad ? 'grad.onnx step' : 'inference'}, batch ${values.batch}, ${values.sweeps} sweeps${weights ? `, weights ${trained}` : ', initial weights'}`;
+  const what = `${name} ${values.grad ? 'grad.onnx step' : 'inference'}, batch ${values.batch}, ${values.sweeps} sweeps${compactBelow === undefined ? '' : ` (compactBelow ${compactBelow})`}${weights ? `, weights ${trained}` : ', initial weights'}`;
   process.stdout.write(`${what}\nwall ms per run: ${p.runs.map((r) => r.toFixed(1)).join(' ')}; kernel ms per run (Loop excluded): ${p.kernelMs.toFixed(1)}\n`);
   for (const r of p.ops.slice(0, 20)) {
     const share = r.op === 'Loop' ? '' : ` ${((100 * r.ms) / p.kernelMs).toFixed(1)}%`;

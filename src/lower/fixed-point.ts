@@ -81,6 +81,7 @@ export function iteratorMetadata(config: FixedPointConfig): Record<string, unkno
     ...solverFields(config.backwardSolver, 'backward'),
     jacobianPenalty: config.jacobianPenalty,
     sweeps: config.sweeps,
+    compactBelow: config.compactBelow,
   };
 }
 
@@ -108,6 +109,7 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
     startIters: 1,
     solver: config.solver,
     sweeps: config.sweeps,
+    compactBelow: config.compactBelow,
     // A training graph differentiates this Loop through its captures (the adjoint's or the unrolled
     // replay's VJP rule): they must stay the parameters and the region input the sweep reads, not
     // values hoisted from them, whose gradient that rule cannot see.

@@ -54,7 +54,10 @@ class Copier {
       for (const [key, a] of Object.entries(n.attrs)) attrs[key] = a.type === 'graph' ? this.subgraph(target, a.value) : a.value;
       const outs = target.node(n.op, inputs, attrs, { name: `${this.prefix}/${n.name}`, doc: n.docString, outputs: n.outputs.length });
       if (n.loopConfig && outs[0]?.source.kind === 'node') outs[0].source.node.loopConfig = n.loopConfig;
-      n.outputs.forEach((o, i) => this.values.set(o, outs[i]));
+      n.outputs.forEach((o, i) => {
+        this.values.set(o, outs[i]);
+        this.learnDims(o.shape, outs[i].shape);
+      });
     }
   }
 
@@ -65,6 +68,19 @@ class Copier {
     this.nodes(b, sub);
     for (const v of sub.outputs) b.output(`${this.prefix}/${v.name}`, this.lookup(v));
     return b;
+  }
+
+  /**
+   * A run-time dim of the source that the copy inferred as one of its own
+   * (a NonZero's count) stands for it from then on: a subgraph input declared
+   * with that dim (a Loop over gathered rows) must agree with the values it
+   * meets there.
+   */
+  private learnDims(source: Shape, copy: Shape): void {
+    source.forEach((d, i) => {
+      const c = copy[i];
+      if (typeof d === 'string' && d.startsWith('?') && typeof c === 'string' && !this.dims.has(d)) this.dims.set(d, c);
+    });
   }
 
   private shape(g: Graph, shape: Shape): Dim[] {

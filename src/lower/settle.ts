@@ -105,14 +105,14 @@ export interface Verdict {
   adopt: Value;
   /** The bookkeeping after this step. */
   next: SettleState;
-  /** bool []: some sample is still iterating. */
-  cond: Value;
+  /** bool [B]: still iterating after this step (not next.done). */
+  goesOn: Value;
 }
 
 /**
  * Judge one step of every sample from its residual `res` ([B]): count the step,
  * settle the samples that meet `tol` (after `minIter` steps), stop those whose
- * residual is non-finite.
+ * residual is non-finite. Samples already done stay as they were.
  *
  * @example const v = judge(b, cfg, state, residualNorm(b, next, prev, cfg.norm));
  */
@@ -129,32 +129,26 @@ export function judge(g: Graph, config: SettleConfig, state: SettleState, res: V
     settles: and(g, active, and(g, mayStop, isFinite)),
     adopt: and(g, active, isFinite),
     next: { done, iters, residual: where(g, active, res, state.residual) },
-    cond: greater(g, reduceMax(g, cast(g, not(g, done), 'int64'), [], false), scalar(g, 0, 'int64')),
+    goesOn: not(g, done),
   };
 }
 
 /**
- * `judge` for a body that sweeps only the active rows (src/lower/loop-body.ts):
- * every row is active, so the masks that keep settled samples out of the
- * count and the state drop out (and the rows' `done` and last residual are
- * not even read): a step's verdict costs half the ops.
+ * int64 []: how many of `mask` (bool [B]) hold.
  *
- * @example const v = judgeActiveRows(b, cfg, take(iters), res);
+ * @example const left = countOf(b, verdict.goesOn);
  */
-export function judgeActiveRows(g: Graph, config: SettleConfig, itersBefore: Value, res: Value): Verdict {
-  const dtype = res.dtype;
-  const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
-  const iters = add(g, itersBefore, scalar(g, 1, 'int64'));
-  // Goes on: finite and above tol (NaN compares false: it stops), or short of minIter.
-  let goesOn = and(g, greater(g, res, scalar(g, config.tol, dtype)), isFinite);
-  if (config.minIter > 1) goesOn = or(g, goesOn, and(g, isFinite, less(g, iters, scalar(g, config.minIter, 'int64'))));
-  const done = not(g, goesOn);
-  return {
-    settles: and(g, done, isFinite),
-    adopt: isFinite,
-    next: { done, iters, residual: res },
-    cond: greater(g, reduceMax(g, cast(g, goesOn, 'int64'), [], false), scalar(g, 0, 'int64')),
-  };
+export function countOf(g: Graph, mask: Value): Value {
+  return reduceSum(g, cast(g, mask, 'int64'), [], false);
+}
+
+/**
+ * bool []: whether any of `mask` (bool [B]) holds.
+ *
+ * @example cond: anyOf(b, verdict.goesOn)
+ */
+export function anyOf(g: Graph, mask: Value): Value {
+  return greater(g, reduceMax(g, cast(g, mask, 'int64'), [], false), scalar(g, 0, 'int64'));
 }
 
 /**
@@ -183,5 +177,14 @@ export function unsettledMask(g: Graph, residual: Value, tol: number): Value {
  * @example where(g, batchMask(g, settled, s), sOld, sNew)
  */
 export function batchMask(g: Graph, mask: Value, like: Value): Value {
-  return like.rank === 1 ? mask : unsqueeze(g, mask, [...Array(like.rank - 1).keys()].map((i) => i + 1));
+  if (like.rank === 1) return mask;
+  // One Unsqueeze per mask, graph and rank: a step picks every state, rider and best iterate with the same masks.
+  const byRank = unsqueezed.get(mask) ?? new Map<string, Value>();
+  unsqueezed.set(mask, byRank);
+  const key = `${g.name}:${like.rank}`;
+  let shaped = byRank.get(key);
+  if (!shaped || shaped.graph !== g) byRank.set(key, (shaped = unsqueeze(g, mask, [...Array(like.rank - 1).keys()].map((i) => i + 1))));
+  return shaped;
 }
+
+const unsqueezed = new WeakMap<Value, Map<string, Value>>();

@@ -11,18 +11,23 @@
  *     x = x̂ where the sample is active and r is finite       (plain iteration)
  *       = x̂ where it settles, else the Anderson mix           (Anderson)
  *
- * and on the way out, a sample that never settled (finite r > tol after
+ * With active sweeps (the default) the steps run on a working set of the
+ * samples still iterating, gathered once and swept until fewer than a
+ * fraction of its rows still iterate (`workingSetLoop`: lazy compaction);
+ * the settled rows inside it are frozen exactly as in the dense form.
+ *
+ * On the way out, a sample that never settled (finite r > tol after
  * maxTrip) returns its best iterate — the candidate with the lowest residual
  * it saw — when `keepBest` asks for it. The Loop is named after its region
  * and role and carries its configuration on the node (Node.loopConfig), so
  * every export and every copy (train_steps.onnx) keeps both.
  */
 import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
-import { and, equal, less, loop, not, reshapeLike, slice, sub, where } from '../ops/index.js';
-import type { FixedPointConfig, Solver, SweepMode } from '../twnn/iterator.js';
+import { add, and, cast, equal, less, loop, mul, not, reshapeLike, scalar, slice, sub, where } from '../ops/index.js';
+import { DEFAULT_COMPACT_BELOW, type FixedPointConfig, type Solver, type SweepMode } from '../twnn/iterator.js';
 import { andersonStep, emptyAndersonMemory } from './anderson.js';
-import { activeRows, emitIntoBody } from './loop-body.js';
-import { initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+import { activeRows, emitIntoBody, type ActiveRows } from './loop-body.js';
+import { anyOf, countOf, initialSettleState, judge, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
@@ -61,12 +66,19 @@ export interface SettlingLoopSpec {
   /** Return each unsettled sample's best iterate instead of its last. */
   keepBest?: boolean;
   /**
-   * `active` (default): each step sweeps only the samples still iterating
-   * (src/lower/loop-body.ts), so a batch costs the sum of its samples' steps;
+   * `active` (default): the steps sweep a working set of the samples still
+   * iterating, gathered again when fewer than `compactBelow` of its rows are
+   * (`workingSetLoop`), so a batch costs about the sum of its samples' steps;
    * `dense`: every step sweeps the whole batch and freezes the settled samples.
    * Loop invariants are hoisted either way.
    */
   sweeps?: SweepMode;
+  /**
+   * With active sweeps, the fraction of a working set's rows below which the
+   * rows still iterating are gathered into a new one (default ½; 0: never
+   * after the first, 1: as soon as one settles).
+   */
+  compactBelow?: number;
   /** Move loop invariants out of the body (default true; false only to measure what hoisting saves). */
   hoistInvariants?: boolean;
   /** Stack each step's input states and the per-sample "took the step" mask as scan outputs (unrolled backprop). */
@@ -120,78 +132,39 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   const nBest = best0.length;
   // Carried layout: states, riders, done, iters, residual, then the best iterates, then Anderson's memory.
   const bestAt = m + r + 3;
+  const layout: CarriedLayout = { m, r, bestAt, nBest };
+  const carried0 = [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0];
   const batchDim = spec.initial[0].shape[0];
   // Unrolled backprop stacks whole-batch states per step; a static batch cannot tell per-sample values from parameters.
   const compact = (spec.sweeps ?? 'active') === 'active' && !spec.scanStates && typeof batchDim === 'string';
-
-  const { carried, scans } = loop(g, {
+  const compactBelow = spec.compactBelow ?? DEFAULT_COMPACT_BELOW;
+  const looped = {
     name: spec.role,
     fixedName: `${spec.region.split('.').join('/')}/${spec.role}`,
     maxTrip: spec.maxTrip,
-    carried: [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0],
     carriedNames: carriedNames(spec, solver),
-    ...(spec.scanStates ? { scanNames: [...stateNamesOf(spec).map((n) => `${n}.before`), 'took_step', ...(spec.keepBest ? ['improved'] : [])] } : {}),
     doc: spec.doc,
-    body: (b, it) => {
-      // With active rows, the body works on the rows of the samples still iterating and writes them back at the end.
-      const rows = compact ? activeRows(b, not(b, it.carried[m + r]), batchDim) : undefined;
-      // The active rows' `done` (all false) and last residual are never read.
-      const unread = new Set([m + r, m + r + 2]);
-      const view = rows ? it.carried.map((v, j) => (unread.has(j) ? v : rows.take(v))) : it.carried;
-      const sOld = view.slice(0, m);
-      const ridersOld = view.slice(m, m + r);
-      const [done, iters, residual] = view.slice(m + r, m + r + 3);
-      const bestOld = view.slice(bestAt, bestAt + nBest);
-      const memoryOld = view.slice(bestAt + nBest);
-      const emitted = emitIntoBody(
-        b,
-        (scratch) => {
-          const mapped = spec.map(scratch, it.carried.slice(0, m));
-          return [...mapped.next, ...(mapped.riders ?? [])];
-        },
-        { rows, substitute: new Map(it.carried.slice(0, m).map((v, j) => [v, sOld[j]])), hoist: spec.hoistInvariants ?? true },
-      );
-      const next = emitted.slice(0, m);
-      const ridersNew = emitted.slice(m, m + r);
-      const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
-      const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
-      const verdict = rows ? judgeActiveRows(b, spec.settle, iters, res) : judge(b, spec.settle, { done, iters, residual }, res);
+  };
 
-      let candidates = next;
-      let memory: Value[] = [];
-      if (solver.kind === 'anderson') {
-        const x = sampleRows(b, sOld);
+  let carried: Value[];
+  let scans: Value[] = [];
+  if (compact) {
+    carried = workingSetLoop(g, spec, solver, layout, carried0, looped, compactBelow).slice(0, carried0.length);
+  } else {
+    ({ carried, scans } = loop(g, {
+      ...looped,
+      carried: carried0,
+      ...(spec.scanStates ? { scanNames: [...stateNamesOf(spec).map((n) => `${n}.before`), 'took_step', ...(spec.keepBest ? ['improved'] : [])] } : {}),
+      body: (b, it) => {
         const first = equal(b, it.iteration, b.constant(Tensor.scalar(0, 'int64')));
-        const [dX, dG, xPrev, gPrev] = memoryOld;
-        const step = andersonStep(b, solver, { dX, dG, xPrev, gPrev }, x, sub(b, sampleRows(b, next), x), first);
-        const mix = unflatten(b, step.next, sOld);
-        // A sample that settles takes the sweep's own output, not the mix (src/lower/anderson.ts).
-        candidates = next.map((f, j) => pick(b, verdict.settles, f, mix[j]));
-        memory = [step.memory.dX, step.memory.dG, step.memory.xPrev, step.memory.gPrev];
-      }
-      const states = candidates.map((c, j) => pick(b, verdict.adopt, c, sOld[j]));
-      const riders = ridersNew.map((c, j) => pick(b, verdict.adopt, c, ridersOld[j]));
-
-      let best: Value[] = [];
-      let improved: Value | undefined;
-      if (spec.keepBest) {
-        const bestResidual = bestOld[m + r];
-        improved = and(b, verdict.adopt, less(b, res, bestResidual));
-        best = [...next, ...ridersNew].map((c, j) => pick(b, improved!, c, bestOld[j]));
-        best.push(where(b, improved, res, bestResidual));
-      }
-      const { next: bookkeeping } = verdict;
-      const updated = [...states, ...riders, bookkeeping.done, bookkeeping.iters, bookkeeping.residual, ...best, ...memory];
-      return {
-        cond: verdict.cond,
-        carried: rows ? updated.map((v, j) => rows.put(it.carried[j], v)) : updated,
-        ...(spec.scanStates ? { scans: [...sOld, verdict.adopt, ...(improved ? [improved] : [])] } : {}),
-      };
-    },
-  });
+        const step = settleStep(b, spec, solver, layout, { view: it.carried, standIns: it.carried, first, hoistTo: g });
+        return { cond: anyOf(b, step.verdict.goesOn), carried: step.updated, ...(spec.scanStates ? { scans: step.scans } : {}) };
+      },
+    }));
+  }
   const node = carried[0].source.kind === 'node' ? carried[0].source.node : undefined;
   if (!node) throw new Error(`settling loop '${spec.region}/${spec.role}' has no Loop node`);
-  node.loopConfig = { role: spec.role, region: spec.region, ...spec.config, sweeps: compact ? 'active' : 'dense' };
+  node.loopConfig = { role: spec.role, region: spec.region, ...spec.config, sweeps: compact ? 'active' : 'dense', ...(compact ? { compactBelow } : {}) };
 
   let states = carried.slice(0, m);
   let riders = carried.slice(m, m + r);
@@ -208,6 +181,150 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   return { states, riders, iterations, residual, unsettled, scans, stateOutputs, node };
 }
 
+/** Where each part of the carried values sits (see `settlingLoop`). */
+interface CarriedLayout {
+  m: number;
+  r: number;
+  bestAt: number;
+  nBest: number;
+}
+
+/**
+ * Lazy compaction: the settling loop as a Loop over working sets. Each outer
+ * step gathers the rows of the samples still iterating (the working set,
+ * with the per-sample values the map reads from outside), then an inner Loop
+ * (`<region>/<role>/working_set`) sweeps the working set densely, freezing
+ * the rows that settle in it, until fewer than `compactBelow` of its rows are
+ * still iterating (or none are, or the steps run out); the outer step then
+ * writes the working set back and compacts again. A batch whose samples
+ * settle at spread-out steps is compacted O(log B) times, not once per step,
+ * and a step costs no Gather or ScatterND: only its map, on at most twice the
+ * rows still iterating (with the default ½). Each row of the working set is
+ * judged, frozen and counted exactly as in the dense form, so each sample's
+ * result is its batch-of-1 result.
+ *
+ * Returns the outer Loop's outputs: the carried values, then the step count.
+ */
+function workingSetLoop(
+  g: Graph,
+  spec: SettlingLoopSpec,
+  solver: Solver,
+  layout: CarriedLayout,
+  carried0: readonly Value[],
+  looped: { name: string; fixedName: string; maxTrip: number; carriedNames: string[]; doc: string },
+  compactBelow: number,
+): Value[] {
+  const n = carried0.length;
+  const batchDim = spec.initial[0].shape[0];
+  const int64 = (v: number) => g.constant(Tensor.scalar(v, 'int64'));
+  const { carried } = loop(g, {
+    ...looped,
+    carried: [...carried0, int64(0)],
+    carriedNames: [...looped.carriedNames, 'steps'],
+    body: (level, it) => {
+      const full = it.carried.slice(0, n);
+      const stepsBefore = it.carried[n];
+      const active = not(level, full[layout.m + layout.r]);
+      const rows = activeRows(level, active, batchDim);
+      // Keep sweeping the working set while at least compactBelow of its rows (and at least one) still iterate.
+      const size = cast(level, countOf(level, active), 'float32');
+      const wanted = mul(level, size, scalar(level, compactBelow, 'float32'));
+      const one = scalar(level, 1, 'float32');
+      const keepAt = where(level, less(level, wanted, one), one, wanted);
+      const inner = loop(level, {
+        name: 'working_set',
+        fixedName: `${looped.fixedName}/working_set`,
+        maxTrip: sub(level, int64(looped.maxTrip), stepsBefore),
+        carried: [...full.map((v) => rows.take(v)), stepsBefore],
+        carriedNames: [...looped.carriedNames, 'steps'],
+        doc: `the sweeps of one working set of ${looped.fixedName}: its rows still iterating, gathered when fewer than ${compactBelow} of the last set's were`,
+        body: (b, jt) => {
+          const stepsIn = jt.carried[n];
+          const first = equal(b, stepsIn, int64(0));
+          const step = settleStep(b, spec, solver, layout, { view: jt.carried.slice(0, n), standIns: full, first, hoistTo: g, rows });
+          const left = cast(b, countOf(b, step.verdict.goesOn), 'float32');
+          return { cond: not(b, less(b, left, keepAt)), carried: [...step.updated, add(b, stepsIn, int64(1))] };
+        },
+      });
+      const working = inner.carried.slice(0, n);
+      const stepsAfter = inner.carried[n];
+      const goesOn = and(level, anyOf(level, not(level, working[layout.m + layout.r])), less(level, stepsAfter, int64(looped.maxTrip)));
+      return { cond: goesOn, carried: [...working.map((v, j) => rows.put(full[j], v)), stepsAfter] };
+    },
+  });
+  return carried;
+}
+
+/** One step of a settling loop, on the rows of `view` (the whole batch, or a working set). */
+interface StepInputs {
+  /** The carried values this step reads (see CarriedLayout). */
+  view: readonly Value[];
+  /** Whole-batch values standing for `view` while the map is emitted (shapes agree with outer values); `view` replaces them in the copies. */
+  standIns: readonly Value[];
+  /** bool []: the loop's first step (Anderson's memory is empty). */
+  first: Value;
+  /** Where loop invariants go: the graph holding the (outermost) Loop. */
+  hoistTo: Graph;
+  /** With a working set: how per-sample outer values are taken for its rows. */
+  rows?: ActiveRows;
+}
+
+/**
+ * x̂ = map(x), its residual and verdict, the solver's move, and the carried
+ * values after the step: settled and stopped rows keep theirs (src/lower/settle.ts).
+ */
+function settleStep(b: Graph, spec: SettlingLoopSpec, solver: Solver, layout: CarriedLayout, inputs: StepInputs) {
+  const { m, r, bestAt, nBest } = layout;
+  const { view, standIns, first, hoistTo, rows } = inputs;
+  const sOld = view.slice(0, m);
+  const ridersOld = view.slice(m, m + r);
+  const [done, iters, residual] = view.slice(m + r, m + r + 3);
+  const bestOld = view.slice(bestAt, bestAt + nBest);
+  const memoryOld = view.slice(bestAt + nBest);
+  const emitted = emitIntoBody(
+    b,
+    (scratch) => {
+      const mapped = spec.map(scratch, standIns.slice(0, m));
+      return [...mapped.next, ...(mapped.riders ?? [])];
+    },
+    { rows, hoistTo, substitute: new Map(standIns.slice(0, m).map((v, j) => [v, sOld[j]])), hoist: spec.hoistInvariants ?? true },
+  );
+  const next = emitted.slice(0, m);
+  const ridersNew = emitted.slice(m, m + r);
+  const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
+  const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
+  const verdict = judge(b, spec.settle, { done, iters, residual }, res);
+
+  let candidates = next;
+  let memory: Value[] = [];
+  if (solver.kind === 'anderson') {
+    const x = sampleRows(b, sOld);
+    const [dX, dG, xPrev, gPrev] = memoryOld;
+    const step = andersonStep(b, solver, { dX, dG, xPrev, gPrev }, x, sub(b, sampleRows(b, next), x), first);
+    const mix = unflatten(b, step.next, sOld);
+    // A sample that settles takes the sweep's own output, not the mix (src/lower/anderson.ts).
+    candidates = next.map((f, j) => pick(b, verdict.settles, f, mix[j]));
+    memory = [step.memory.dX, step.memory.dG, step.memory.xPrev, step.memory.gPrev];
+  }
+  const states = candidates.map((c, j) => pick(b, verdict.adopt, c, sOld[j]));
+  const riders = ridersNew.map((c, j) => pick(b, verdict.adopt, c, ridersOld[j]));
+
+  let best: Value[] = [];
+  let improved: Value | undefined;
+  if (spec.keepBest) {
+    const bestResidual = bestOld[m + r];
+    improved = and(b, verdict.adopt, less(b, res, bestResidual));
+    best = [...next, ...ridersNew].map((c, j) => pick(b, improved!, c, bestOld[j]));
+    best.push(where(b, improved, res, bestResidual));
+  }
+  const { next: bookkeeping } = verdict;
+  return {
+    verdict,
+    updated: [...states, ...riders, bookkeeping.done, bookkeeping.iters, bookkeeping.residual, ...best, ...memory],
+    scans: [...sOld, verdict.adopt, ...(improved ? [improved] : [])],
+  };
+}
+
 function stateNamesOf(spec: SettlingLoopSpec): readonly string[] {
   return spec.stateNames ?? spec.initial.map((_, j) => `state${j}`);
 }
@@ -222,7 +339,7 @@ function carriedNames(spec: SettlingLoopSpec, solver: Solver): string[] {
 }
 
 /** What the linear fixed points of a region's backward settings share, as settlingLoop fields. */
-export type LinearLoopSettings = Pick<SettlingLoopSpec, 'maxTrip' | 'settle' | 'startIters' | 'solver' | 'sweeps' | 'hoistInvariants'> & {
+export type LinearLoopSettings = Pick<SettlingLoopSpec, 'maxTrip' | 'settle' | 'startIters' | 'solver' | 'sweeps' | 'compactBelow' | 'hoistInvariants'> & {
   stateNames?: readonly string[];
   /** The stopping rule in words, for the Loop's doc string. */
   stop: string;
@@ -246,6 +363,7 @@ export function linearLoopSettings(g: Graph, config: FixedPointConfig, rhs: read
     startIters: 0,
     solver: config.backwardSolver,
     sweeps: config.sweeps,
+    compactBelow: config.compactBelow,
     hoistInvariants: config.hoistInvariants,
     stop: `tol ${config.backwardTol} (${relative ? `relative to |${names.rhs}|` : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
   };

@@ -12,6 +12,9 @@ export type ResidualNorm = 'max' | 'rms' | 'relative';
 /** Which samples a Loop step sweeps: the unsettled ones (`active`), or the whole batch (`dense`). */
 export type SweepMode = 'active' | 'dense';
 
+/** A region's `compactBelow` when it sets none: a working set is gathered anew once fewer than half its rows still iterate. */
+export const DEFAULT_COMPACT_BELOW = 0.5;
+
 /** Anderson's settings, resolved. */
 export interface AndersonSettings {
   /** m: how many past steps the least-squares problem combines (1..8). */
@@ -52,6 +55,8 @@ export interface FixedPointConfig {
   jacobianPenalty: number;
   /** Which samples each Loop step sweeps. */
   sweeps: SweepMode;
+  /** With active sweeps: the fraction of a working set's rows below which the rows still iterating are gathered anew (lazy compaction). */
+  compactBelow: number;
   /** Hoist loop invariants out of the Loop bodies (default true; a build override, to measure what it saves). */
   hoistInvariants?: boolean;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];

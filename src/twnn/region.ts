@@ -3,7 +3,7 @@
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
-import type { BackwardMode, FixedPointConfig, ResidualNorm, Solver, Sweep } from './iterator.js';
+import { DEFAULT_COMPACT_BELOW, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Solver, type Sweep } from './iterator.js';
 import type { Module } from './module.js';
 import { checkOptions, type KeysOf } from './options.js';
 import { lowerRegion } from './region-sweeps.js';
@@ -88,11 +88,20 @@ export interface RegionSpec {
    * Same numbers either way.
    */
   sweeps?: 'active' | 'dense';
+  /**
+   * With `active` sweeps, each Loop sweeps a working set of the samples still
+   * iterating, freezing the rows that settle in it, and gathers a new one
+   * when fewer than this fraction of its rows still iterate (default 0.5): a
+   * few gathers per Loop instead of one per step, for at most twice the rows'
+   * work. 0 never gathers again after the first step; 1 gathers as soon as
+   * one row settles. Same numbers at any value.
+   */
+  compactBelow?: number;
 }
 
 const REGION_KEYS: KeysOf<RegionSpec> = {
   blocks: true, wormholes: true, iterate: true, backward: true, backwardTol: true, backwardNorm: true, backwardMaxIter: true,
-  backwardSolver: true, jacobianPenalty: true, sweeps: true,
+  backwardSolver: true, jacobianPenalty: true, sweeps: true, compactBelow: true,
 };
 const ITERATE_KEYS: KeysOf<IterateSpec> = {
   tol: true, maxIter: true, minIter: true, norm: true, solver: true, history: true, mixing: true, regularization: true, returnIterate: true, onMaxIter: true,
@@ -231,7 +240,8 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
   const jacobianPenalty = spec.jacobianPenalty === undefined ? 0 : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
   const sweeps = oneOf('sweeps', spec.sweeps ?? 'active', ['active', 'dense'] as const);
-  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps };
+  const compactBelow = spec.compactBelow === undefined ? DEFAULT_COMPACT_BELOW : finite('region', 'compactBelow', spec.compactBelow, { atLeast: 0, atMost: 1 });
+  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps, compactBelow };
 }
 
 function sweepCount(field: string, value: unknown): number {

@@ -14,7 +14,7 @@ export function fixedPointConfig(region: string, backwardMode: BackwardMode, ove
   return {
     region, tol: 1e-14, maxIter: 500, minIter: 1, norm: 'max', solver: { kind: 'plain' }, returnIterate: 'best', onMaxIter: 'warn',
     backward: backwardMode, backwardTol: 1e-14, backwardMaxIter: 500, backwardNorm: 'max', backwardSolver: { kind: 'plain' },
-    jacobianPenalty: 0, sweeps: 'active', wormholes: [], ...overrides,
+    jacobianPenalty: 0, sweeps: 'active', compactBelow: 0.5, wormholes: [], ...overrides,
   };
 }
 
