@@ -42,7 +42,9 @@ export interface MnistResnetVariant {
  * @example export default mnistResnet({ name: 'mnist-resnet-jacobian', regions: { jacobianPenalty: 1 }, lr: 2e-3 });
  */
 export function mnistResnet(variant: MnistResnetVariant = { name: 'mnist-resnet' }): ModelSpec {
-  const shared = { backward: 'implicit' as const, ...variant.regions, iterate: { ...iterate, ...variant.regions?.iterate } };
+  // Lazy compaction (compactBelow 0.9): its samples settle over tens of sweeps, so gathering the unsettled rows
+  // only when a tenth of a working set has settled beats gathering them every step (docs/PERFORMANCE.md).
+  const shared = { backward: 'implicit' as const, compactBelow: 0.9, ...variant.regions, iterate: { ...iterate, ...variant.regions?.iterate } };
   const gn = { norm: 'group', groups: 8, ...(variant.skip ? { skip: variant.skip } : {}) } as const;
   return defineModel({
     name: variant.name,

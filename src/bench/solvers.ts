@@ -38,14 +38,18 @@ export const SOLVER_VARIANTS: readonly SolverVariant[] = [
 ];
 
 /**
- * What the fixed-point engine's sweeps cost (issue 11), plain iteration throughout:
- * active-row sweeps and hoisted invariants (the default), each alone, and neither
- * (the engine before them, but for its bookkeeping).
+ * What the fixed-point engine's sweeps cost (issues 11 and 21), plain iteration
+ * throughout: active-row sweeps gathered every step (eager, the reference) or
+ * in working sets (lazy compaction below 0.9 and 0.5 of a set), dense sweeps,
+ * and each without hoisted invariants (the engine before issue 11, but for its
+ * bookkeeping).
  */
 export const ENGINE_VARIANTS: readonly SolverVariant[] = [
-  { id: 'active', label: 'active-row sweeps, invariants hoisted (default)', overrides: {} },
+  { id: 'active-eager', label: 'active-row sweeps gathered every step (compactBelow 1), invariants hoisted', overrides: { compactBelow: 1 } },
+  { id: 'active-lazy-0.9', label: 'active-row sweeps in working sets, gathered anew below 0.9 of a set (compactBelow 0.9)', overrides: { compactBelow: 0.9 } },
+  { id: 'active-lazy-0.5', label: 'active-row sweeps in working sets, gathered anew below 0.5 of a set (compactBelow 0.5)', overrides: { compactBelow: 0.5 } },
   { id: 'dense', label: 'dense sweeps, invariants hoisted', overrides: { sweeps: 'dense' } },
-  { id: 'active-inline', label: 'active-row sweeps, invariants recomputed each step', overrides: { hoistInvariants: false } },
+  { id: 'active-inline', label: 'active-row sweeps gathered every step, invariants recomputed each step', overrides: { compactBelow: 1, hoistInvariants: false } },
   { id: 'dense-inline', label: 'dense sweeps, invariants recomputed each step', overrides: { sweeps: 'dense', hoistInvariants: false } },
 ];
 

@@ -12,6 +12,17 @@ export function parsePositiveNumber(value: string, flag: string): number {
 }
 
 /**
+ * Parse a fraction in [0, 1], for commander.
+ *
+ * @example program.option('--compact-below <f>', 'fraction', (v) => parseFraction(v, '--compact-below'))
+ */
+export function parseFraction(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${flag} expects a number from 0 to 1`);
+  return n;
+}
+
+/**
  * Parse an integer option value at least `min`, for commander (a bad value is
  * a usage error naming the flag).
  *

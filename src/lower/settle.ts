@@ -134,6 +134,25 @@ export function judge(g: Graph, config: SettleConfig, state: SettleState, res: V
 }
 
 /**
+ * `judge` for a step that sweeps only the rows still iterating (eager
+ * compaction, src/lower/settling-loop.ts): every row is active, so the masks
+ * that keep settled samples out of the count and the state drop out (and the
+ * rows' `done` and last residual are not even read): half the ops.
+ *
+ * @example const v = judgeActiveRows(b, cfg, take(iters), res);
+ */
+export function judgeActiveRows(g: Graph, config: SettleConfig, itersBefore: Value, res: Value): Verdict {
+  const dtype = res.dtype;
+  const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
+  const iters = add(g, itersBefore, scalar(g, 1, 'int64'));
+  // Goes on: finite and above tol (NaN compares false: it stops), or short of minIter.
+  let goesOn = and(g, greater(g, res, scalar(g, config.tol, dtype)), isFinite);
+  if (config.minIter > 1) goesOn = or(g, goesOn, and(g, isFinite, less(g, iters, scalar(g, config.minIter, 'int64'))));
+  const done = not(g, goesOn);
+  return { settles: and(g, done, isFinite), adopt: isFinite, next: { done, iters, residual: res }, goesOn };
+}
+
+/**
  * int64 []: how many of `mask` (bool [B]) hold.
  *
  * @example const left = countOf(b, verdict.goesOn);

@@ -11,10 +11,12 @@
  *     x = x̂ where the sample is active and r is finite       (plain iteration)
  *       = x̂ where it settles, else the Anderson mix           (Anderson)
  *
- * With active sweeps (the default) the steps run on a working set of the
- * samples still iterating, gathered once and swept until fewer than a
- * fraction of its rows still iterate (`workingSetLoop`: lazy compaction);
- * the settled rows inside it are frozen exactly as in the dense form.
+ * With active sweeps (the default) each step gathers the samples still
+ * iterating, sweeps only them and writes them back; with lazy compaction
+ * (`compactBelow` < 1) the steps run on a working set of them, gathered once
+ * and swept until fewer than that fraction of its rows still iterate
+ * (`workingSetLoop`), the settled rows inside it frozen exactly as in the
+ * dense form.
  *
  * On the way out, a sample that never settled (finite r > tol after
  * maxTrip) returns its best iterate — the candidate with the lowest residual
@@ -27,7 +29,7 @@ import { add, and, cast, equal, less, loop, mul, not, reshapeLike, scalar, slice
 import { DEFAULT_COMPACT_BELOW, type FixedPointConfig, type Solver, type SweepMode } from '../twnn/iterator.js';
 import { andersonStep, emptyAndersonMemory } from './anderson.js';
 import { activeRows, emitIntoBody, type ActiveRows } from './loop-body.js';
-import { anyOf, countOf, initialSettleState, judge, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+import { anyOf, countOf, initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
@@ -66,17 +68,17 @@ export interface SettlingLoopSpec {
   /** Return each unsettled sample's best iterate instead of its last. */
   keepBest?: boolean;
   /**
-   * `active` (default): the steps sweep a working set of the samples still
-   * iterating, gathered again when fewer than `compactBelow` of its rows are
-   * (`workingSetLoop`), so a batch costs about the sum of its samples' steps;
+   * `active` (default): the steps sweep only the samples still iterating
+   * (or a working set of them: `compactBelow`), so a batch costs about the
+   * sum of its samples' steps;
    * `dense`: every step sweeps the whole batch and freezes the settled samples.
    * Loop invariants are hoisted either way.
    */
   sweeps?: SweepMode;
   /**
-   * With active sweeps, the fraction of a working set's rows below which the
-   * rows still iterating are gathered into a new one (default ½; 0: never
-   * after the first, 1: as soon as one settles).
+   * With active sweeps: 1 (default) gathers the rows still iterating every
+   * step; below 1, the fraction of a working set's rows below which they are
+   * gathered into a new one (`workingSetLoop`; 0: never after the first step).
    */
   compactBelow?: number;
   /** Move loop invariants out of the body (default true; false only to measure what hoisting saves). */
@@ -148,8 +150,23 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
 
   let carried: Value[];
   let scans: Value[] = [];
-  if (compact) {
+  if (compact && compactBelow < 1) {
     carried = workingSetLoop(g, spec, solver, layout, carried0, looped, compactBelow).slice(0, carried0.length);
+  } else if (compact) {
+    // Eager compaction: every step gathers the rows still iterating, sweeps them, and writes them back.
+    ({ carried } = loop(g, {
+      ...looped,
+      carried: carried0,
+      body: (b, it) => {
+        const rows = activeRows(b, not(b, it.carried[m + r]), batchDim);
+        // Every gathered row is active: its `done` (all false) and last residual are never read.
+        const unread = new Set([m + r, m + r + 2]);
+        const view = it.carried.map((v, j) => (unread.has(j) ? v : rows.take(v)));
+        const first = equal(b, it.iteration, b.constant(Tensor.scalar(0, 'int64')));
+        const step = settleStep(b, spec, solver, layout, { view, standIns: it.carried, first, hoistTo: g, rows });
+        return { cond: anyOf(b, step.verdict.goesOn), carried: step.updated.map((v, j) => rows.put(it.carried[j], v)) };
+      },
+    }));
   } else {
     ({ carried, scans } = loop(g, {
       ...looped,
@@ -293,7 +310,8 @@ function settleStep(b: Graph, spec: SettlingLoopSpec, solver: Solver, layout: Ca
   const ridersNew = emitted.slice(m, m + r);
   const scale = spec.settle.scale && rows ? rows.take(spec.settle.scale) : spec.settle.scale;
   const res = residualNorm(b, next, sOld, spec.settle.norm, scale);
-  const verdict = judge(b, spec.settle, { done, iters, residual }, res);
+  // Eagerly compacted rows are all active (their body gathered them itself).
+  const verdict = rows?.graph === b ? judgeActiveRows(b, spec.settle, iters, res) : judge(b, spec.settle, { done, iters, residual }, res);
 
   let candidates = next;
   let memory: Value[] = [];

@@ -12,8 +12,8 @@ export type ResidualNorm = 'max' | 'rms' | 'relative';
 /** Which samples a Loop step sweeps: the unsettled ones (`active`), or the whole batch (`dense`). */
 export type SweepMode = 'active' | 'dense';
 
-/** A region's `compactBelow` when it sets none: a working set is gathered anew once fewer than half its rows still iterate. */
-export const DEFAULT_COMPACT_BELOW = 0.5;
+/** A region's `compactBelow` when it sets none: every step gathers the rows still iterating (eager compaction). */
+export const DEFAULT_COMPACT_BELOW = 1;
 
 /** Anderson's settings, resolved. */
 export interface AndersonSettings {

@@ -89,12 +89,15 @@ export interface RegionSpec {
    */
   sweeps?: 'active' | 'dense';
   /**
-   * With `active` sweeps, each Loop sweeps a working set of the samples still
-   * iterating, freezing the rows that settle in it, and gathers a new one
-   * when fewer than this fraction of its rows still iterate (default 0.5): a
-   * few gathers per Loop instead of one per step, for at most twice the rows'
-   * work. 0 never gathers again after the first step; 1 gathers as soon as
-   * one row settles. Same numbers at any value.
+   * With `active` sweeps: when the Loops gather the rows still iterating.
+   * 1 (default): every step sweeps exactly those rows, gathered and written
+   * back each step (best for short loops, a few steps per sample). Below 1
+   * (lazy compaction): each Loop sweeps a working set, freezing the rows that
+   * settle in it, and gathers a new one only when fewer than this fraction of
+   * its rows still iterate: a few gathers per Loop instead of one per step,
+   * for up to 1/compactBelow times the rows' work (best for long-tailed
+   * loops: the TWNN ResNets declare 0.9). 0 never gathers after the first
+   * step. Same numbers at any value.
    */
   compactBelow?: number;
 }

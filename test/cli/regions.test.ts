@@ -83,6 +83,23 @@ describe('build --sweeps overrides every region\'s sweeps', () => {
     yDense.forEach((v, i) => expect(v).toBeCloseTo(yActive[i], 5));
   });
 
+  it('--compact-below: the Loops sweep working sets (lazy compaction), with the same outputs; a value outside [0, 1] is refused', async () => {
+    const lazy = join(dir, 'lazy');
+    const r = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', lazy, '--compact-below', '0.5']);
+    expect(r.status, r.stderr).toBe(0);
+    const { loops } = JSON.parse((await twnn(['inspect', join(lazy, 'model.onnx'), '--json'])).stdout) as { loops: { name: string; config?: { compactBelow: number } }[] };
+    expect(loops.map((l) => l.name)).toEqual(['region1/iterate', 'region1/iterate/working_set']);
+    expect(loops[0].config?.compactBelow).toBe(0.5);
+    const [a, b] = [join(out, 'model.onnx'), join(lazy, 'model.onnx')].map(async (m) => JSON.parse((await twnn(['run', m, '--input', join(dir, 'x.json'), '--json'])).stdout));
+    const [eager, lazyOut] = await Promise.all([a, b]);
+    expect(lazyOut.iterations).toEqual(eager.iterations);
+    const [yLazy, yEager] = [lazyOut.y.data.flat(Infinity) as number[], eager.y.data.flat(Infinity) as number[]];
+    yLazy.forEach((v, i) => expect(v).toBeCloseTo(yEager[i], 5));
+    const bad = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', join(dir, 'bad'), '--compact-below', '2']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--compact-below expects a number from 0 to 1/);
+  });
+
   it('refuses another mode, naming the choices', async () => {
     const r = await twnn(['build', join(REPO, 'graphs/mnist-mlp.ts'), '--out', join(dir, 'bad'), '--sweeps', 'lazy']);
     expect(r.status).not.toBe(0);

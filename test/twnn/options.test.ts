@@ -64,6 +64,10 @@ describe('absurd values', () => {
     expect(() => regionWith({}, iterate)).toThrow(message);
   });
 
+  it.each([-0.1, 1.5, Number.NaN])('compactBelow %s (a fraction of a working set)', (compactBelow) => {
+    expect(() => regionWith({ compactBelow })).toThrow(/region: compactBelow must be a finite number >= 0 and <= 1, got/);
+  });
+
   it('backwardMaxIter too', () => {
     expect(() => regionWith({ backwardMaxIter: 2 ** 40 })).toThrow('region: backwardMaxIter must be at most 2147483647');
   });

@@ -40,7 +40,7 @@ export const solversCommand: BenchSubcommand = {
       .option('--batch <n>', 'rows per inference run and of the training step', (v) => parseInteger(v, '--batch', 1), 64)
       .option('--samples <n>', 'test samples run through inference', (v) => parseInteger(v, '--samples', 1), 512)
       .option('--repeats <n>', 'timed repetitions, interleaved across the variants (medians)', (v) => parseInteger(v, '--repeats', 1), 5)
-      .option('--engine', 'compare the engine\'s sweeps instead: active-row vs dense sweeps, with and without hoisted loop invariants (plain iteration)')
+      .option('--engine', 'compare the engine\'s sweeps instead: active-row sweeps gathered every step or in working sets (lazy compaction below 0.9 and 0.5), dense sweeps, with and without hoisted loop invariants (plain iteration)')
       .option('-o, --out <file.md>', 'also write the report to this markdown file')
       .action(async (files: string[], flags: SolverFlags) => {
         const { benchSolvers, solverReport, ENGINE_VARIANTS } = await import('../../bench/solvers.js');

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_OPSET } from '../../ir/index.js';
 import { exportModel } from '../../lower/artifacts.js';
 import { fromGraphFile, loadModelSpec } from '../graph-file.js';
-import { formatBytes, parseInteger } from '../options.js';
+import { formatBytes, parseFraction, parseInteger } from '../options.js';
 
 interface BuildFlags {
   out?: string;
@@ -13,6 +13,7 @@ interface BuildFlags {
   seed: number;
   jvp?: boolean;
   sweeps?: 'active' | 'dense';
+  compactBelow?: number;
 }
 
 /**
@@ -33,6 +34,11 @@ export function registerBuild(program: Command): void {
     .addOption(
       new Option('--sweeps <mode>', "which samples each step of every region's Loops computes, overriding the graph file: the unsettled ones, or the whole batch (fewer ops per step: tiny batches, GPUs)").choices(['active', 'dense']),
     )
+    .option(
+      '--compact-below <f>',
+      "with active sweeps, overriding the graph file: 1 gathers the unsettled rows every step; below 1 every region's Loops sweep a working set and gather a new one once fewer than this fraction of its rows still iterate (lazy compaction)",
+      (v) => parseFraction(v, '--compact-below'),
+    )
     .action(async (graphFile: string, flags: BuildFlags) => {
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
@@ -41,7 +47,9 @@ export function registerBuild(program: Command): void {
           dtype: flags.dtype,
           seed: flags.seed,
           jvp: flags.jvp ?? false,
-          ...(flags.sweeps ? { regionOverrides: { sweeps: flags.sweeps } } : {}),
+          ...(flags.sweeps || flags.compactBelow !== undefined
+            ? { regionOverrides: { ...(flags.sweeps ? { sweeps: flags.sweeps } : {}), ...(flags.compactBelow !== undefined ? { compactBelow: flags.compactBelow } : {}) } }
+            : {}),
           ...(flags.opset !== undefined ? { opset: flags.opset } : {}),
         }),
       );
