@@ -129,7 +129,10 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
     training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
     graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}) },
     files,
-    iterators: Object.values(loopMetadata(graph)).map((json) => JSON.parse(json) as Record<string, unknown>),
+    // The regions' forward iterators, not the Loops nested in them (a lazy working set's sweeps).
+    iterators: Object.values(loopMetadata(graph))
+      .map((json) => JSON.parse(json) as Record<string, unknown>)
+      .filter((c) => c.role === 'iterate'),
   });
 
   const paths = bytes.map(([name]) => join(outDir, name));

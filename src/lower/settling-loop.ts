@@ -263,6 +263,8 @@ function workingSetLoop(
           return { cond: not(b, less(b, left, keepAt)), carried: [...step.updated, add(b, stepsIn, int64(1))] };
         },
       });
+      // Described like every twnn Loop: which settling loop's working sets it sweeps.
+      producerOf(inner.carried[0]).loopConfig = { role: 'working_set', region: spec.region, loop: spec.role, compactBelow };
       const working = inner.carried.slice(0, n);
       const stepsAfter = inner.carried[n];
       const goesOn = and(level, anyOf(level, not(level, working[layout.m + layout.r])), less(level, stepsAfter, int64(looped.maxTrip)));
@@ -270,6 +272,12 @@ function workingSetLoop(
     },
   });
   return carried;
+}
+
+/** The node that produced `v` (a Loop output). */
+function producerOf(v: Value): Node {
+  if (v.source.kind !== 'node') throw new Error(`value '${v.name}' has no producing node`);
+  return v.source.node;
 }
 
 /** One step of a settling loop, on the rows of `view` (the whole batch, or a working set). */
