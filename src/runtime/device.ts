@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { oneLine } from '../ir/text.js';
@@ -45,8 +46,29 @@ export function formatDevice(device: Device): string {
  * sessionOptionsFor({ kind: 'cuda', deviceId: 0 }).executionProviders // [{ name: 'cuda', deviceId: 0 }]
  */
 export function sessionOptionsFor(device: Device): InferenceSession.SessionOptions {
-  if (device.kind === 'cpu') return { executionProviders: ['cpu'] };
+  // The thread count onnxruntime would choose, but said: left to itself (0) it pins each session's
+  // threads to cores, and with two sessions alive in one process a run then often takes twice as
+  // long (the ResNet TWNN: 145 ms against 300+ on this 2-core machine; docs/PERFORMANCE.md).
+  if (device.kind === 'cpu') return { executionProviders: ['cpu'], intraOpNumThreads: physicalCores() };
   return { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }] };
+}
+
+/**
+ * The physical cores this process may run on (one per set of hyperthread
+ * siblings, as onnxruntime counts them), or the logical ones where the
+ * topology cannot be read.
+ *
+ * @example physicalCores() // 2 on a 2-vCPU machine
+ */
+export function physicalCores(): number {
+  const logical = availableParallelism();
+  try {
+    const cores = new Set<string>();
+    for (let cpu = 0; cpu < logical; cpu++) cores.add(readFileSync(`/sys/devices/system/cpu/cpu${cpu}/topology/thread_siblings_list`, 'utf8').trim());
+    return Math.max(1, cores.size);
+  } catch {
+    return logical;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TwnnError } from '../../src/ir/index.js';
@@ -11,6 +11,7 @@ import {
   ortNativeDir,
   parseDevice,
   sessionCreationError,
+  physicalCores,
   sessionOptionsFor,
 } from '../../src/runtime/device.js';
 
@@ -42,6 +43,15 @@ describe('parseDevice', () => {
 describe('sessionOptionsFor', () => {
   it('lists only the CPU EP for cpu', () => {
     expect(sessionOptionsFor({ kind: 'cpu' }).executionProviders).toEqual(['cpu']);
+  });
+
+  it('names the CPU thread count (one per physical core), so onnxruntime does not pin each session\'s threads', () => {
+    const logical = availableParallelism();
+    const siblings = new Set([...Array(logical).keys()].map((c) => readFileSync(`/sys/devices/system/cpu/cpu${c}/topology/thread_siblings_list`, 'utf8').trim()));
+    expect(physicalCores()).toBe(siblings.size);
+    expect(physicalCores()).toBeGreaterThanOrEqual(1);
+    expect(physicalCores()).toBeLessThanOrEqual(logical);
+    expect(sessionOptionsFor({ kind: 'cpu' }).intraOpNumThreads).toBe(physicalCores());
   });
 
   it('lists only the CUDA EP for cuda, with the device id, so nothing falls back to the CPU', () => {

@@ -21,10 +21,10 @@ interface TorchFlags {
   python: string;
 }
 
-/** Issue 11's targets for the MLP and sine TWNNs (twnn/PyTorch), and the test rows of a timed inference pass per batch size for a small model. */
-const SMALL = { targets: { inference: 0.6, training: 0.8 }, passRows: { 1: 64, 64: 256, 256: 512 } };
+/** Issue 21's targets for the MLP and sine TWNNs (twnn/PyTorch: ≤ 0.8 everywhere), and the test rows of a timed inference pass per batch size for a small model. */
+const SMALL = { targets: { inference: 0.8, training: 0.8 }, passRows: { 1: 64, 64: 256, 256: 512 } };
 
-/** The TWNNs issue 11 measures: their graphs, weights, targets and rows per timed inference pass. */
+/** The TWNNs issue 21 measures: their graphs, weights, targets and rows per timed inference pass. */
 const MODELS = [
   { id: 'mlp', title: 'TWNN MLP (MNIST)', graph: 'graphs/mnist-mlp.ts', weights: 'exported/paper/mnist-mlp/model.onnx', ...SMALL },
   { id: 'sine', title: 'TWNN sine', graph: 'graphs/sine.ts', weights: 'exported/sine/model.onnx', ...SMALL },
@@ -33,7 +33,7 @@ const MODELS = [
     title: 'TWNN ResNet (MNIST)',
     graph: 'graphs/mnist-resnet.ts',
     weights: 'exported/paper/mnist-resnet/model.onnx',
-    targets: { inference: 0.7, inferenceBatches: [64], training: 0.8 },
+    targets: { inference: 0.8, inferenceBatches: [64], training: 0.8 },
     passRows: { 1: 16, 64: 128, 256: 256 },
   },
 ];
