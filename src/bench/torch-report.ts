@@ -17,7 +17,7 @@ export function torchReport(r: TorchBenchResult, command: string): string {
     '',
     `**Machine**: ${m.cpu}, ${m.cores} cores, load average ${m.load[0].toFixed(2)} when the run started and ${m.load[1].toFixed(2)} when it ended` +
       `${m.othersShare !== undefined ? `; other processes used ${(m.othersShare * 100).toFixed(0)}% of the CPU time during the run` : ''}. ` +
-      `twnn: ${m.onnxruntime} (CPU execution provider, its default threads), Node ${m.node}. ` +
+      `twnn: ${m.onnxruntime} (CPU execution provider, one intra-op thread per physical core), Node ${m.node}. ` +
       `PyTorch: torch ${m.torch} (Debian, CPU${m.mkldnn ? ', oneDNN' : ''}) on Python ${m.python}, BLAS ${m.blas}.`,
     '',
     ...(busy(m)
