@@ -36,7 +36,7 @@ import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js
 import type { FixedPointConfig, IteratorReport } from '../twnn/iterator.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import { emitIntoBody } from './loop-body.js';
-import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.js';
+import { linearLoopSettings, producerOf, settlingLoop, solverFields } from './settling-loop.js';
 
 export interface AdjointArgs {
   /** The nodes of the sweep run at S*, in order. */
@@ -120,10 +120,4 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
     const byValue = new Map(wanted.map((v, i) => [v, grads[i]]));
     return operands.map((v, k) => (v && k >= ctx.inputs.length ? byValue.get(v) : undefined));
   };
-}
-
-/** The node that produced `v` (a Loop output). */
-export function producerOf(v: Value): Node {
-  if (v.source.kind !== 'node') throw new Error(`value '${v.name}' has no producing node`);
-  return v.source.node;
 }

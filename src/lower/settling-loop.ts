@@ -274,8 +274,12 @@ function workingSetLoop(
   return carried;
 }
 
-/** The node that produced `v` (a Loop output). */
-function producerOf(v: Value): Node {
+/**
+ * The node that produced `v` (a Loop output).
+ *
+ * @example producerOf(carried[0]).loopConfig = { role: 'phantom', region };
+ */
+export function producerOf(v: Value): Node {
   if (v.source.kind !== 'node') throw new Error(`value '${v.name}' has no producing node`);
   return v.source.node;
 }
