@@ -40,7 +40,7 @@ export function torchReport(r: TorchBenchResult, command: string): string {
       'and the optimizer. PyTorch sweeps two ways: *dense* (the whole batch every sweep, settled samples frozen) and *active* (only the unsettled rows, ' +
       'the adjoint re-linearised on the unsettled rows once they are half of those it linearised); each is tuned per workload over ' +
       'torch.set_num_threads {1, 2} × OPENBLAS_NUM_THREADS {1, default} (one worker process per OpenBLAS setting), and the faster of the two tuned ' +
-      `modes is the baseline. twnn and both PyTorch modes then run interleaved, ${r.repeats} passes each, the order rotating every repeat; ` +
+      `modes is the baseline. twnn and both PyTorch modes then run interleaved, ${r.repeats} passes each, the order rotating every repeat, every other torch worker process frozen (SIGSTOP) while one is timed, since idle PyTorch workers slowed what ran beside them; ` +
       'the tables give the median [min–max] in milliseconds. Ratio: twnn median / baseline median (below 1: twnn is faster); target: issue 21.',
     '',
     '## Summary',

@@ -92,6 +92,16 @@ export class TorchWorker {
     return reply;
   }
 
+  /**
+   * Freeze the worker (SIGSTOP) or let it go on (SIGCONT). An idle worker's
+   * OpenMP threads keep spinning, so while the other side is timed its
+   * workers are frozen (src/bench/torch.ts `timedAlone`).
+   */
+  freeze(frozen: boolean): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** End the worker: close its stdin and wait for it (killing it after a few seconds). */
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -171,15 +171,14 @@ export async function benchTorch(options: TorchBenchOptions): Promise<TorchBench
     // Every model must agree before any is timed.
     const failed: string[] = [];
     for (const p of prepared) {
-      p.agreement = await checkAgreement(p, options, log);
+      p.agreement = await withSessions(p, (s) => checkAgreement(p, s, options, log));
       for (const c of p.agreement.filter((a) => !a.ok)) failed.push(`${p.model.id}: ${c.what} (torch ${c.mode}): ${fmt(c.value)} > ${fmt(c.limit)}${c.note ? `; ${c.note}` : ''}`);
     }
     if (failed.length > 0 && !options.keepGoing) throw disagreement(failed, 'nothing timed');
     const models: ModelResult[] = [];
-    for (const p of prepared) models.push(await timeModel(p, options, log));
+    for (const p of prepared) models.push(await withSessions(p, (s) => timeModel(p, s, options, log)));
     return { machine: machineInfo(hello, start, pids), models, repeats: options.repeats, seconds: (performance.now() - started) / 1000, disagreements: failed };
   } finally {
-    for (const p of prepared) for (const s of [p.inference, p.grad, p.train]) await s.close();
     await Promise.all(workers.map((w) => w.close()));
     await rm(dir, { recursive: true, force: true });
   }
@@ -188,9 +187,8 @@ export async function benchTorch(options: TorchBenchOptions): Promise<TorchBench
 interface Prepared {
   model: TorchBenchModel;
   dir: string;
-  inference: TwnnSession;
-  grad: TwnnSession;
-  train: TwnnSession;
+  /** twnn's exports, opened only while this model is checked or timed (`withSessions`). */
+  files: Record<'model.onnx' | 'grad.onnx' | 'train.onnx', Uint8Array>;
   trainGraph: TrainingGraph;
   gradGraph: TrainingGraph;
   regions: string[];
@@ -210,10 +208,7 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
   await writeFile(modelPath, bytes);
   const gradGraph = buildGradGraph(model.spec, build);
   const trainGraph = buildTrainGraph(model.spec, build);
-  const where = (file: string) => `${model.graph} ${file}`;
-  const inference = await openSession(bytes, { where: where('model.onnx') });
-  const grad = await openSession(serializeModel(gradGraph.graph), { where: where('grad.onnx') });
-  const train = await openSession(serializeModel(trainGraph.graph), { where: where('train.onnx') });
+  const files = { 'model.onnx': bytes, 'grad.onnx': serializeModel(gradGraph.graph), 'train.onnx': serializeModel(trainGraph.graph) };
   const rows = Math.max(options.agreementRows, options.trainBatch, options.gradRows, ...options.inferenceBatches.map((b) => passRowsOf(model, options, b)));
   const batch = takeBatch(model.data, [...Array(Math.min(rows, model.data.x.shape[0])).keys()]);
   await writeFile(join(dir, 'x.npy'), writeNpy(batch.x));
@@ -231,7 +226,34 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
     loaded = await w.call(load);
     for (const key of ['x', 'target']) await w.call({ cmd: 'data', key: `${model.id}.${key}`, path: join(dir, `${key}.npy`) });
   }
-  return { model, dir, inference, grad, train, trainGraph, gradGraph, regions: loaded.regions as string[], workers, parameters: loaded.parameters as number, agreement: [] };
+  return { model, dir, files, trainGraph, gradGraph, regions: loaded.regions as string[], workers, parameters: loaded.parameters as number, agreement: [] };
+}
+
+/**
+ * Open model `p`'s twnn sessions, run `use`, close them. One model's sessions
+ * at a time: with every model's nine alive, the ResNet's runs took 2–3× as
+ * long as alone (docs/PERFORMANCE.md, "Thread pools that pin").
+ */
+async function withSessions<T>(p: Prepared, use: (s: Sessions) => Promise<T>): Promise<T> {
+  const where = (file: string) => `${p.model.graph} ${file}`;
+  const opened: TwnnSession[] = [];
+  try {
+    const open = async (file: keyof Prepared['files']) => {
+      const s = await openSession(p.files[file], { where: where(file) });
+      opened.push(s);
+      return s;
+    };
+    return await use({ inference: await open('model.onnx'), grad: await open('grad.onnx'), train: await open('train.onnx') });
+  } finally {
+    for (const s of opened) await s.close();
+  }
+}
+
+/** A model's twnn sessions while it is checked or timed. */
+interface Sessions {
+  inference: TwnnSession;
+  grad: TwnnSession;
+  train: TwnnSession;
 }
 
 /**
@@ -262,11 +284,11 @@ async function torchArrays(p: Prepared, command: Record<string, unknown>, name: 
 }
 
 /** Run twnn's inference over rows [0, rows) in batches; returns each output concatenated over the batches. */
-async function twnnInference(p: Prepared, rows: number, batch: number): Promise<Record<string, number[]>> {
+async function twnnInference(p: Prepared, s: Sessions, rows: number, batch: number): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (let at = 0; at < rows; at += batch) {
     const { x } = takeBatch(p.model.data, [...Array(Math.min(batch, rows - at)).keys()].map((i) => at + i));
-    const result = await p.inference.run({ x });
+    const result = await s.inference.run({ x });
     for (const [name, t] of Object.entries(result)) (out[name] ??= []).push(...t.toNumbers());
   }
   return out;
@@ -304,13 +326,13 @@ function check(what: string, mode: SweepMode, value: number, limit: number, note
 }
 
 /** Outputs, per-region sweeps, gradients and a whole optimizer step of twnn against both torch modes. */
-async function checkAgreement(p: Prepared, options: TorchBenchOptions, log: (line: string) => void): Promise<AgreementCheck[]> {
+async function checkAgreement(p: Prepared, sessions: Sessions, options: TorchBenchOptions, log: (line: string) => void): Promise<AgreementCheck[]> {
   const { model } = p;
   const checks: AgreementCheck[] = [];
   const inferRows = Math.min(options.agreementRows, model.data.x.shape[0]);
   const inferBatch = Math.min(64, inferRows);
   log(`bench torch: ${model.graph}: agreement on ${inferRows} test rows, gradients on ${options.gradRows}, one step on ${options.trainBatch}`);
-  const twnn = await twnnInference(p, inferRows, inferBatch);
+  const twnn = await twnnInference(p, sessions, inferRows, inferBatch);
   const regionKey = (r: string) => (p.regions.length > 1 ? `iterations.${r}` : 'iterations');
   const width = twnn.y.length / inferRows;
   for (const mode of SWEEP_MODES) {
@@ -325,9 +347,9 @@ async function checkAgreement(p: Prepared, options: TorchBenchOptions, log: (lin
   }
 
   const gradFeeds = firstStepFeeds(p.gradGraph, takeBatch(p.model.data, [...Array(options.gradRows).keys()]));
-  const grad = await p.grad.run(gradFeeds);
+  const grad = await sessions.grad.run(gradFeeds);
   const stepFeeds = firstStepFeeds(p.trainGraph, takeBatch(p.model.data, [...Array(options.trainBatch).keys()]));
-  const step = await p.train.run(stepFeeds);
+  const step = await sessions.train.run(stepFeeds);
   for (const mode of SWEEP_MODES) {
     const g = await torchArrays(p, torchCommand(p, 'grad', options.gradRows, mode), `grad-${mode}`);
     checks.push(check(`grad.onnx loss (${options.gradRows} rows)`, mode, relDiff([g.reply.loss as number], [grad.loss.get(0)]), AGREEMENT_LIMITS.loss));
@@ -390,11 +412,29 @@ async function countPairs(read: (file: string) => Promise<Tensor>, twnn: Record<
  */
 const SETTLE_MS = 200;
 
+/**
+ * Run `pass` with every torch worker but `running` frozen. Idle PyTorch
+ * workers slow whatever runs beside them and the slowdown does not fade with
+ * a pause: with them alive, twnn's ResNet inference at batch 64 took 158–346
+ * ms a pass even 1 s after the last torch call, against 140–149 ms with their
+ * OpenMP threads told to wait passively (which slows torch itself) or frozen.
+ */
+async function timedAlone(workers: readonly TorchWorker[], running: TorchWorker | undefined, pass: Pass): Promise<number> {
+  const others = workers.filter((w) => w !== running);
+  others.forEach((w) => w.freeze(true));
+  try {
+    await sleep(SETTLE_MS);
+    return await pass();
+  } finally {
+    others.forEach((w) => w.freeze(false));
+  }
+}
+
 /** A timed variant of a workload: one pass, in milliseconds. */
 type Pass = () => Promise<number>;
 
 /** Tune torch's threads per workload, then time twnn and torch's best dense and active settings, interleaved. */
-async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: string) => void): Promise<ModelResult> {
+async function timeModel(p: Prepared, sessions: Sessions, options: TorchBenchOptions, log: (line: string) => void): Promise<ModelResult> {
   const { model } = p;
   const workloads: { id: string; kind: 'inference' | 'training'; batch: number; rows: number }[] = [
     ...options.inferenceBatches.map((batch) => ({ id: `inference-${batch}`, kind: 'inference' as const, batch, rows: passRowsOf(model, options, batch) })),
@@ -403,7 +443,7 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
   const results: WorkloadResult[] = [];
   const plans: { w: (typeof workloads)[number]; twnn: Pass; torch: Record<SweepMode, { setting: TorchSetting; pass: Pass }>; tuning: WorkloadResult['tuning']; sweeps: number; adjointSteps?: number }[] = [];
   for (const w of workloads) {
-    const { twnn, sweeps, adjointSteps } = await twnnPass(p, w.kind, w.batch, w.rows);
+    const { twnn, sweeps, adjointSteps } = await twnnPass(p, sessions, w.kind, w.batch, w.rows);
     const tuning: WorkloadResult['tuning'] = [];
     const best = {} as Record<SweepMode, { setting: TorchSetting; pass: Pass; ms: number }>;
     for (const [k, worker] of p.workers.entries()) {
@@ -412,9 +452,8 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
           const setting: TorchSetting = { openblas: worker.label, threads, mode };
           const pass = torchPass(p, k, w.kind, w.batch, w.rows, threads, mode);
           // Another pass only for a setting within 1.5x of its mode's best: a slow one (two threads on a busy machine) can take seconds a pass.
-          await sleep(SETTLE_MS);
-          let ms = await pass();
-          for (let i = 1; i < options.tuningPasses && ms < 1.5 * (best[mode]?.ms ?? Infinity); i++) ms = Math.min(ms, await pass());
+          let ms = await timedAlone(p.workers, worker, pass);
+          for (let i = 1; i < options.tuningPasses && ms < 1.5 * (best[mode]?.ms ?? Infinity); i++) ms = Math.min(ms, await timedAlone(p.workers, worker, pass));
           tuning.push({ ...setting, ms });
           if (!best[mode] || ms < best[mode].ms) best[mode] = { setting, pass, ms };
         }
@@ -427,11 +466,15 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
   // Each repeat starts with the next variant, so none is always first after a pause or a switch of process.
   for (let r = 0; r < options.repeats; r++) {
     for (const [k, plan] of plans.entries()) {
-      const variants: [keyof (typeof times)[number], Pass][] = [['twnn', plan.twnn], ['dense', plan.torch.dense.pass], ['active', plan.torch.active.pass]];
+      const workerOf = (s: TorchSetting) => p.workers.find((w) => w.label === s.openblas);
+      const variants: [keyof (typeof times)[number], Pass, TorchWorker | undefined][] = [
+        ['twnn', plan.twnn, undefined],
+        ['dense', plan.torch.dense.pass, workerOf(plan.torch.dense.setting)],
+        ['active', plan.torch.active.pass, workerOf(plan.torch.active.setting)],
+      ];
       for (let v = 0; v < variants.length; v++) {
-        const [name, pass] = variants[(v + r) % variants.length];
-        await sleep(SETTLE_MS);
-        times[k][name].push(await pass());
+        const [name, pass, worker] = variants[(v + r) % variants.length];
+        times[k][name].push(await timedAlone(p.workers, worker, pass));
       }
     }
     log(`bench torch: ${model.id}: repeat ${r + 1}/${options.repeats}`);
@@ -457,25 +500,25 @@ async function timeModel(p: Prepared, options: TorchBenchOptions, log: (line: st
 }
 
 /** twnn's pass over a workload (timed runs of its session; feeds made beforehand) and the sweeps it makes, from one untimed warm-up pass. */
-async function twnnPass(p: Prepared, kind: 'inference' | 'training', batch: number, rows: number): Promise<{ twnn: Pass; sweeps: number; adjointSteps?: number }> {
+async function twnnPass(p: Prepared, sessions: Sessions, kind: 'inference' | 'training', batch: number, rows: number): Promise<{ twnn: Pass; sweeps: number; adjointSteps?: number }> {
   if (kind === 'training') {
     const feeds = firstStepFeeds(p.trainGraph, takeBatch(p.model.data, [...Array(batch).keys()]));
-    const out = await p.train.run(feeds);
+    const out = await sessions.train.run(feeds);
     const twnn: Pass = async () => {
       const start = performance.now();
-      await p.train.run(feeds);
+      await sessions.train.run(feeds);
       return performance.now() - start;
     };
     return { twnn, sweeps: mean(out.iterations.toNumbers()), adjointSteps: mean(out.iterations_backward.toNumbers()) };
   }
   const batches = [...Array(rows / batch).keys()].map((k) => takeBatch(p.model.data, [...Array(batch).keys()].map((i) => k * batch + i)).x);
   const sweeps: number[] = [];
-  for (const x of batches) sweeps.push(...(await p.inference.run({ x })).iterations.toNumbers());
+  for (const x of batches) sweeps.push(...(await sessions.inference.run({ x })).iterations.toNumbers());
   const twnn: Pass = async () => {
     let ms = 0;
     for (const x of batches) {
       const start = performance.now();
-      await p.inference.run({ x });
+      await sessions.inference.run({ x });
       ms += performance.now() - start;
     }
     return ms / batches.length;
