@@ -115,72 +115,88 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
     const batches = [...Array(Math.ceil(n / options.batch)).keys()].map((k) =>
       takeBatch(graph.data, batchRows(Uint32Array.from({ length: n }, (_, i) => i), k, options.batch)),
     );
-    const inference = new Map<string, TwnnSession>();
-    const regions = new Map<string, RegionLimits[]>();
-    const training = new Map<string, { session: TwnnSession; feeds: Record<string, Tensor> }>();
-    try {
-      for (const v of variants) {
-        const build = { ...(graph.weights ? { weights: graph.weights } : {}), regionOverrides: v.overrides };
-        if (!v.trainingOnly) {
-          const built = buildInferenceGraph(graph.spec, build).graph;
-          regions.set(v.id, iteratorLimits(Object.values(loopMetadata(built)).map((json) => JSON.parse(json) as unknown)));
-          inference.set(v.id, await openSession(serializeModel(built), { where: `${graph.name} (${v.id})` }));
+    // Each variant's exports; its sessions are open only while it runs (several live sessions slow each other: docs/PERFORMANCE.md).
+    const built = variants.map((v) => {
+      const build = { ...(graph.weights ? { weights: graph.weights } : {}), regionOverrides: v.overrides };
+      const model = v.trainingOnly ? undefined : buildInferenceGraph(graph.spec, build).graph;
+      const t = buildTrainGraph(graph.spec, build);
+      return {
+        v,
+        ...(model ? { model: serializeModel(model), regions: iteratorLimits(Object.values(loopMetadata(model)).map((json) => JSON.parse(json) as unknown)) } : {}),
+        train: serializeModel(t.graph),
+        feeds: firstStepFeeds(t, batches[0]),
+      };
+    });
+    type Built = (typeof built)[number];
+    const withSessions = async (b: Built, use: (model: TwnnSession | undefined, train: TwnnSession) => Promise<void>) => {
+      const model = b.model ? await openSession(b.model, { where: `${graph.name} (${b.v.id})` }) : undefined;
+      try {
+        const train = await openSession(b.train, { where: `${graph.name} train (${b.v.id})` });
+        try {
+          await use(model, train);
+        } finally {
+          await train.close();
         }
-        const t = buildTrainGraph(graph.spec, build);
-        training.set(v.id, { session: await openSession(serializeModel(t.graph), { where: `${graph.name} train (${v.id})` }), feeds: firstStepFeeds(t, batches[0]) });
+      } finally {
+        await model?.close();
       }
-      // What each variant computes, once; then the timings, interleaved.
-      const outputs = new Map<string, Record<string, Tensor>[]>();
-      for (const [id, s] of inference) outputs.set(id, await runAll(s, batches));
-      const steps = new Map<string, Record<string, Tensor>>();
-      for (const [id, t] of training) steps.set(id, await t.session.run(t.feeds));
-      // Per variant, per batch: its times over the repeats (batches differ a lot: one slow sample makes a slow batch).
-      const inferenceTimes = new Map<string, number[][]>([...inference.keys()].map((id) => [id, batches.map(() => [])]));
-      const stepTimes = new Map<string, number[]>([...training.keys()].map((id) => [id, []]));
-      // Each repeat starts with the next variant, so none is always first (or last) after a pause.
-      const rotated = <T>(items: readonly T[], r: number) => items.map((_, i) => items[(i + r) % items.length]);
-      for (let r = 0; r < options.repeats; r++) {
-        for (const [id, s] of rotated([...inference], r)) {
-          for (const [k, b] of batches.entries()) {
-            const start = performance.now();
-            await s.run({ x: b.x });
-            inferenceTimes.get(id)![k].push(performance.now() - start);
-          }
-        }
-        for (const [id, t] of rotated([...training], r)) {
-          const start = performance.now();
-          await t.session.run(t.feeds);
-          stepTimes.get(id)!.push(performance.now() - start);
-        }
-        log(`  repeat ${r + 1}/${options.repeats}`);
-      }
-      const reference = outputs.get(variants[0].id)!;
-      results.push({
-        graph: graph.name,
-        batch: options.batch,
-        samples: n,
-        repeats: options.repeats,
-        variants: variants.map((v): VariantResult => {
-          const step = steps.get(v.id)!;
-          const out = outputs.get(v.id);
-          return {
-            variant: v.id,
-            label: v.label,
-            ...(out ? { inference: { ...sweepStats(out, regions.get(v.id)!), msPerBatch: mean(inferenceTimes.get(v.id)!.map(median)), ...agreement(out, reference) } } : {}),
-            training: {
-              sweepsMean: mean(step.iterations.toNumbers()),
-              adjointMean: mean(step.iterations_backward.toNumbers()),
-              msPerStep: median(stepTimes.get(v.id)!),
-              loss: step.loss.get(0),
-              ...(step.jacobian_penalty ? { penalty: step.jacobian_penalty.get(0) } : {}),
-            },
-          };
-        }),
+    };
+    // What each variant computes, once; then the timings, interleaved.
+    const outputs = new Map<string, Record<string, Tensor>[]>();
+    const steps = new Map<string, Record<string, Tensor>>();
+    for (const b of built) {
+      await withSessions(b, async (model, train) => {
+        if (model) outputs.set(b.v.id, await runAll(model, batches));
+        steps.set(b.v.id, await train.run(b.feeds));
       });
-    } finally {
-      for (const s of inference.values()) await s.close();
-      for (const t of training.values()) await t.session.close();
     }
+    // Per variant, per batch: its times over the repeats (batches differ a lot: one slow sample makes a slow batch).
+    const inferenceTimes = new Map<string, number[][]>(built.filter((b) => b.model).map((b) => [b.v.id, batches.map(() => [])]));
+    const stepTimes = new Map<string, number[]>(built.map((b) => [b.v.id, []]));
+    // Each repeat starts with the next variant, so none is always first (or last) after a pause.
+    const rotated = <T>(items: readonly T[], r: number) => items.map((_, i) => items[(i + r) % items.length]);
+    for (let r = 0; r < options.repeats; r++) {
+      for (const b of rotated(built, r)) {
+        await withSessions(b, async (model, train) => {
+          if (model) {
+            await model.run({ x: batches[0].x }); // a fresh session's first run is slower
+            for (const [k, batch] of batches.entries()) {
+              const start = performance.now();
+              await model.run({ x: batch.x });
+              inferenceTimes.get(b.v.id)![k].push(performance.now() - start);
+            }
+          }
+          await train.run(b.feeds);
+          const start = performance.now();
+          await train.run(b.feeds);
+          stepTimes.get(b.v.id)!.push(performance.now() - start);
+        });
+      }
+      log(`  repeat ${r + 1}/${options.repeats}`);
+    }
+    const reference = outputs.get(variants[0].id)!;
+    results.push({
+      graph: graph.name,
+      batch: options.batch,
+      samples: n,
+      repeats: options.repeats,
+      variants: variants.map((v): VariantResult => {
+        const step = steps.get(v.id)!;
+        const out = outputs.get(v.id);
+        return {
+          variant: v.id,
+          label: v.label,
+          ...(out ? { inference: { ...sweepStats(out, built.find((b) => b.v.id === v.id)!.regions!), msPerBatch: mean(inferenceTimes.get(v.id)!.map(median)), ...agreement(out, reference) } } : {}),
+          training: {
+            sweepsMean: mean(step.iterations.toNumbers()),
+            adjointMean: mean(step.iterations_backward.toNumbers()),
+            msPerStep: median(stepTimes.get(v.id)!),
+            loss: step.loss.get(0),
+            ...(step.jacobian_penalty ? { penalty: step.jacobian_penalty.get(0) } : {}),
+          },
+        };
+      }),
+    });
   }
   return results;
 }
@@ -197,7 +213,7 @@ export function solverReport(results: readonly SolverBenchResult[], command: str
     lines.push(`### ${r.graph}`, '');
     lines.push(
       `Inference: ${r.samples} test samples at batch ${r.batch}, time per batch the mean over the batches of each one's median over ${r.repeats} interleaved passes; ` +
-        `training: one train.onnx step on the first ${r.batch}, the median of ${r.repeats} interleaved runs. Ratios are to the first row.`,
+        `training: one train.onnx step on the first ${r.batch}, the median of ${r.repeats} interleaved runs. Ratios are to the first row. A variant's sessions are open only while it runs.`,
       '',
     );
     lines.push('| setting | sweeps/sample (mean, max) | unsettled | inference ms/batch | ratio | agrees with plain | step: sweeps | step: adjoint steps | step ms | ratio |');
