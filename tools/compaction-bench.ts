@@ -7,20 +7,16 @@
 // and loss before its times count.
 //
 //   node --import tsx tools/compaction-bench.ts [--graphs mnist-resnet,mnist-mlp] [--values 1,0.9,0.5] [--repeats 7] [--batches 4]
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { batchRows, takeBatch } from '../src/data/batches.js';
-import { loadTaskData } from '../src/data/datasets.js';
 import type { Tensor } from '../src/ir/tensor.js';
 import { buildInferenceGraph } from '../src/lower/inference.js';
 import { buildTrainGraph } from '../src/lower/training.js';
-import { readInitializers, readModelFile } from '../src/onnx/load.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import { firstStepFeeds } from '../src/runtime/train-feeds.js';
-import type { ModelSpec } from '../src/twnn/spec.js';
+import { median } from '../src/bench/stats.js';
+import { paperRun, testBatches } from './paper-run.js';
 
 export interface Timed {
   value: number;
@@ -30,21 +26,14 @@ export interface Timed {
   fingerprint: string;
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /**
  * Time each compactBelow value on the paper run of graphs/<name>.ts, after checking they all compute the same.
  *
  * @example const [eager, lazy] = await benchGraph('mnist-resnet', [1, 0.9], 7, 4);
  */
 export async function benchGraph(name: string, values: readonly number[], repeats: number, batches: number): Promise<Timed[]> {
-  const spec = (await import(pathToFileURL(join(process.cwd(), 'graphs', `${name}.ts`)).href)).default as ModelSpec;
-  const trained = join('exported/paper', name, 'model.onnx');
-  if (!existsSync(trained)) throw new Error(`${trained}: no trained weights to time ${name} with`);
-  const weights = readInitializers(await readModelFile(trained), trained);
-  const data = await loadTaskData(spec.task!.data!, 'test');
-  const rows = Uint32Array.from({ length: 64 * batches }, (_, i) => i);
-  const xs = [...Array(batches).keys()].map((k) => takeBatch(data, batchRows(rows, k, 64)));
+  const { spec, weights } = await paperRun(name);
+  const xs = await testBatches(spec, batches);
   const variants = values.map((value) => {
     const build = { weights, regionOverrides: { compactBelow: value } };
     const train = buildTrainGraph(spec, build);

@@ -15,21 +15,18 @@
 // late working sets add.
 //
 //   node --import tsx tools/engine-efficiency.ts [--pairs mnist-resnet:mnist-resnet-gn-plain,mnist-mlp:mnist-mlp-plain] [--repeats 7] [--batches 4]
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { batchRows, takeBatch, type Dataset } from '../src/data/batches.js';
-import { loadTaskData } from '../src/data/datasets.js';
 import type { Tensor } from '../src/ir/tensor.js';
 import { loopMetadata } from '../src/lower/fixed-point.js';
 import { buildInferenceGraph } from '../src/lower/inference.js';
 import { buildTrainGraph } from '../src/lower/training.js';
-import { readInitializers, readModelFile } from '../src/onnx/load.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import { firstStepFeeds } from '../src/runtime/train-feeds.js';
+import { mean, median } from '../src/bench/stats.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
+import { paperRun, testBatches } from './paper-run.js';
 
 interface Exported {
   name: string;
@@ -55,14 +52,9 @@ export interface Efficiency {
   trainingOverhead: number;
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
 async function exported(name: string, batch: { x: Tensor; target: Tensor }): Promise<Exported & { spec: ModelSpec }> {
-  const spec = (await import(pathToFileURL(join(process.cwd(), 'graphs', `${name}.ts`)).href)).default as ModelSpec;
-  const trained = join('exported/paper', name, 'model.onnx');
-  if (!existsSync(trained)) throw new Error(`${trained}: no trained weights for ${name}`);
-  const build = { weights: readInitializers(await readModelFile(trained), trained) };
+  const { spec, weights } = await paperRun(name);
+  const build = { weights };
   const model = buildInferenceGraph(spec, build);
   const train = buildTrainGraph(spec, build);
   const regions = Object.values(loopMetadata(model.graph)).filter((json) => (JSON.parse(json) as { role?: string }).role === 'iterate').length;
@@ -104,10 +96,7 @@ async function timeOnce(e: Exported, xs: readonly Tensor[]): Promise<{ forward: 
  * @example const e = await efficiency('mnist-mlp', 'mnist-mlp-plain', 7, 4); e.forwardOverhead // 1.4
  */
 export async function efficiency(twnnName: string, plainName: string, repeats: number, batches: number): Promise<Efficiency> {
-  const twnnSpec = (await import(pathToFileURL(join(process.cwd(), 'graphs', `${twnnName}.ts`)).href)).default as ModelSpec;
-  const data: Dataset = await loadTaskData(twnnSpec.task!.data!, 'test');
-  const rows = Uint32Array.from({ length: 64 * batches }, (_, i) => i);
-  const inputs = [...Array(batches).keys()].map((k) => takeBatch(data, batchRows(rows, k, 64)));
+  const inputs = await testBatches((await paperRun(twnnName)).spec, batches);
   const [twnn, plain] = [await exported(twnnName, inputs[0]), await exported(plainName, inputs[0])];
   if (twnn.regions === 0) throw new Error(`${twnnName}: has no fixed-point region`);
   if (plain.regions !== 0) throw new Error(`${plainName}: has fixed-point regions; the baseline must be plain`);
