@@ -21,6 +21,7 @@ export const E2E = [
   'test/bench/study-models.test.ts',
   'test/bench/solvers.test.ts',
   'test/bench/torch.test.ts',
+  'test/bench/to-accuracy.test.ts',
   'test/codegen/cli.test.ts',
   'test/report/sine-report.test.ts',
   'test/tools/cuda-install.test.ts',

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TwnnError } from '../ir/errors.js';
 
 /** Debian's python3, which sees Debian's torch 1.13 (the python3 first on PATH may not). */
@@ -110,5 +111,32 @@ export class TorchWorker {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await done;
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The pause before each timed pass. Idle threads keep spinning for a while
+ * after their work (OpenBLAS's for about 2^28 cycles, 0.1 s here; OpenMP's and
+ * onnxruntime's for less) and would slow whichever side runs next.
+ */
+const SETTLE_MS = 200;
+
+/**
+ * Run `pass` with every torch worker but `running` frozen. Idle PyTorch
+ * workers slow whatever runs beside them and the slowdown does not fade with
+ * a pause: with them alive, twnn's ResNet inference at batch 64 took 158–346
+ * ms a pass even 1 s after the last torch call, against 140–149 ms with their
+ * OpenMP threads told to wait passively (which slows torch itself) or frozen.
+ *
+ * @example const ms = await timedAlone(workers, workers[0], () => timeTorchPass());
+ */
+export async function timedAlone<T>(workers: readonly TorchWorker[], running: TorchWorker | undefined, pass: () => Promise<T>): Promise<T> {
+  const others = workers.filter((w) => w !== running);
+  others.forEach((w) => w.freeze(true));
+  try {
+    await sleep(SETTLE_MS);
+    return await pass();
+  } finally {
+    others.forEach((w) => w.freeze(false));
   }
 }

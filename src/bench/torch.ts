@@ -15,7 +15,6 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { takeBatch, type Dataset } from '../data/batches.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import { TwnnError } from '../ir/errors.js';
@@ -29,7 +28,7 @@ import { mean, median } from './stats.js';
 import { describeForTorch } from './torch-arch.js';
 import { firstStepFeeds } from '../runtime/train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
-import { TorchWorker, type TorchReply } from './torch-worker.js';
+import { timedAlone, TorchWorker, type TorchReply } from './torch-worker.js';
 
 /** A TWNN to compare, with its data and the issue's targets for it. */
 export interface TorchBenchModel {
@@ -403,31 +402,6 @@ function updateCheck(p: Prepared, mode: SweepMode, before: Record<string, Tensor
 /** twnn's and torch's per-sample forward sweeps and adjoint steps, as pairs. */
 async function countPairs(read: (file: string) => Promise<Tensor>, twnn: Record<string, Tensor>): Promise<[number[], number[]][]> {
   return Promise.all(['iterations', 'iterations_backward'].map(async (k) => [(await read(k)).toNumbers(), twnn[k].toNumbers()] as [number[], number[]]));
-}
-
-/**
- * The pause before each timed pass. Idle threads keep spinning for a while
- * after their work (OpenBLAS's for about 2^28 cycles, 0.1 s here; OpenMP's and
- * onnxruntime's for less) and would slow whichever side runs next.
- */
-const SETTLE_MS = 200;
-
-/**
- * Run `pass` with every torch worker but `running` frozen. Idle PyTorch
- * workers slow whatever runs beside them and the slowdown does not fade with
- * a pause: with them alive, twnn's ResNet inference at batch 64 took 158–346
- * ms a pass even 1 s after the last torch call, against 140–149 ms with their
- * OpenMP threads told to wait passively (which slows torch itself) or frozen.
- */
-async function timedAlone(workers: readonly TorchWorker[], running: TorchWorker | undefined, pass: Pass): Promise<number> {
-  const others = workers.filter((w) => w !== running);
-  others.forEach((w) => w.freeze(true));
-  try {
-    await sleep(SETTLE_MS);
-    return await pass();
-  } finally {
-    others.forEach((w) => w.freeze(false));
-  }
 }
 
 /** A timed variant of a workload: one pass, in milliseconds. */

@@ -32,7 +32,16 @@ export interface OpenOptions {
    * manifest is not checked).
    */
   verify?: boolean;
+  /**
+   * onnxruntime's graph optimisation level (default `all`, onnxruntime's own
+   * default): tools/ort-levels.ts measures what each level pays on our Loops.
+   */
+  graphOptimization?: GraphOptimization;
 }
+
+/** onnxruntime's graph optimisation levels, least to most. */
+export const GRAPH_OPTIMIZATIONS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptimization = (typeof GRAPH_OPTIMIZATIONS)[number];
 
 /**
  * An onnxruntime-node session that speaks twnn Tensors and checks every feed
@@ -113,7 +122,8 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   if (device.kind === 'cuda') applyTf32Setting(options.tf32);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptionsFor(device));
+    const level = options.graphOptimization ? { graphOptimizationLevel: options.graphOptimization } : {};
+    session = await ort.InferenceSession.create(bytes, { ...sessionOptionsFor(device), ...level });
   } catch (err) {
     throw sessionCreationError(err, device, where);
   }

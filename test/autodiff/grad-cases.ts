@@ -125,6 +125,10 @@ const ROWS: Record<string, Row> = {
     { ...F32, label: 'dilation 2, pads 2, strides [1,2]', inputs: [{ shape: [2, 2, 9, 9] }, { shape: [3, 2, 3, 3], scale: 0.3 }], build: (g, [x, w]) => conv2d(g, x, w, undefined, { dilations: [2, 2], pads: [2, 2, 2, 2], strides: [1, 2] }) },
     { ...F32, label: 'group 2, stride [2,1], bias', inputs: [{ shape: [2, 4, 6, 7] }, { shape: [6, 2, 3, 3], scale: 0.3 }, { shape: [6] }], build: (g, [x, w, b]) => conv2d(g, x, w, b, { group: 2, strides: [2, 1], pads: [1, 1, 1, 1] }) },
     { ...F32, label: 'depthwise', inputs: [{ shape: [2, 3, 7, 6] }, { shape: [6, 1, 3, 3], scale: 0.3 }], build: (g, [x, w]) => conv2d(g, x, w, undefined, { group: 3, strides: [2, 2], pads: [1, 1, 0, 0] }) },
+    // Stride 1, one group, uneven pads and a dilation.
+    { ...F32, label: 'stride 1, pads [1,0,2,1], dilation [1,2], bias', inputs: [{ shape: [2, 3, 6, 7] }, { shape: [4, 3, 3, 2], scale: 0.3 }, { shape: [4] }], build: (g, [x, w, b]) => conv2d(g, x, w, b, { pads: [1, 0, 2, 1], dilations: [1, 2] }) },
+    // Pads wider than the kernel's reach: the input gradient crops the padding.
+    { ...F32, label: 'stride 1, pads 3 on a 2x2 kernel', inputs: [{ shape: [1, 2, 4, 4] }, { shape: [2, 2, 2, 2], scale: 0.3 }], build: (g, [x, w]) => conv2d(g, x, w, undefined, { pads: [3, 3, 3, 3] }) },
     {
       ...F32,
       label: '1-d, grouped, stride 2',

@@ -295,6 +295,8 @@ describe('NN gradients against PyTorch autograd', () => {
     { name: 'stride 2, pad 1, uneven 7x8', x: [2, 3, 7, 8], w: [4, 3, 3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 },
     { name: 'groups 2, stride [1,2], dilation 2', x: [2, 4, 9, 8], w: [6, 2, 3, 3], stride: [1, 2], padding: [2, 1], dilation: [2, 2], groups: 2 },
     { name: 'depthwise, stride 2', x: [3, 4, 6, 7], w: [8, 1, 3, 3], stride: [2, 2], padding: [1, 0], dilation: [1, 1], groups: 4 },
+    { name: 'stride 1, pad 1', x: [2, 5, 7, 6], w: [3, 5, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 },
+    { name: 'stride 1, dilation 2, pad [2,0]', x: [2, 3, 8, 9], w: [4, 3, 3, 3], stride: [1, 1], padding: [2, 0], dilation: [2, 2], groups: 1 },
   ];
   it.each(convCases.map((c, seed) => ({ ...c, seed })))('conv2d: $name', async ({ x, w, stride, padding, dilation, groups, seed }) => {
     const params = { x: draw(x, 11 + seed), w: draw(w, 12 + seed, 0.3), b: draw([w[0]], 13 + seed) };

@@ -12,6 +12,7 @@ import resnet from '../../graphs/mnist-resnet.js';
 import sine from '../../graphs/sine.js';
 import { benchTorch, type TorchBenchModel } from '../../src/bench/torch.js';
 import { describeForTorch, type TorchArch } from '../../src/bench/torch-arch.js';
+import { TorchWorker } from '../../src/bench/torch-worker.js';
 import { torchReport } from '../../src/bench/torch-report.js';
 import { loadTaskData } from '../../src/data/datasets.js';
 import { buildInferenceGraph } from '../../src/lower/inference.js';
@@ -92,6 +93,22 @@ describe('benchTorch', () => {
     });
     const m = { ...(await model('sine', sine)), id: 'anderson', spec: anderson };
     await expect(benchTorch({ ...TINY, models: [m], repeats: 1 })).rejects.toThrow(/region 'region1': solver 'anderson' has no torch reference/);
+  }, 60_000);
+});
+
+describe('TorchWorker', () => {
+  it('outlives the SIGHUP a frozen worker gets when the shell that started the bench exits', async () => {
+    const worker = await TorchWorker.start({ openblasThreads: 1 });
+    try {
+      // What the kernel sends an orphaned process group with a stopped member: SIGHUP, then SIGCONT.
+      worker.freeze(true);
+      process.kill(worker.pid, 'SIGHUP');
+      worker.freeze(false);
+      const hello = await worker.call({ cmd: 'hello' });
+      expect(hello.torch).toMatch(/^1\.13/);
+    } finally {
+      await worker.close();
+    }
   }, 60_000);
 });
 

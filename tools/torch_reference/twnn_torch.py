@@ -50,6 +50,7 @@ Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
 """
 import json
 import os
+import signal
 import sys
 import time
 from collections import OrderedDict
@@ -576,14 +577,72 @@ class Worker:
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward'))
         return {'seconds': seconds, 'loss': loss.item()}
 
+    def train_steps(self, cmd):
+        """Steps of a run that goes on from where the last call left it (from the
+        loaded weights with `reset`): step k takes the rows sizes[k] long from the
+        index file `rows` (int64, the steps' batches one after another) and the
+        learning rate lrs[k]. Times the steps alone, as twnn's side is timed."""
+        twin = self.models[cmd['model']]
+        self.threads(cmd.get('threads'))
+        twin.set_mode(cmd['mode'])
+        if cmd.get('reset'):
+            twin.reset()
+        twin.net.train()
+        x_all, target_all = self.data[cmd['x']], self.data[cmd['target']]
+        rows = torch.from_numpy(np.load(cmd['rows']))
+        if len(cmd['sizes']) != len(cmd['lrs']) or sum(cmd['sizes']) != rows.shape[0]:
+            raise ValueError(f"train_steps: {len(cmd['sizes'])} sizes and {len(cmd['lrs'])} learning rates for {rows.shape[0]} rows")
+        seconds, at = 0.0, 0
+        losses, sweeps, adjoint = [], [], []
+        for size, lr in zip(cmd['sizes'], cmd['lrs']):
+            start = time.perf_counter()
+            idx = rows[at:at + size]
+            at += size
+            for group in twin.optimizer.param_groups:
+                group['lr'] = lr
+            twin.optimizer.zero_grad(set_to_none=True)
+            loss = twin.loss_of(twin.net(x_all[idx]), target_all[idx])
+            loss.backward()
+            if twin.clip is not None:
+                torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
+            twin.optimizer.step()
+            seconds += time.perf_counter() - start
+            losses.append(loss.item())
+            forward, backward = twin.counts('iterations'), twin.counts('iterations_backward')
+            sweeps.append(forward.double().mean().item() if forward is not None else 0.0)
+            adjoint.append(backward.double().mean().item() if backward is not None else 0.0)
+        return {'seconds': seconds, 'losses': losses, 'sweeps': sweeps, 'adjointSteps': adjoint}
+
+    def evaluate(self, cmd):
+        """Accuracy and mean sweeps per sample on a data set, `batch` rows at a time."""
+        twin = self.models[cmd['model']]
+        self.threads(cmd.get('threads'))
+        twin.set_mode(cmd['mode'])
+        twin.net.eval()
+        x, target = self.data[cmd['x']], self.data[cmd['target']]
+        correct, sweeps = 0, 0.0
+        with torch.inference_mode():
+            for b0 in range(0, x.shape[0], cmd['batch']):
+                y = twin.net(x[b0:b0 + cmd['batch']])
+                correct += (y.argmax(1) == target[b0:b0 + cmd['batch']]).sum().item()
+                counts = twin.counts('iterations')
+                sweeps += counts.double().sum().item() if counts is not None else 0.0
+        return {'accuracy': correct / x.shape[0], 'sweeps': sweeps / x.shape[0]}
+
     def run(self, cmd):
-        handlers = {'hello': self.hello, 'load': self.load, 'data': self.load_data, 'infer': self.infer, 'grad': self.grad, 'step': self.step}
+        handlers = {'hello': self.hello, 'load': self.load, 'data': self.load_data, 'infer': self.infer, 'grad': self.grad, 'step': self.step,
+                    'train_steps': self.train_steps, 'evaluate': self.evaluate}
         if cmd.get('cmd') not in handlers:
             raise ValueError(f"unknown command {cmd.get('cmd')!r}")
         return handlers[cmd['cmd']](cmd)
 
 
 def main():
+    # The driver freezes idle workers (SIGSTOP). Should the shell that started a
+    # bench exit meanwhile, the kernel sends the orphaned, stopped process group
+    # SIGHUP and SIGCONT, which would end the worker mid-run; it ends instead
+    # when the driver closes its stdin (or dies).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     worker = Worker()
     for line in sys.stdin:
         if not line.strip():

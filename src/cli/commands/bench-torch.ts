@@ -11,6 +11,8 @@ import { loadModelSpec } from '../graph-file.js';
 
 /** Hand-written: what each engine change was predicted and measured to do, appended to the report. */
 const ENGINE_NOTES = 'docs/performance/engine-changes.md';
+/** Written by `twnn bench to-accuracy` (it takes about an hour), carried into the report before the engine notes. */
+const TIME_TO_ACCURACY = 'docs/performance/time-to-accuracy.md';
 
 interface TorchFlags {
   models: string[];
@@ -111,8 +113,9 @@ export const torchCommand: BenchSubcommand = {
           ...(flags.repeats !== undefined ? [`--repeats ${flags.repeats}`] : []),
           ...(flags.keepGoing ? ['--keep-going'] : []),
         ].join(' ');
-        // The engine changes' predicted and measured effects are written by hand; the report carries them along.
-        const notes = existsSync(ENGINE_NOTES) ? `\n${await readFile(ENGINE_NOTES, 'utf8')}` : '';
+        // The time to accuracy (its own, hour-long bench) and the engine changes' predicted and measured effects (written by hand) ride along.
+        let notes = '';
+        for (const file of [TIME_TO_ACCURACY, ENGINE_NOTES]) if (existsSync(file)) notes += `\n${await readFile(file, 'utf8')}`;
         const report = torchReport(result, command) + notes;
         process.stdout.write(report);
         await writeFileAtomic(flags.out, report);

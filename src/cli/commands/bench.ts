@@ -10,6 +10,7 @@ import { loadModelSpec } from '../graph-file.js';
 import { solversCommand } from './bench-solvers.js';
 import { studyCommand } from './bench-study.js';
 import { torchCommand } from './bench-torch.js';
+import { accuracyCommand } from './bench-accuracy.js';
 
 /**
  * One `twnn bench <name>` subcommand: `register` adds it to the `bench`
@@ -83,7 +84,7 @@ const paperCommand: BenchSubcommand = {
 };
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.
