@@ -16,7 +16,7 @@ import { Tensor } from '../src/ir/tensor.js';
 import { convTranspose2d, conv2d } from '../src/ops/public.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
-import { median } from '../src/bench/stats.js';
+import { interleavedMedians } from './paper-run.js';
 
 /** A 3×3, pad-1, stride-1 Conv of the ResNet: its input [batch, cin, size, size] and its output channels. */
 export interface ConvShape {
@@ -78,15 +78,8 @@ export async function timeInputGrad(s: ConvShape, batch: number, repeats: number
   try {
     const [a, b] = [(await sessions.old.run(feeds.old)).gx.toNumbers(), (await sessions.flipped.run(feeds.flipped)).gx.toNumbers()];
     const maxDiff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-    const times = { old: [] as number[], flipped: [] as number[] };
-    for (let r = 0; r < repeats; r++) {
-      for (const side of r % 2 ? (['flipped', 'old'] as const) : (['old', 'flipped'] as const)) {
-        const start = performance.now();
-        await sessions[side].run(feeds[side]);
-        times[side].push(performance.now() - start);
-      }
-    }
-    return { shape: s, convTransposeMs: median(times.old), flippedConvMs: median(times.flipped), maxDiff };
+    const times = await interleavedMedians({ old: () => sessions.old.run(feeds.old), flipped: () => sessions.flipped.run(feeds.flipped) }, repeats);
+    return { shape: s, convTransposeMs: times.old, flippedConvMs: times.flipped, maxDiff };
   } finally {
     await sessions.old.close();
     await sessions.flipped.close();
@@ -118,15 +111,8 @@ export async function timeWeightsAsInput(s: ConvShape, batch: number, repeats: n
   try {
     const [a, b] = [(await sessions.initializer.run(feeds.initializer)).y.toNumbers(), (await sessions.input.run(feeds.input)).y.toNumbers()];
     if (a.some((v, i) => Math.abs(v - b[i]) > 1e-4)) throw new Error('the two Convs differ');
-    const times = { initializer: [] as number[], input: [] as number[] };
-    for (let r = 0; r < repeats; r++) {
-      for (const side of r % 2 ? (['input', 'initializer'] as const) : (['initializer', 'input'] as const)) {
-        const start = performance.now();
-        await sessions[side].run(feeds[side]);
-        times[side].push(performance.now() - start);
-      }
-    }
-    return { shape: s, initializerMs: median(times.initializer), inputMs: median(times.input) };
+    const times = await interleavedMedians({ initializer: () => sessions.initializer.run(feeds.initializer), input: () => sessions.input.run(feeds.input) }, repeats);
+    return { shape: s, initializerMs: times.initializer, inputMs: times.input };
   } finally {
     await sessions.initializer.close();
     await sessions.input.close();

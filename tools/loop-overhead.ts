@@ -15,7 +15,7 @@ import { Tensor } from '../src/ir/tensor.js';
 import { loop, mul } from '../src/ops/public.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
-import { median } from '../src/bench/stats.js';
+import { interleavedMedians } from './paper-run.js';
 
 /** One configuration's medians (ms) and the overhead per iteration (µs). */
 export interface LoopOverhead {
@@ -61,15 +61,7 @@ export async function loopOverhead(carried: number, depth: number, shape: readon
     const [a, b] = [await sessions.loop.run(feeds), await sessions.unrolled.run(feeds)];
     const diff = a.y0.toNumbers().reduce((m, v, i) => Math.max(m, Math.abs(v - b.y0.get(i))), 0);
     if (diff > 1e-3) throw new Error(`the Loop and its unrolled twin differ by ${diff}`);
-    const times = { loop: [] as number[], unrolled: [] as number[] };
-    for (let r = 0; r < repeats; r++) {
-      for (const side of r % 2 ? (['unrolled', 'loop'] as const) : (['loop', 'unrolled'] as const)) {
-        const start = performance.now();
-        await sessions[side].run(feeds);
-        times[side].push(performance.now() - start);
-      }
-    }
-    const [loopMs, unrolledMs] = [median(times.loop), median(times.unrolled)];
+    const { loop: loopMs, unrolled: unrolledMs } = await interleavedMedians({ loop: () => sessions.loop.run(feeds), unrolled: () => sessions.unrolled.run(feeds) }, repeats);
     return { carried, depth, shape: [...shape], trips, loopMs, unrolledMs, perIterationUs: ((loopMs - unrolledMs) / trips) * 1000 };
   } finally {
     await sessions.loop.close();

@@ -18,7 +18,7 @@ import { Tensor } from '../src/ir/tensor.js';
 import { buildTrainGraph } from '../src/lower/training.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
-import { firstStepFeeds } from '../src/runtime/train-feeds.js';
+import { firstStepFeeds, takeNewValues } from '../src/runtime/train-feeds.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 import { median } from '../src/bench/stats.js';
 
@@ -72,7 +72,7 @@ export async function compareSteps(name: string, before: Uint8Array, after: Uint
         times[side].push(performance.now() - start);
       }
       maxLossDiff = Math.max(maxLossDiff, Math.abs(out.before.loss.get(0) - out.after.loss.get(0)));
-      for (const [key, v] of Object.entries(out.before)) if (key.endsWith('.new') && key.slice(0, -4) in feeds) feeds[key.slice(0, -4)] = v;
+      takeNewValues(feeds, out.before);
     }
     return { steps, before: median(times.before), after: median(times.after), stepRatio: median(times.before.map((b, i) => times.after[i] / b)), maxLossDiff };
   } finally {

@@ -23,11 +23,11 @@ import { writeNpy } from '../data/npy.js';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { buildInferenceGraph } from '../lower/inference.js';
-import { buildTrainGraph, type TrainingGraph } from '../lower/training.js';
+import { buildTrainGraph } from '../lower/training.js';
 import { serializeModel } from '../onnx/serialize.js';
 import { evaluate } from '../runtime/metrics.js';
 import { openSession } from '../runtime/session.js';
-import { firstStepFeeds } from '../runtime/train-feeds.js';
+import { firstStepFeeds, takeNewValues } from '../runtime/train-feeds.js';
 import { learningRate, TRAIN_FALLBACKS } from '../runtime/trainer.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean } from './stats.js';
@@ -285,7 +285,7 @@ function twnnContestant(options: AccuracyRaceOptions, variant: SolverVariant, sc
         for (let step = from; step < from + count; step++) {
           const start = performance.now();
           const out = await session.run(stepFeeds(feeds, options.train, schedule, step));
-          takeNew(feeds, out);
+          takeNewValues(feeds, out);
           segment.seconds += (performance.now() - start) / 1000;
           const loss = out.loss.get(0);
           if (!Number.isFinite(loss)) throw new TwnnError(`bench to-accuracy: ${where}: the loss is ${loss} at step ${step}`);
@@ -319,17 +319,8 @@ function stepFeeds(feeds: Record<string, Tensor>, data: Dataset, schedule: Sched
   return { ...feeds, x, target, lr: Tensor.scalar(schedule.lrOf(step), feeds.lr.dtype), step: Tensor.fromNumbers('int64', [], [step]) };
 }
 
-/** Take a step's `<name>.new` outputs as the next values of the inputs they update (weights, optimizer state, buffers). */
-function takeNew(feeds: Record<string, Tensor>, out: Record<string, Tensor>): void {
-  for (const [name, value] of Object.entries(out)) {
-    if (!name.endsWith('.new')) continue;
-    const input = name.slice(0, -'.new'.length);
-    if (input in feeds) feeds[input] = value;
-  }
-}
-
 /** Each worker's twin of the spec from the same initial weights, with the train and test splits loaded. */
-async function loadTwins(options: AccuracyRaceOptions, workers: readonly TorchWorker[], dir: string): Promise<{ key: string; trainGraph: TrainingGraph; workers: readonly TorchWorker[] }> {
+async function loadTwins(options: AccuracyRaceOptions, workers: readonly TorchWorker[], dir: string): Promise<{ key: string; workers: readonly TorchWorker[] }> {
   const build = options.weights ? { weights: options.weights } : {};
   const built = buildInferenceGraph(options.spec, build);
   const trainGraph = buildTrainGraph(options.spec, build);
@@ -344,7 +335,7 @@ async function loadTwins(options: AccuracyRaceOptions, workers: readonly TorchWo
     await w.call(load);
     for (const split of ['train', 'test']) for (const part of ['x', 'target']) await w.call({ cmd: 'data', key: `${split}.${part}`, path: join(dir, `${split}.${part}.npy`) });
   }
-  return { key: 'race', trainGraph, workers };
+  return { key: 'race', workers };
 }
 
 /** The twin's side with one setting; `reset` starts it again from the initial weights at its first segment. */

@@ -63,3 +63,17 @@ export function firstStepFeeds(built: TrainingGraph, batch: { x: Tensor; target:
   const takes = new Set(built.graph.inputs.map((v) => v.name));
   return Object.fromEntries(Object.entries(feeds).filter(([name]) => takes.has(name)));
 }
+
+/**
+ * Take a train.onnx step's `<name>.new` outputs as the next values of the
+ * feeds they update (weights, optimizer state, buffers), in place.
+ *
+ * @example const out = await session.run(feeds); takeNewValues(feeds, out);
+ */
+export function takeNewValues(feeds: Record<string, Tensor>, out: Readonly<Record<string, Tensor>>): void {
+  for (const [name, value] of Object.entries(out)) {
+    if (!name.endsWith('.new')) continue;
+    const input = name.slice(0, -'.new'.length);
+    if (input in feeds) feeds[input] = value;
+  }
+}
