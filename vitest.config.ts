@@ -23,6 +23,8 @@ export const E2E = [
   'test/bench/torch.test.ts',
   'test/bench/to-accuracy.test.ts',
   'test/codegen/cli.test.ts',
+  'test/contract/committed-models.test.ts',
+  'test/contract/read-manifest.test.ts',
   'test/report/sine-report.test.ts',
   'test/tools/cuda-install.test.ts',
   'test/tools/gpu-check.test.ts',

@@ -36,9 +36,11 @@ export type { Init } from './twnn/init.js';
 // Building and exporting.
 export { buildInferenceGraph } from './lower/inference.js';
 export type { BuildOptions, BuiltGraph } from './lower/inference.js';
-export { exportModel, GRAD_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from './lower/artifacts.js';
+export { exportModel } from './lower/artifacts.js';
+export { GRAD_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from './contract/files.js';
+export { readManifest } from './contract/read-manifest.js';
 export type { ExportOptions, ExportResult } from './lower/artifacts.js';
-export type { Manifest, ManifestFile, ManifestGraph, ManifestParam, ManifestTask, ManifestTraining, ManifestValue } from './lower/manifest.js';
+export type { Manifest, ManifestFile, ManifestGraph, ManifestParam, ManifestTask, ManifestTraining, ManifestValue } from './contract/manifest.js';
 export type { OptimizerConfig, OptimizerSettings, StateSlot } from './autodiff/optimizers.js';
 
 // Ops, for custom modules that emit nodes themselves (the ONNX op set twnn differentiates).

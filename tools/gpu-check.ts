@@ -18,8 +18,9 @@ import { loadTaskData } from '../src/data/datasets.js';
 import { readNpy, writeNpy } from '../src/data/npy.js';
 import { TwnnError } from '../src/ir/errors.js';
 import { allocate, Tensor } from '../src/ir/tensor.js';
-import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../src/lower/artifacts.js';
-import type { Manifest } from '../src/lower/manifest.js';
+import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../src/contract/files.js';
+import type { Manifest } from '../src/contract/manifest.js';
+import { readManifestSync } from '../src/contract/read-manifest.js';
 import { readInitializers, readModelFile } from '../src/onnx/load.js';
 import { readMetrics } from '../src/runtime/metrics.js';
 import { openSession, type TwnnSession } from '../src/runtime/session.js';
@@ -196,7 +197,7 @@ export interface KStepResult {
  */
 export async function kStepBenchmark(exportDir: string, options: { device: string; k: number; repeats: number; batch: number }): Promise<KStepResult> {
   const { device, k, repeats, batch } = options;
-  const manifest = JSON.parse(readFileSync(join(exportDir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const manifest = readManifestSync(join(exportDir, MANIFEST_FILE));
   const initial = readInitializers(await readModelFile(join(exportDir, MODEL_FILE)), join(exportDir, MODEL_FILE));
   const single = await openSession(join(exportDir, TRAIN_FILE), { device });
   const stacked = await openSession(join(exportDir, TRAIN_STEPS_FILE), { device });

@@ -13,7 +13,7 @@
 // losses is the train_loss logged at its end (the trainer's own sum replayed
 // in its order, so the right b matches to the last bit).
 import { FormatError, TwnnError } from '../ir/errors.js';
-import type { Manifest } from '../lower/manifest.js';
+import type { Manifest } from '../contract/manifest.js';
 import type { TrainConfig, TrainPosition } from '../runtime/checkpoint.js';
 import type { MetricsRecord } from '../runtime/metrics.js';
 import type { DataSpec } from '../twnn/task.js';

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, TwnnError } from '../ir/errors.js';
-import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
-import type { Manifest } from '../lower/manifest.js';
+import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
+import type { Manifest } from '../contract/manifest.js';
+import { readManifestSync } from '../contract/read-manifest.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 import { CHECKPOINT_FILE, loadCheckpoint, type TrainConfig, type TrainPosition } from '../runtime/checkpoint.js';
 import { readMetrics, type MetricsRecord } from '../runtime/metrics.js';
@@ -131,7 +132,7 @@ export async function loadRun(run: BenchRun, options: LoadRunOptions = {}): Prom
   const checkpointPath = join(run.dir, CHECKPOINT_FILE);
   if (!existsSync(checkpointPath)) return loadCommittedRun(run, options);
   const need = needFile(run, 'a checkpoint');
-  const manifest = readManifest(need(MANIFEST_FILE));
+  const manifest = readManifestSync(need(MANIFEST_FILE));
   const metrics = readMetrics(need(METRICS_FILE));
   const checkpoint = await loadCheckpoint(checkpointPath);
   const modelPath = need(MODEL_FILE);
@@ -157,7 +158,7 @@ async function loadCommittedRun(run: BenchRun, options: LoadRunOptions): Promise
   if (!metrics.some((r) => r.kind === 'step')) return undefined;
   const need = needFile(run, 'a metrics.jsonl');
   const manifestPath = need(MANIFEST_FILE);
-  const manifest = readManifest(manifestPath);
+  const manifest = readManifestSync(manifestPath);
   const modelPath = need(MODEL_FILE);
   // The trainer checkpoints at every epoch's end: its own folder with no checkpoint and no finished epoch is a run in its first epoch, whose model.onnx holds the initial weights.
   if (existsSync(join(run.dir, TRAIN_FILE)) && !metrics.some((r) => r.kind === 'epoch')) {
@@ -188,14 +189,6 @@ function needFile(run: BenchRun, what: string): (file: string) => string {
     if (!existsSync(path)) throw new TwnnError(`run '${run.id}': ${path} is missing (the folder has ${what}, so it should hold a whole run: ${run.command})`);
     return path;
   };
-}
-
-function readManifest(path: string): Manifest {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
-  } catch (err) {
-    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
 }
 
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {

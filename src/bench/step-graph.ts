@@ -9,8 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
-import { exportModel, TRAIN_FILE, type ExportResult } from '../lower/artifacts.js';
-import type { Manifest, ManifestValue } from '../lower/manifest.js';
+import { exportModel, type ExportResult } from '../lower/artifacts.js';
+import { TRAIN_FILE } from '../contract/files.js';
+import type { Manifest, ManifestValue } from '../contract/manifest.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import type { LoadedRun } from './runs.js';
 

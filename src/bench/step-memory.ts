@@ -10,7 +10,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
-import { TRAIN_FILE } from '../lower/artifacts.js';
+import { TRAIN_FILE } from '../contract/files.js';
 import { CHILD_MALLOC } from './memory.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
 import { trainFeeds } from '../runtime/train-feeds.js';

@@ -3,7 +3,7 @@
 // others (the trainers' own clocks ran at different times, under other loads).
 import { join } from 'node:path';
 import type { Tensor } from '../ir/tensor.js';
-import { TRAIN_FILE } from '../lower/artifacts.js';
+import { TRAIN_FILE } from '../contract/files.js';
 import type { Device } from '../runtime/device.js';
 import { openSession } from '../runtime/session.js';
 import { median } from './stats.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { gatherRows, sequentialBatches, type Dataset } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../ir/errors.js';
-import { MODEL_FILE } from '../lower/artifacts.js';
+import { MODEL_FILE } from '../contract/files.js';
 import { buildInferenceGraph } from '../lower/inference.js';
 import { writeFileAtomic } from '../onnx/files.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';

@@ -15,7 +15,8 @@
 // rule is its `twnn.loop:<region>/iterate` metadata, as exported. The
 // agreement check of `twnn bench torch` is what proves a description right.
 import { SpecError, type Graph, type Node } from '../ir/index.js';
-import { loopMetadata } from '../lower/fixed-point.js';
+import { iteratorRecordsOf } from '../lower/fixed-point.js';
+import { LOOP_METADATA_PREFIX } from '../contract/iterator-record.js';
 import type { ParamInfo } from '../twnn/module.js';
 import { batchNorm2d, type BatchNorm2dModule } from '../twnn/norm.js';
 import type { RegionModule } from '../twnn/region.js';
@@ -45,7 +46,7 @@ const ACTIVATIONS: Readonly<Record<string, string>> = { Relu: 'relu', Tanh: 'tan
  */
 export function describeForTorch(spec: ModelSpec, graph: Graph, params: readonly ParamInfo[]): TorchArch {
   const scopes = traceScopes(graph, params);
-  const loops = loopMetadata(graph);
+  const iterators = new Map(iteratorRecordsOf(graph).map((r) => [r.node, r]));
   const where = (path: string) => `model '${spec.name}', ${path ? `scope '${path}'` : 'the network'}`;
 
   const traced = (path: string): TorchArch => {
@@ -78,9 +79,9 @@ export function describeForTorch(spec: ModelSpec, graph: Graph, params: readonly
   };
 
   const describeRegion = (r: RegionModule, path: string): TorchArch => {
-    const key = `twnn.loop:${path.split('.').join('/')}/iterate`;
-    if (!loops[key]) throw new SpecError(`${where(path)}: the built graph has no '${key}' metadata`);
-    const config = JSON.parse(loops[key]) as Record<string, unknown>;
+    const node = `${path.split('.').join('/')}/iterate`;
+    const config = iterators.get(node);
+    if (!config) throw new SpecError(`${where(path)}: the built graph has no '${LOOP_METADATA_PREFIX}${node}' metadata`);
     const shape = (name: string) => scopes.get(path)?.params.get(name) ?? paramShape(params, `${path}.${name}`);
     return {
       kind: 'region',

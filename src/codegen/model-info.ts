@@ -2,17 +2,19 @@
 // inputs and outputs, and for twnn exports the fixed-point regions and
 // whether the `predict(x)` convenience applies. Read from the .onnx file and,
 // for twnn exports, the manifest.json beside it.
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { FormatError, TwnnError } from '../ir/errors.js';
-import { MANIFEST_FILE } from '../lower/artifacts.js';
-import type { Manifest, ManifestValue } from '../lower/manifest.js';
-import { inspectModel, type InspectReport, type InspectValue } from '../onnx/inspect.js';
+import { iteratorRecords, type IteratorRecord } from '../contract/iterator-record.js';
+import { outputMeaning } from '../contract/outputs.js';
+import { manifestBeside } from '../contract/read-manifest.js';
+import { MANIFEST_FILE } from '../contract/files.js';
+import type { Manifest, ManifestValue } from '../contract/manifest.js';
+import { inspectModel, type InspectReport, type InspectValue } from '../contract/inspect.js';
 import { readModelFile } from '../onnx/load.js';
 import { arrayTypeFor, SUPPORTED_DTYPES } from './dtypes.js';
 import { className, kebabCase } from './naming.js';
-import { verifyModelBytes } from '../lower/verify.js';
+import { verifyModelBytes } from '../contract/verify.js';
 
 /** A declared dimension: a fixed size, a symbol bound at run time (`'B'`), or null when the model leaves it open. */
 export type WrapperDim = number | string | null;
@@ -100,7 +102,7 @@ export interface DescribeOptions {
  */
 export async function describeModel(path: string, options: DescribeOptions = {}): Promise<WrapperModel> {
   const report = inspectModel(await readModelFile(path));
-  const manifest = options.manifest === false ? undefined : await readManifest(path);
+  const manifest = options.manifest === false ? undefined : await manifestBeside(path, 'fix or remove it, or pass --no-manifest');
   const meta = new Map(report.metadata.map((m) => [m.key, m.value]));
   const modelFile = basename(path);
   const twnn = manifest !== undefined || report.producer.name === 'twnn';
@@ -111,7 +113,7 @@ export async function describeModel(path: string, options: DescribeOptions = {})
   if (manifest && options.verify !== false) await verifyModelBytes(path, new Uint8Array(await readFile(path)));
   const inferenceModel = twnn && role === undefined;
   const inputs = declared.inputs.map((v) => typed(v, 'input', path));
-  const outputs = declared.outputs.map((v) => typed(v, 'output', path, inferenceModel ? twnnOutputMeaning(v.name) : undefined));
+  const outputs = declared.outputs.map((v) => typed(v, 'output', path, inferenceModel ? outputMeaning(v.name) : undefined));
 
   const baseName = manifest?.name ?? meta.get('twnn.model') ?? (twnn && report.graphName ? report.graphName : basename(modelFile, extname(modelFile)));
   const name = options.name ?? (role ? `${baseName}-${role}` : baseName);
@@ -155,24 +157,6 @@ function typed(v: DeclaredValue, kind: 'input' | 'output', where: string, meanin
 }
 
 /**
- * The manifest beside `modelPath`, when it is a twnn manifest. A file that
- * is not JSON is an error (it sits where twnn writes its model card); JSON
- * of another format is someone else's file and ignored.
- */
-async function readManifest(modelPath: string): Promise<Manifest | undefined> {
-  const path = join(dirname(modelPath), MANIFEST_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new FormatError(`${path}: not valid JSON (${(err as Error).message}); fix or remove it, or pass --no-manifest`);
-  }
-  const isTwnn = typeof parsed === 'object' && parsed !== null && (parsed as { format?: unknown }).format === 'twnn.manifest';
-  return isTwnn ? (parsed as Manifest) : undefined;
-}
-
-/**
  * The manifest's inputs and outputs for this file (its `graphs` entry; the
  * top-level ones for a renamed model.onnx), checked against the file itself:
  * a stale manifest must not give the wrapper wrong names or shapes.
@@ -198,38 +182,20 @@ function describeDeclared(v: DeclaredValue): string {
   return `${v.name} ${v.dtype}${v.shape ? `[${v.shape.map((d) => d ?? '?').join(',')}]` : ''}`;
 }
 
-/** twnn's output contract (DESIGN §3), for the outputs' doc comments. */
-function twnnOutputMeaning(name: string): string | undefined {
-  if (name === 'y') return "the model's output";
-  if (name === 'iterations') return 'forward sweeps per sample, summed over the fixed-point regions (1 for a network without regions)';
-  if (name === 'residual') return "per sample, the last sweep's change max|S_new - S_old| (the largest over the regions; 0 without regions)";
-  const region = /^(iterations|residual)\.(.+)$/.exec(name);
-  if (region) return region[1] === 'iterations' ? `forward sweeps per sample in region ${region[2]}` : `per sample, region ${region[2]}'s last change`;
-  return undefined;
-}
-
 function regionsOf(manifest: Manifest | undefined, report: InspectReport): WrapperRegion[] {
-  const configs = manifest
-    ? manifest.iterators
-    : report.loops.filter((l) => l.depth === 0 && l.config !== undefined).map((l) => l.config as Record<string, unknown>);
-  return configs.filter((c) => c.role === undefined || c.role === 'iterate' || c.role === 'forward').map(regionOf);
+  const records = manifest ? manifest.iterators : report.loops.filter((l) => l.depth === 0 && l.config !== undefined).map((l) => l.config);
+  return iteratorRecords(records).map(regionOf);
 }
 
-function regionOf(c: Record<string, unknown>): WrapperRegion {
-  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const wormholes = Array.isArray(c.wormholes) ? (c.wormholes as Record<string, unknown>[]) : [];
-  const region: WrapperRegion = {
-    region: str(c.region) ?? str(c.node) ?? 'region',
-    wormholes: wormholes
-      .filter((w) => typeof w.from === 'number' && typeof w.to === 'number')
-      .map((w) => ({ from: w.from as number, to: w.to as number, ...(typeof w.gateBias === 'number' ? { gateBias: w.gateBias } : {}) })),
+function regionOf(r: IteratorRecord): WrapperRegion {
+  return {
+    region: r.region,
+    wormholes: r.wormholes.map(({ from, to, gateBias }) => ({ from, to, ...(gateBias !== undefined ? { gateBias } : {}) })),
+    tol: r.tol,
+    maxIter: r.maxIter,
+    ...(r.norm ? { norm: r.norm } : {}),
+    ...(r.backward ? { backward: r.backward } : {}),
   };
-  const tol = num(c.tol);
-  const maxIter = num(c.maxIter);
-  const norm = str(c.norm);
-  const backward = str(c.backward);
-  return { ...region, ...(tol !== undefined ? { tol } : {}), ...(maxIter !== undefined ? { maxIter } : {}), ...(norm ? { norm } : {}), ...(backward ? { backward } : {}) };
 }
 
 /** `predict(x)` applies to a twnn inference model: one float input `x`, a float `y` and int64 `iterations`. */

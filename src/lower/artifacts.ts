@@ -6,45 +6,14 @@ import { writeFilesAtomic } from '../onnx/files.js';
 import { withFolderLock } from '../onnx/folder-lock.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import { loopMetadata } from './fixed-point.js';
-import { SKIP_GATES_KEY } from './skip-gates.js';
+import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
+import { fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from '../contract/manifest.js';
+import { DTYPE_KEY, LOSS_KEY, MODEL_NAME_KEY, OPTIMIZER_KEY, PARAMETER_COUNT_KEY, PARAMS_KEY, ROLE_KEY, SEED_KEY, SKIP_GATES_KEY } from '../contract/metadata-keys.js';
+import { iteratorRecordsOf, loopMetadata } from './fixed-point.js';
 import { buildInferenceGraph } from './inference.js';
 import { buildJvpGraph } from './jvp.js';
-import { buildManifest, fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from './manifest.js';
+import { buildManifest } from './manifest.js';
 import { buildGradGraph, buildTrainGraph, buildTrainStepsGraph, type TrainingBuildOptions } from './training.js';
-
-/**
- * The inference graph's file name in an export folder.
- *
- * @example const session = await openSession(`exported/sine/${MODEL_FILE}`);
- */
-export const MODEL_FILE = 'model.onnx';
-/**
- * The gradient graph's file name: the loss of a batch and its gradient for every parameter.
- *
- * @example const grad = await openSession(`exported/sine/${GRAD_FILE}`);
- */
-export const GRAD_FILE = 'grad.onnx';
-/**
- * One optimizer step's file name: weights and optimizer state in, `<name>.new` out.
- *
- * @example const step = await openSession(`exported/sine/${TRAIN_FILE}`);
- */
-export const TRAIN_FILE = 'train.onnx';
-/**
- * K optimizer steps in one run, over a `[K, B, ...]` stack of batches.
- *
- * @example const steps = await openSession(`exported/sine/${TRAIN_STEPS_FILE}`);
- */
-export const TRAIN_STEPS_FILE = 'train_steps.onnx';
-/** Forward mode (`--jvp`): `y` and its derivative along `x_dot`. */
-export const JVP_FILE = 'jvp.onnx';
-/**
- * The export's description: inputs, outputs, parameters, iterators, and each file's sha256.
- *
- * @example const manifest = JSON.parse(readFileSync(`exported/sine/${MANIFEST_FILE}`, 'utf8')) as Manifest;
- */
-export const MANIFEST_FILE = 'manifest.json';
 
 /** Export options: the build settings, the loss and the optimizer baked into train.onnx. */
 export interface ExportOptions extends TrainingBuildOptions {
@@ -92,11 +61,11 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
 
   const parameterCount = params.reduce((s, p) => s + numel(p.shape)!, 0);
   const common = {
-    'twnn.model': spec.name,
-    'twnn.dtype': dtype,
-    'twnn.seed': String(seed),
-    'twnn.params': String(params.length),
-    'twnn.parameterCount': String(parameterCount),
+    [MODEL_NAME_KEY]: spec.name,
+    [DTYPE_KEY]: dtype,
+    [SEED_KEY]: String(seed),
+    [PARAMS_KEY]: String(params.length),
+    [PARAMETER_COUNT_KEY]: String(parameterCount),
   };
   const serialize = (g: Graph, role?: { name: string; doc: string }) => {
     const docString = [spec.description, role && `${role.name}: ${role.doc}`].filter(Boolean).join('\n');
@@ -105,7 +74,7 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
       irVersion: irVersionFor(opset),
       ...(docString ? { docString } : {}),
       metadata: role
-        ? { ...common, 'twnn.role': role.name, 'twnn.loss': train.loss, 'twnn.optimizer': JSON.stringify(train.optimizer), ...loopMetadata(g) }
+        ? { ...common, [ROLE_KEY]: role.name, [LOSS_KEY]: train.loss, [OPTIMIZER_KEY]: JSON.stringify(train.optimizer), ...loopMetadata(g) }
         : { ...common, ...loopMetadata(g), ...(skipThresholds ? { [SKIP_GATES_KEY]: JSON.stringify(skipThresholds) } : {}) },
     });
   };
@@ -129,10 +98,7 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
     training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
     graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}) },
     files,
-    // The regions' forward iterators, not the Loops nested in them (a lazy working set's sweeps).
-    iterators: Object.values(loopMetadata(graph))
-      .map((json) => JSON.parse(json) as Record<string, unknown>)
-      .filter((c) => c.role === 'iterate'),
+    iterators: iteratorRecordsOf(graph),
   });
 
   const paths = bytes.map(([name]) => join(outDir, name));

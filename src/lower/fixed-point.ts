@@ -19,11 +19,13 @@
  * (src/lower/adjoint.ts, src/lower/unrolled.ts) and the Jacobian penalty
  * (src/lower/jacobian.ts) differentiate.
  */
+import { encodeIteratorSettings, LOOP_METADATA_PREFIX } from '../contract/iterator-record.js';
+import type { ManifestIterator } from '../contract/manifest.js';
 import { SpecError, type Graph, type Node, type Value } from '../ir/index.js';
-import type { BackwardMode, FixedPointConfig, IteratorReport, RegionSweeps, SweepResult } from '../twnn/iterator.js';
+import type { FixedPointConfig, IteratorReport, RegionSweeps, SweepResult } from '../twnn/iterator.js';
 import { adjointVjp } from './adjoint.js';
 import { jacobianPenalty } from './jacobian.js';
-import { settlingLoop, solverFields } from './settling-loop.js';
+import { settlingLoop } from './settling-loop.js';
 import { unrolledTraining } from './unrolled.js';
 
 export type { BackwardMode, FixedPointConfig, OnMaxIter, ResidualNorm, Solver, Sweep } from '../twnn/iterator.js';
@@ -54,37 +56,6 @@ export function regionSweep(loopNode: Node): RegionSweep | undefined {
   return inferenceSweeps.get(loopNode);
 }
 
-/** `implicit`, `unrolled` or `phantom:k`, as written in configs and metadata. */
-export function backwardLabel(b: BackwardMode): string {
-  return b.mode === 'phantom' ? `phantom:${b.k}` : b.mode;
-}
-
-/**
- * The forward iterator's configuration as metadata_props and the manifest record it.
- *
- * @example iteratorMetadata(config).tol // 0.001
- */
-export function iteratorMetadata(config: FixedPointConfig): Record<string, unknown> {
-  return {
-    tol: config.tol,
-    maxIter: config.maxIter,
-    minIter: config.minIter,
-    norm: config.norm,
-    ...solverFields(config.solver),
-    returnIterate: config.returnIterate,
-    onMaxIter: config.onMaxIter,
-    wormholes: config.wormholes,
-    backward: backwardLabel(config.backward),
-    backwardTol: config.backwardTol,
-    backwardMaxIter: config.backwardMaxIter,
-    backwardNorm: config.backwardNorm,
-    ...solverFields(config.backwardSolver, 'backward'),
-    jacobianPenalty: config.jacobianPenalty,
-    sweeps: config.sweeps,
-    compactBelow: config.compactBelow,
-  };
-}
-
 /**
  * Emit the region's fixed-point iteration into `sweeps.graph`, report it
  * through `sweeps.report`, and return the region output. It builds only
@@ -98,7 +69,7 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
     throw new SpecError(`region '${config.region}': backward 'unrolled' replays plain sweeps; it cannot differentiate the ${config.solver.kind} solver (use backward 'implicit')`);
   }
   const first = sweeps.first;
-  const meta = iteratorMetadata(config);
+  const meta = encodeIteratorSettings(config);
   const iterate = {
     region: config.region,
     role: 'iterate' as const,
@@ -174,7 +145,26 @@ export function loopMetadata(graph: Graph): Record<string, string> {
   const out: Record<string, string> = {};
   const visit = (g: Graph) => {
     for (const n of g.nodes) {
-      if (n.loopConfig) out[`twnn.loop:${n.name}`] = JSON.stringify({ ...n.loopConfig, node: n.name });
+      if (n.loopConfig) out[`${LOOP_METADATA_PREFIX}${n.name}`] = JSON.stringify({ ...n.loopConfig, node: n.name });
+      n.subgraphs().forEach(visit);
+    }
+  };
+  visit(graph);
+  return out;
+}
+
+/**
+ * The regions' forward iterators of a built graph, as the manifest lists
+ * them: each `<region>/iterate` Loop's record, not the Loops nested in them
+ * (a lazy working set's sweeps).
+ *
+ * @example buildManifest({ ..., iterators: iteratorRecordsOf(graph) });
+ */
+export function iteratorRecordsOf(graph: Graph): ManifestIterator[] {
+  const out: ManifestIterator[] = [];
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      if (n.loopConfig?.role === 'iterate') out.push({ ...n.loopConfig, node: n.name } as ManifestIterator);
       n.subgraphs().forEach(visit);
     }
   };

@@ -14,9 +14,10 @@ import type { IteratorReport } from '../twnn/iterator.js';
 export type NamedOutputs = [name: string, value: Value][];
 
 /**
- * `iterations` (int64 [B]) and `residual` ([B], `x`'s dtype) for the reports
- * of a build, plus `iterations.<region>` / `residual.<region>` for each region
- * when there are several.
+ * `iterations` (int64 [B]), `residual` ([B], `x`'s dtype) and `unsettled`
+ * (int64 [B], `unsettledCounts`) for the reports of a build, plus
+ * `iterations.<region>` / `residual.<region>` / `unsettled.<region>` for each
+ * region when there are several.
  *
  * @example for (const [name, v] of iterationOutputs(g, x, ctx.iterators)) g.output(name, v);
  */
@@ -26,16 +27,29 @@ export function iterationOutputs(g: Graph, x: Value, reports: readonly IteratorR
     return [
       ['iterations', constantOfShape(g, batch, 1, 'int64')],
       ['residual', constantOfShape(g, batch, 0, x.dtype)],
+      ['unsettled', constantOfShape(g, batch, 0, 'int64')],
     ];
   }
   const outputs: NamedOutputs = [
-    ['iterations', reports.map((r) => r.iterations).reduce((a, b) => add(g, a, b))],
+    ['iterations', totalIterations(g, x, reports)],
     ['residual', reports.map((r) => r.residual).reduce((a, b) => nanMax(g, a, b))],
+    ['unsettled', unsettledCounts(g, x, reports)],
   ];
   if (reports.length > 1) {
-    for (const r of reports) outputs.push([`iterations.${r.region}`, r.iterations], [`residual.${r.region}`, r.residual]);
+    for (const r of reports) outputs.push([`iterations.${r.region}`, r.iterations], [`residual.${r.region}`, r.residual], [`unsettled.${r.region}`, unsettledCounts(g, x, [r])]);
   }
   return outputs;
+}
+
+/**
+ * `iterations` (int64 [B]): forward sweeps per sample summed over the
+ * regions, 1 without regions.
+ *
+ * @example g.output('iterations', totalIterations(g, x, ctx.iterators));
+ */
+export function totalIterations(g: Graph, x: Value, reports: readonly IteratorReport[]): Value {
+  if (reports.length === 0) return constantOfShape(g, shapeOf(g, x, 0, 1), 1, 'int64');
+  return reports.map((r) => r.iterations).reduce((a, b) => add(g, a, b));
 }
 
 /**

@@ -6,8 +6,6 @@ import { add, mul, reduceMean, scalar } from '../ops/index.js';
 import type { BuildContext } from '../twnn/module.js';
 import type { NamedOutputs } from './iterations.js';
 
-/** model.onnx's metadata key for its skip-gated blocks' thresholds: JSON `{ "<block>": threshold }`. */
-export const SKIP_GATES_KEY = 'twnn.skip_gates';
 
 /**
  * `skip_gate.<block>` ([B]: each sample's gate s; the block was skipped where

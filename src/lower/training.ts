@@ -36,7 +36,7 @@ import type { ModelSpec } from '../twnn/spec.js';
 import { lossForData, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
 import { inlineGraph } from './inline.js';
-import { backwardIterations, iterationOutputs, unsettledCounts } from './iterations.js';
+import { backwardIterations, totalIterations, unsettledCounts } from './iterations.js';
 import { skipCost } from './skip-gates.js';
 
 /** Build options of the training graphs. */
@@ -224,7 +224,7 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
 
 /** The per-sample counts grad.onnx and train.onnx end with: iterations, iterations_backward, unsettled. */
 function countOutputs(g: Graph, x: Value, reports: readonly IteratorReport[]): void {
-  g.output('iterations', iterationOutputs(g, x, reports)[0][1]);
+  g.output('iterations', totalIterations(g, x, reports));
   g.output('iterations_backward', backwardIterations(g, x, reports));
   g.output('unsettled', unsettledCounts(g, x, reports));
   // Per region too where there are several, as model.onnx's iterations.<region>: each region has its own onMaxIter.

@@ -1,6 +1,7 @@
 import { TwnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { OnnxTypes } from '../onnx/proto.js';
+import { isIteratorRecord, iteratorRecords, loopRecordsOf, type IteratorRecord } from '../contract/iterator-record.js';
 
 /**
  * DESIGN §1's guard on a model's outputs: a fixed-point iterator whose
@@ -30,54 +31,31 @@ export function checkFixedPoint(outputs: Readonly<Record<string, Tensor>>, where
   throw new TwnnError(`${where}: the fixed-point iteration of ${failures.join('; ')}; its outputs are not a prediction`);
 }
 
-/** A forward fixed-point iterator's stopping rule and policy, as its `twnn.loop:<node>` metadata records it. */
-export interface RegionLimits {
-  region: string;
-  tol: number;
-  maxIter: number;
-  /** What `twnn run`/`eval`/`train` do about unsettled samples ('warn' where the metadata predates the option). */
-  onMaxIter: 'warn' | 'error';
-  /** What an unsettled sample's output is ('last' where the metadata predates best iterates). */
-  returnIterate: 'best' | 'last';
-}
-
-const LOOP_KEY = 'twnn.loop:';
+/** A forward fixed-point iterator's stopping rule and policy, as its iterator record (src/contract/iterator-record.ts) gives it. */
+export type RegionLimits = Pick<IteratorRecord, 'region' | 'tol' | 'maxIter' | 'onMaxIter' | 'returnIterate'>;
 
 /**
- * The forward iterators of a model (metadata_props `twnn.loop:<node>` entries
- * with role `iterate`, or `forward` in older models), in metadata order.
- * Entries that are not twnn's JSON, or lack a region, tol or maxIter, are
- * skipped: a foreign model has none.
+ * The forward iterators of a model (its `twnn.loop:` records with role
+ * `iterate`), in metadata order; a foreign model has none.
  *
- * @example regionLimits(parseModel(bytes, 'model.onnx')) // [{ region: 'region1', tol: 0.001, maxIter: 300, onMaxIter: 'warn', returnIterate: 'best' }]
+ * @example regionLimits(parseModel(bytes, 'model.onnx')) // [{ region: 'region1', tol: 0.001, maxIter: 300, onMaxIter: 'warn', returnIterate: 'best', ... }]
  */
 export function regionLimits(model: OnnxTypes.IModelProto): RegionLimits[] {
-  return iteratorLimits(
-    (model.metadataProps ?? []).flatMap((p) => {
-      if (!p.key?.startsWith(LOOP_KEY)) return [];
-      try {
-        return [JSON.parse(p.value ?? '') as unknown];
-      } catch {
-        return [];
-      }
-    }),
-  );
+  return [...loopRecordsOf(model.metadataProps).values()].filter(isIteratorRecord).map(limitsOf);
 }
 
 /**
- * The forward iterators among Loop configs already parsed, e.g. a manifest's
+ * The forward iterators among records already parsed, e.g. a manifest's
  * `iterators` list (the same records as the metadata); the rest are skipped.
  *
  * @example iteratorLimits(manifest.iterators).map((r) => r.region) // ['region1']
  */
-export function iteratorLimits(configs: readonly unknown[]): RegionLimits[] {
-  return configs.flatMap((config) => {
-    if (typeof config !== 'object' || config === null) return [];
-    const { role, region, tol, maxIter, onMaxIter, returnIterate } = config as Record<string, unknown>;
-    // 'forward' is what models exported before the Loops were named by role (`region1/iterate`) say.
-    if ((role !== 'iterate' && role !== 'forward') || typeof region !== 'string' || typeof tol !== 'number' || typeof maxIter !== 'number') return [];
-    return [{ region, tol, maxIter, onMaxIter: onMaxIter === 'error' ? 'error' : 'warn', returnIterate: returnIterate === 'best' ? 'best' : 'last' }];
-  });
+export function iteratorLimits(records: readonly unknown[]): RegionLimits[] {
+  return iteratorRecords(records).map(limitsOf);
+}
+
+function limitsOf({ region, tol, maxIter, onMaxIter, returnIterate }: IteratorRecord): RegionLimits {
+  return { region, tol, maxIter, onMaxIter, returnIterate };
 }
 
 /** A region's per-sample sweep counts from a model's outputs, with its limits. */
@@ -118,11 +96,13 @@ export interface UnsettledSamples extends RegionLimits {
 export const UNSETTLED_LISTED = 100;
 
 /**
- * Per region, the samples of a batch that ran out of sweeps unsettled. A
- * training graph says so itself (`unsettled.<region>`, or `unsettled` with one
- * region); for model.onnx it is read off `iterations` >= maxIter with a finite
- * `residual` above tol (per region as `regionIterations` finds them). Regions
- * with neither are left out; a non-finite residual is `checkFixedPoint`'s.
+ * Per region, the samples of a batch that ran out of sweeps unsettled, as
+ * the graph says itself: `unsettled.<region>`, or `unsettled` with one region
+ * (model.onnx, grad.onnx and train.onnx all output it). Models exported
+ * before model.onnx had that output are read off `iterations` >= maxIter with
+ * a finite `residual` above tol (per region as `regionIterations` finds
+ * them). Regions with neither are left out; a non-finite residual is
+ * `checkFixedPoint`'s.
  *
  * @example unsettledSamples(outputs, regionLimits(model)) // [{ region: 'region1', ..., count: 2, samples: [1, 3], of: 4 }]
  */
@@ -134,6 +114,7 @@ export function unsettledSamples(outputs: Readonly<Record<string, Tensor>>, regi
       const samples = flags.toNumbers().flatMap((n, b) => (n > 0 ? [b] : []));
       return [{ ...r, count: samples.length, samples, of: flags.size }];
     }
+    // An export from before model.onnx output `unsettled`: the Loop's own test, redone.
     const c = counted.get(r.region);
     if (!c?.residual) return [];
     const res = c.residual.toNumbers();

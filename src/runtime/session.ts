@@ -14,7 +14,7 @@ import {
 } from './device.js';
 import { validateFeeds, type IoInfo } from './feeds.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensor.js';
-import { verifyModelBytes } from '../lower/verify.js';
+import { verifyModelBytes } from '../contract/verify.js';
 
 /** How to open a session. */
 export interface OpenOptions {

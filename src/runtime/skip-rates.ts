@@ -3,7 +3,7 @@
 // in its `twnn.skip_gates` metadata.
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { Tensor } from '../ir/tensor.js';
-import { SKIP_GATES_KEY } from '../lower/skip-gates.js';
+import { SKIP_GATES_KEY } from '../contract/metadata-keys.js';
 
 /** Per block: samples seen and samples that skipped it. */
 export type SkipCounts = Record<string, { threshold: number; seen: number; skipped: number }>;

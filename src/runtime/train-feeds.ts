@@ -1,12 +1,11 @@
 // The feeds of a first train.onnx (or grad.onnx) step: the weights and buffers,
 // zero optimizer state, a batch, lr and step 1; of a saved run (its model.onnx's
 // initializers) or of a graph just built (its parameters' values).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
-import { MANIFEST_FILE, MODEL_FILE } from '../lower/artifacts.js';
-import type { Manifest } from '../lower/manifest.js';
+import { MANIFEST_FILE, MODEL_FILE } from '../contract/files.js';
+import { readManifest } from '../contract/read-manifest.js';
 import type { TrainingGraph } from '../lower/training.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 
@@ -20,7 +19,7 @@ import { readInitializers, readModelFile } from '../onnx/load.js';
  * @example const feeds = await trainFeeds('exported/paper/mnist-mlp', x, target); await session.run(Object.fromEntries(feeds));
  */
 export async function trainFeeds(dir: string, x: Tensor, target: Tensor, renames: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Tensor>> {
-  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const manifest = await readManifest(join(dir, MANIFEST_FILE));
   const modelPath = join(dir, MODEL_FILE);
   const init = readInitializers(await readModelFile(modelPath), modelPath);
   const param = (name: string) => {

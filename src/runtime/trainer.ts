@@ -13,9 +13,10 @@ import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Data
 import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
-import { exportModel, MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
+import { exportModel } from '../lower/artifacts.js';
+import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { buildInferenceGraph } from '../lower/inference.js';
-import { irVersionFor, type Manifest } from '../lower/manifest.js';
+import { irVersionFor, type Manifest } from '../contract/manifest.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { OptimizerConfig } from '../autodiff/optimizers.js';

@@ -1,14 +1,14 @@
 // What the browser trains on: the exact feeds onnxruntime-node's trainer would
 // give train.onnx, step by step, computed here so the page and node see the
 // same numbers (issue 12: the page's losses match node's on the same feeds).
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { batchRows, datasetSize, shuffledOrder, takeBatch } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
-import { MANIFEST_FILE } from '../lower/artifacts.js';
-import type { Manifest } from '../lower/manifest.js';
+import { MANIFEST_FILE } from '../contract/files.js';
+import { readManifest } from '../contract/read-manifest.js';
 import { trainFeeds } from '../runtime/train-feeds.js';
 
 /** A run of train.onnx steps: the first step's feeds and each step's batch. */
@@ -34,9 +34,9 @@ export interface TrainingPlan {
  * @example const plan = await trainingPlan('exported/sine', { steps: 300, batch: 32 });
  */
 export async function trainingPlan(dir: string, options: { steps: number; batch: number; seed?: number }): Promise<TrainingPlan> {
-  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8').catch(() => {
-    throw new TwnnError(`${dir}: no ${MANIFEST_FILE}; export a model first (twnn train graphs/sine.ts -o ${dir})`);
-  })) as Manifest;
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) throw new TwnnError(`${dir}: no ${MANIFEST_FILE}; export a model first (twnn train graphs/sine.ts -o ${dir})`);
+  const manifest = await readManifest(manifestPath);
   const data = manifest.task?.data;
   if (data?.kind !== 'sine') throw new TwnnError(`${dir}: twnn web trains the sine task in the browser; this model's task data is ${data ? `'${data.kind}'` : 'not set'}`);
   const dtype = manifest.dtype === 'float64' ? 'float64' : 'float32';

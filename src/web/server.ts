@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { TwnnError } from '../ir/errors.js';
-import { MODEL_FILE, TRAIN_FILE } from '../lower/artifacts.js';
+import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { encodeTensor, trainingPlan } from './plan.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
 import { withParamsAsInputs } from './predict-model.js';

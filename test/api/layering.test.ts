@@ -15,13 +15,16 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   twnn: ['ir', 'ops'],
   autodiff: ['ir', 'ops', 'twnn'],
   data: ['ir', 'twnn'],
-  lower: ['ir', 'ops', 'autodiff', 'onnx', 'twnn'],
-  runtime: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'lower', 'data'],
-  codegen: ['ir', 'onnx', 'lower'],
-  report: ['ir', 'onnx', 'twnn', 'data', 'runtime'],
-  web: ['ir', 'onnx', 'twnn', 'lower', 'data', 'runtime', 'autodiff'],
-  bench: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'lower', 'data', 'runtime', 'report'],
-  cli: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'lower', 'data', 'runtime', 'report', 'codegen', 'bench', 'web'],
+  // What an export is (file names, manifest, metadata, iterator records): lower writes it, every reader reads it.
+  contract: ['ir', 'onnx', 'twnn', 'autodiff'],
+  lower: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract'],
+  runtime: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data'],
+  // Readers of an export: they know it through the contract alone, never through the lowering.
+  codegen: ['ir', 'onnx', 'contract'],
+  report: ['ir', 'onnx', 'twnn', 'contract', 'data', 'runtime'],
+  web: ['ir', 'onnx', 'twnn', 'contract', 'data', 'runtime', 'autodiff'],
+  bench: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report'],
+  cli: ['ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report', 'codegen', 'bench', 'web'],
 };
 
 const SRC = resolve(REPO, 'src');

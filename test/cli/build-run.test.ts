@@ -113,7 +113,7 @@ describe('build -> inspect -> run', () => {
     const r = await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x-named.json'), '--json']);
     expect(r.status, r.stderr).toBe(0);
     const outputs = JSON.parse(r.stdout);
-    expect(Object.keys(outputs)).toEqual(['y', 'iterations', 'residual']);
+    expect(Object.keys(outputs)).toEqual(['y', 'iterations', 'residual', 'unsettled']);
     expect(outputs.y.dtype).toBe('float32');
     expect(outputs.y.shape).toEqual([2, 2]);
     expectClose(outputs.y.data, reference);

@@ -98,6 +98,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
       ['y', 'TypedTensor<Float32Array>'],
       ['iterations', 'TypedTensor<BigInt64Array>'],
       ['residual', 'TypedTensor<Float32Array>'],
+      ['unsettled', 'TypedTensor<BigInt64Array>'],
     ]);
     expect(outputs.getPropertyOrThrow('y').getJsDocs()[0]!.getDescription()).toContain('`[B, 10]`');
     const cls = file.getClassOrThrow('MnistMlp');
@@ -117,7 +118,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
   it('run and predict give what onnxruntime-node gives for the same model', async () => {
     const { MnistMlp } = await importModule<{ MnistMlp: WrapperClass<MnistMlpWrapper> }>(wrapperPath);
     expect(MnistMlp.inputNames).toEqual(['x']);
-    expect(MnistMlp.outputNames).toEqual(['y', 'iterations', 'residual']);
+    expect(MnistMlp.outputNames).toEqual(['y', 'iterations', 'residual', 'unsettled']);
     const x = floats(7, 5 * 784);
     const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [5, 784]) });
     const model = await MnistMlp.load();

@@ -9,7 +9,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/index.js';
 import { writeNpy } from '../../src/data/npy.js';
-import type { Manifest } from '../../src/lower/manifest.js';
+import type { Manifest } from '../../src/contract/manifest.js';
 import { readModelFile } from '../../src/onnx/load.js';
 import { twnn, REPO } from '../cli/run-cli.js';
 import { expectOnnxValid } from '../helpers/onnx-checker.js';

@@ -67,6 +67,7 @@ describe('exportModel', () => {
         { name: 'y', dtype: 'float32', shape: ['B', 10] },
         { name: 'iterations', dtype: 'int64', shape: ['B'] },
         { name: 'residual', dtype: 'float32', shape: ['B'] },
+        { name: 'unsettled', dtype: 'int64', shape: ['B'] },
       ],
       iterators: [],
       backward: null,

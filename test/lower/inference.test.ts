@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import mlpSpec from '../../graphs/mnist-mlp-plain.js';
 import resnetSpec from '../../graphs/mnist-resnet-plain.js';
 import sineSpec from '../../graphs/sine-mlp.js';
+import sineTwnn from '../../graphs/sine.js';
+import resnetTwnn from '../../graphs/mnist-resnet.js';
 import { buildInferenceGraph, paramWeights, SpecError, Tensor, type ParamInfo } from '../../src/index.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
 import { denseRef, expectAllClose, randomTensor, runModel } from '../twnn/support.js';
@@ -24,7 +26,7 @@ describe('buildInferenceGraph', () => {
     expect(graph.name).toBe('sine-mlp');
     expect(graph.docString).toBe(sineSpec.description);
     expect(graph.inputs.map((v) => v.describe())).toEqual(['x: float32[B,16]']);
-    expect(graph.outputs.map((v) => v.describe())).toEqual(['y: float32[B,1]', 'iterations: int64[B]', 'residual: float32[B]']);
+    expect(graph.outputs.map((v) => v.describe())).toEqual(['y: float32[B,1]', 'iterations: int64[B]', 'residual: float32[B]', 'unsettled: int64[B]']);
     expect(graph.initializers.map((v) => v.name)).toEqual(params.map((p) => p.name));
     expect(params.map((p) => p.name)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias', '4.weight', '4.bias']);
     expect(graph.opset).toBe(17);
@@ -104,4 +106,26 @@ describe('buildInferenceGraph', () => {
   it('rejects a non-integer seed', () => {
     expect(() => buildInferenceGraph(sineSpec, { seed: 0.5 })).toThrow(/seed must be an integer, got 0.5/);
   });
+
+  it.each([
+    ['one region', sineTwnn, [6, 16]],
+    ['two regions', resnetTwnn, [6, 1, 28, 28]],
+  ] as const)('model.onnx outputs which samples ran out of sweeps unsettled (%s), as the Loop judged them', async (_what, spec, shape) => {
+    // A tight budget: some samples settle within it, some do not.
+    const { graph } = buildInferenceGraph(spec, { regionOverrides: { maxIter: 3, tol: 1e-3 } });
+    const out = await runModel(serializeModel(graph), { x: randomTensor('float32', [...shape], 5) });
+    const regions = graph.outputs.filter((v) => v.name.startsWith('unsettled.')).map((v) => v.name.slice('unsettled.'.length));
+    const perRegion = regions.length > 0 ? regions : [''];
+    const counts = perRegion.map((r) => {
+      const suffix = r ? `.${r}` : '';
+      const iterations = out[`iterations${suffix}`].toNumbers();
+      const residual = out[`residual${suffix}`].toNumbers();
+      const judged = iterations.map((n, b) => (n >= 3 && residual[b] > Math.fround(1e-3) ? 1 : 0));
+      expect(out[`unsettled${suffix}`].toNumbers()).toEqual(judged);
+      return judged;
+    });
+    expect(out.unsettled.toNumbers()).toEqual(counts[0].map((_, b) => counts.reduce((s, c) => s + c[b], 0)));
+    expect(out.unsettled.toNumbers().some((n) => n > 0)).toBe(true);
+  });
 });
+

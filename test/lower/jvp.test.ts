@@ -72,7 +72,7 @@ describe('buildJvpGraph', () => {
     const { graph } = buildJvpGraph(model('mlp', sequential(dense(3, D), tanh(), dense(D, 2)), ['B', 3]), { dtype: 'float64' });
     expect(graph.inputs.map((v) => v.describe())).toEqual(['x: float64[B,3]', 'x_dot: float64[B,3]']);
     expect(graph.outputs.map((v) => v.describe())).toEqual([
-      'y: float64[B,2]', 'y_dot: float64[B,2]', 'iterations: int64[B]', 'residual: float64[B]', 'iterations_tangent: int64[B]',
+      'y: float64[B,2]', 'y_dot: float64[B,2]', 'iterations: int64[B]', 'residual: float64[B]', 'unsettled: int64[B]', 'iterations_tangent: int64[B]',
     ]);
   });
 

@@ -119,10 +119,11 @@ describe('graph contracts (DESIGN §3)', () => {
 
   it('model.onnx reports one sweep and a zero residual per sample for a plain network', async () => {
     const { graph } = buildInferenceGraph(sineSpec, { dtype: 'float64' });
-    expect(describeAll(graph.outputs)).toEqual(['y: float64[B,1]', 'iterations: int64[B]', 'residual: float64[B]']);
+    expect(describeAll(graph.outputs)).toEqual(['y: float64[B,1]', 'iterations: int64[B]', 'residual: float64[B]', 'unsettled: int64[B]']);
     const out = await runGraph(graph, { x: Tensor.fromNumbers('float64', [3, 16], random(1, 48)) });
     expect(out.iterations.toNumbers()).toEqual([1, 1, 1]);
     expect(out.residual.toNumbers()).toEqual([0, 0, 0]);
+    expect(out.unsettled.toNumbers()).toEqual([0, 0, 0]);
   });
 
   it('explains a loss the network output cannot take, and float64 conv training', () => {
@@ -320,7 +321,7 @@ describe('exportModel writes every artifact', () => {
       state: Object.fromEntries(['0.weight', '0.bias', '2.weight', '2.bias', '4.weight', '4.bias'].map((n) => [n, ['m', 'v']])),
     });
     expect(Object.keys(manifest.graphs)).toEqual(['grad.onnx', 'model.onnx', 'train.onnx', 'train_steps.onnx']);
-    expect(manifest.graphs['model.onnx'].outputs.map((v) => v.name)).toEqual(['y', 'iterations', 'residual']);
+    expect(manifest.graphs['model.onnx'].outputs.map((v) => v.name)).toEqual(['y', 'iterations', 'residual', 'unsettled']);
     expect(manifest.graphs['train_steps.onnx'].inputs[0]).toEqual({ name: 'x', dtype: 'float32', shape: ['K', 'B', 784] });
     for (const f of FILES.filter((name) => name !== 'manifest.json')) {
       const bytes = readFileSync(join(dir, f));

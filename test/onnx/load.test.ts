@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FormatError, Tensor } from '../../src/ir/index.js';
 import { relu } from '../../src/ops/index.js';
 import { graphFromProto, isOpaqueOp, parseModel, readInitializers, readModelFile } from '../../src/onnx/load.js';
-import { inspectModel } from '../../src/onnx/inspect.js';
+import { inspectModel } from '../../src/contract/inspect.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { serializeModel, type ModelOptions } from '../../src/onnx/serialize.js';
 import { pythonJson } from '../helpers/onnx-checker.js';

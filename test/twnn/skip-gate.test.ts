@@ -219,7 +219,7 @@ describe('skip rates', () => {
 
   it('a model without skip gates has no thresholds', async () => {
     const { graph } = buildInferenceGraph(regionNet(0));
-    expect(graph.outputs.map((v) => v.name)).toEqual(['y', 'iterations', 'residual', 'skip_gate.r.B2']);
+    expect(graph.outputs.map((v) => v.name)).toEqual(['y', 'iterations', 'residual', 'unsettled', 'skip_gate.r.B2']);
     const plain = defineModel({ name: 'plain', input: { shape: ['B', 2], dtype: 'float' }, net: dense(2, 2) });
     const dir = mkdtempSync(join(tmpdir(), 'twnn-skip-export-'));
     try {

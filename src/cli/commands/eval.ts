@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
-import { FormatError, TwnnError } from '../../ir/errors.js';
-import { MANIFEST_FILE } from '../../lower/artifacts.js';
+import { TwnnError } from '../../ir/errors.js';
+import { MANIFEST_FILE } from '../../contract/files.js';
+import { readManifestSync } from '../../contract/read-manifest.js';
 import { readModelFile } from '../../onnx/load.js';
 import { taskReport } from '../../report/task-report.js';
 import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guard.js';
@@ -89,12 +90,8 @@ export function registerEval(program: Command): void {
 function readTask(model: string): { loss?: LossKind; data?: DataSpec } | undefined {
   const path = join(dirname(model), MANIFEST_FILE);
   if (!existsSync(path)) return undefined;
-  try {
-    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { task?: { loss?: LossKind; data?: DataSpec } };
-    return manifest.task ?? {};
-  } catch (err) {
-    throw new FormatError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
+  const task = readManifestSync(path).task;
+  return task ? { loss: task.loss, ...(task.data ? { data: task.data } : {}) } : {};
 }
 
 /** The data set and loss: `--data` shaped after the model's input, else the manifest's task. */

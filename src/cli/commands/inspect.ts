@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readModelFile } from '../../onnx/load.js';
-import { formatInspect, inspectModel } from '../../onnx/inspect.js';
+import { formatInspect, inspectModel } from '../../contract/inspect.js';
 
 /**
  * `twnn inspect <model.onnx>`: opset, I/O, op counts, Loops, parameter count.

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import ora, { type Ora } from 'ora';
-import { MODEL_FILE } from '../../lower/artifacts.js';
+import { MODEL_FILE } from '../../contract/files.js';
 import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FormatError } from '../ir/index.js';
 import { fileEntry, type ManifestFile } from './manifest.js';
-import { MANIFEST_FILE } from './artifacts.js';
+import { MANIFEST_FILE } from './files.js';
 
 /** What the check found: the file matched its manifest entry, or there was nothing to check against. */
 export type Verification = 'verified' | 'no manifest' | 'not listed';

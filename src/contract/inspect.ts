@@ -1,6 +1,7 @@
 // `twnn inspect`: a summary of any .onnx model (twnn's or foreign), as data and as aligned text.
 import { oneLine, onnxDTypeName, printable } from '../ir/index.js';
-import { onnx, toNumber, type OnnxTypes } from './proto.js';
+import { onnx, toNumber, type OnnxTypes } from '../onnx/proto.js';
+import { LOOP_METADATA_PREFIX, loopRecordObject, type WormholeRecord } from './iterator-record.js';
 
 /** A graph input or output: dims are numbers, dim_param names, or '?'; shape is null when the rank is unknown. */
 export interface InspectValue {
@@ -10,11 +11,7 @@ export interface InspectValue {
 }
 
 /** A wormhole as twnn records it in a Loop's config: block `from`'s output feeds block `to`'s input. */
-export interface InspectWormhole {
-  from: number;
-  to: number;
-  gateBias?: number;
-}
+export type InspectWormhole = WormholeRecord;
 
 /** The iterator config twnn stores as JSON in metadata_props under `twnn.loop:<Loop node name>`. */
 export interface LoopConfig {
@@ -76,7 +73,6 @@ export interface InspectReport {
   metadata: { key: string; value: string }[];
 }
 
-const LOOP_KEY = 'twnn.loop:';
 const FLOAT_CODES = new Set([
   onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.DataType.DOUBLE,
   onnx.TensorProto.DataType.FLOAT16, onnx.TensorProto.DataType.BFLOAT16,
@@ -94,7 +90,7 @@ const FLOAT_CODES = new Set([
 export function inspectModel(model: OnnxTypes.IModelProto): InspectReport {
   const main = model.graph ?? {};
   const metadata = (model.metadataProps ?? []).map((p) => ({ key: p.key ?? '', value: p.value ?? '' }));
-  const configs = new Map(metadata.filter((m) => m.key.startsWith(LOOP_KEY)).map((m) => [m.key.slice(LOOP_KEY.length), m.value]));
+  const configs = new Map(metadata.filter((m) => m.key.startsWith(LOOP_METADATA_PREFIX)).map((m) => [m.key.slice(LOOP_METADATA_PREFIX.length), m.value]));
 
   const counts = new Map<string, number>();
   const loops: InspectLoop[] = [];
@@ -175,11 +171,9 @@ function describeLoop(
   const raw = configs.get(loop.name);
   if (raw !== undefined) {
     try {
-      const parsed: unknown = JSON.parse(raw);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
-      loop.config = parsed as LoopConfig;
+      loop.config = loopRecordObject(raw) as LoopConfig;
     } catch (err) {
-      loop.configError = `metadata '${LOOP_KEY}${loop.name}' is not a JSON object: ${(err as Error).message}`;
+      loop.configError = `metadata '${LOOP_METADATA_PREFIX}${loop.name}' is not a JSON object: ${(err as Error).message}`;
     }
   }
   return loop;

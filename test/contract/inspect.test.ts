@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Graph, Tensor } from '../../src/ir/index.js';
 import { add, loop, mul } from '../../src/ops/index.js';
-import { formatInspect, inspectModel, type InspectReport } from '../../src/onnx/inspect.js';
+import { formatInspect, inspectModel, type InspectReport } from '../../src/contract/inspect.js';
 import { parseModel, readModelFile } from '../../src/onnx/load.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
 import { pythonJson } from '../helpers/onnx-checker.js';
-import { buildLoopModel, buildMlp, nodeName } from './models.js';
+import { buildLoopModel, buildMlp, nodeName } from '../onnx/models.js';
 
 const FIXTURES = resolve(fileURLToPath(import.meta.url), '../../fixtures');
 
