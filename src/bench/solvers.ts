@@ -3,7 +3,8 @@
 // sweeps per sample, inference time per batch, and one train.onnx step
 // (forward sweeps, adjoint steps, wall time) for plain iteration with the
 // default (relative) adjoint stop, the old absolute stop, Anderson
-// acceleration forward and backward, and the Jacobian penalty. Every variant
+// acceleration and limited-memory Broyden forward and backward, and the
+// Jacobian penalty. Every variant
 // is first checked to compute the same predictions as plain iteration.
 import { batchRows, datasetSize, takeBatch, type Dataset } from '../data/batches.js';
 import { Tensor } from '../ir/tensor.js';
@@ -12,7 +13,7 @@ import { buildTrainGraph } from '../lower/training.js';
 import { serializeModel } from '../onnx/serialize.js';
 import { iteratorLimits, unsettledSamples, type RegionLimits } from '../runtime/guard.js';
 import { openSession, type TwnnSession } from '../runtime/session.js';
-import { loopMetadata } from '../lower/fixed-point.js';
+import { iteratorRecordsOf } from '../lower/fixed-point.js';
 import type { RegionOverrides } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { mean, median } from './stats.js';
@@ -28,12 +29,14 @@ export interface SolverVariant {
 }
 
 const ANDERSON = { kind: 'anderson', history: 5, mixing: 1, regularization: 1e-6 } as const;
+const BROYDEN = { kind: 'broyden', history: 8 } as const;
 
 /** The variants `twnn bench solvers` compares, the first being the reference. */
 export const SOLVER_VARIANTS: readonly SolverVariant[] = [
   { id: 'plain', label: 'plain iteration; adjoint stops at ‖Δw‖ ≤ tol·‖ḡ‖ (default)', overrides: {} },
   { id: 'plain-absolute', label: 'plain iteration; old absolute adjoint stop, max|Δw| ≤ tol', overrides: { backwardNorm: 'max' }, trainingOnly: true },
   { id: 'anderson', label: 'Anderson (m = 5) forward and adjoint', overrides: { solver: ANDERSON, backwardSolver: ANDERSON } },
+  { id: 'broyden', label: 'Broyden (m = 8) forward and adjoint', overrides: { solver: BROYDEN, backwardSolver: BROYDEN } },
   { id: 'jacobian', label: 'plain iteration + Jacobian penalty γ = 1', overrides: { jacobianPenalty: 1 }, trainingOnly: true },
 ];
 
@@ -122,7 +125,7 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
       const t = buildTrainGraph(graph.spec, build);
       return {
         v,
-        ...(model ? { model: serializeModel(model), regions: iteratorLimits(Object.values(loopMetadata(model)).map((json) => JSON.parse(json) as unknown)) } : {}),
+        ...(model ? { model: serializeModel(model), regions: iteratorLimits(iteratorRecordsOf(model)) } : {}),
         train: serializeModel(t.graph),
         feeds: firstStepFeeds(t, batches[0]),
       };

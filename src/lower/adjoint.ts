@@ -23,20 +23,81 @@
  * the same steps and reaches the same relative precision at any loss scale;
  * an absolute rule (backwardNorm 'max': max|Δw| <= backwardTol) stops after a
  * step or two when ḡ is small — a batch-mean loss makes each sample's ḡ of
- * order 1/B — and silently returns a truncated series. Anderson acceleration
- * (backwardSolver) applies here as in the forward Loop: on this linear map it
- * is restarted GMRES.
+ * order 1/B — and silently returns a truncated series. The backwardSolver
+ * (src/lower/solvers/) applies here as in the forward Loop: on this linear
+ * map Anderson is restarted GMRES, and Broyden finds w in at most 2n steps.
  *
- * phantom:k truncates the Neumann series w = Σ_{i<k} (Aᵀ)ⁱ ḡ (k − 1 adjoint
- * steps, no convergence test): the gradient of k unrolled sweeps at S*
- * (torchdeq's phantom gradient); k = 1 is Jacobian-free backprop (w = ḡ).
+ * Backward mode `implicit` solves the adjoint fixed point with a settling
+ * Loop (`settledAdjoint`); `phantom:k` (src/lower/phantom.ts) shares the rest
+ * (`linearisedTraining`, `adjointVjp`) and only truncates the solve.
+ * Registered by mode in src/lower/backward-modes.ts.
  */
-import type { Node, Value, VjpRule } from '../ir/index.js';
-import { add, constantOfShape, filledLike, loop, shapeOf } from '../ops/index.js';
-import type { FixedPointConfig, IteratorReport } from '../twnn/iterator.js';
+import type { Graph, Node, Value, VjpRule } from '../ir/index.js';
+import { add, filledLike } from '../ops/index.js';
+import type { FixedPointConfig, IteratorReport, RegionSweeps } from '../twnn/iterator.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
-import { emitIntoBody } from './loop-body.js';
-import { linearLoopSettings, producerOf, settlingLoop, solverFields } from './settling-loop.js';
+import { jacobianPenalty } from './jacobian.js';
+import { solverFields } from '../contract/iterator-record.js';
+import { linearLoopSettings, settlingLoop, type SettlingLoopSpec } from './settling-loop.js';
+
+/** The adjoint map w ↦ ḡ + Aᵀw, emitted into a graph (a Loop body, or the graph holding the Loop). */
+export type AdjointStep = (into: Graph, w: readonly Value[]) => Value[];
+
+/**
+ * How a backward mode solves for w given ḡ and the adjoint step: w and the
+ * adjoint steps each sample took (int64 [B]).
+ */
+export type AdjointSolve = (g: Graph, gBar: Value[], step: AdjointStep, config: FixedPointConfig) => { w: Value[]; iterations: Value };
+
+/**
+ * Backward `implicit`'s solve: the adjoint fixed point w ← ḡ + Aᵀw as a
+ * settling Loop (`<region>/adjoint`) from w = ḡ, with the region's
+ * backwardTol, backwardMaxIter, backwardNorm and backwardSolver.
+ *
+ * @example linearisedTraining(sweeps, config, iterate, settledAdjoint)
+ */
+export const settledAdjoint: AdjointSolve = (g, gBar, step, config) => {
+  const { stop, ...settings } = linearLoopSettings(g, config, gBar, { state: 'w', rhs: 'g' });
+  const adjoint = settlingLoop(g, {
+    ...settings,
+    region: config.region,
+    role: 'adjoint',
+    initial: gBar,
+    map: (b, wOld) => ({ next: step(b, wOld) }),
+    config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
+    doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, ${stop}`,
+  });
+  return { w: adjoint.states, iterations: adjoint.iterations };
+};
+
+/**
+ * The training-graph lowering of a region whose backward linearises F at S*
+ * (implicit, phantom:k): the forward Loop, one sweep at S* in the enclosing
+ * graph (the output y = O(S*) and the linearisation point), and the Loop's
+ * VJP rule, which solves for w with `solve`.
+ *
+ * @example return linearisedTraining(sweeps, config, iterate, settledAdjoint);
+ */
+export function linearisedTraining(sweeps: RegionSweeps, config: FixedPointConfig, iterate: Omit<SettlingLoopSpec, 'map'>, solve: AdjointSolve): Value {
+  const g = sweeps.graph;
+  const fp = settlingLoop(g, { ...iterate, map: (b, sOld) => ({ next: sweeps.sweep(sOld, b).sources }) });
+  const sStar = fp.states;
+  // One sweep at S*: the output y = O(S*) and the linearisation point of F.
+  const start = g.nodes.length;
+  const atFixedPoint = g.scope('at_fixed_point', () => sweeps.sweep(sStar, g));
+  const sweepNodes = g.nodes.slice(start);
+  const report: IteratorReport = {
+    region: config.region,
+    iterations: fp.iterations,
+    residual: fp.residual,
+    unsettled: fp.unsettled,
+    config: { role: 'iterate', region: config.region, ...iterate.config },
+    ...(config.jacobianPenalty > 0 ? { penalty: (key: Value) => jacobianPenalty(g, { sweepNodes, sStar, sNew: atFixedPoint.sources, weight: config.jacobianPenalty, key, region: config.region }) } : {}),
+  };
+  fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report }, solve);
+  sweeps.report(report);
+  return atFixedPoint.output;
+}
 
 export interface AdjointArgs {
   /** The nodes of the sweep run at S*, in order. */
@@ -53,14 +114,14 @@ export interface AdjointArgs {
 }
 
 /**
- * The VJP rule of a region's forward Loop in implicit or phantom mode.
- * Operands are the Loop's inputs (trip count, cond, initial states: none get
- * a gradient, as the fixed point does not depend on its starting guess)
- * followed by its captures (parameters, the region input).
+ * The VJP rule of a region's forward Loop in implicit or phantom mode, w
+ * solved by `solve`. Operands are the Loop's inputs (trip count, cond,
+ * initial states: none get a gradient, as the fixed point does not depend on
+ * its starting guess) followed by its captures (parameters, the region input).
  *
- * @example loopNode.customVjp = adjointVjp({ sweepNodes, sStar, sNew, stateOutputs, config, report });
+ * @example loopNode.customVjp = adjointVjp({ sweepNodes, sStar, sNew, stateOutputs, config, report }, settledAdjoint);
  */
-export function adjointVjp(args: AdjointArgs): VjpRule {
+export function adjointVjp(args: AdjointArgs, solve: AdjointSolve): VjpRule {
   const { sweepNodes, sStar, sNew, stateOutputs, config, report } = args;
   return (ctx) => {
     const g = ctx.graph;
@@ -70,47 +131,11 @@ export function adjointVjp(args: AdjointArgs): VjpRule {
     });
     const jacobianT = (into: typeof g, w: readonly Value[]) =>
       vjpThrough({ nodes: sweepNodes, seeds: new Map(sNew.map((s, j) => [s, w[j]])), wrt: sStar, into, scope: 'adjoint_vjp' });
-    const step = (into: typeof g, w: readonly Value[]) => {
+    const step: AdjointStep = (into, w) => {
       const aTw = jacobianT(into, w);
       return gBar.map((gb, j) => (aTw[j] ? add(into, gb, aTw[j]!) : gb));
     };
-    const regionPath = config.region.split('.').join('/');
-
-    let w: Value[];
-    let iterations: Value;
-    const phantomSteps = config.backward.mode === 'phantom' ? config.backward.k - 1 : undefined;
-    if (phantomSteps === 0) {
-      w = gBar;
-      iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), 0, 'int64');
-    } else if (phantomSteps !== undefined) {
-      // A fixed number of steps, no convergence test: not a settling loop.
-      const { carried } = loop(g, {
-        name: 'phantom',
-        fixedName: `${regionPath}/phantom`,
-        maxTrip: phantomSteps,
-        carried: gBar,
-        ...(config.stateNames ? { carriedNames: config.stateNames.map((n) => `w.${n}`) } : {}),
-        doc: `twnn phantom gradient of region '${config.region}': ${phantomSteps} adjoint steps`,
-        // Hoisted like the settling loops' bodies (src/lower/loop-body.ts): the linearisation is computed once.
-        body: (b, it) => ({ carried: emitIntoBody(b, (scratch) => step(scratch, it.carried), { hoist: config.hoistInvariants ?? true }) }),
-      });
-      w = carried;
-      producerOf(carried[0]).loopConfig = { role: 'phantom', region: config.region, backward: `phantom:${phantomSteps + 1}`, steps: phantomSteps };
-      iterations = constantOfShape(g, shapeOf(g, gBar[0], 0, 1), phantomSteps, 'int64');
-    } else {
-      const { stop, ...settings } = linearLoopSettings(g, config, gBar, { state: 'w', rhs: 'g' });
-      const adjoint = settlingLoop(g, {
-        ...settings,
-        region: config.region,
-        role: 'adjoint',
-        initial: gBar,
-        map: (b, wOld) => ({ next: step(b, wOld) }),
-        config: { backward: 'implicit', tol: config.backwardTol, maxIter: config.backwardMaxIter, norm: config.backwardNorm, ...solverFields(config.backwardSolver) },
-        doc: `twnn adjoint fixed point of region '${config.region}': w <- g + (dF/dS)^T w, ${stop}`,
-      });
-      w = adjoint.states;
-      iterations = adjoint.iterations;
-    }
+    const { w, iterations } = solve(g, gBar, step, config);
     report.backwardIterations = iterations;
 
     // θ̄ and ā: the same sweep's VJP, seeded with w, towards the wanted operands.

@@ -7,7 +7,7 @@
  * then repeats F from S_1, per sample, until residual(S_new, S_old) <= tol or
  * maxIter sweeps ran:
  *
- *   S_1 = F(0);   S_{t+1} = F(S_t) (or Anderson's mix) while some sample is active
+ *   S_1 = F(0);   S_{t+1} = F(S_t) (or the solver's step) while some sample is active
  *
  * A sample that never settles returns its best iterate (the sweep output with
  * the lowest residual it saw) unless the region asks for its last.
@@ -16,17 +16,15 @@
  * settling sweep, no extra work). Training graphs carry only S and, after the
  * Loop, run one more sweep at S* in the enclosing graph: it gives y = O(S*) and
  * keeps the intermediates that linearise F at S*, which the backward modes
- * (src/lower/adjoint.ts, src/lower/unrolled.ts) and the Jacobian penalty
+ * (registered in src/lower/backward-modes.ts) and the Jacobian penalty
  * (src/lower/jacobian.ts) differentiate.
  */
 import { encodeIteratorSettings, LOOP_METADATA_PREFIX } from '../contract/iterator-record.js';
 import type { ManifestIterator } from '../contract/manifest.js';
-import { SpecError, type Graph, type Node, type Value } from '../ir/index.js';
-import type { FixedPointConfig, IteratorReport, RegionSweeps, SweepResult } from '../twnn/iterator.js';
-import { adjointVjp } from './adjoint.js';
-import { jacobianPenalty } from './jacobian.js';
+import type { Graph, Node, Value } from '../ir/index.js';
+import type { FixedPointConfig, RegionSweeps, SweepResult } from '../twnn/iterator.js';
+import { backwardModeFor } from './backward-modes.js';
 import { settlingLoop } from './settling-loop.js';
-import { unrolledTraining } from './unrolled.js';
 
 export type { BackwardMode, FixedPointConfig, OnMaxIter, ResidualNorm, Solver, Sweep } from '../twnn/iterator.js';
 
@@ -65,9 +63,8 @@ export function regionSweep(loopNode: Node): RegionSweep | undefined {
  */
 export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig): Value {
   const g = sweeps.graph;
-  if (config.backward.mode === 'unrolled' && config.solver.kind !== 'plain') {
-    throw new SpecError(`region '${config.region}': backward 'unrolled' replays plain sweeps; it cannot differentiate the ${config.solver.kind} solver (use backward 'implicit')`);
-  }
+  const backward = backwardModeFor(config.backward);
+  backward.check?.(config);
   const first = sweeps.first;
   const meta = encodeIteratorSettings(config);
   const iterate = {
@@ -114,25 +111,7 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
     return fp.riders[0];
   }
 
-  if (config.backward.mode === 'unrolled') return unrolledTraining(sweeps, config, iterate);
-
-  const fp = settlingLoop(g, { ...iterate, map: (b, sOld) => ({ next: sweeps.sweep(sOld, b).sources }) });
-  const sStar = fp.states;
-  // One sweep at S*: the output y = O(S*) and the linearisation point of F.
-  const start = g.nodes.length;
-  const atFixedPoint = g.scope('at_fixed_point', () => sweeps.sweep(sStar, g));
-  const sweepNodes = g.nodes.slice(start);
-  const report: IteratorReport = {
-    region: config.region,
-    iterations: fp.iterations,
-    residual: fp.residual,
-    unsettled: fp.unsettled,
-    config: { role: 'iterate', region: config.region, ...meta },
-    ...(config.jacobianPenalty > 0 ? { penalty: (key: Value) => jacobianPenalty(g, { sweepNodes, sStar, sNew: atFixedPoint.sources, weight: config.jacobianPenalty, key, region: config.region }) } : {}),
-  };
-  fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report });
-  sweeps.report(report);
-  return atFixedPoint.output;
+  return backward.training(sweeps, config, iterate, config.backward);
 }
 
 /**

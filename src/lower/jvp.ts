@@ -32,7 +32,8 @@ import type { ModelSpec } from '../twnn/spec.js';
 import { regionSweep, type RegionSweep } from './fixed-point.js';
 import { buildNetwork, type BuildOptions, type BuiltGraph } from './inference.js';
 import { iterationOutputs } from './iterations.js';
-import { linearLoopSettings, settlingLoop, solverFields } from './settling-loop.js';
+import { solverFields } from '../contract/iterator-record.js';
+import { linearLoopSettings, settlingLoop } from './settling-loop.js';
 
 /**
  * Build `spec`'s JVP graph: inputs `x` and `x_dot` (both `spec.input.shape`),

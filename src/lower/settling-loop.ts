@@ -9,7 +9,7 @@
  *     r = residual(x̂, x)                  (per sample: max, rms or relative)
  *     settles: r <= tol (after minIter)  stops: settles, or r non-finite
  *     x = x̂ where the sample is active and r is finite       (plain iteration)
- *       = x̂ where it settles, else the Anderson mix           (Anderson)
+ *       = x̂ where it settles, else the solver's next iterate  (Anderson, Broyden: src/lower/solvers/)
  *
  * With active sweeps (the default) each step gathers the samples still
  * iterating, sweeps only them and writes them back; with lazy compaction
@@ -24,28 +24,17 @@
  * and role and carries its configuration on the node (Node.loopConfig), so
  * every export and every copy (train_steps.onnx) keeps both.
  */
-import { formatShape, SpecError, Tensor, type Graph, type Node, type Value } from '../ir/index.js';
-import { add, and, cast, equal, less, loop, mul, not, reshapeLike, scalar, slice, sub, where } from '../ops/index.js';
+import { Tensor, type Graph, type Node, type Value } from '../ir/index.js';
+import { add, and, cast, equal, less, loop, mul, not, scalar, sub, where } from '../ops/index.js';
 import { DEFAULT_COMPACT_BELOW, type FixedPointConfig, type Solver, type SweepMode } from '../twnn/iterator.js';
-import { andersonStep, emptyAndersonMemory } from './anderson.js';
 import { activeRows, emitIntoBody, type ActiveRows } from './loop-body.js';
-import { anyOf, countOf, initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, sampleRows, unsettledMask, type SettleConfig } from './settle.js';
+import { anyOf, countOf, initialSettleState, judge, judgeActiveRows, pick, residualNorm, sampleNorm, unsettledMask, type SettleConfig } from './settle.js';
+import { solverFor, type BoundSolver } from './solvers/registry.js';
 
 /** What a settling loop computes, which names it: `<region>/<role>`. */
 export type LoopRole = 'iterate' | 'adjoint' | 'tangent';
 
 export type { Solver, SweepMode } from '../twnn/iterator.js';
-
-/**
- * A solver as metadata: `{ solver: 'plain' }` or `{ solver: 'anderson', history, mixing, regularization }`.
- *
- * @example solverFields({ kind: 'anderson', history: 5, mixing: 1, regularization: 1e-8 })
- */
-export function solverFields(s: Solver, prefix = ''): Record<string, unknown> {
-  const key = (k: string) => (prefix ? `${prefix}${k[0].toUpperCase()}${k.slice(1)}` : k);
-  if (s.kind === 'plain') return { [key('solver')]: 'plain' };
-  return { [key('solver')]: 'anderson', [key('history')]: s.history, [key('mixing')]: s.mixing, [key('regularization')]: s.regularization };
-}
 
 export interface SettlingLoopSpec {
   /** Dot-scoped region name (`region1`, `net.region2`). */
@@ -127,12 +116,12 @@ export function settlingLoop(g: Graph, spec: SettlingLoopSpec): SettledLoop {
   const m = spec.initial.length;
   const riders0 = spec.riders ?? [];
   const r = riders0.length;
-  const solver = spec.solver ?? { kind: 'plain' };
+  const solver = solverFor(spec.solver ?? { kind: 'plain' });
   const state0 = initialSettleState(g, spec.initial[0], spec.startIters);
   const best0 = spec.keepBest ? [...spec.initial, ...riders0, state0.residual] : [];
-  const memory0 = solver.kind === 'anderson' ? Object.values(emptyAndersonMemory(g, sampleRows(g, spec.initial), solver.history)) : [];
+  const memory0 = solver.initialMemory(g, spec.initial);
   const nBest = best0.length;
-  // Carried layout: states, riders, done, iters, residual, then the best iterates, then Anderson's memory.
+  // Carried layout: states, riders, done, iters, residual, then the best iterates, then the solver's memory.
   const bestAt = m + r + 3;
   const layout: CarriedLayout = { m, r, bestAt, nBest };
   const carried0 = [...spec.initial, ...riders0, state0.done, state0.iters, state0.residual, ...best0, ...memory0];
@@ -225,7 +214,7 @@ interface CarriedLayout {
 function workingSetLoop(
   g: Graph,
   spec: SettlingLoopSpec,
-  solver: Solver,
+  solver: BoundSolver,
   layout: CarriedLayout,
   carried0: readonly Value[],
   looped: { name: string; fixedName: string; maxTrip: number; carriedNames: string[]; doc: string },
@@ -290,7 +279,7 @@ interface StepInputs {
   view: readonly Value[];
   /** Whole-batch values standing for `view` while the map is emitted (shapes agree with outer values); `view` replaces them in the copies. */
   standIns: readonly Value[];
-  /** bool []: the loop's first step (Anderson's memory is empty). */
+  /** bool []: the loop's first step (the solver's memory is empty). */
   first: Value;
   /** Where loop invariants go: the graph holding the (outermost) Loop. */
   hoistTo: Graph;
@@ -302,7 +291,7 @@ interface StepInputs {
  * x̂ = map(x), its residual and verdict, the solver's move, and the carried
  * values after the step: settled and stopped rows keep theirs (src/lower/settle.ts).
  */
-function settleStep(b: Graph, spec: SettlingLoopSpec, solver: Solver, layout: CarriedLayout, inputs: StepInputs) {
+function settleStep(b: Graph, spec: SettlingLoopSpec, solver: BoundSolver, layout: CarriedLayout, inputs: StepInputs) {
   const { m, r, bestAt, nBest } = layout;
   const { view, standIns, first, hoistTo, rows } = inputs;
   const sOld = view.slice(0, m);
@@ -325,17 +314,7 @@ function settleStep(b: Graph, spec: SettlingLoopSpec, solver: Solver, layout: Ca
   // Eagerly compacted rows are all active (their body gathered them itself).
   const verdict = rows?.graph === b ? judgeActiveRows(b, spec.settle, iters, res) : judge(b, spec.settle, { done, iters, residual }, res);
 
-  let candidates = next;
-  let memory: Value[] = [];
-  if (solver.kind === 'anderson') {
-    const x = sampleRows(b, sOld);
-    const [dX, dG, xPrev, gPrev] = memoryOld;
-    const step = andersonStep(b, solver, { dX, dG, xPrev, gPrev }, x, sub(b, sampleRows(b, next), x), first);
-    const mix = unflatten(b, step.next, sOld);
-    // A sample that settles takes the sweep's own output, not the mix (src/lower/anderson.ts).
-    candidates = next.map((f, j) => pick(b, verdict.settles, f, mix[j]));
-    memory = [step.memory.dX, step.memory.dG, step.memory.xPrev, step.memory.gPrev];
-  }
+  const { candidates, memory } = solver.step(b, { sOld, next, settles: verdict.settles, first, memory: memoryOld });
   const states = candidates.map((c, j) => pick(b, verdict.adopt, c, sOld[j]));
   const riders = ridersNew.map((c, j) => pick(b, verdict.adopt, c, ridersOld[j]));
 
@@ -360,12 +339,11 @@ function stateNamesOf(spec: SettlingLoopSpec): readonly string[] {
 }
 
 /** The carried values' names, in the carried layout (see `settlingLoop`). */
-function carriedNames(spec: SettlingLoopSpec, solver: Solver): string[] {
+function carriedNames(spec: SettlingLoopSpec, solver: BoundSolver): string[] {
   const states = stateNamesOf(spec);
   const riders = (spec.riders ?? []).map((_, j) => (j === 0 ? 'output' : `output${j}`));
   const best = spec.keepBest ? [...states, ...riders, 'residual'].map((n) => `best.${n}`) : [];
-  const memory = solver.kind === 'anderson' ? ['anderson.dX', 'anderson.dG', 'anderson.x_prev', 'anderson.g_prev'] : [];
-  return [...states, ...riders, 'done', 'iters', 'residual', ...best, ...memory];
+  return [...states, ...riders, 'done', 'iters', 'residual', ...best, ...solver.memoryNames()];
 }
 
 /** What the linear fixed points of a region's backward settings share, as settlingLoop fields. */
@@ -397,18 +375,4 @@ export function linearLoopSettings(g: Graph, config: FixedPointConfig, rhs: read
     hoistInvariants: config.hoistInvariants,
     stop: `tol ${config.backwardTol} (${relative ? `relative to |${names.rhs}|` : config.backwardNorm}), maxIter ${config.backwardMaxIter}, ${config.backwardSolver.kind} iteration`,
   };
-}
-
-/** Split rows [B, n] back into tensors shaped like `like` (each [B, ...]). */
-function unflatten(g: Graph, rows: Value, like: readonly Value[]): Value[] {
-  if (like.length === 1) return [reshapeLike(g, rows, like[0])];
-  let at = 0;
-  return like.map((v) => {
-    const dims = v.shape.slice(1);
-    if (!dims.every((d): d is number => typeof d === 'number')) throw new SpecError(`anderson: state '${v.name}' has run-time dims ${formatShape(v.shape)} past the batch`);
-    const size = dims.reduce((a, d) => a * d, 1);
-    const part = slice(g, rows, [at], [at + size], [1]);
-    at += size;
-    return reshapeLike(g, part, v);
-  });
 }

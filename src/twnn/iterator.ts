@@ -5,6 +5,7 @@
 // build only through `RegionSweeps`, so neither layer imports the other's
 // internals, and src/twnn imports nothing from src/lower.
 import type { Graph, Value } from '../ir/index.js';
+import type { Solver } from './solvers.js';
 
 /** How a sample's residual is measured over all of its state tensors. */
 export type ResidualNorm = 'max' | 'rms' | 'relative';
@@ -15,18 +16,7 @@ export type SweepMode = 'active' | 'dense';
 /** A region's `compactBelow` when it sets none: every step gathers the rows still iterating (eager compaction). */
 export const DEFAULT_COMPACT_BELOW = 1;
 
-/** Anderson's settings, resolved. */
-export interface AndersonSettings {
-  /** m: how many past steps the least-squares problem combines (1..8). */
-  history: number;
-  /** β: the step along the residual (1: undamped). */
-  mixing: number;
-  /** λ, relative to the mean diagonal of ΔGᵀΔG. */
-  regularization: number;
-}
-
-/** How each step moves: plain iteration (the paper's), or Anderson acceleration. */
-export type Solver = { kind: 'plain' } | ({ kind: 'anderson' } & AndersonSettings);
+export type { AndersonSettings, BroydenSettings, Solver, SolverKind } from './solvers.js';
 
 /** How the region is differentiated. */
 export type BackwardMode = { mode: 'implicit' } | { mode: 'unrolled' } | { mode: 'phantom'; k: number };

@@ -3,11 +3,12 @@
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
-import { DEFAULT_COMPACT_BELOW, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Solver, type Sweep } from './iterator.js';
+import { DEFAULT_COMPACT_BELOW, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from './iterator.js';
 import type { Module } from './module.js';
 import { checkOptions, type KeysOf } from './options.js';
 import { lowerRegion } from './region-sweeps.js';
 import { isModule } from './sequential.js';
+import { resolveSolver, SOLVER_KINDS, SOLVER_OPTION_KEYS, type Solver, type SolverKind, type SolverOptions } from './solvers.js';
 import { finite, positiveInt } from './validate.js';
 import { wormholeTerm, type ResolvedWormhole } from './wormhole.js';
 
@@ -23,8 +24,8 @@ export interface WormholeSpec {
   projection?: 'linear' | 'identity';
 }
 
-/** When the iterator stops (paper Eq. 3, Table II). */
-export interface IterateSpec {
+/** When the iterator stops (paper Eq. 3, Table II), and how each step moves (with SolverOptions: src/twnn/solvers.ts). */
+export interface IterateSpec extends SolverOptions {
   /** Per-sample residual tolerance (default 1e-3). */
   tol?: number;
   /** Most sweeps per sample, the first (plain) sweep included (default 300, at least 2). */
@@ -34,16 +35,12 @@ export interface IterateSpec {
   /** `max` (default) |ΔS|∞, `rms`, or `relative` ‖ΔS‖₂/‖S‖₂, per sample. */
   norm?: ResidualNorm;
   /**
-   * `plain` (default, the paper's): S ← F(S). `anderson`: Anderson acceleration,
-   * per sample inside the Loop (fewer sweeps for slowly contracting regions).
+   * `plain` (default, the paper's): S ← F(S). `anderson`: Anderson acceleration;
+   * `broyden`: limited-memory Broyden (a quasi-Newton step with a low-rank
+   * inverse Jacobian); both per sample inside the Loop (fewer sweeps for
+   * slowly contracting regions).
    */
-  solver?: 'plain' | 'anderson';
-  /** Anderson: how many past steps it combines (default 5, at most 8). */
-  history?: number;
-  /** Anderson: β, the step along the residual (default 1). */
-  mixing?: number;
-  /** Anderson: λ of the regularised least squares, relative to its mean diagonal (default 1e-6). */
-  regularization?: number;
+  solver?: SolverKind;
   /** What a sample that reaches maxIter unsettled returns: `best` (default), the iterate with the lowest residual, or `last`. */
   returnIterate?: 'best' | 'last';
   /** What `twnn run`, `eval` and `train` do about such samples: `warn` (default: count and name them) or `error`. */
@@ -73,7 +70,7 @@ export interface RegionSpec {
   /** Most adjoint iterations (default: the forward maxIter). */
   backwardMaxIter?: number;
   /** The adjoint's (and tangent's) solver, with iterate's history, mixing and regularization (default: iterate.solver). */
-  backwardSolver?: 'plain' | 'anderson';
+  backwardSolver?: SolverKind;
   /**
    * γ > 0 adds the Jacobian penalty γ·‖∂F/∂S‖²_F/d (Bai et al. 2021; Hutchinson
    * estimate with one Rademacher probe per step) to the training loss of
@@ -107,7 +104,7 @@ const REGION_KEYS: KeysOf<RegionSpec> = {
   backwardSolver: true, jacobianPenalty: true, sweeps: true, compactBelow: true,
 };
 const ITERATE_KEYS: KeysOf<IterateSpec> = {
-  tol: true, maxIter: true, minIter: true, norm: true, solver: true, history: true, mixing: true, regularization: true, returnIterate: true, onMaxIter: true,
+  tol: true, maxIter: true, minIter: true, norm: true, solver: true, ...SOLVER_OPTION_KEYS, returnIterate: true, onMaxIter: true,
 };
 const WORMHOLE_KEYS: KeysOf<WormholeSpec> = { from: true, to: true, gateBias: true, projection: true };
 
@@ -259,12 +256,7 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: readonl
 }
 
 function solverOf(field: string, kind: unknown, it: IterateSpec): Solver {
-  if (oneOf(field, kind, ['plain', 'anderson'] as const) === 'plain') return { kind: 'plain' };
-  const history = it.history === undefined ? 5 : positiveInt('region', 'iterate.history', it.history);
-  if (history > 8) throw new SpecError(`region: iterate.history must be at most 8 (its least-squares problem is solved by unrolled elimination), got ${history}`);
-  const mixing = it.mixing === undefined ? 1 : finite('region', 'iterate.mixing', it.mixing, { above: 0, atMost: 1 });
-  const regularization = it.regularization === undefined ? 1e-6 : finite('region', 'iterate.regularization', it.regularization, { above: 0 });
-  return { kind: 'anderson', history, mixing, regularization };
+  return resolveSolver(oneOf(field, kind, SOLVER_KINDS), it);
 }
 
 function residualNormOf(field: string, norm: ResidualNorm | undefined): ResidualNorm {

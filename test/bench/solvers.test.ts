@@ -19,7 +19,7 @@ describe('benchSolvers', () => {
     const [result] = await benchSolvers({ graphs: [{ name: 'graphs/sine.ts', spec: sine, data }], batch: 64, samples: 128, repeats: 1 });
     expect(result.variants.map((v) => v.variant)).toEqual(SOLVER_VARIANTS.map((v) => v.id));
     const byId = Object.fromEntries(result.variants.map((v) => [v.variant, v]));
-    for (const id of ['plain', 'anderson']) {
+    for (const id of ['plain', 'anderson', 'broyden']) {
       const inf = byId[id].inference!;
       expect(inf.rows, id).toBe(128);
       expect(inf.sweepsMean, id).toBeGreaterThanOrEqual(2);
@@ -28,6 +28,9 @@ describe('benchSolvers', () => {
       expect(inf.maxRelDiff, id).toBeLessThan(1e-2);
       expect(inf.msPerBatch, id).toBeGreaterThan(0);
     }
+    // The accelerated solvers take fewer forward sweeps than plain iteration to the same predictions.
+    for (const id of ['anderson', 'broyden']) expect(byId[id].inference!.sweepsMean, id).toBeLessThanOrEqual(byId.plain.inference!.sweepsMean);
+    expect(byId.broyden.training.loss, 'broyden').toBeCloseTo(byId.plain.training.loss, 2);
     expect(byId['plain-absolute'].training.adjointMean).toBe(1);
     expect(byId.plain.training.adjointMean).toBeGreaterThan(1);
     expect(byId.jacobian.inference).toBeUndefined();
@@ -42,6 +45,7 @@ describe('benchSolvers', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('### graphs/sine.ts (initial weights)');
     expect(r.stdout).toContain('| Anderson (m = 5) forward and adjoint |');
+    expect(r.stdout).toMatch(/\| Broyden \(m = 8\) forward and adjoint \| \d+\.\d+, \d+ \| 0 \|/);
     expect(r.stdout).toContain('Command: `twnn bench solvers graphs/sine.ts --batch 64 --samples 64 --repeats 1`');
     expect(readFileSync(out, 'utf8')).toBe(r.stdout);
   });

@@ -1,6 +1,7 @@
 // Fixed-point engine v2 (issue 10): Anderson acceleration in the forward and
 // adjoint Loops, the best iterate of a sample that never settles, the
-// Jacobian penalty and its probes.
+// Jacobian penalty and its probes; limited-memory Broyden (issue 22), which
+// proves the solver seam (src/lower/solvers/), checked the same way.
 import { describe, expect, it } from 'vitest';
 import { Graph, Tensor, type Value } from '../../src/ir/index.js';
 import { mul, scalar, sqrt, sub } from '../../src/ops/index.js';
@@ -9,15 +10,16 @@ import { rademacher } from '../../src/lower/jacobian.js';
 import { checkFixedPoint } from '../../src/runtime/guard.js';
 import { BuildContext } from '../../src/twnn/module.js';
 import { dense, sequential, tanh } from '../../src/twnn/index.js';
-import { region, type RegionSpec } from '../../src/twnn/region.js';
+import { region, type RegionModule, type RegionSpec } from '../../src/twnn/region.js';
 import { A, analyticGraph, fixedPointConfig, linearClosedForms, linearGraph } from './analytic-helpers.js';
 import {
-  checkedRunner, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
-  sampleOf, scaledWeights, type NetCase,
+  checkedRunner, dot, expectCentralDifferences, expectGradientsAgree, gradientGraph, inferenceGraph, paramFeeds, randomTensor, relativeError, runGradientPair,
+  sampleOf, scaledWeights, shifted, type NetCase,
 } from './region-helpers.js';
 import { compileGraph } from '../helpers/ort.js';
 
 const anderson = (history = 5, mixing = 1) => ({ kind: 'anderson' as const, history, mixing, regularization: 1e-10 });
+const broyden = (history = 8) => ({ kind: 'broyden' as const, history });
 const aTensor = Tensor.fromNumbers('float64', [3, 3], A.flat());
 
 describe('Anderson acceleration on the linear contraction z = Az + b', () => {
@@ -63,7 +65,63 @@ describe('Anderson acceleration on the linear contraction z = Az + b', () => {
   });
 });
 
-// --- TWNN regions with Anderson ------------------------------------------------------------
+describe('limited-memory Broyden on the linear contraction z = Az + b', () => {
+  const b = randomTensor([4, 3], 11);
+  const u = randomTensor([4, 3], 12);
+  const { zStar, bBar, aBar } = linearClosedForms(b, u);
+  const n = A.length;
+
+  it.each([1, 3, 2 * n])('history %i: settles at (I − A)⁻¹ b to 1e-12, in fewer sweeps than plain iteration', async (history) => {
+    const plain = await checkedRunner(linearGraph(false, { mode: 'implicit' }));
+    const quasiNewton = await checkedRunner(linearGraph(false, { mode: 'implicit' }, A, { solver: broyden(history) }));
+    const p = await plain.run({ x: b, A: aTensor });
+    const q = await quasiNewton.run({ x: b, A: aTensor });
+    await Promise.all([plain.release(), quasiNewton.release()]);
+    const error = Math.max(...q.y.toNumbers().map((v, i) => Math.abs(v - zStar.flat()[i])));
+    expect(error).toBeLessThan(1e-12);
+    expect(relativeError(q.y.toNumbers(), zStar.flat())).toBeLessThan(1e-12);
+    expect(q.residual.toNumbers().every((r) => r <= 1e-14)).toBe(true);
+    const sum = (t: Tensor) => t.toNumbers().reduce((s, v) => s + v, 0);
+    expect(sum(q.iterations), `broyden ${q.iterations.toNumbers()} vs plain ${p.iterations.toNumbers()}`).toBeLessThan(sum(p.iterations));
+    // With 2n rank-one updates, Broyden finds the root of an affine map in at most 2n steps (Gay 1979), after the first sweep.
+    if (history >= 2 * n) expect(Math.max(...q.iterations.toNumbers())).toBeLessThanOrEqual(2 * n + 2);
+  });
+
+  it('its implicit gradient, with a Broyden adjoint, is the closed form, plain unrolled backprop and central differences', async () => {
+    const run = await checkedRunner(linearGraph(true, { mode: 'implicit' }, A, { solver: broyden(), backwardSolver: broyden(), backwardNorm: 'relative' }));
+    const unrolled = await checkedRunner(linearGraph(true, { mode: 'unrolled' }));
+    const out = await run.run({ x: b, u, A: aTensor });
+    const reference = await unrolled.run({ x: b, u, A: aTensor });
+    await Promise.all([run.release(), unrolled.release()]);
+    expect(relativeError(out['grad.x'].toNumbers(), bBar.flat())).toBeLessThan(1e-12);
+    expect(relativeError(out['grad.A'].toNumbers(), aBar.flat())).toBeLessThan(1e-12);
+    expect(relativeError(out['grad.x'].toNumbers(), reference['grad.x'].toNumbers())).toBeLessThan(1e-12);
+    expect(relativeError(out['grad.A'].toNumbers(), reference['grad.A'].toNumbers())).toBeLessThan(1e-12);
+    expect(Math.max(...out.iterations_backward.toNumbers())).toBeLessThanOrEqual(2 * n + 1);
+
+    // Central differences of L = Σ u ⊙ z* along random directions of x and of A, through the Broyden forward Loop.
+    const forward = await checkedRunner(linearGraph(false, { mode: 'implicit' }, A, { solver: broyden() }));
+    const loss = async (x: Tensor, a: Tensor) => dot((await forward.run({ x, A: a })).y.toNumbers(), u.toNumbers());
+    const eps = 1e-6;
+    const dx = randomTensor([4, 3], 13);
+    const dA = randomTensor([3, 3], 14);
+    const alongX = (await loss(shifted(b, dx.toNumbers(), eps), aTensor)) - (await loss(shifted(b, dx.toNumbers(), -eps), aTensor));
+    const alongA = (await loss(b, shifted(aTensor, dA.toNumbers(), eps))) - (await loss(b, shifted(aTensor, dA.toNumbers(), -eps)));
+    await forward.release();
+    expect(Math.abs(alongX / (2 * eps) - dot(out['grad.x'].toNumbers(), dx.toNumbers()))).toBeLessThan(1e-8);
+    expect(Math.abs(alongA / (2 * eps) - dot(out['grad.A'].toNumbers(), dA.toNumbers()))).toBeLessThan(1e-8);
+  });
+
+  it('finds the fixed point of a linear map that plain iteration cannot (spectral radius 1.5)', async () => {
+    const diverging = [[1.5, 0, 0], [0, 1.5, 0], [0, 0, 1.5]];
+    const run = await checkedRunner(linearGraph(false, { mode: 'implicit' }, diverging, { solver: broyden(2) }));
+    const out = await run.run({ x: b, A: Tensor.fromNumbers('float64', [3, 3], diverging.flat()) });
+    await run.release();
+    expect(relativeError(out.y.toNumbers(), b.toNumbers().map((v) => -2 * v))).toBeLessThan(1e-12);
+  });
+});
+
+// --- TWNN regions with Anderson and Broyden -----------------------------------------------
 
 const D = 4;
 const block = () => sequential(dense(D, D), tanh());
@@ -73,35 +131,44 @@ function strong(extra: Partial<RegionSpec> = {}): NetCase {
   return { ...c, weights: scaledWeights(inferenceGraph(c).params, 'proj', 3) };
 }
 
-describe('Anderson acceleration in a TWNN region', () => {
+describe.each([
+  ['Anderson acceleration', { solver: 'anderson', history: 5 }],
+  ['limited-memory Broyden', { solver: 'broyden' }],
+] as const)('%s in a TWNN region', (_, solver) => {
   const scales = [0.01, 1, 8, 0.2, 3];
   const base = randomTensor([scales.length, D], 32);
   const x = Tensor.fromNumbers('float64', base.shape, base.toNumbers().map((v, i) => v * scales[Math.floor(i / D)]));
   const u = randomTensor([scales.length, D], 33);
   const tight = { iterate: { tol: 1e-12, maxIter: 300 }, backwardTol: 1e-12 } as const;
 
-  it("settles at plain iteration's fixed point in fewer sweeps, each sample as it would alone", async () => {
+  it("settles at plain iteration's fixed point in fewer sweeps, each sample as it would alone, in working sets too", async () => {
     const plain = inferenceGraph(strong(tight));
-    const accel = inferenceGraph(strong({ ...tight, iterate: { ...tight.iterate, solver: 'anderson', history: 5 } }));
+    const accel = inferenceGraph(strong({ ...tight, iterate: { ...tight.iterate, ...solver } }));
+    const lazy = inferenceGraph(strong({ ...tight, iterate: { ...tight.iterate, ...solver }, compactBelow: 0.5 }));
     const runPlain = await checkedRunner(plain.graph);
     const runAccel = await checkedRunner(accel.graph);
+    const runLazy = await checkedRunner(lazy.graph);
     const p = await runPlain.run({ x, ...paramFeeds(plain.params) });
     const a = await runAccel.run({ x, ...paramFeeds(accel.params) });
+    const l = await runLazy.run({ x, ...paramFeeds(lazy.params) });
     expect(relativeError(a.y.toNumbers(), p.y.toNumbers())).toBeLessThan(1e-10);
     const sweeps = (o: Record<string, Tensor>) => o['iterations.region'].toNumbers();
     expect(Math.min(...sweeps(p))).toBeGreaterThan(8);
-    expect(sweeps(a).reduce((s, n) => s + n, 0), `anderson ${sweeps(a)} vs plain ${sweeps(p)}`).toBeLessThan(0.8 * sweeps(p).reduce((s, n) => s + n, 0));
+    expect(sweeps(a).reduce((s, n) => s + n, 0), `${solver.solver} ${sweeps(a)} vs plain ${sweeps(p)}`).toBeLessThan(0.8 * sweeps(p).reduce((s, n) => s + n, 0));
+    // The solver's memory rides through the working sets' gathers and write-backs row by row.
+    expect(sweeps(l)).toEqual(sweeps(a));
+    expect(relativeError(l.y.toNumbers(), a.y.toNumbers(), 1)).toBeLessThan(1e-12);
     for (let k = 0; k < scales.length; k++) {
       const alone = await runAccel.run({ x: sampleOf(x, k), ...paramFeeds(accel.params) });
       expect(relativeError(sampleOf(a.y, k).toNumbers(), alone.y.toNumbers(), 1)).toBeLessThan(1e-12);
       expect(a['iterations.region'].get(k), `sample ${k}`).toBe(alone['iterations.region'].get(0));
     }
-    await Promise.all([runPlain.release(), runAccel.release()]);
+    await Promise.all([runPlain.release(), runAccel.release(), runLazy.release()]);
   });
 
-  it('its implicit gradient (Anderson forward and adjoint) matches unrolled backprop of plain iteration and central differences', async () => {
-    const pair = await runGradientPair(strong({ ...tight, iterate: { ...tight.iterate, solver: 'anderson' } }), strong({ ...tight, backward: 'unrolled' }), { x, u });
-    expectGradientsAgree(pair, 1e-9, 'Anderson implicit vs plain unrolled');
+  it('its implicit gradient (the solver forward and adjoint) matches unrolled backprop of plain iteration and central differences', async () => {
+    const pair = await runGradientPair(strong({ ...tight, iterate: { ...tight.iterate, ...solver } }), strong({ ...tight, backward: 'unrolled' }), { x, u });
+    expectGradientsAgree(pair, 1e-9, `${solver.solver} implicit vs plain unrolled`);
     const steps = (o: Record<string, Tensor>) => o['iterations_backward.region'].toNumbers().reduce((s, n) => s + n, 0);
     expect(steps(pair.a)).toBeLessThan(steps(pair.b));
     await expectCentralDifferences(pair.runA, pair.feeds, pair.a, pair.params, { eps: 1e-5, rtol: 1e-6 });
@@ -109,16 +176,27 @@ describe('Anderson acceleration in a TWNN region', () => {
   });
 
   it("is refused with backward 'unrolled', which replays plain sweeps", () => {
-    expect(() => gradientGraph(strong({ iterate: { solver: 'anderson' }, backward: 'unrolled' }))).toThrow(
-      "region 'region': backward 'unrolled' replays plain sweeps; it cannot differentiate the anderson solver (use backward 'implicit')",
+    expect(() => gradientGraph(strong({ iterate: { solver: solver.solver }, backward: 'unrolled' }))).toThrow(
+      `region 'region': backward 'unrolled' replays plain sweeps; it cannot differentiate the ${solver.solver} solver (use backward 'implicit')`,
     );
   });
+});
 
+describe('solver settings', () => {
   it('rejects bad solver settings, naming the field', () => {
-    expect(() => strong({ iterate: { solver: 'broyden' as never } })).toThrow(`region: iterate.solver must be 'plain' or 'anderson', got "broyden"`);
+    expect(() => strong({ iterate: { solver: 'newton' as never } })).toThrow(`region: iterate.solver must be 'plain' or 'anderson' or 'broyden', got "newton"`);
     expect(() => strong({ iterate: { solver: 'anderson', history: 9 } })).toThrow('region: iterate.history must be at most 8');
     expect(() => strong({ iterate: { solver: 'anderson', mixing: 0 } })).toThrow('region: iterate.mixing must be a finite number > 0 and <= 1, got 0');
+    expect(() => strong({ iterate: { solver: 'broyden', history: 65 } })).toThrow('region: iterate.history must be at most 64 for broyden');
+    expect(() => strong({ backwardSolver: 'broyden', iterate: { history: 0 } })).toThrow('region: iterate.history must be a positive integer, got 0');
     expect(() => strong({ iterate: { onMaxIter: 'ignore' as never } })).toThrow(`region: iterate.onMaxIter must be 'warn' or 'error', got "ignore"`);
+  });
+
+  it('defaults: Broyden keeps 8 updates; the backward solver is the forward one unless named', () => {
+    const config = (iterate: RegionSpec['iterate'], extra: Partial<RegionSpec> = {}) => (strong({ iterate, ...extra }).net as RegionModule).config;
+    expect(config({ solver: 'broyden' }).solver).toEqual({ kind: 'broyden', history: 8 });
+    expect(config({ solver: 'broyden', history: 3 }).backwardSolver).toEqual({ kind: 'broyden', history: 3 });
+    expect(config({ solver: 'anderson' }, { backwardSolver: 'broyden' }).backwardSolver).toEqual({ kind: 'broyden', history: 8 });
   });
 });
 
@@ -133,6 +211,7 @@ const sqrtSweep = (ctx: BuildContext, x: Value): Sweep => (sOld) => {
 describe.each([
   ['plain', { kind: 'plain' } as const],
   ['anderson', anderson(3)],
+  ['broyden', broyden(3)],
 ])('the non-finite guard with %s iteration', (_, solver) => {
   it('stops the sample at its last finite state, with a non-finite residual the runtime refuses', async () => {
     const run = await checkedRunner(analyticGraph({ n: 1, training: false, config: fixedPointConfig('sqrt', { mode: 'implicit' }, { tol: 1e-12, solver }), makeSweep: sqrtSweep }));

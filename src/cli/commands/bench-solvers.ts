@@ -23,7 +23,7 @@ const DEFAULT_GRAPHS = ['graphs/mnist-mlp.ts', 'graphs/mnist-resnet.ts'];
 /**
  * `twnn bench solvers [graph.ts...]`: sweeps, inference and training-step time
  * of plain iteration (default and old absolute adjoint stop), Anderson
- * acceleration and the Jacobian penalty, interleaved in one run.
+ * acceleration, limited-memory Broyden and the Jacobian penalty, interleaved in one run.
  */
 export const solversCommand: BenchSubcommand = {
   name: 'solvers',
@@ -33,7 +33,7 @@ export const solversCommand: BenchSubcommand = {
       .description(
         'compare fixed-point settings on trained TWNNs in one interleaved run: forward sweeps per sample, inference time per batch and one ' +
           'train.onnx step (sweeps, adjoint steps, time) for plain iteration (default relative adjoint stop, and the old absolute one), ' +
-          'Anderson acceleration forward and adjoint, and the Jacobian penalty; each variant is checked against plain iteration\'s predictions first',
+          'Anderson acceleration and limited-memory Broyden forward and adjoint, and the Jacobian penalty; each variant is checked against plain iteration\'s predictions first',
       )
       .argument('[graphs...]', `graph files (default: ${DEFAULT_GRAPHS.join(' ')})`)
       .option('--weights <dir>', 'trained weights: <dir>/<graph name>/model.onnx where present, else the graph\'s initial values', 'exported/paper')

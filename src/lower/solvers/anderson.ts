@@ -1,7 +1,7 @@
 /**
  * Anderson acceleration of a fixed-point iteration x ← F(x), per sample, in
  * ONNX ops (DESIGN §1 "Solvers"; Walker & Ni 2011, the "type-II" form torchdeq
- * and jaxopt use).
+ * and jaxopt use), registered as the solver `anderson` (./registry.ts).
  *
  * Derivation. With the residual G(x) = F(x) − x, plain iteration steps
  * x_{k+1} = x_k + G(x_k). Anderson keeps the last m differences
@@ -19,18 +19,31 @@
  * no linear solve). λ is relative to the mean diagonal of ΔGᵀΔG, so it
  * behaves alike at any scale; an unused history column is zero and gets γ = 0.
  *
- * The iterate after a mix is not an F output, so the caller adopts F(x_k)
- * itself (not the mix) on the step a sample settles: its final state is, as
- * with plain iteration, a sweep's output within tol of its input.
+ * The iterate after a mix is not an F output, so a sample adopts F(x_k)
+ * itself (not the mix) on the step it settles (./rows.ts).
  */
-import { Tensor, type Graph, type Value } from '../ir/index.js';
+import { Tensor, type Graph, type Value } from '../../ir/index.js';
 import {
-  add, cast, concat, constantOfShape, div, gather, greater, matmul, mul, not, reduceSum, scalar, shapeOf, slice, squeeze, sub, transpose, unsqueeze, where,
-} from '../ops/index.js';
+  add, cast, concat, constantOfShape, div, greater, matmul, mul, not, reduceSum, scalar, shapeOf, slice, squeeze, sub, transpose, unsqueeze, where,
+} from '../../ops/index.js';
+import type { AndersonSettings } from '../../twnn/solvers.js';
+import { sampleRows } from '../settle.js';
+import { mixRows, zeroHistory } from './rows.js';
+import type { SolverLowering } from './solver.js';
 
-import type { AndersonSettings } from '../twnn/iterator.js';
+export type { AndersonSettings } from '../../twnn/solvers.js';
 
-export type { AndersonSettings } from '../twnn/iterator.js';
+/** Anderson acceleration as a solver of the settling Loop: it carries its memory's four values. */
+export const andersonSolver: SolverLowering<{ kind: 'anderson' } & AndersonSettings> = {
+  memoryNames: () => ['anderson.dX', 'anderson.dG', 'anderson.x_prev', 'anderson.g_prev'],
+  initialMemory: (g, settings, initial) => Object.values(emptyAndersonMemory(g, sampleRows(g, initial), settings.history)),
+  step: (b, settings, inputs) =>
+    mixRows(b, inputs, 'anderson', (x, gk) => {
+      const [dX, dG, xPrev, gPrev] = inputs.memory;
+      const { next, memory } = andersonStep(b, settings, { dX, dG, xPrev, gPrev }, x, gk, inputs.first);
+      return { next, memory: [memory.dX, memory.dG, memory.xPrev, memory.gPrev] };
+    }),
+};
 
 /** The differences Anderson remembers, per sample: `dX`, `dG` [B, m, n]; the last `x`, `g` [B, n]. */
 export interface AndersonMemory {
@@ -46,10 +59,7 @@ export interface AndersonMemory {
  * @example const memory = emptyAndersonMemory(g, x0, 5);
  */
 export function emptyAndersonMemory(g: Graph, x: Value, history: number): AndersonMemory {
-  const n = x.shape[1];
-  const nDim = typeof n === 'number' ? g.constant(Tensor.fromNumbers('int64', [1], [n])) : gather(g, shapeOf(g, x), [1]);
-  const shape = concat(g, [shapeOf(g, x, 0, 1), g.constant(Tensor.fromNumbers('int64', [1], [history])), nDim], 0);
-  const zeros = constantOfShape(g, shape, 0, x.dtype);
+  const zeros = zeroHistory(g, x, history);
   return { dX: zeros, dG: zeros, xPrev: constantOfShape(g, shapeOf(g, x), 0, x.dtype), gPrev: constantOfShape(g, shapeOf(g, x), 0, x.dtype) };
 }
 
