@@ -26,7 +26,7 @@ export interface WrapperValue {
   arrayType: string;
   /** Declared dims; null when the model declares no shape at all. */
   shape: WrapperDim[] | null;
-  /** What the value means, where twnn's contract says (DESIGN §3). */
+  /** What the value means, where twnn's contract says (docs/DESIGN.md §3). */
   meaning?: string;
 }
 
@@ -198,7 +198,7 @@ function describeDeclared(v: DeclaredValue): string {
   return `${v.name} ${v.dtype}${v.shape ? `[${v.shape.map((d) => d ?? '?').join(',')}]` : ''}`;
 }
 
-/** twnn's output contract (DESIGN §3), for the outputs' doc comments. */
+/** twnn's output contract (docs/DESIGN.md §3), for the outputs' doc comments. */
 function twnnOutputMeaning(name: string): string | undefined {
   if (name === 'y') return "the model's output";
   if (name === 'iterations') return 'forward sweeps per sample, summed over the fixed-point regions (1 for a network without regions)';

@@ -3,7 +3,7 @@ import type { Tensor } from '../ir/tensor.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 
 /**
- * DESIGN §1's guard on a model's outputs: a fixed-point iterator whose
+ * docs/DESIGN.md §1's guard on a model's outputs: a fixed-point iterator whose
  * residual went non-finite has no prediction, so a residual output with a
  * NaN or ±Infinity is an error naming the region and the samples, never a
  * returned `y`. Per-region outputs (`residual.<region>`, present when a model

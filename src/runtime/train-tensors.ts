@@ -45,7 +45,7 @@ export function trainingLayout(manifest: Manifest): TrainingLayout {
 }
 
 /**
- * Initial values: model.onnx's initializers (DESIGN §3) and zero optimizer state.
+ * Initial values: model.onnx's initializers (docs/DESIGN.md §3) and zero optimizer state.
  *
  * @example const tensors = initialTensors(await readModelFile(path), path, layout);
  */

@@ -1,4 +1,4 @@
-// Training a model spec through its exported train.onnx (DESIGN §4): one
+// Training a model spec through its exported train.onnx (docs/DESIGN.md §4): one
 // optimizer step per session run, parameters, optimizer state and buffers fed
 // in and read back out (onnxruntime-node has no training API and no device
 // binding), metrics as JSON lines, atomic checkpoints, exact resume.
