@@ -5,7 +5,7 @@
 //   region2: B3 32->32, B4 32->64 stride 2, wormhole B4->B3   -> [B,64,8,8]
 //   global average pool, flatten, dense 64->10 logits
 // Both wormholes come from strided blocks: 2x2 stride-2 ConvTranspose projections.
-// Region blocks use GroupNorm (per sample, DESIGN §1). CIFAR-10 is not on any
+// Region blocks use GroupNorm (per sample, docs/DESIGN.md §1). CIFAR-10 is not on any
 // registry here: put the binary batches (cifar-10-batches-bin) in
 // data/cifar-10-batches-bin, or change `dir` below; docs/CIFAR.md has the commands.
 // Training: Table IV's lr 1e-3 and tol 1e-3, maxIter 300, Adam, batch 64, cosine decay.

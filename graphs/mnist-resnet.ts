@@ -6,7 +6,7 @@
 //   region2: B3 32->32, B4 32->64, wormhole B4->B3             -> [B,64,7,7]
 //   global average pool, flatten, dense 64->10 logits
 // Blocks inside a region normalise per sample (GroupNorm, 8 groups): BatchNorm's
-// batch statistics would couple the samples' fixed points (DESIGN §1). Wormhole
+// batch statistics would couple the samples' fixed points (docs/DESIGN.md §1). Wormhole
 // B2->B1 comes from a strided block, so its projection is a 2x2 stride-2
 // ConvTranspose back onto B1's finer input; B4->B3 keeps the resolution, so a 1x1
 // conv maps 64 channels onto 32. Both gates start closed (bias -4).

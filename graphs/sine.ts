@@ -9,7 +9,7 @@
 // Table IV: tol 1e-3, maxIter 300, series length 10000, Adam lr 1e-3. Differences, and why:
 // - The head is linear, not Algorithm 3's sigmoid: a sigmoid cannot output the
 //   wave's negative half.
-// - The wormhole's gate bias starts at 0 (half open) instead of DESIGN's −4, so the
+// - The wormhole's gate bias starts at 0 (half open) instead of docs/DESIGN.md's −4, so the
 //   wormhole takes part from the first step and the region iterates 4-5 sweeps per
 //   sample, by sample (the sweeps histogram shows it). With −4 the gate stays shut
 //   and every sample settles in 3 sweeps, at the same accuracy.

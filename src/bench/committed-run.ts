@@ -1,4 +1,4 @@
-// A committed run (DESIGN §6): git keeps a paper run's model.onnx,
+// A committed run (docs/DESIGN.md §6): git keeps a paper run's model.onnx,
 // manifest.json and metrics.jsonl, not its checkpoint, so what the checkpoint
 // said is read back from those three.
 //

@@ -1,4 +1,4 @@
-// Memory benchmark (DESIGN §2: "Memory is independent of the number of
+// Memory benchmark (docs/DESIGN.md §2: "Memory is independent of the number of
 // iterations"): the peak resident memory of ONE training step (train.onnx) of a
 // TWNN MLP whose region is forced to run exactly N sweeps (iterate.minIter =
 // maxIter = N), for several N and backward modes. The implicit adjoint and

@@ -1,7 +1,7 @@
 // The training runs a report is made from: each a folder a `twnn train` run
 // wrote (manifest.json, metrics.jsonl, checkpoint.twnn, model.onnx with the
 // trained weights), listed with the command that produced it. A committed run
-// (DESIGN §6) has only model.onnx, manifest.json and metrics.jsonl: what its
+// (docs/DESIGN.md §6) has only model.onnx, manifest.json and metrics.jsonl: what its
 // checkpoint said is read back from those (committed-run.ts).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

@@ -340,7 +340,7 @@ function predictMethod(model: WrapperModel, p: WrapperPredict): OptionalKind<Met
   }
   statements.push(`const outputs = await this.run({ x: ${flat ? 'input' : 'x'} });`);
   if (p.residual) {
-    // DESIGN §1: a non-finite residual is a diverged fixed point, never a prediction.
+    // docs/DESIGN.md §1: a non-finite residual is a diverged fixed point, never a prediction.
     statements.push(
       `const diverged = Array.from(outputs.residual.data).findIndex((r) => !Number.isFinite(r));`,
       `if (diverged >= 0) throw new Error(\`${where}: the fixed-point iteration diverged for sample \${diverged} (residual \${outputs.residual.data[diverged]})\`);`,

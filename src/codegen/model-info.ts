@@ -28,7 +28,7 @@ export interface WrapperValue {
   arrayType: string;
   /** Declared dims; null when the model declares no shape at all. */
   shape: WrapperDim[] | null;
-  /** What the value means, where twnn's contract says (DESIGN §3). */
+  /** What the value means, where twnn's contract says (docs/DESIGN.md §3). */
   meaning?: string;
 }
 

@@ -73,7 +73,7 @@ export interface ManifestTraining {
 export type ManifestIterator = { role: 'iterate'; region: string } & IteratorSettingsRecord & { node: string };
 
 /**
- * The model card (DESIGN §3).
+ * The model card (docs/DESIGN.md §3).
  *
  * Iteration counts, per sample (int64 `[B]`): model.onnx's `iterations` and
  * train.onnx's `iterations` count forward sweeps, `iterations_backward`

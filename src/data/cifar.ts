@@ -1,5 +1,5 @@
 // CIFAR-10 from the standard binary batches a user supplies (no registry here
-// ships them; DESIGN §5): `data_batch_1.bin` .. `data_batch_5.bin` (train) and
+// ships them; docs/DESIGN.md §5): `data_batch_1.bin` .. `data_batch_5.bin` (train) and
 // `test_batch.bin` (test), each a run of 3073-byte records: the label byte
 // (0..9), then the 32×32 red, green and blue planes, row-major.
 import { readFile } from 'node:fs/promises';

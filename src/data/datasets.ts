@@ -1,4 +1,4 @@
-// The data set a model's task names (DESIGN §5), one split at a time.
+// The data set a model's task names (docs/DESIGN.md §5), one split at a time.
 import type { DataSpec } from '../twnn/task.js';
 import type { Dataset } from './batches.js';
 import { loadCifar10 } from './cifar.js';

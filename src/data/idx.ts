@@ -82,35 +82,6 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   return parseIdx(bytes, path);
 }
 
-/**
- * Encode an array as an IDX file (how tests write small fixtures).
- *
- * @example await writeFile('labels-idx1-ubyte', encodeIdx({ type: 'uint8', shape: [3], data: Uint8Array.of(1, 2, 3) }));
- */
-export function encodeIdx(array: IdxArray): Uint8Array {
-  const entry = Object.entries(IDX_TYPES).find(([, t]) => t.name === array.type)!;
-  const width = entry[1].width;
-  const header = 4 + 4 * array.shape.length;
-  const out = new Uint8Array(header + array.data.length * width);
-  const view = new DataView(out.buffer);
-  out[2] = Number(entry[0]);
-  out[3] = array.shape.length;
-  array.shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  for (let i = 0; i < array.data.length; i++) {
-    const at = header + i * width;
-    const v = array.data[i];
-    switch (array.type) {
-      case 'uint8': view.setUint8(at, v); break;
-      case 'int8': view.setInt8(at, v); break;
-      case 'int16': view.setInt16(at, v, false); break;
-      case 'int32': view.setInt32(at, v, false); break;
-      case 'float32': view.setFloat32(at, v, false); break;
-      case 'float64': view.setFloat64(at, v, false); break;
-    }
-  }
-  return out;
-}
-
 function decode(type: IdxType, view: DataView, start: number, count: number): IdxArray['data'] {
   const bytes = new Uint8Array(view.buffer, view.byteOffset + start, count * IDX_WIDTH[type]);
   // One-byte types need no byte swapping: copy them out in one go.

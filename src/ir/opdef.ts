@@ -55,7 +55,7 @@ export interface OpDef {
   attrs?: Readonly<Record<string, AttrSpec>>;
   /** Element types input 0 accepts. Defaults to float32 and float64. */
   dtypes?: readonly DType[];
-  /** False where ONNX Runtime's CPU EP has no float64 kernel (DESIGN §7). */
+  /** False where ONNX Runtime's CPU EP has no float64 kernel (docs/DESIGN.md §7). */
   float64Kernel?: boolean;
   /** One line for doc_string and the coverage report. */
   doc?: string;

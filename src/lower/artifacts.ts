@@ -31,7 +31,7 @@ export interface ExportResult {
 /**
  * Export `spec` into `outDir`: `model.onnx` (parameters as initializers,
  * `twnn.*` metadata, the spec's description as doc_string), `grad.onnx`,
- * `train.onnx`, `train_steps.onnx` (parameters as inputs, DESIGN §3), with
+ * `train.onnx`, `train_steps.onnx` (parameters as inputs, docs/DESIGN.md §3), with
  * `options.jvp` also `jvp.onnx` (src/lower/jvp.ts: parameters as
  * initializers), and `manifest.json`. Every graph is built before anything
  * is written, and the files are written all or nothing (a full disk or a

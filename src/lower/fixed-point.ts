@@ -1,5 +1,5 @@
 /**
- * Lowering of a fixed-point region to an ONNX `Loop` (DESIGN §1).
+ * Lowering of a fixed-point region to an ONNX `Loop` (docs/DESIGN.md §1).
  *
  * The sweep F maps the wormhole sources S_old to S_new (and the region output).
  * The first sweep runs with S = 0 — exactly the plain feed-forward network — in

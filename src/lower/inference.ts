@@ -38,7 +38,7 @@ export const MIN_OPSET = 17;
 
 /**
  * Build `spec`'s inference graph: input `x` (`spec.input.shape`, batch `B`),
- * outputs `y`, `iterations` (int64 [B]) and `residual` ([B]) as DESIGN §3's
+ * outputs `y`, `iterations` (int64 [B]) and `residual` ([B]) as docs/DESIGN.md §3's
  * model contract says, parameters as initializers.
  *
  * @example
@@ -113,7 +113,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
 
 /**
  * onnxruntime's CPU EP has no float64 kernel for some ops (Conv, ConvTranspose,
- * AveragePool, GlobalAveragePool: DESIGN §7), and session creation would fail
+ * AveragePool, GlobalAveragePool: docs/DESIGN.md §7), and session creation would fail
  * with an opaque message; say so at build time instead. The training graphs
  * run this check again: backward rules may emit such ops too.
  *

@@ -1,5 +1,5 @@
 // The per-sample iteration and residual outputs of the model contract
-// (DESIGN §3): model.onnx's `iterations` / `residual`, train.onnx's
+// (docs/DESIGN.md §3): model.onnx's `iterations` / `residual`, train.onnx's
 // `iterations` / `iterations_backward`.
 //
 // A network without fixed-point regions is one feed-forward sweep per sample:

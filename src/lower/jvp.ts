@@ -1,5 +1,5 @@
 /**
- * Forward mode: the JVP graph of a model (DESIGN §2; paper Eq. 9, first line),
+ * Forward mode: the JVP graph of a model (docs/DESIGN.md §2; paper Eq. 9, first line),
  * for sensitivity analysis: inputs `x`, `x_dot`; outputs `y`, `y_dot` = (∂y/∂x)·ẋ.
  *
  * No second rule set. The op set has VJP rules only; a JVP is obtained by

@@ -1,4 +1,4 @@
-// The training graphs of DESIGN §3, built from the same network as model.onnx
+// The training graphs of docs/DESIGN.md §3, built from the same network as model.onnx
 // with parameters as plain graph inputs and train-mode layers:
 //
 //   grad.onnx         x, target, params           -> loss, grad.<param>, grad.x,

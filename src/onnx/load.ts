@@ -5,8 +5,6 @@ import { FormatError, type Tensor } from '../ir/index.js';
 import { onnx, toNumber, type OnnxTypes } from './proto.js';
 import { tensorFromProto } from './tensor-proto.js';
 
-export { graphFromProto, isOpaqueOp, type RebuiltModel } from './rebuild.js';
-
 /**
  * Decode `.onnx` bytes into a ModelProto. Every way the bytes can fail to be
  * an ONNX model — empty, truncated, corrupt, or some other file that happens

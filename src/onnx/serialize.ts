@@ -20,7 +20,7 @@ export interface ModelOptions {
 }
 
 /**
- * The ModelProto for `graph`: the protobuf-level form of DESIGN §3's
+ * The ModelProto for `graph`: the protobuf-level form of docs/DESIGN.md §3's
  * conventions (IR 8, opset 17, producer fields, typed and shaped I/O,
  * raw_data initializers, names unique across subgraphs).
  *

@@ -2,7 +2,7 @@ import { dtypeBytes, dtypeFromOnnx, FormatError, ONNX_DTYPE_CODE, onnxDTypeName,
 import { onnx, toNumber, type OnnxTypes } from './proto.js';
 
 /**
- * A TensorProto with little-endian `raw_data`, as DESIGN §3 requires.
+ * A TensorProto with little-endian `raw_data`, as docs/DESIGN.md §3 requires.
  *
  * @example tensorToProto(Tensor.scalar(1, 'float32'), 'one').rawData.length // 4
  */

@@ -51,7 +51,7 @@ export const BatchNormalizationOp: OpDef = {
     requireSameDType(ctx);
     const x = ctx.inputs[0]!;
     if (x.rank < 2) ctx.fail(`X must be [N,C,...] (rank >= 2), got rank ${x.rank}`);
-    // Training mode normalises with batch statistics, coupling samples (DESIGN §1) and adding outputs.
+    // Training mode normalises with batch statistics, coupling samples (docs/DESIGN.md §1) and adding outputs.
     if (ctx.attr<number>('training_mode') !== 0) ctx.fail('training_mode must be 0: twnn builds BatchNormalization in inference mode');
     requirePerChannel(ctx, PARAMS);
     return [{ dtype: x.dtype, shape: x.shape }];

@@ -1,4 +1,4 @@
-import { SpecError, type OpDef } from '../ir/index.js';
+import type { OpDef } from '../ir/index.js';
 
 const REGISTRY = new Map<string, OpDef>();
 
@@ -13,13 +13,6 @@ export function registerOps(ops: readonly OpDef[]): void {
     if (REGISTRY.has(key)) throw new Error(`op '${key}' is registered twice`);
     REGISTRY.set(key, op);
   }
-}
-
-/** The registered op for an ONNX type. @example lookupOp('Add').opType // 'Add' */
-export function lookupOp(opType: string, domain = ''): OpDef {
-  const op = REGISTRY.get(opKey(domain, opType));
-  if (!op) throw new SpecError(`unknown op '${opKey(domain, opType)}'`);
-  return op;
 }
 
 /** Every registered op, sorted by type (deterministic for reports and table-driven tests). */

@@ -16,7 +16,7 @@ export interface IoInfo {
 
 /**
  * Check `feeds` against a model's inputs before they reach onnxruntime, which
- * silently ignores feeds whose name is not an input (DESIGN §3): every feed
+ * silently ignores feeds whose name is not an input (docs/DESIGN.md §3): every feed
  * name must be an input, every input fed, with its dtype, rank, fixed sizes,
  * and one size per named symbolic dimension across all inputs.
  *

@@ -4,7 +4,7 @@ import type { OnnxTypes } from '../onnx/proto.js';
 import { isIteratorRecord, iteratorRecords, loopRecordsOf, type IteratorRecord } from '../contract/iterator-record.js';
 
 /**
- * DESIGN §1's guard on a model's outputs: a fixed-point iterator whose
+ * docs/DESIGN.md §1's guard on a model's outputs: a fixed-point iterator whose
  * residual went non-finite has no prediction, so a residual output with a
  * NaN or ±Infinity is an error naming the region and the samples, never a
  * returned `y`. Per-region outputs (`residual.<region>`, present when a model

@@ -1,4 +1,4 @@
-// Training a model spec through its exported train.onnx (DESIGN §4): one
+// Training a model spec through its exported train.onnx (docs/DESIGN.md §4): one
 // optimizer step per session run, parameters, optimizer state and buffers fed
 // in and read back out (onnxruntime-node has no training API and no device
 // binding), metrics as JSON lines, atomic checkpoints, exact resume.
@@ -13,17 +13,19 @@ import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Data
 import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
-import { exportModel } from '../lower/artifacts.js';
-import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
-import { buildInferenceGraph } from '../lower/inference.js';
-import { irVersionFor, type Manifest } from '../contract/manifest.js';
-import { readInitializers, readModelFile } from '../onnx/load.js';
-import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
+import { exportModel, type ExportResult } from '../lower/artifacts.js';
+import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
+import { fileEntry, manifestText, type Manifest } from '../contract/manifest.js';
+import { writeFilesAtomic } from '../onnx/files.js';
+import { readModelFile } from '../onnx/load.js';
+import type { OnnxTypes } from '../onnx/proto.js';
+import { withInitializers } from '../onnx/reweight.js';
 import type { OptimizerConfig } from '../autodiff/optimizers.js';
 import { taskLoss } from '../lower/training.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { isOptimizerKind, OPTIMIZER_KINDS, type LossKind, type LrSchedule, type OptimizerKind, type TrainDefaults } from '../twnn/task.js';
-import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
+import { checkResumed, feedsOf, initialTensors, takeUpdates, trainingLayout, weightsOf, type TrainingLayout, type TrainTensors } from './train-tensors.js';
 import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
 import { checkLabels, evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
@@ -125,6 +127,43 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 }
 
 async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
+  const run = await startRun(options);
+  await runSteps(run);
+  return finishRun(run);
+}
+
+/** Everything one training run carries from its start to its end. */
+interface Run {
+  options: TrainOptions;
+  spec: ModelSpec;
+  outDir: string;
+  device: Device;
+  config: TrainConfig;
+  loss: LossKind;
+  evalBatch: number;
+  checkpointPath: string;
+  resumed: boolean;
+  /** The one export of the run; its model.onnx is rewritten with the trained weights at the end. */
+  exported: ExportResult;
+  /** model.onnx as exported: each evaluation and the final file swap in the current weights. */
+  model: OnnxTypes.IModelProto;
+  layout: TrainingLayout;
+  regions: ReturnType<typeof iteratorLimits>;
+  data: { train: Dataset; test: Dataset };
+  tensors: TrainTensors;
+  position: TrainPosition;
+  trainSize: number;
+  batchesPerEpoch: number;
+  totalSteps: number;
+  metrics: MetricsLog;
+  emit: (event: TrainEvent) => void;
+  /** The step of the last checkpoint written (-1: none yet). */
+  checkpointedAt: number;
+  lastTest?: { step: number; result: EvalResult };
+}
+
+/** Settings, the export, the data and the starting tensors (fresh or from the checkpoint). */
+async function startRun(options: TrainOptions): Promise<Run> {
   const { spec, outDir } = options;
   const device = typeof options.device === 'string' ? parseDevice(options.device) : (options.device ?? { kind: 'cpu' as const });
   // Fail before the (slow) export and data loading.
@@ -139,23 +178,22 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   const config = resolveConfig(options, task.train ?? {}, resumed?.config, checkpointPath);
   if (options.checkpointEvery !== undefined) positiveInt(options.checkpointEvery, 'checkpointEvery');
   if (options.limitSteps !== undefined) positiveInt(options.limitSteps, 'limitSteps');
-  const evalBatch = options.evalBatch ?? EVAL_BATCH;
 
   const exported = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
   const manifest = exported.manifest;
   const layout = trainingLayout(manifest);
-  const regions = iteratorLimits(manifest.iterators);
   const data = options.data ?? {
     train: await loadTaskData(task.data!, 'train', config.dtype),
     test: await loadTaskData(task.data!, 'test', config.dtype),
   };
-
   if (loss === 'cross_entropy') {
     // Before any step, export or checkpoint of the run: a bad label would otherwise stop it an epoch in.
     const classes = manifest.outputs.find((o) => o.name === 'y')?.shape[1];
     if (typeof classes === 'number') for (const split of [data.train, data.test]) checkLabels(split, classes);
   }
-  const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : await initialTensors(join(outDir, MODEL_FILE), layout);
+  const modelPath = join(outDir, MODEL_FILE);
+  const model = await readModelFile(modelPath);
+  const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : initialTensors(model, modelPath, layout);
   const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, seconds: 0, lastTrainLoss: null };
   const trainSize = datasetSize(data.train);
   const batchesPerEpoch = batchCount(trainSize, config.batch);
@@ -164,136 +202,178 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   await metrics.start(resumed ? position.step : undefined);
   const emit = options.onProgress ?? (() => {});
   emit({ kind: 'start', config, batchesPerEpoch, totalSteps, ...(resumed ? { resumedAtStep: position.step } : {}), trainSize, testSize: datasetSize(data.test) });
-
-  let checkpointedAt = -1;
-  const checkpoint = async () => {
-    checkpointedAt = position.step;
-    await saveCheckpoint(checkpointPath, { config, position: { ...position }, shuffle: { seed: config.seed, epoch: position.epoch }, ...tensors });
-    emit({ kind: 'checkpoint', step: position.step, path: checkpointPath });
+  return {
+    options, spec, outDir, device, config, loss, evalBatch: options.evalBatch ?? EVAL_BATCH, checkpointPath, resumed: resumed !== undefined,
+    exported, model, layout, regions: iteratorLimits(manifest.iterators), data, tensors, position,
+    trainSize, batchesPerEpoch, totalSteps, metrics, emit, checkpointedAt: -1,
   };
-  const evaluateNow = async () => {
-    const session = await openSession(inferenceBytes(spec, config, manifest, tensors), { device, where: `${spec.name} (evaluation)` });
-    try {
-      return await evaluate(session, data.test, loss, evalBatch, regions);
-    } finally {
-      await session.close();
-    }
-  };
+}
 
-  let lastTest: { step: number; result: EvalResult } | undefined;
-  const session = await openSession(join(outDir, TRAIN_FILE), { device });
+/** This session's pace, for the progress events' rate and ETA. */
+interface SessionClock {
+  seconds: number;
+  steps: number;
+  samples: number;
+}
+
+/** The optimizer steps, one train.onnx run each, with an evaluation and a checkpoint after every epoch. */
+async function runSteps(run: Run): Promise<void> {
+  const { config, position } = run;
+  const session = await openSession(join(run.outDir, TRAIN_FILE), { device: run.device });
   try {
     const lrType = inputType(session, 'lr', config.dtype);
-    const plannedSteps = config.epochs * batchesPerEpoch;
+    const clock: SessionClock = { seconds: 0, steps: 0, samples: 0 };
     let order: Uint32Array | undefined;
-    let sessionSeconds = 0;
-    let sessionSteps = 0;
-    let sessionSamples = 0;
-    while (position.step < totalSteps && position.epoch < config.epochs) {
-      order ??= shuffledOrder(trainSize, config.seed, position.epoch);
-      const started = performance.now();
-      const rows = batchRows(order, position.position, config.batch);
-      const { x, target } = takeBatch(data.train, rows);
-      const lr = learningRate(config, position.step + 1, plannedSteps);
-      const out = await session.run({ x, target, lr: Tensor.scalar(lr, lrType), step: Tensor.fromNumbers('int64', [], [position.step + 1]), ...feedsOf(tensors) });
-      const stepLoss = out.loss.get(0);
-      if (!Number.isFinite(stepLoss)) {
-        throw new TwnnError(`training diverged: the loss is ${stepLoss} at step ${position.step + 1} (epoch ${position.epoch + 1}); try a smaller --lr`);
-      }
-      takeUpdates(tensors, layout, out);
-      const seconds = (performance.now() - started) / 1000;
-      position.step += 1;
-      position.position += 1;
-      position.epochLossSum += stepLoss * rows.length;
-      position.epochSamples += rows.length;
-      position.seconds += seconds;
-      sessionSeconds += seconds;
-      sessionSteps += 1;
-      sessionSamples += rows.length;
-      const iterations = meanOf(out.iterations);
-      const iterationsBackward = meanOf(out.iterations_backward);
-      const unsettled = out.unsettled ? out.unsettled.toNumbers().filter((n) => n > 0).length : 0;
-      position.epochUnsettled = (position.epochUnsettled ?? 0) + unsettled;
-      const samplesPerSecond = rows.length / Math.max(seconds, 1e-9);
-      metrics.write({
-        kind: 'step',
-        epoch: position.epoch + 1,
-        step: position.step,
-        lr,
-        loss: stepLoss,
-        iterations,
-        iterations_backward: iterationsBackward,
-        unsettled,
-        ...(out.jacobian_penalty ? { jacobian_penalty: out.jacobian_penalty.get(0) } : {}),
-        samples_per_s: round(samplesPerSecond),
-      });
-      if (unsettled > 0) stopIfUnsettled(unsettledSamples(out, regions), (b) => rows[b], `${spec.name}: training step ${position.step} (epoch ${position.epoch + 1}; samples numbered in the training split)`);
-      emit({
-        kind: 'step',
-        epoch: position.epoch + 1,
-        epochs: config.epochs,
-        position: position.position,
-        batchesPerEpoch,
-        step: position.step,
-        totalSteps,
-        lr,
-        loss: stepLoss,
-        iterations,
-        iterationsBackward,
-        unsettled,
-        samplesPerSecond: sessionSamples / Math.max(sessionSeconds, 1e-9),
-        etaSeconds: ((totalSteps - position.step) * sessionSeconds) / sessionSteps,
-      });
-
-      if (position.position === batchesPerEpoch) {
-        const trainLoss = position.epochLossSum / position.epochSamples;
-        const test = await evaluateNow();
-        lastTest = { step: position.step, result: test };
-        metrics.write({
-          kind: 'epoch',
-          epoch: position.epoch + 1,
-          step: position.step,
-          train_loss: trainLoss,
-          test_loss: test.loss,
-          ...(test.accuracy !== undefined ? { test_accuracy: test.accuracy } : {}),
-          test_iterations: test.iterationsMean,
-          unsettled: position.epochUnsettled ?? 0,
-          test_unsettled: test.unsettled.reduce((n, u) => n + u.count, 0),
-          seconds: round(position.seconds),
-        });
-        emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: config.epochs, step: position.step, trainLoss, test, seconds: position.seconds });
-        const evaluated = `${spec.name}: the test evaluation after epoch ${position.epoch + 1}`;
-        Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, lastTrainLoss: trainLoss });
+    while (position.step < run.totalSteps && position.epoch < config.epochs) {
+      order ??= shuffledOrder(run.trainSize, config.seed, position.epoch);
+      await trainStep(run, session, order, lrType, clock);
+      if (position.position === run.batchesPerEpoch) {
+        await endEpoch(run);
         order = undefined;
-        await checkpoint();
-        // After the checkpoint: a run resumed with a larger maxIter (or a looser tol) keeps the epoch.
-        checkSettled(test.unsettled, evaluated);
-      } else if (options.checkpointEvery && position.step % options.checkpointEvery === 0) {
-        await checkpoint();
+      } else if (run.options.checkpointEvery && position.step % run.options.checkpointEvery === 0) {
+        await checkpoint(run);
       }
     }
   } finally {
     await session.close();
   }
+}
 
-  if (checkpointedAt !== position.step) await checkpoint();
-  const final = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config), weights: new Map([...tensors.params, ...tensors.buffers]) });
-  const test = lastTest?.step === position.step ? lastTest.result : await evaluateNow();
-  checkSettled(test.unsettled, `${spec.name}: the final test evaluation`);
+/** One optimizer step on the batch at the run's position: the new tensors, metrics.jsonl's step line, a progress event. */
+async function trainStep(run: Run, session: TwnnSession, order: Uint32Array, lrType: 'float32' | 'float64', clock: SessionClock): Promise<void> {
+  const { config, position } = run;
+  const started = performance.now();
+  const rows = batchRows(order, position.position, config.batch);
+  const { x, target } = takeBatch(run.data.train, rows);
+  const lr = learningRate(config, position.step + 1, config.epochs * run.batchesPerEpoch);
+  const out = await session.run({ x, target, lr: Tensor.scalar(lr, lrType), step: Tensor.fromNumbers('int64', [], [position.step + 1]), ...feedsOf(run.tensors) });
+  const stepLoss = out.loss.get(0);
+  if (!Number.isFinite(stepLoss)) {
+    throw new TwnnError(`training diverged: the loss is ${stepLoss} at step ${position.step + 1} (epoch ${position.epoch + 1}); try a smaller --lr`);
+  }
+  takeUpdates(run.tensors, run.layout, out);
+  const seconds = (performance.now() - started) / 1000;
+  position.step += 1;
+  position.position += 1;
+  position.epochLossSum += stepLoss * rows.length;
+  position.epochSamples += rows.length;
+  position.seconds += seconds;
+  clock.seconds += seconds;
+  clock.steps += 1;
+  clock.samples += rows.length;
+  const iterations = meanOf(out.iterations);
+  const iterationsBackward = meanOf(out.iterations_backward);
+  const unsettled = out.unsettled ? out.unsettled.toNumbers().filter((n) => n > 0).length : 0;
+  position.epochUnsettled = (position.epochUnsettled ?? 0) + unsettled;
+  run.metrics.write({
+    kind: 'step',
+    epoch: position.epoch + 1,
+    step: position.step,
+    lr,
+    loss: stepLoss,
+    iterations,
+    iterations_backward: iterationsBackward,
+    unsettled,
+    ...(out.jacobian_penalty ? { jacobian_penalty: out.jacobian_penalty.get(0) } : {}),
+    samples_per_s: round(rows.length / Math.max(seconds, 1e-9)),
+  });
+  if (unsettled > 0) stopIfUnsettled(unsettledSamples(out, run.regions), (b) => rows[b], `${run.spec.name}: training step ${position.step} (epoch ${position.epoch + 1}; samples numbered in the training split)`);
+  run.emit({
+    kind: 'step',
+    epoch: position.epoch + 1,
+    epochs: config.epochs,
+    position: position.position,
+    batchesPerEpoch: run.batchesPerEpoch,
+    step: position.step,
+    totalSteps: run.totalSteps,
+    lr,
+    loss: stepLoss,
+    iterations,
+    iterationsBackward,
+    unsettled,
+    samplesPerSecond: clock.samples / Math.max(clock.seconds, 1e-9),
+    etaSeconds: ((run.totalSteps - position.step) * clock.seconds) / clock.steps,
+  });
+}
+
+/** An epoch's end: the test evaluation, metrics.jsonl's epoch line, the position moved on, a checkpoint. */
+async function endEpoch(run: Run): Promise<void> {
+  const { position } = run;
+  const trainLoss = position.epochLossSum / position.epochSamples;
+  const test = await evaluateWeights(run);
+  run.lastTest = { step: position.step, result: test };
+  run.metrics.write({
+    kind: 'epoch',
+    epoch: position.epoch + 1,
+    step: position.step,
+    train_loss: trainLoss,
+    test_loss: test.loss,
+    ...(test.accuracy !== undefined ? { test_accuracy: test.accuracy } : {}),
+    test_iterations: test.iterationsMean,
+    unsettled: position.epochUnsettled ?? 0,
+    test_unsettled: test.unsettled.reduce((n, u) => n + u.count, 0),
+    seconds: round(position.seconds),
+  });
+  run.emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: run.config.epochs, step: position.step, trainLoss, test, seconds: position.seconds });
+  const evaluated = `${run.spec.name}: the test evaluation after epoch ${position.epoch + 1}`;
+  Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, lastTrainLoss: trainLoss });
+  await checkpoint(run);
+  // After the checkpoint: a run resumed with a larger maxIter (or a looser tol) keeps the epoch.
+  checkSettled(test.unsettled, evaluated);
+}
+
+/** The last checkpoint, model.onnx with the trained weights, and the final test evaluation (the last epoch's when it is current). */
+async function finishRun(run: Run): Promise<TrainResult> {
+  const { config, position, tensors } = run;
+  if (run.checkpointedAt !== position.step) await checkpoint(run);
+  await writeTrainedModel(run);
+  const test = run.lastTest?.step === position.step ? run.lastTest.result : await evaluateWeights(run);
+  checkSettled(test.unsettled, `${run.spec.name}: the final test evaluation`);
   const trainLoss = position.epochSamples > 0 ? position.epochLossSum / position.epochSamples : (position.lastTrainLoss ?? NaN);
-  const epochsRun = position.epoch + position.position / batchesPerEpoch;
+  const epochsRun = position.epoch + position.position / run.batchesPerEpoch;
   return {
     config,
-    loss,
+    loss: run.loss,
     steps: position.step,
     epochsRun,
     trainLoss,
     test,
     secondsPerEpoch: epochsRun > 0 ? position.seconds / epochsRun : 0,
-    files: [...final.files, join(outDir, METRICS_FILE), checkpointPath],
+    files: [...run.exported.files, join(run.outDir, METRICS_FILE), run.checkpointPath],
     params: tensors.params,
     buffers: tensors.buffers,
   };
+}
+
+async function checkpoint(run: Run): Promise<void> {
+  const { position } = run;
+  run.checkpointedAt = position.step;
+  await saveCheckpoint(run.checkpointPath, { config: run.config, position: { ...position }, shuffle: { seed: run.config.seed, epoch: position.epoch }, ...run.tensors });
+  run.emit({ kind: 'checkpoint', step: position.step, path: run.checkpointPath });
+}
+
+/** The current weights on the test split, through model.onnx's graph as exported (never built again). */
+async function evaluateWeights(run: Run): Promise<EvalResult> {
+  const bytes = withInitializers(run.model, weightsOf(run.tensors), `${run.spec.name} (evaluation)`);
+  const session = await openSession(bytes, { device: run.device, where: `${run.spec.name} (evaluation)` });
+  try {
+    return await evaluate(session, run.data.test, run.loss, run.evalBatch, run.regions);
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * model.onnx with the trained weights, and the manifest's sha256 of it: the
+ * files that exporting the spec again with these weights would write (the
+ * other graphs take the parameters as inputs, so they do not change).
+ */
+async function writeTrainedModel(run: Run): Promise<void> {
+  const modelPath = join(run.outDir, MODEL_FILE);
+  const bytes = withInitializers(run.model, weightsOf(run.tensors), modelPath);
+  const manifest: Manifest = { ...run.exported.manifest, files: { ...run.exported.manifest.files, [MODEL_FILE]: fileEntry(bytes) } };
+  // Both or neither, as exportModel writes them.
+  await writeFilesAtomic([[modelPath, bytes], [join(run.outDir, MANIFEST_FILE), manifestText(manifest)]]);
 }
 
 /**
@@ -304,96 +384,6 @@ function stopIfUnsettled(found: readonly UnsettledSamples[], indexOf: (row: numb
   const inDataset: UnsettledSamples[] = [];
   addUnsettled(inDataset, found, indexOf);
   checkSettled(inDataset, where);
-}
-
-/** The run's tensors: what train.onnx takes in and gives back each step. */
-interface TrainTensors {
-  params: Map<string, Tensor>;
-  state: Map<string, Tensor>;
-  buffers: Map<string, Tensor>;
-}
-
-/** Names train.onnx uses, from the manifest. */
-interface TrainingLayout {
-  /** Trainable parameters, in manifest order. */
-  trainable: { name: string; shape: number[]; dtype: string }[];
-  /** Optimizer state per trainable parameter: `<param>.<slot>` inputs. */
-  slots: Map<string, string[]>;
-  buffers: { name: string; shape: number[]; dtype: string }[];
-}
-
-function trainingLayout(manifest: Manifest): TrainingLayout {
-  const training = manifest.training;
-  const byName = new Map(manifest.params.map((p) => [p.name, p]));
-  const param = (name: string) => {
-    const p = byName.get(name);
-    if (!p) throw new TwnnError(`model '${manifest.name}': manifest.training names '${name}', which is not among its params`);
-    return { name, shape: p.shape, dtype: p.dtype };
-  };
-  const trainable = training.trainable.map(param);
-  const buffers = training.buffers.map(param);
-  const slots = new Map(trainable.map((p): [string, string[]] => [p.name, training.state[p.name] ?? []]));
-  return { trainable, slots, buffers };
-}
-
-/** Initial values: model.onnx's initializers (DESIGN §3) and zero optimizer state. */
-async function initialTensors(modelPath: string, layout: TrainingLayout): Promise<TrainTensors> {
-  const init = readInitializers(await readModelFile(modelPath), modelPath);
-  const take = (name: string) => {
-    const t = init.get(name);
-    if (!t) throw new TwnnError(`${modelPath}: no initializer for parameter '${name}'`);
-    return t;
-  };
-  const params = new Map(layout.trainable.map((p) => [p.name, take(p.name)]));
-  const buffers = new Map(layout.buffers.map((b) => [b.name, take(b.name)]));
-  const state = new Map<string, Tensor>();
-  for (const p of layout.trainable) {
-    for (const slot of layout.slots.get(p.name)!) state.set(`${p.name}.${slot}`, Tensor.zeros(params.get(p.name)!.dtype, p.shape));
-  }
-  return { params, state, buffers };
-}
-
-/** A resumed checkpoint's tensors, checked to be exactly what this export trains. */
-function checkResumed(ckpt: Checkpoint, layout: TrainingLayout, where: string): TrainTensors {
-  const expected = new Map<string, readonly number[]>();
-  for (const p of layout.trainable) {
-    expected.set(`params:${p.name}`, p.shape);
-    for (const slot of layout.slots.get(p.name)!) expected.set(`state:${p.name}.${slot}`, p.shape);
-  }
-  for (const b of layout.buffers) expected.set(`buffers:${b.name}`, b.shape);
-  const found = new Map<string, readonly number[]>();
-  for (const group of ['params', 'state', 'buffers'] as const) for (const [name, t] of ckpt[group]) found.set(`${group}:${name}`, t.shape);
-  for (const [key, shape] of expected) {
-    const got = found.get(key);
-    if (!got) throw new TwnnError(`${where}: the checkpoint has no ${key.replace(':', " '")}' (was the model changed since it was written?)`);
-    if (got.join(',') !== shape.join(',')) throw new TwnnError(`${where}: ${key.replace(':', " '")}' is [${got.join(',')}] in the checkpoint but [${shape.join(',')}] in the model`);
-  }
-  for (const key of found.keys()) if (!expected.has(key)) throw new TwnnError(`${where}: the checkpoint has ${key.replace(':', " '")}', which the model does not (was the model changed since it was written?)`);
-  return { params: ckpt.params, state: ckpt.state, buffers: ckpt.buffers };
-}
-
-function feedsOf(t: TrainTensors): Record<string, Tensor> {
-  return Object.fromEntries([...t.params, ...t.state, ...t.buffers]);
-}
-
-/** Take the step's `<name>.new` outputs as the next values. */
-function takeUpdates(t: TrainTensors, layout: TrainingLayout, out: Record<string, Tensor>): void {
-  const next = (name: string) => {
-    const v = out[`${name}.new`];
-    if (!v) throw new TwnnError(`train.onnx has no output '${name}.new'`);
-    return v;
-  };
-  for (const p of layout.trainable) {
-    t.params.set(p.name, next(p.name));
-    for (const slot of layout.slots.get(p.name)!) t.state.set(`${p.name}.${slot}`, next(`${p.name}.${slot}`));
-  }
-  for (const b of layout.buffers) t.buffers.set(b.name, next(b.name));
-}
-
-/** model.onnx's bytes for the current weights, built in memory for the per-epoch evaluation. */
-function inferenceBytes(spec: ModelSpec, config: TrainConfig, manifest: Manifest, t: TrainTensors): Uint8Array {
-  const { graph } = buildInferenceGraph(spec, { dtype: config.dtype, seed: config.seed, opset: manifest.opset, weights: new Map([...t.params, ...t.buffers]) });
-  return serializeModel(graph, { opset: manifest.opset ?? DEFAULT_OPSET, irVersion: irVersionFor(manifest.opset) });
 }
 
 /**

@@ -19,7 +19,7 @@ export interface BasicBlockOptions {
   /**
    * `batch` (default): BatchNorm, as torchvision. `group`: per-sample GroupNorm
    * (torchvision's `norm_layer`, same names bn1/bn2), which blocks inside a
-   * fixed-point region need (DESIGN §1).
+   * fixed-point region need (docs/DESIGN.md §1).
    */
   norm?: 'batch' | 'group';
   /** Groups of the GroupNorm layers (default 8; must divide outChannels). */

@@ -1,5 +1,5 @@
 // Per-sample normalisation (torch.nn.GroupNorm). Unlike BatchNorm it never
-// mixes samples, so it may sit inside a fixed-point region (DESIGN §1): each
+// mixes samples, so it may sit inside a fixed-point region (docs/DESIGN.md §1): each
 // sample keeps its own fixed point.
 //
 // Lowering. ONNX opset 17 has no GroupNorm op, but GroupNorm on [B, C, H, W] is

@@ -1,4 +1,4 @@
-// What a fixed-point region asks of its lowering (DESIGN §1), as plain
+// What a fixed-point region asks of its lowering (docs/DESIGN.md §1), as plain
 // descriptions: the iterator's settings, the sweep it repeats, and what the
 // lowering reports back. src/twnn describes a region through these types;
 // src/lower/fixed-point.ts lowers it to ONNX Loops. The lowering reaches the

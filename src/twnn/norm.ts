@@ -37,7 +37,7 @@ const STAT_AXES = [0, 2, 3];
  * instead, and report the running-statistic updates to the context. Parameters
  * `weight` (ones) and `bias` (zeros) are trainable; the buffers `running_mean`
  * (zeros) and `running_var` (ones) are not. Belongs in a stem or head, not
- * inside an iterated region (DESIGN §1).
+ * inside an iterated region (docs/DESIGN.md §1).
  *
  * @example sequential(conv2d(1, 16, 3, { padding: 1, bias: false }), batchNorm2d(16), relu())
  */

@@ -19,7 +19,7 @@ export function regionSweeps(ctx: BuildContext, sweep: Sweep, region: string): R
   const first = sweep(undefined);
   const firstGates = ctx.skipGates.slice(gatesBefore);
   if (ctx.bufferUpdates.size > buffersBefore) {
-    // Batch statistics would couple the samples' fixed points (DESIGN §1); without this check the
+    // Batch statistics would couple the samples' fixed points (docs/DESIGN.md §1); without this check the
     // second sweep fails with a bare "updated twice".
     const names = [...ctx.bufferUpdates.keys()].slice(buffersBefore).join(', ');
     throw new SpecError(

@@ -1,4 +1,4 @@
-// A fixed-point region (DESIGN §1): blocks B_1..B_k run in order, wormholes
+// A fixed-point region (docs/DESIGN.md §1): blocks B_1..B_k run in order, wormholes
 // j -> i feed block j's output from the previous sweep back into block i's
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
@@ -58,7 +58,7 @@ export interface RegionSpec {
   backwardTol?: number;
   /**
    * How the adjoint's per-sample step is measured against `backwardTol`:
-   * `relative` (default, DESIGN §2: ‖Δw‖₂ <= backwardTol·‖ḡ‖₂, ḡ the loss
+   * `relative` (default, docs/DESIGN.md §2: ‖Δw‖₂ <= backwardTol·‖ḡ‖₂, ḡ the loss
    * gradient at S*), or the absolute `max` (max |Δw|) and `rms`. The adjoint is
    * linear in ḡ, whose size follows the loss (a batch-mean loss gives
    * per-sample gradients of order 1/B), so an absolute tolerance can stop it

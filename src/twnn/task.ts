@@ -8,7 +8,7 @@ import { show } from './validate.js';
 /** The training loss. `mse`: the target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
 export type LossKind = 'mse' | 'cross_entropy';
 
-/** Which data set feeds the model (DESIGN §5). */
+/** Which data set feeds the model (docs/DESIGN.md §5). */
 export type DataSpec =
   /** Windows of `window` samples of a sine wave of `length` samples (default 10000) predicting the next sample. */
   | { kind: 'sine'; window: number; length?: number }

@@ -1,4 +1,4 @@
-// A wormhole's contribution to an earlier block's input (DESIGN §1):
+// A wormhole's contribution to an earlier block's input (docs/DESIGN.md §1):
 //
 //   u_i = h_{i-1} + g ⊙ P(h_j_old),   g = sigmoid(G·[h_{i-1}; P(h_j_old)] + c)
 //

@@ -68,7 +68,7 @@ type Row = Spec[] | { none: string } | { lowered: string; testedIn: string };
 const int64 = (shape: number[], values: number[]) => Tensor.fromNumbers('int64', shape, values);
 const bool = (value: boolean) => ({ fixed: Tensor.fromNumbers('bool', [], [value ? 1 : 0]) });
 
-// onnxruntime has no float64 kernel for these (DESIGN §7), so their checks run in float32.
+// onnxruntime has no float64 kernel for these (docs/DESIGN.md §7), so their checks run in float32.
 // Conv and ConvTranspose are bilinear in (X, W) and affine in B, and the pools are linear in X,
 // so the central difference has no truncation error at any step: what is left is float32
 // rounding in the loss, about 2^-24·Σ|terms| / (2·eps), a relative 1e-5..1e-4 at eps = 1e-2.

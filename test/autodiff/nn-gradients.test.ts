@@ -3,7 +3,7 @@
 // through onnxruntime, and the same gradients against PyTorch's autograd.
 //
 // Conv, ConvTranspose, AveragePool and GlobalAveragePool have no float64 kernel in
-// onnxruntime (DESIGN §7), so they are checked in float32. Each is linear in X (and
+// onnxruntime (docs/DESIGN.md §7), so they are checked in float32. Each is linear in X (and
 // Conv/ConvTranspose bilinear in X and W), so the loss ⟨u, f(x + εv)⟩ is a polynomial
 // of degree ≤ 2 in ε and the central difference has no truncation error at all: what
 // remains is float32 rounding of the two losses (sums of a few hundred unit-size

@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { allOps, lookupOp } from '../../src/ops/index.js';
+import { allOps } from '../../src/ops/index.js';
+import { lookupOp } from '../helpers/ops.js';
 import type { GradCase } from '../helpers/gradcheck.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { checkOnnx } from '../helpers/onnx-checker.js';

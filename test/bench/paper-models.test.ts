@@ -1,5 +1,5 @@
 // The paper runs' exported models, committed under exported/paper/<run>/
-// (model.onnx, manifest.json, metrics.jsonl; DESIGN §6 allows small reference
+// (model.onnx, manifest.json, metrics.jsonl; docs/DESIGN.md §6 allows small reference
 // models): `twnn eval` on the real 10k MNIST test set reproduces the accuracy
 // the training run logged at its last epoch, and reaches the run's target.
 import { existsSync, readFileSync } from 'node:fs';

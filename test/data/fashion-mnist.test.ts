@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTaskData } from '../../src/data/datasets.js';
-import { encodeIdx } from '../../src/data/idx.js';
+import { encodeIdx } from '../helpers/idx.js';
 import { FASHION_MNIST_DIR, FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '../../src/data/mnist.js';
 import { checkTask } from '../../src/twnn/task.js';
 

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeIdx, parseIdx, readIdxFile } from '../../src/data/idx.js';
+import { parseIdx, readIdxFile } from '../../src/data/idx.js';
+import { encodeIdx } from '../helpers/idx.js';
 import { FormatError } from '../../src/ir/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-idx-'));

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeIdx, readIdxFile } from '../../src/data/idx.js';
+import { readIdxFile } from '../../src/data/idx.js';
+import { encodeIdx } from '../helpers/idx.js';
 import { loadMnist, mnistDataDir, mnistFiles } from '../../src/data/mnist.js';
 import { FormatError, TwnnError } from '../../src/ir/errors.js';
 

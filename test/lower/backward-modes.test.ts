@@ -1,4 +1,4 @@
-// The three ways a region is differentiated (DESIGN §2), on a TWNN region of
+// The three ways a region is differentiated (docs/DESIGN.md §2), on a TWNN region of
 // three dense+tanh blocks with a wormhole 3 -> 1 and open gates: the implicit
 // adjoint and exact unrolled backprop agree with each other and with float64
 // central differences for every parameter and the input; phantom:k tends to

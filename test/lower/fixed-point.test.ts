@@ -1,4 +1,4 @@
-// The fixed-point lowering (DESIGN §1): analytic fixed points through
+// The fixed-point lowering (docs/DESIGN.md §1): analytic fixed points through
 // lowerFixedPoint with hand-written sweeps, TWNN regions settling per sample,
 // maxIter and divergence reporting, regions inside larger networks, conv
 // regions, and the validation errors.

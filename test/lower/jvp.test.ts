@@ -1,4 +1,4 @@
-// Forward mode (DESIGN §2, paper Eq. 9 first line): buildJvpGraph's y_dot
+// Forward mode (docs/DESIGN.md §2, paper Eq. 9 first line): buildJvpGraph's y_dot
 // against central differences in float64, against reverse mode by the
 // dot-product test ⟨u, J ẋ⟩ = ⟨Jᵀu, ẋ⟩ (float32 conv networks, where
 // differences are too coarse), per-sample tangent settling, and the checker.

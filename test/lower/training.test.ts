@@ -1,6 +1,6 @@
 // The training graphs (grad.onnx, train.onnx, train_steps.onnx), the model
 // contract's iteration outputs, and the export of all of them: names and shapes
-// of DESIGN §3, onnx's checker, train.onnx against its own parts, K fused steps
+// of docs/DESIGN.md §3, onnx's checker, train.onnx against its own parts, K fused steps
 // against K single ones, a short training run, and byte-identical exports.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -62,7 +62,7 @@ const regionNet = defineModel({
   net: sequential(dense(4, 8), region({ blocks: [sequential(dense(8, 8), tanh()), sequential(dense(8, 8), tanh())], wormholes: [{ from: 2, to: 1, gateBias: 1 }] }), dense(8, 1)),
 });
 
-describe('graph contracts (DESIGN §3)', () => {
+describe('graph contracts (docs/DESIGN.md §3)', () => {
   it('grad.onnx: x, target and the parameters in; loss, grad.<param> and grad.x out; no initializers', () => {
     const { graph, trainable, loss } = buildGradGraph(sineSpec);
     expect(loss).toBe('mse');

@@ -149,7 +149,7 @@ it('every case above passes onnx 1.12 (checker + strict shape inference against 
   expectOnnxValid(built.map((b) => serializeModel(b.graph)));
 });
 
-describe('float64 kernels (DESIGN §7)', () => {
+describe('float64 kernels (docs/DESIGN.md §7)', () => {
   // Documents why ConvOp and ConvTransposeOp say float64Kernel: false; fails once onnxruntime adds the kernels.
   it.each([
     ['Conv', ConvOp, conv2d],

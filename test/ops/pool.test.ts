@@ -165,7 +165,7 @@ describe('pool shape rules on symbolic dims', () => {
   });
 });
 
-describe('float64 kernels (DESIGN §7)', () => {
+describe('float64 kernels (docs/DESIGN.md §7)', () => {
   // Documents why these OpDefs say float64Kernel: false; fails once onnxruntime adds the kernels.
   it.each([
     ['AveragePool', AveragePoolOp, (g: Graph, x: Value) => averagePool2d(g, x, { kernelShape: [2, 2] })],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConstantOp, Graph, IdentityOp, ShapeError, Tensor, type DType } from '../../src/ir/index.js';
-import { CastOp, cast, constant, identity, lookupOp, scalar } from '../../src/ops/index.js';
+import { CastOp, cast, constant, identity, scalar } from '../../src/ops/index.js';
+import { lookupOp } from '../helpers/ops.js';
 import { expectClose, runAndCheckShapes } from '../helpers/assert.js';
 
 describe.each<DType>(['float32', 'float64'])('structural %s', (dtype) => {

@@ -1,6 +1,6 @@
 /**
  * Anderson acceleration of a fixed-point iteration x ← F(x), per sample, in
- * ONNX ops (DESIGN §1 "Solvers"; Walker & Ni 2011, the "type-II" form torchdeq
+ * ONNX ops (docs/DESIGN.md §1 "Solvers"; Walker & Ni 2011, the "type-II" form torchdeq
  * and jaxopt use), registered as the solver `anderson` (./registry.ts).
  *
  * Derivation. With the residual G(x) = F(x) − x, plain iteration steps

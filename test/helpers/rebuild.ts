@@ -1,4 +1,6 @@
-// Rebuilding a twnn IR Graph from a fully typed ModelProto (twnn's own files, or foreign ones with value_info).
+// Rebuilding a twnn IR Graph from a fully typed ModelProto (twnn's own files, or foreign ones with
+// value_info): a test helper (test/onnx/load.test.ts round-trips models through it); twnn itself never
+// reads a graph back into its IR.
 import {
   ALL_DTYPES,
   dtypeFromOnnx,
@@ -14,10 +16,10 @@ import {
   type Tensor,
   type Value,
   type ValueInfo,
-} from '../ir/index.js';
-import { onnx, toNumber, type OnnxTypes } from './proto.js';
-import { DEFAULT_OPSET, type ModelOptions } from './serialize.js';
-import { tensorFromProto } from './tensor-proto.js';
+} from '../../src/ir/index.js';
+import { onnx, toNumber, type OnnxTypes } from '../../src/onnx/proto.js';
+import { DEFAULT_OPSET, type ModelOptions } from '../../src/onnx/serialize.js';
+import { tensorFromProto } from '../../src/onnx/tensor-proto.js';
 
 /** A graph rebuilt from a file, with the model-level fields `serializeModel` needs to write it back. */
 export interface RebuiltModel {
