@@ -30,7 +30,7 @@ export type { BasicBlockOptions, BottleneckOptions } from './twnn/blocks.js';
 export { BuildContext, paramWeights } from './twnn/module.js';
 export type { BuildContextOptions, Module, ParamInfo, ParamMode, ParamOptions } from './twnn/module.js';
 export * as init from './twnn/init.js';
-export { Rng } from './twnn/rng.js';
+export { Rng } from './common/rng.js';
 export type { Init } from './twnn/init.js';
 
 // Building and exporting.
@@ -58,7 +58,7 @@ export type { Dataset } from './data/batches.js';
 
 // Core types and errors.
 export { Tensor } from './ir/tensor.js';
-export { FormatError, ShapeError, SpecError, TwnnError } from './ir/errors.js';
+export { FormatError, ShapeError, SpecError, TwnnError } from './common/errors.js';
 export type { DType } from './ir/dtype.js';
 export type { Dim, Shape } from './ir/shape.js';
 export { Graph } from './ir/graph.js';

@@ -20,7 +20,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TwnnError } from '../src/ir/errors.js';
+import { TwnnError } from '../src/common/errors.js';
 import { checkCudaLibraries, cudaOnDemandNote, cudaProblem, type CudaLibraries } from '../src/runtime/cuda.js';
 import { CUDA_PROVIDER_LIBRARIES, ortNativeDir } from '../src/runtime/device.js';
 

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { batchRows, takeBatch, type Dataset } from '../src/data/batches.js';
 import { loadTaskData } from '../src/data/datasets.js';
 import { readNpy, writeNpy } from '../src/data/npy.js';
-import { TwnnError } from '../src/ir/errors.js';
+import { TwnnError } from '../src/common/errors.js';
 import { allocate, Tensor } from '../src/ir/tensor.js';
 import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../src/contract/files.js';
 import type { Manifest } from '../src/contract/manifest.js';
@@ -24,7 +24,7 @@ import { readManifestSync } from '../src/contract/read-manifest.js';
 import { readInitializers, readModelFile } from '../src/onnx/load.js';
 import { readMetrics } from '../src/runtime/metrics.js';
 import { openSession, type TwnnSession } from '../src/runtime/session.js';
-import { Rng } from '../src/twnn/rng.js';
+import { Rng } from '../src/common/rng.js';
 
 /** How far one output is from a reference. */
 export interface DiffStats {

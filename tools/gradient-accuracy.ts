@@ -22,7 +22,7 @@ import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 import type { RegionOverrides } from '../src/twnn/module.js';
-import { Rng } from '../src/twnn/rng.js';
+import { Rng } from '../src/common/rng.js';
 
 /** One gradient check's setting. */
 export interface CheckSetting {

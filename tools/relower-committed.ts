@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { MANIFEST_FILE, MODEL_FILE } from '../src/contract/files.js';
 import { readManifestSync } from '../src/contract/read-manifest.js';
-import { TwnnError } from '../src/ir/errors.js';
+import { TwnnError } from '../src/common/errors.js';
 import { exportModel } from '../src/lower/artifacts.js';
 import { readInitializers, readModelFile } from '../src/onnx/load.js';
-import { writeFilesAtomic } from '../src/onnx/files.js';
+import { writeFilesAtomic } from '../src/common/files.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 
 const REPO = resolve(import.meta.dirname, '..');

@@ -2,7 +2,7 @@
 // claim that easy inputs are processed more quickly): the samples a model
 // settles fastest against those it iterates longest, timed in the same run.
 import { gatherRows, type Dataset } from '../data/batches.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import type { TwnnSession } from '../runtime/session.js';
 import { mean, median } from './stats.js';
 

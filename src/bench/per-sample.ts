@@ -2,7 +2,7 @@
 // what the report's accuracy, dynamic-depth histogram and correlations are
 // computed from (never from numbers a training run logged).
 import { sequentialBatches, type Dataset } from '../data/batches.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { checkFixedPoint } from '../runtime/guard.js';
 import type { TwnnSession } from '../runtime/session.js';
 

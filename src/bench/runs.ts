@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import type { Manifest } from '../contract/manifest.js';
 import { readManifestSync } from '../contract/read-manifest.js';

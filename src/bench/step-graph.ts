@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { exportModel, type ExportResult } from '../lower/artifacts.js';
 import { TRAIN_FILE } from '../contract/files.js';
 import type { Manifest, ManifestValue } from '../contract/manifest.js';

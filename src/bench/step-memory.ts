@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { TRAIN_FILE } from '../contract/files.js';
 import { CHILD_MALLOC } from './memory.js';

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Dataset } from '../data/batches.js';
 import { writeNpy } from '../data/npy.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { buildInferenceGraph } from '../lower/inference.js';
 import { buildTrainGraph } from '../lower/training.js';

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 
 /** Debian's python3, which sees Debian's torch 1.13 (the python3 first on PATH may not). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';

@@ -17,7 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { takeBatch, type Dataset } from '../data/batches.js';
 import { readNpy, writeNpy } from '../data/npy.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { buildInferenceGraph } from '../lower/inference.js';
 import { buildGradGraph, buildTrainGraph, type TrainingGraph } from '../lower/training.js';

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { oneLine, printable } from '../ir/text.js';
-import { fileErrorCause } from '../onnx/files.js';
+import { fileErrorCause } from '../common/files.js';
 
 /** Exit status of a usage error, a bad input file or any other TwnnError. */
 export const EXIT_USAGE = 2;

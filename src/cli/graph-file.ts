@@ -19,7 +19,7 @@ import Module, { createRequire, register } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { SpecError, TwnnError } from '../ir/errors.js';
+import { SpecError, TwnnError } from '../common/errors.js';
 import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
 import { EXIT_USAGE } from './errors.js';
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { readNpy } from '../data/npy.js';
 import type { DType } from '../ir/dtype.js';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { dtypeFromOrt } from '../runtime/ort-tensor.js';
 import type { IoInfo } from '../runtime/feeds.js';

@@ -1,7 +1,7 @@
 // `twnn codegen`: a typed TypeScript wrapper module for an .onnx model, written beside it.
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
-import { writeFileAtomic } from '../onnx/files.js';
+import { TwnnError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/files.js';
 import { emitWrapper } from './emit.js';
 import { describeModel, type DescribeOptions, type WrapperModel } from './model-info.js';
 

@@ -4,7 +4,7 @@
 // for twnn exports, the manifest.json beside it.
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { iteratorRecords, type IteratorRecord } from '../contract/iterator-record.js';
 import { outputMeaning } from '../contract/outputs.js';
 import { manifestBeside } from '../contract/read-manifest.js';

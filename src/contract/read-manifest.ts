@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FormatError } from '../ir/errors.js';
+import { FormatError } from '../common/errors.js';
 import { MANIFEST_FILE } from './files.js';
 import type { Manifest } from './manifest.js';
 

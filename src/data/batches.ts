@@ -1,7 +1,7 @@
 // Datasets as row-major tensors, seeded per-epoch shuffling and mini-batches.
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { allocate, Tensor } from '../ir/tensor.js';
-import { Rng } from '../twnn/rng.js';
+import { Rng } from '../common/rng.js';
 
 /** Examples along axis 0 of both tensors: inputs `x` and what the loss compares `y` with. */
 export interface Dataset {

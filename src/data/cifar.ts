@@ -4,7 +4,7 @@
 // (0..9), then the 32×32 red, green and blue planes, row-major.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { makeDataset, type Dataset } from './batches.js';
 

@@ -3,7 +3,7 @@
 // the data in C order, big-endian for multi-byte types.
 import { gunzipSync } from 'node:zlib';
 import { readFile } from 'node:fs/promises';
-import { FormatError } from '../ir/errors.js';
+import { FormatError } from '../common/errors.js';
 
 /** The element types IDX defines, by their type byte. */
 const IDX_TYPES = {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { makeDataset, type Dataset } from './batches.js';
 import { readIdxFile } from './idx.js';

@@ -1,5 +1,5 @@
 import type { DType } from '../ir/dtype.js';
-import { FormatError } from '../ir/errors.js';
+import { FormatError } from '../common/errors.js';
 import { allocate, Tensor } from '../ir/tensor.js';
 
 // The NPY format (numpy/lib/format.py): magic, version, little-endian header

@@ -5,7 +5,7 @@
 // Window k is s[k..k+window) and its target s[k+window], for k = 0..length-window-1.
 // The first 80% of the windows (in time order) are the training split and the
 // rest the test split; shuffling happens only within the training split.
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { floatTensor, makeDataset, type Dataset } from './batches.js';
 
 /** Radians per sample: 50 samples per period. */

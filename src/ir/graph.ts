@@ -1,7 +1,7 @@
 import type { Attr, PlainAttrs } from './attrs.js';
 import { ConstantOp, IdentityOp } from './builtin.js';
 import { FLOAT_DTYPES, type DType } from './dtype.js';
-import { ShapeError, SpecError } from './errors.js';
+import { ShapeError, SpecError } from '../common/errors.js';
 import { Node } from './node.js';
 import type { InferContext, OpDef, ValueInfo } from './opdef.js';
 import { formatShape, type Shape } from './shape.js';

@@ -1,4 +1,4 @@
-import { ShapeError } from './errors.js';
+import { ShapeError } from '../common/errors.js';
 
 /** A dimension: a known size, or a symbol (`'B'`) shared by every value with that dimension. */
 export type Dim = number | string;

@@ -1,5 +1,5 @@
 import type { DType } from './dtype.js';
-import { TwnnError } from './errors.js';
+import { TwnnError } from '../common/errors.js';
 import { numel } from './shape.js';
 
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;

@@ -2,8 +2,8 @@
 // train_steps.onnx (jvp.onnx on request), then manifest.json.
 import { join } from 'node:path';
 import { numel, type Graph } from '../ir/index.js';
-import { writeFilesAtomic } from '../onnx/files.js';
-import { withFolderLock } from '../onnx/folder-lock.js';
+import { writeFilesAtomic } from '../common/files.js';
+import { withFolderLock } from '../common/folder-lock.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
@@ -37,7 +37,7 @@ export interface ExportResult {
  * is written, and the files are written all or nothing (a full disk or a
  * read-only folder leaves it as it was, with an error naming the path and the
  * cause). The folder is locked while it is written: another twnn writing
- * there is refused (src/onnx/folder-lock.ts). Two exports of the same spec and options are
+ * there is refused (src/common/folder-lock.ts). Two exports of the same spec and options are
  * byte-identical. The optimizer comes from `options.optimizer`, then the
  * spec's `task.train`, then Adam with lr 1e-3.
  *

@@ -4,8 +4,8 @@
 // definition ids restarted per chart, rows in the caller's order.
 import { parse, resetSVGDefIds, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { TwnnError } from '../ir/errors.js';
-import { writeFileAtomic } from '../onnx/files.js';
+import { TwnnError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/files.js';
 import { CHART_FONT_FAMILY, svgToPng } from './png.js';
 
 /** Picture size in pixels (the whole SVG, title and legend included). */

@@ -6,7 +6,7 @@
 // same on every machine, fonts installed or not.
 import { createRequire } from 'node:module';
 import { Resvg } from '@resvg/resvg-js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 
 /** The family every chart's text is set in; `CHART_FONT_FILE` provides it. */
 export const CHART_FONT_FAMILY = 'DejaVu Sans';

@@ -5,8 +5,8 @@
 import { join } from 'node:path';
 import { sequentialBatches } from '../data/batches.js';
 import { loadSine, sineSeries, sineSplitSizes, SINE_LENGTH } from '../data/sine.js';
-import { TwnnError } from '../ir/errors.js';
-import { writeFileAtomic } from '../onnx/files.js';
+import { TwnnError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/files.js';
 import type { Device } from '../runtime/device.js';
 import { generate } from '../runtime/generate.js';
 import { checkFixedPoint } from '../runtime/guard.js';

@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dtypeBytes, type DType } from '../ir/dtype.js';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import { allocate, Tensor } from '../ir/tensor.js';
-import { writeFileAtomic } from '../onnx/files.js';
+import { writeFileAtomic } from '../common/files.js';
 import type { LrSchedule } from '../twnn/task.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.twnn';

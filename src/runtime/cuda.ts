@@ -7,7 +7,7 @@
 // this one diagnosis.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { oneLine } from '../ir/text.js';
 import { checkCudaAvailable, CUDA_INSTALL_HINT, ortNativeDir, type CudaCheck } from './device.js';
 import { readElfDynamic } from './elf.js';

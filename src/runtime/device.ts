@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { oneLine } from '../ir/text.js';
 import type { InferenceSession } from 'onnxruntime-node';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { cudaLoadReason } from './cuda.js';
 
 /** Where a session runs: the CPU EP, or the CUDA EP on one GPU. */

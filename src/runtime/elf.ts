@@ -3,7 +3,7 @@
 // `twnn doctor` reads it from the installed CUDA EP library so that it checks
 // exactly what that build links against, without ldd (which would load it).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { FormatError } from '../ir/errors.js';
+import { FormatError } from '../common/errors.js';
 
 /** What an ELF file's dynamic section says about loading it. */
 export interface ElfDynamic {

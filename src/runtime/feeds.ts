@@ -1,4 +1,4 @@
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { formatShape, type Dim } from '../ir/shape.js';
 import type { Tensor } from '../ir/tensor.js';
 

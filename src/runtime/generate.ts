@@ -2,7 +2,7 @@
 // next sample from a window of the previous ones runs on its own output.
 // Each step feeds the window as a batch of one, appends the prediction and
 // slides the window by one sample; one session serves all the steps.
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Device } from './device.js';
 import { checkFixedPoint } from './guard.js';

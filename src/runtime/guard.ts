@@ -1,4 +1,4 @@
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 import { isIteratorRecord, iteratorRecords, loopRecordsOf, type IteratorRecord } from '../contract/iterator-record.js';

@@ -1,8 +1,8 @@
 // Losses and accuracy computed in JS from a model's `y` (evaluation), and the
 // metrics.jsonl log a training run writes.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { fileError, writeFileAtomic } from '../onnx/files.js';
-import { TwnnError } from '../ir/errors.js';
+import { fileError, writeFileAtomic } from '../common/files.js';
+import { TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { sequentialBatches, type Dataset } from '../data/batches.js';
 import type { LossKind } from '../twnn/task.js';

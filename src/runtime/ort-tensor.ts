@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { DType } from '../ir/dtype.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor, type TensorData } from '../ir/tensor.js';
 
 /** onnxruntime tensor types that twnn has a dtype for (twnn's names are onnxruntime's). */

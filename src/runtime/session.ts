@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { FormatError, TwnnError } from '../ir/errors.js';
+import { FormatError, TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { parseModel, readModelBytes } from '../onnx/load.js';
 import {

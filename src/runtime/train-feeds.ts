@@ -2,7 +2,7 @@
 // zero optimizer state, a batch, lr and step 1; of a saved run (its model.onnx's
 // initializers) or of a graph just built (its parameters' values).
 import { join } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE, MODEL_FILE } from '../contract/files.js';
 import { readManifest } from '../contract/read-manifest.js';

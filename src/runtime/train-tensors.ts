@@ -2,7 +2,7 @@
 // optimizer state and buffers, fed to train.onnx by name and taken back from
 // its `<name>.new` outputs; where they start (model.onnx's initializers, or a
 // checkpoint checked against the export).
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Manifest } from '../contract/manifest.js';
 import { readInitializers } from '../onnx/load.js';

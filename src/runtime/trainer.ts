@@ -11,12 +11,12 @@
 import { join } from 'node:path';
 import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Dataset } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { exportModel, type ExportResult } from '../lower/artifacts.js';
 import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { fileEntry, manifestText, type Manifest } from '../contract/manifest.js';
-import { writeFilesAtomic } from '../onnx/files.js';
+import { writeFilesAtomic } from '../common/files.js';
 import { readModelFile } from '../onnx/load.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 import { withInitializers } from '../onnx/reweight.js';
@@ -30,7 +30,7 @@ import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
 import { checkLabels, evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
 import { openSession, type TwnnSession } from './session.js';
-import { withFolderLock } from '../onnx/folder-lock.js';
+import { withFolderLock } from '../common/folder-lock.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 /** Rows per inference run when evaluating (the same default as `twnn eval --batch`). */

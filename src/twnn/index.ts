@@ -9,6 +9,6 @@ export type { Init } from './init.js';
 export * from './module.js';
 export * from './norm.js';
 export * from './pool.js';
-export { Rng } from './rng.js';
+export { Rng } from '../common/rng.js';
 export * from './sequential.js';
 export * from './spec.js';

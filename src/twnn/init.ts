@@ -1,7 +1,7 @@
 // Parameter initialisers as data: a layer says *how* a parameter starts, the
 // build context draws the numbers from that parameter's own seeded stream.
 import { allocate, numel, SpecError, Tensor, type DType } from '../ir/index.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../common/rng.js';
 
 /** How a parameter's initial values are drawn. */
 export type Init =

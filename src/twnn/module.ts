@@ -9,7 +9,7 @@ import { totalmem } from 'node:os';
 import { dtypeBytes, formatBytes, isFloat, SpecError, Tensor, formatShape, type DType, type Graph, type Value } from '../ir/index.js';
 import { describeInit, sample, type Init } from './init.js';
 import type { IteratorReport, RegionLowering, RegionOverrides } from './iterator.js';
-import { Rng } from './rng.js';
+import { Rng } from '../common/rng.js';
 
 export type { IteratorReport, RegionOverrides } from './iterator.js';
 

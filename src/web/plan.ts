@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { batchRows, datasetSize, shuffledOrder, takeBatch } from '../data/batches.js';
 import { loadTaskData } from '../data/datasets.js';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE } from '../contract/files.js';
 import { readManifest } from '../contract/read-manifest.js';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from '../common/errors.js';
 import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { encodeTensor, trainingPlan } from './plan.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';

@@ -10,7 +10,7 @@ import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from '../.
 import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { resolveOptimizer } from '../../src/autodiff/optimizers.js';
-import { FormatError, TwnnError } from '../../src/ir/errors.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
 import type { Manifest } from '../../src/contract/manifest.js';
 import { defineModel, dense, exportModel, sequential } from '../../src/index.js';
 import { readMetrics } from '../../src/runtime/metrics.js';

@@ -6,7 +6,7 @@
 // while each step stays cheap.
 import { describe, expect, it } from 'vitest';
 import { formatMemoryReport, measureSweepMemory, memoryGrowth, runMemoryBench, type MemoryReport } from '../../src/bench/memory.js';
-import { SpecError } from '../../src/ir/errors.js';
+import { SpecError } from '../../src/common/errors.js';
 import { expectUserError, twnn } from '../cli/run-cli.js';
 
 const SMALL = { batch: 512, inputSize: 16, width: 32, classes: 4 };

@@ -9,7 +9,7 @@ import { loadMnist } from '../../src/data/mnist.js';
 import { defineModel, dense, exportModel, sequential } from '../../src/index.js';
 import { train } from '../../src/runtime/trainer.js';
 import { loadRun, parseRuns } from '../../src/bench/runs.js';
-import { FormatError, TwnnError } from '../../src/ir/errors.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-bench-runs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/data/npy.js';
-import { LOCK_FILE } from '../../src/onnx/folder-lock.js';
+import { LOCK_FILE } from '../../src/common/folder-lock.js';
 import { expectUserError, REPO, TWNN, twnn } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-paths-'));

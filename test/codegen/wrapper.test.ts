@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mnistMlp from '../../graphs/mnist-mlp.js';
 import { generateWrapper, writeWrapper } from '../../src/codegen/generate.js';
 import { exportModel } from '../../src/index.js';
-import { FormatError, TwnnError } from '../../src/ir/errors.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
 import { randn, seededRandom } from '../helpers/rng.js';
 import { createWorkspace, float16Model, importModule, mixedTypesModel, REPO, runWithTsx, typeCheck, type Workspace } from './support.js';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FormatError } from '../../src/ir/errors.js';
+import { FormatError } from '../../src/common/errors.js';
 import { manifestBeside, parseManifest, readManifest } from '../../src/contract/read-manifest.js';
 import { REPO } from '../cli/run-cli.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cifar10Files, loadCifar10 } from '../../src/data/cifar.js';
-import { FormatError, TwnnError } from '../../src/ir/errors.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-cifar-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseIdx, readIdxFile } from '../../src/data/idx.js';
 import { encodeIdx } from '../helpers/idx.js';
-import { FormatError } from '../../src/ir/errors.js';
+import { FormatError } from '../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-idx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

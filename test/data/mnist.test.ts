@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readIdxFile } from '../../src/data/idx.js';
 import { encodeIdx } from '../helpers/idx.js';
 import { loadMnist, mnistDataDir, mnistFiles } from '../../src/data/mnist.js';
-import { FormatError, TwnnError } from '../../src/ir/errors.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-mnist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSine, sineSeries, sineSplitSizes } from '../../src/data/sine.js';
-import { TwnnError } from '../../src/ir/errors.js';
+import { TwnnError } from '../../src/common/errors.js';
 
 describe('sine data (paper Task B)', () => {
   it('the series is sin(2πt/50)', () => {

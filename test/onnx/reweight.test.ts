@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sine from '../../graphs/sine.js';
-import { FormatError } from '../../src/ir/errors.js';
+import { FormatError } from '../../src/common/errors.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { parseModel, readInitializers } from '../../src/onnx/load.js';

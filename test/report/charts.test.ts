@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TwnnError } from '../../src/ir/errors.js';
+import { TwnnError } from '../../src/common/errors.js';
 import { histogram, lineChart, scatter, writeChart } from '../../src/report/charts.js';
 import { svgToPng } from '../../src/report/png.js';
 

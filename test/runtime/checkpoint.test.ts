@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { FormatError } from '../../src/ir/errors.js';
+import { FormatError } from '../../src/common/errors.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../src/runtime/checkpoint.js';
 

@@ -3,7 +3,7 @@
 // among a model's outputs, and what is done about samples that ran out of
 // sweeps unsettled (found, added up, warned about, or an error).
 import { describe, expect, it } from 'vitest';
-import { TwnnError } from '../../src/ir/errors.js';
+import { TwnnError } from '../../src/common/errors.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import {
   addUnsettled,

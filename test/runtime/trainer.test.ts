@@ -12,7 +12,7 @@ import { readInitializers, readModelFile } from '../../src/onnx/load.js';
 import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
 import { readMetrics } from '../../src/runtime/metrics.js';
 import { learningRate, train, type TrainEvent, type TrainOptions } from '../../src/runtime/trainer.js';
-import { SpecError, TwnnError } from '../../src/ir/errors.js';
+import { SpecError, TwnnError } from '../../src/common/errors.js';
 import type { IterateSpec } from '../../src/twnn/region.js';
 import mnistMlp from '../../graphs/mnist-mlp-plain.js';
 

@@ -7,7 +7,7 @@ import { Tensor } from '../../src/ir/index.js';
 import { buildInferenceGraph } from '../../src/lower/inference.js';
 import { defineModel, dense, region, sequential, tanh } from '../../src/index.js';
 import { kaimingUniform, sample } from '../../src/twnn/init.js';
-import { Rng } from '../../src/twnn/rng.js';
+import { Rng } from '../../src/common/rng.js';
 
 const block = () => sequential(dense(4, 4), tanh());
 const model = (blocks: Parameters<typeof region>[0]['blocks'], from: number | string, to: number | string) =>

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { BenchSubcommand } from './bench.js';
 import { loadTaskData } from '../../data/datasets.js';
-import { TwnnError } from '../../ir/errors.js';
-import { writeFileAtomic } from '../../onnx/files.js';
+import { TwnnError } from '../../common/errors.js';
+import { writeFileAtomic } from '../../common/files.js';
 import { parseFraction, parseInteger, parsePositiveNumber } from '../options.js';
 import { loadModelSpec } from '../graph-file.js';
 

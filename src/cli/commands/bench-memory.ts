@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { TwnnError } from '../../ir/errors.js';
+import { TwnnError } from '../../common/errors.js';
 import { parseDevice } from '../../runtime/device.js';
 import { deviceOption } from '../device-option.js';
 import { formatMemoryReport, MEMORY_DEFAULTS, runMemoryBench, type BackwardName } from '../../bench/memory.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { BenchRun } from '../../bench/runs.js';
-import { FormatError, TwnnError } from '../../ir/errors.js';
+import { FormatError, TwnnError } from '../../common/errors.js';
 import { parseInteger } from '../options.js';
 import { assertDeviceAvailable } from '../../runtime/device.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import * as ort from 'onnxruntime-node';
-import { TwnnError } from '../../ir/errors.js';
+import { TwnnError } from '../../common/errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { checkCudaLibraries, cudaOnDemandNote, cudaProblem, libraryPathHint, queryGpus, type CudaLibraries, type GpuInfo } from '../../runtime/cuda.js';
 import { probeCudaSession, probeModels, type CudaProbe } from '../../runtime/cuda-probe.js';

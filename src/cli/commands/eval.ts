@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
-import { TwnnError } from '../../ir/errors.js';
+import { TwnnError } from '../../common/errors.js';
 import { MANIFEST_FILE } from '../../contract/files.js';
 import { readManifestSync } from '../../contract/read-manifest.js';
 import { readModelFile } from '../../onnx/load.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeNpy } from '../../data/npy.js';
-import { writeFileAtomic } from '../../onnx/files.js';
+import { writeFileAtomic } from '../../common/files.js';
 import { formatShape } from '../../ir/shape.js';
 import { readModelFile } from '../../onnx/load.js';
 import { checkFixedPoint, checkSettled, regionIterations, regionLimits, unsettledSamples, unsettledWarnings } from '../../runtime/guard.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/twnn/rng.js';
+import { Rng } from '../../src/common/rng.js';
 
 const draw = (rng: Rng, n: number) => Array.from({ length: n }, () => rng.next());
 

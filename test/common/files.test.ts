@@ -8,7 +8,7 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { writeFileAtomic, writeFilesAtomic } from '../../src/onnx/files.js';
+import { writeFileAtomic, writeFilesAtomic } from '../../src/common/files.js';
 
 vi.mock('node:fs/promises', async (original) => {
   const real = await original<typeof import('node:fs/promises')>();

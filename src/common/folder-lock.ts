@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from './errors.js';
 import { fileError } from './files.js';
 
 /** The lock file's name inside the folder it guards. */

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, lockFolder, withFolderLock } from '../../src/onnx/folder-lock.js';
+import { LOCK_FILE, lockFolder, withFolderLock } from '../../src/common/folder-lock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

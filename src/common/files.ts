@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { TwnnError } from '../ir/errors.js';
+import { TwnnError } from './errors.js';
 
 /** What a file-system error code means, for messages that name the path and the cause. */
 const CAUSES: Record<string, string> = {
