@@ -30,7 +30,6 @@ import { readInitializers, readModelFile } from '../src/onnx/load.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { toOrtTensor } from '../src/runtime/ort-tensor.js';
 import { openSession, type TwnnSession } from '../src/runtime/session.js';
-import { withGroupNormLowering } from '../src/twnn/group-norm.js';
 
 const LOWERINGS = ['fused', 'composite'] as const;
 type Lowering = (typeof LOWERINGS)[number];
@@ -152,8 +151,8 @@ async function prepare(options: NormBenchOptions) {
     LOWERINGS.map((lowering) => [
       lowering,
       {
-        inference: withGroupNormLowering(lowering, () => buildInferenceGraph(spec, { weights })).graph,
-        train: withGroupNormLowering(lowering, () => buildTrainGraph(spec, { weights })).graph,
+        inference: buildInferenceGraph(spec, { weights, groupNorm: lowering }).graph,
+        train: buildTrainGraph(spec, { weights, groupNorm: lowering }).graph,
       },
     ]),
   );

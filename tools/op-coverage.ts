@@ -3,8 +3,8 @@
 //
 //   npx tsx tools/op-coverage.ts [--json]      (npm run coverage:ops)
 //
-// The source is read with ts-morph: the OpDef declarations each family file registers
-// (`registerOps([...])`), the properties they declare (through factories and spreads),
+// The source is read with ts-morph: the OpDef declarations each family file lists
+// for the op table (`export const <FAMILY>_OPS: readonly OpDef[] = [...]`, src/ops/table.ts), the properties they declare (through factories and spreads),
 // the exported emitters that emit them, and the test files under test/ops/ that refer to
 // an emitter or the OpDef. The runtime registry (src/ops/index.ts) is the list of ops and
 // the truth about each property; where the source says otherwise, that is reported too.
@@ -60,16 +60,16 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
   const problems: string[] = [];
   const rel = (file: SourceFile) => relative(root, file.getFilePath());
 
-  // OpDef declarations, keyed by their exported name, with the family file registering each.
+  // OpDef declarations, keyed by their exported name, with the family file listing each.
   const families = new Map<string, { decl: Node; family: SourceFile }>();
   for (const file of project.getSourceFiles(resolve(root, 'src/ops/**/*.ts'))) {
-    for (const call of file.getDescendantsOfKind(SyntaxKind.CallExpression)) {
-      if (call.getExpression().getText() !== 'registerOps') continue;
-      const list = call.getArguments()[0];
+    for (const v of file.getVariableDeclarations()) {
+      if (!/^[A-Z]+_OPS$/.test(v.getName())) continue;
+      const list = v.getInitializer();
       if (!Node.isArrayLiteralExpression(list)) continue;
       for (const element of list.getElements()) {
         const decl = Node.isIdentifier(element) ? declarationOf(element) : undefined;
-        if (!decl) problems.push(`${rel(file)}: registerOps entry '${element.getText()}' does not resolve to a declaration`);
+        if (!decl) problems.push(`${rel(file)}: ${v.getName()} entry '${element.getText()}' does not resolve to a declaration`);
         else families.set(element.getText(), { decl, family: file });
       }
     }
@@ -92,7 +92,7 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     const name = nameOf.get(op);
     const found = name ? families.get(name) : undefined;
     if (!found) {
-      problems.push(`${opType} is in the runtime registry, but no registerOps call in src/ops registers it by name`);
+      problems.push(`${opType} is in the runtime registry, but no family list (<FAMILY>_OPS) in src/ops names it`);
       const row: OpCoverage = { op: opType, opDef: '?', family: '?', emitters: [], shapeRule: false, vjp: undefined, forwardTests: [], gradientTest: undefined, missing: [] };
       return { ...row, missing: [...COLUMNS] };
     }

@@ -12,7 +12,8 @@
 // runs before the update, on the raw gradients.
 import { SpecError, type Graph, type Value } from '../ir/index.js';
 import { add, cast, div, less, mul, pow, reduceSum, scalar, sqrt, sub, where } from '../ops/index.js';
-import { isOptimizerKind, OPTIMIZER_KINDS, type OptimizerKind, type TrainDefaults } from '../twnn/task.js';
+import { optimizerKind, TRAIN_FALLBACKS, type OptimizerKind } from '../common/training.js';
+import type { TrainDefaults } from '../twnn/task.js';
 
 /** A fully resolved optimizer: every hyperparameter explicit (the manifest's `training.optimizer`). */
 export interface OptimizerSettings {
@@ -45,14 +46,10 @@ export type StateSlot = 'm' | 'v';
  * @example resolveOptimizer({ lr: 0.01 }, spec.task?.train) // { kind: 'adam', lr: 0.01, ... }
  */
 export function resolveOptimizer(config: OptimizerConfig = {}, defaults: TrainDefaults = {}): OptimizerSettings {
-  const kind = config.kind ?? defaults.optimizer ?? 'adam';
-  if (!isOptimizerKind(kind)) {
-    const quoted = OPTIMIZER_KINDS.map((k) => `'${k}'`);
-    throw new SpecError(`optimizer: kind must be ${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}, got ${JSON.stringify(kind)}`);
-  }
+  const kind = optimizerKind(config.kind ?? defaults.optimizer ?? TRAIN_FALLBACKS.optimizer, 'optimizer: kind', SpecError);
   const settings: OptimizerSettings = {
     kind,
-    lr: config.lr ?? defaults.lr ?? 1e-3,
+    lr: config.lr ?? defaults.lr ?? TRAIN_FALLBACKS.lr,
     momentum: config.momentum ?? defaults.momentum ?? 0,
     weightDecay: config.weightDecay ?? defaults.weightDecay ?? (kind === 'adamw' ? 1e-2 : 0),
     betas: [...(config.betas ?? defaults.betas ?? [0.9, 0.999])] as [number, number],

@@ -23,6 +23,8 @@ export interface BuildOptions {
   regionOverrides?: RegionOverrides;
   /** Inference graphs: `off` runs every sample through its skip-gated blocks (a closed gate's branch times 0, as in training) instead of skipping: the same function, without the savings (default `on`). */
   blockSkipping?: 'on' | 'off';
+  /** How float32 GroupNorms that leave `fused` unset are lowered: the fused kernel (default) or the composite (to measure one against the other). */
+  groupNorm?: 'fused' | 'composite';
 }
 
 /** A built graph with the parameters it declared, in declaration order. */
@@ -98,6 +100,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
     lowerRegion: lowerFixedPoint,
     ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}),
     ...(options.blockSkipping ? { blockSkipping: options.blockSkipping } : {}),
+    ...(options.groupNorm ? { groupNorm: options.groupNorm } : {}),
   });
   const x = graph.input('x', dtype, spec.input.shape);
   const y = spec.net.build(context, x);

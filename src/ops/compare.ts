@@ -1,7 +1,6 @@
 // Comparisons (bool outputs) and Where (elementwise select on a bool condition).
 import { broadcastShapes, type DType, type Graph, type InferContext, type OpDef, type Value, type ValueInfo } from '../ir/index.js';
 import { filledLike, unbroadcast } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { requireSameDType } from './shape-rules.js';
 
 const NUMERIC: readonly DType[] = ['float32', 'float64', 'int64', 'int32'];
@@ -58,7 +57,8 @@ export const WhereOp: OpDef = {
   },
 };
 
-registerOps([GreaterOp, LessOp, EqualOp, WhereOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const COMPARE_OPS: readonly OpDef[] = [GreaterOp, LessOp, EqualOp, WhereOp];
 
 /** @example const over = greater(g, residual, tol); */
 export const greater = (g: Graph, a: Value, b: Value): Value => g.node(GreaterOp, [a, b])[0];

@@ -25,7 +25,6 @@ import {
   type VjpRule,
 } from '../ir/index.js';
 import { filledLike } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { reshapeLike } from './shape.js';
 
 
@@ -143,7 +142,8 @@ const ifVjp: VjpRule = ({ graph: g, node, captures, gradOutputs, wants, reverse 
   return [undefined, ...captures.map((_, k) => (wants[first + k] ? grads[next++] : undefined))];
 };
 
-registerOps([LoopOp, IfOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const CONTROL_OPS: readonly OpDef[] = [LoopOp, IfOp];
 
 /** What a Loop body sees in one iteration. */
 export interface LoopIteration {

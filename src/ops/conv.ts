@@ -14,7 +14,6 @@ import {
   type VjpRule,
 } from '../ir/index.js';
 import { reduceSum } from './reduce.js';
-import { registerOps } from './registry.js';
 import { reshape, shapeOf, slice, transpose } from './shape.js';
 import { requireSameDType } from './shape-rules.js';
 import {
@@ -254,7 +253,8 @@ export const ConvTransposeOp: OpDef = {
   vjp: convTransposeVjp,
 };
 
-registerOps([ConvOp, ConvTransposeOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const CONV_OPS: readonly OpDef[] = [ConvOp, ConvTransposeOp];
 
 /** Geometry of `conv2d`. */
 export interface ConvOptions extends WindowOptions {

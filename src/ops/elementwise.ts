@@ -3,7 +3,6 @@
 import type { DType, Graph, OpDef, Value, VjpRule } from '../ir/index.js';
 import { greater, less, where } from './compare.js';
 import { filledLike, unbroadcast } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { broadcastBinary, sameAsInput } from './shape-rules.js';
 import { scalar } from './structural.js';
 
@@ -88,7 +87,8 @@ export const LeakyReluOp: OpDef = {
   attrs: { alpha: { type: 'float', default: 0.01 } },
 };
 
-registerOps([AddOp, SubOp, MulOp, DivOp, PowOp, NegOp, AbsOp, ExpOp, LogOp, SqrtOp, TanhOp, SigmoidOp, ReluOp, LeakyReluOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const ELEMENTWISE_OPS: readonly OpDef[] = [AddOp, SubOp, MulOp, DivOp, PowOp, NegOp, AbsOp, ExpOp, LogOp, SqrtOp, TanhOp, SigmoidOp, ReluOp, LeakyReluOp];
 
 /** @example const y = add(g, x, b); */
 export const add = (g: Graph, a: Value, b: Value): Value => g.node(AddOp, [a, b])[0];

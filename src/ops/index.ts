@@ -1,4 +1,4 @@
-// Importing this module registers every op family (one file per family).
+// Every op family (one file per family), its emitters and the registry of ops (registry.ts, from table.ts's explicit list).
 export * from './registry.js';
 export * from './shape-rules.js';
 export * from './elementwise.js';

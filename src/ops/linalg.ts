@@ -2,7 +2,6 @@
 import { broadcastShapes, formatShape, type Dim, type Graph, type OpDef, type Value } from '../ir/index.js';
 import { mul } from './elementwise.js';
 import { unbroadcast } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { squeeze, transpose, unsqueeze } from './shape.js';
 import { scalar } from './structural.js';
 
@@ -102,7 +101,8 @@ export const GemmOp: OpDef = {
   },
 };
 
-registerOps([MatMulOp, GemmOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const LINALG_OPS: readonly OpDef[] = [MatMulOp, GemmOp];
 
 /**
  * Numpy-style matrix product: 1-D operands act as a row (A) or column (B);

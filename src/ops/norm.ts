@@ -4,7 +4,6 @@
 import type { Graph, InferContext, OpDef, Value, VjpRule } from '../ir/index.js';
 import { add, div, mul, sqrt, sub } from './elementwise.js';
 import { reduceMean, reduceSum } from './reduce.js';
-import { registerOps } from './registry.js';
 import { unsqueeze } from './shape.js';
 import { requireSameDType } from './shape-rules.js';
 import { scalar } from './structural.js';
@@ -106,7 +105,8 @@ export const InstanceNormalizationOp: OpDef = {
   vjp: instanceNormVjp,
 };
 
-registerOps([BatchNormalizationOp, InstanceNormalizationOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const NORM_OPS: readonly OpDef[] = [BatchNormalizationOp, InstanceNormalizationOp];
 
 /** A BatchNormalization layer's per-channel tensors, each [C]. */
 export interface BatchNormParams {

@@ -15,7 +15,6 @@ import {
 import { convTransposeTo } from './conv.js';
 import { div } from './elementwise.js';
 import { countAlong, expandLike } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { scatterElements } from './scatter.js';
 import { constantOfShape, reshape, shapeOf } from './shape.js';
 import {
@@ -172,7 +171,8 @@ export const GlobalAveragePoolOp: OpDef = {
   vjp: globalAveragePoolVjp,
 };
 
-registerOps([MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const POOL_OPS: readonly OpDef[] = [MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp];
 
 /** Window of a 2-D pool. Strides default to 1 as in ONNX, not to the kernel size as in PyTorch. */
 export interface PoolOptions extends WindowOptions {

@@ -19,7 +19,6 @@ import {
 import { equal } from './compare.js';
 import { div, mul } from './elementwise.js';
 import { countAlong, expandLike, resolveAxes } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { unsqueeze } from './shape.js';
 import { cast } from './structural.js';
 
@@ -128,7 +127,8 @@ export const ReduceSumOp = reduceOp('ReduceSum', 'y = sum of x over axes', reduc
 export const ReduceMeanOp = reduceOp('ReduceMean', 'y = mean of x over axes', reduceMeanVjp);
 export const ReduceMaxOp = reduceOp('ReduceMax', 'y = max of x over axes', reduceMaxVjp, ['float32', 'float64', 'int64', 'int32']);
 
-registerOps([ReduceSumOp, ReduceMeanOp, ReduceMaxOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const REDUCE_OPS: readonly OpDef[] = [ReduceSumOp, ReduceMeanOp, ReduceMaxOp];
 
 /** Emit a reduction in the form `g.opset` expects; empty `axes` reduce every dimension. */
 function emitReduce(g: Graph, op: OpDef, x: Value, axes: readonly number[], keepdims: boolean): Value {

@@ -7,7 +7,6 @@
 // it needs no GatherND.
 import { ALL_DTYPES, type Graph, type InferContext, type OpDef, type Value, type ValueInfo } from '../ir/index.js';
 import { filledLike } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { gather, reshape } from './shape.js';
 
 
@@ -56,7 +55,8 @@ export const ScatterNDOp: OpDef = {
   ],
 };
 
-registerOps([NonZeroOp, ScatterNDOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const ROWS_OPS: readonly OpDef[] = [NonZeroOp, ScatterNDOp];
 
 /**
  * int64 `[rank, N]`: the coordinates of `x`'s non-zero (true) elements.

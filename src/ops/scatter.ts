@@ -3,7 +3,6 @@
 // MaxPool's VJP routes gradients to the argmax cells with ScatterElements(reduction=add).
 import type { DType, Graph, InferContext, OpDef, Value, ValueInfo } from '../ir/index.js';
 import { filledLike } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 
 const NUMERIC: readonly DType[] = ['float32', 'float64', 'int64', 'int32'];
 const INDEX_DTYPES: readonly DType[] = ['int64', 'int32'];
@@ -79,7 +78,8 @@ export const GatherElementsOp: OpDef = {
   ],
 };
 
-registerOps([ScatterElementsOp, GatherElementsOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const SCATTER_OPS: readonly OpDef[] = [ScatterElementsOp, GatherElementsOp];
 
 /**
  * A copy of `data` with `updates[i]` written (`'none'`, the default; indices should

@@ -30,7 +30,6 @@ import {
 } from '../ir/index.js';
 import { add, sub } from './elementwise.js';
 import { expandLike, filledLike, unbroadcast } from './grad-helpers.js';
-import { registerOps } from './registry.js';
 import { scatterElements } from './scatter.js';
 import { requireSameDType } from './shape-rules.js';
 import { cast } from './structural.js';
@@ -678,10 +677,11 @@ export function constantOfShape(g: Graph, shape: readonly number[] | Value, valu
   return g.node(ConstantOfShapeOp, [asIndexValue(g, shape)], { value: Tensor.fromNumbers(dtype, [1], [value]) })[0];
 }
 
-registerOps([
+/** This family's ops, for the registry's table (./table.ts). */
+export const SHAPE_OPS: readonly OpDef[] = [
   ReshapeOp, FlattenOp, TransposeOp, ConcatOp, SliceOp, ExpandOp,
   ShapeOp, GatherOp, UnsqueezeOp, SqueezeOp, ConstantOfShapeOp,
-]);
+];
 
 // ---------------------------------------------------------------------------------------
 // Gradient helpers: sizes that may be known only at run time, and the adjoints of slicing.

@@ -3,7 +3,6 @@
 import { type Graph, type InferContext, type OpDef, type Value, type ValueInfo, type VjpRule } from '../ir/index.js';
 import { exp, mul, sub } from './elementwise.js';
 import { reduceSum } from './reduce.js';
-import { registerOps } from './registry.js';
 
 function alongAxis(ctx: InferContext): ValueInfo[] {
   const x = ctx.inputs[0]!;
@@ -27,7 +26,8 @@ export const LogSoftmaxOp = softmaxLike('LogSoftmax', 'y = x - log(sum(exp(x))) 
   return [sub(g, gy!, mul(g, exp(g, y), reduceSum(g, gy!, [axis], true)))];
 });
 
-registerOps([SoftmaxOp, LogSoftmaxOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const SOFTMAX_OPS: readonly OpDef[] = [SoftmaxOp, LogSoftmaxOp];
 
 /**
  * Softmax along `axis` (default: the last).

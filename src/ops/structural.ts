@@ -13,7 +13,6 @@ import {
   type OpDef,
   type Value,
 } from '../ir/index.js';
-import { registerOps } from './registry.js';
 
 
 export const CastOp: OpDef = {
@@ -37,7 +36,8 @@ ConstantOp.vjp = 'none';
 // d cast(x) = cast back; only float inputs carry gradients (the transform skips the others)
 CastOp.vjp = (ctx) => [cast(ctx.graph, ctx.gradOutputs[0]!, ctx.inputs[0]!.dtype)];
 
-registerOps([IdentityOp, ConstantOp, CastOp]);
+/** This family's ops, for the registry's table (./table.ts). */
+export const STRUCTURAL_OPS: readonly OpDef[] = [IdentityOp, ConstantOp, CastOp];
 
 /**
  * A copy of `x` as a new value (ONNX needs one where a graph output would

@@ -12,7 +12,7 @@ import { generate } from '../runtime/generate.js';
 import { checkFixedPoint } from '../runtime/guard.js';
 import { accumulate, emptyTotals } from '../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../runtime/session.js';
-import { EVAL_BATCH } from '../runtime/trainer.js';
+import { EVAL_BATCH } from '../common/training.js';
 import { histogram, lineChart, writeChart } from './charts.js';
 
 /** The targets the sine task is held to (issue 5). */

@@ -13,7 +13,7 @@ import { dtypeBytes, type DType } from '../ir/dtype.js';
 import { FormatError, TwnnError } from '../common/errors.js';
 import { allocate, Tensor } from '../ir/tensor.js';
 import { writeFileAtomic } from '../common/files.js';
-import type { LrSchedule } from '../twnn/task.js';
+import type { LrSchedule } from '../common/training.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.twnn';
 const MAGIC = 'TWNNCKPT';

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { oneLine } from '../ir/text.js';
 import type { InferenceSession } from 'onnxruntime-node';
 import { TwnnError } from '../common/errors.js';
-import { cudaLoadReason } from './cuda.js';
 
 /** Where a session runs: the CPU EP, or the CUDA EP on one GPU. */
 export type Device = { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
@@ -135,21 +134,6 @@ export function assertDeviceAvailable(device: Device, nativeDir?: string): void 
     `--device ${formatDevice(device)}: onnxruntime-node's CUDA execution provider is not installed ` +
       `(missing ${check.missing.join(', ')} in ${check.nativeDir}); ${CUDA_INSTALL_HINT}`,
   );
-}
-
-/**
- * A TwnnError for a failed session creation on `device`, on one line. CUDA
- * failures (a missing libcudart/libcublas, no GPU, a bad device id) name the
- * device and how to set the EP up.
- *
- * @example throw sessionCreationError(err, parseDevice('cuda'), 'model.onnx');
- */
-export function sessionCreationError(err: unknown, device: Device, where: string): TwnnError {
-  const message = oneLine(err instanceof Error ? err.message : String(err));
-  if (device.kind === 'cpu') return new TwnnError(`${where}: onnxruntime could not create a session: ${message}`);
-  // onnxruntime's message only says "Failed to load shared library"; the library check says which one.
-  const reason = cudaLoadReason() ?? `the CUDA EP needs an NVIDIA GPU and the CUDA 13 runtime libraries on LD_LIBRARY_PATH; ${CUDA_INSTALL_HINT}`;
-  return new TwnnError(`${where}: onnxruntime could not create a CUDA session on ${formatDevice(device)}: ${message} (${reason}; see 'twnn doctor')`);
 }
 
 export { oneLine };

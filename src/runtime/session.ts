@@ -8,10 +8,10 @@ import {
   formatDevice,
   oneLine,
   parseDevice,
-  sessionCreationError,
   sessionOptionsFor,
   type Device,
 } from './device.js';
+import { sessionCreationError } from './session-error.js';
 import { validateFeeds, type IoInfo } from './feeds.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensor.js';
 import { verifyModelBytes } from '../contract/verify.js';

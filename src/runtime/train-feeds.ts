@@ -1,6 +1,7 @@
 // The feeds of a first train.onnx (or grad.onnx) step: the weights and buffers,
 // zero optimizer state, a batch, lr and step 1; of a saved run (its model.onnx's
 // initializers) or of a graph just built (its parameters' values).
+import { TRAIN_FALLBACKS } from '../common/training.js';
 import { join } from 'node:path';
 import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
@@ -52,7 +53,7 @@ export function firstStepFeeds(built: TrainingGraph, batch: { x: Tensor; target:
   const feeds: Record<string, Tensor> = {
     x: batch.x,
     target: batch.target,
-    lr: Tensor.scalar(built.optimizer?.lr ?? 1e-3, batch.x.dtype),
+    lr: Tensor.scalar(built.optimizer?.lr ?? TRAIN_FALLBACKS.lr, batch.x.dtype),
     step: Tensor.fromNumbers('int64', [], [1]),
   };
   for (const p of built.params) {

@@ -23,7 +23,9 @@ import { withInitializers } from '../onnx/reweight.js';
 import type { OptimizerConfig } from '../autodiff/optimizers.js';
 import { taskLoss } from '../lower/training.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import { isOptimizerKind, OPTIMIZER_KINDS, type LossKind, type LrSchedule, type OptimizerKind, type TrainDefaults } from '../twnn/task.js';
+import type { LossKind, TrainDefaults } from '../twnn/task.js';
+import { positiveInteger } from '../common/checks.js';
+import { EVAL_BATCH, lrSchedule, optimizerKind, TRAIN_FALLBACKS, type LrSchedule, type OptimizerKind } from '../common/training.js';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type TrainConfig, type TrainPosition } from './checkpoint.js';
 import { checkResumed, feedsOf, initialTensors, takeUpdates, trainingLayout, weightsOf, type TrainingLayout, type TrainTensors } from './train-tensors.js';
 import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
@@ -33,11 +35,8 @@ import { openSession, type TwnnSession } from './session.js';
 import { withFolderLock } from '../common/folder-lock.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
-/** Rows per inference run when evaluating (the same default as `twnn eval --batch`). */
-export const EVAL_BATCH = 256;
-
-/** Fallbacks for settings neither the caller nor the spec's `task.train` gives. */
-export const TRAIN_FALLBACKS = { epochs: 10, batch: 64, lr: 1e-3, lrSchedule: 'constant' as LrSchedule, optimizer: 'adam' as OptimizerKind, seed: 0 };
+// Where the benchmarks found them first (src/common/training.ts states them).
+export { EVAL_BATCH, TRAIN_FALLBACKS };
 
 export interface TrainOptions {
   spec: ModelSpec;
@@ -176,8 +175,8 @@ async function startRun(options: TrainOptions): Promise<Run> {
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const resumed = options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   const config = resolveConfig(options, task.train ?? {}, resumed?.config, checkpointPath);
-  if (options.checkpointEvery !== undefined) positiveInt(options.checkpointEvery, 'checkpointEvery');
-  if (options.limitSteps !== undefined) positiveInt(options.limitSteps, 'limitSteps');
+  if (options.checkpointEvery !== undefined) positiveInteger(options.checkpointEvery, 'checkpointEvery');
+  if (options.limitSteps !== undefined) positiveInteger(options.limitSteps, 'limitSteps');
 
   const exported = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
   const manifest = exported.manifest;
@@ -399,8 +398,8 @@ function resolveConfig(options: TrainOptions, defaults: TrainDefaults, saved: Tr
   const config: TrainConfig = {
     model: options.spec.name,
     dtype: options.dtype ?? saved?.dtype ?? 'float32',
-    epochs: positiveInt(pick('epochs'), 'epochs'),
-    batch: positiveInt(pick('batch'), 'batch'),
+    epochs: positiveInteger(pick('epochs'), 'epochs'),
+    batch: positiveInteger(pick('batch'), 'batch'),
     lr: pick('lr'),
     lrSchedule: pick('lrSchedule'),
     optimizer: pick('optimizer'),
@@ -408,8 +407,8 @@ function resolveConfig(options: TrainOptions, defaults: TrainDefaults, saved: Tr
     seed: pick('seed'),
   };
   if (!(config.lr > 0) || !Number.isFinite(config.lr)) throw new TwnnError(`lr must be a positive number, got ${config.lr}`);
-  if (config.lrSchedule !== 'constant' && config.lrSchedule !== 'cosine') throw new TwnnError(`lrSchedule must be constant or cosine, got '${config.lrSchedule}'`);
-  if (!isOptimizerKind(config.optimizer)) throw new TwnnError(`optimizer must be ${OPTIMIZER_KINDS.join(', ')}, got '${config.optimizer}'`);
+  lrSchedule(config.lrSchedule, 'lrSchedule');
+  optimizerKind(config.optimizer, 'optimizer');
   if (saved) {
     for (const key of ['model', 'dtype', 'batch', 'lr', 'lrSchedule', 'optimizer', 'seed', 'hyper'] as const) {
       const a = JSON.stringify(saved[key]);
@@ -442,11 +441,6 @@ function optimizerConfig(config: TrainConfig): OptimizerConfig {
 function inputType(session: TwnnSession, name: string, fallback: 'float32' | 'float64'): 'float32' | 'float64' {
   const type = session.input(name)?.type;
   return type === 'float32' || type === 'float64' ? type : fallback;
-}
-
-function positiveInt(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new TwnnError(`${what} must be a positive integer, got ${n}`);
-  return n;
 }
 
 function round(n: number): number {

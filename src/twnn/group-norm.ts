@@ -29,8 +29,8 @@ export interface GroupNorm2dOptions {
   eps?: number;
   /**
    * float32: the fused InstanceNormalization kernel (true) or the composite of
-   * elementwise ops (false). Default: fused, unless a `withGroupNormLowering`
-   * build says otherwise. float64 graphs always get the composite.
+   * elementwise ops (false). Default: the build's `groupNorm` option (fused
+   * unless it says composite). float64 graphs always get the composite.
    */
   fused?: boolean;
 }
@@ -71,7 +71,8 @@ export function groupNorm2d(groups: number, channels: number, options: GroupNorm
       if (x.shape.slice(2).some((d) => d === 0)) throw new SpecError(`${where(ctx, 'groupNorm2d')}: input ${x.describe()} has no spatial extent`);
       const weight = ctx.param('weight', [channels], ones());
       const bias = ctx.param('bias', [channels], zeros());
-      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias, ...(fused === undefined ? {} : { fused }), ...(ctx.batchMayBeEmpty ? { batchMayBeEmpty: true } : {}) });
+      // A layer that chooses keeps its choice; the others follow the build's.
+      return groupNormalize(ctx.graph, x, { groups, eps, weight, bias, fused: fused ?? ctx.groupNorm === 'fused', ...(ctx.batchMayBeEmpty ? { batchMayBeEmpty: true } : {}) });
     },
   };
 }
@@ -84,7 +85,7 @@ export interface GroupNormalizeParams {
   weight: Value;
   /** `[C]` shift. */
   bias: Value;
-  /** The fused kernel in float32 (default: see `withGroupNormLowering`); float64 is always the composite. */
+  /** The fused kernel in float32 (default true; groupNorm2d takes the build's `groupNorm` choice); float64 is always the composite. */
   fused?: boolean;
   /**
    * The batch may hold no rows (a skip-gated block's branch when every sample
@@ -92,26 +93,6 @@ export interface GroupNormalizeParams {
    * -1 from zero elements. Needs static C, H, W.
    */
   batchMayBeEmpty?: boolean;
-}
-
-/** How GroupNorms that leave `fused` unset are lowered in float32: swapped by `withGroupNormLowering`. */
-let defaultLowering: 'fused' | 'composite' = 'fused';
-
-/**
- * Run `build` (synchronous: a graph build) with every GroupNorm that leaves
- * `fused` unset lowered as `lowering`, so a whole model can be built both ways
- * for measurement (tools/bench-norm.ts).
- *
- * @example const composite = withGroupNormLowering('composite', () => buildTrainGraph(spec));
- */
-export function withGroupNormLowering<T>(lowering: 'fused' | 'composite', build: () => T): T {
-  const previous = defaultLowering;
-  defaultLowering = lowering;
-  try {
-    return build();
-  } finally {
-    defaultLowering = previous;
-  }
 }
 
 /**
@@ -125,7 +106,7 @@ export function withGroupNormLowering<T>(lowering: 'fused' | 'composite', build:
 export function groupNormalize(g: Graph, x: Value, { groups, eps, weight, bias, fused, batchMayBeEmpty }: GroupNormalizeParams): Value {
   // Reshape's 0 copies B, so a symbolic batch needs no Shape op.
   const rows = ops.reshape(g, x, [0, groups, batchMayBeEmpty ? staticRowLength(x, groups) : -1]);
-  const useKernel = x.dtype === 'float32' && (fused ?? defaultLowering === 'fused');
+  const useKernel = x.dtype === 'float32' && (fused ?? true);
   const normalized = useKernel ? normalizeRowsFused(g, rows, groups, eps) : normalizeRows(g, rows, eps);
   // [C] -> [C, 1, 1] broadcasts against [B, C, H, W].
   const perChannel = (v: Value) => ops.unsqueeze(g, v, [1, 2]);

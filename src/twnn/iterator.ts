@@ -16,6 +16,31 @@ export type SweepMode = 'active' | 'dense';
 /** A region's `compactBelow` when it sets none: every step gathers the rows still iterating (eager compaction). */
 export const DEFAULT_COMPACT_BELOW = 1;
 
+/**
+ * What a region's settings are when its spec leaves them out (the paper's
+ * Table II: tol 1e-3, maxIter 300). backwardTol, backwardMaxIter and
+ * backwardSolver default to the forward ones.
+ *
+ * @example REGION_DEFAULTS.maxIter // 300
+ */
+export const REGION_DEFAULTS = {
+  tol: 1e-3,
+  maxIter: 300,
+  minIter: 1,
+  norm: 'max',
+  solver: 'plain',
+  returnIterate: 'best',
+  onMaxIter: 'warn',
+  backward: 'implicit',
+  backwardNorm: 'relative',
+  jacobianPenalty: 0,
+  sweeps: 'active',
+  compactBelow: DEFAULT_COMPACT_BELOW,
+  /** A wormhole's gate bias: sigmoid(-4) ≈ 0.018, closed most of the time at the start. */
+  gateBias: -4,
+  projection: 'linear',
+} as const;
+
 export type { AndersonSettings, BroydenSettings, Solver, SolverKind } from './solvers.js';
 
 /** How the region is differentiated. */

@@ -77,6 +77,8 @@ export interface BuildContextOptions {
    * training does (to measure what skipping saves). Training graphs are always `off`.
    */
   blockSkipping?: 'on' | 'off';
+  /** How float32 GroupNorms that leave `fused` unset are lowered: the fused kernel (default) or the composite, to measure one against the other (tools/bench-norm.ts). */
+  groupNorm?: 'fused' | 'composite';
 }
 
 /** A skip-gated block's gate as one build of the block emitted it (src/twnn/skip-gate.ts). */
@@ -128,6 +130,8 @@ export class BuildContext {
   readonly iterators: IteratorReport[] = [];
   /** Whether skip-gated blocks skip samples in this (inference) build. */
   readonly blockSkipping: 'on' | 'off';
+  /** How float32 GroupNorms that leave `fused` unset are lowered. */
+  readonly groupNorm: 'fused' | 'composite';
   /** Modules building now may see a batch of zero rows (a skip-gated block's branch): they must not infer sizes from the element count. */
   get batchMayBeEmpty(): boolean {
     return this.emptyBatchDepth > 0;
@@ -159,6 +163,7 @@ export class BuildContext {
     this.regionOverrides = options.regionOverrides ?? {};
     this.lowerRegion = options.lowerRegion;
     this.blockSkipping = options.blockSkipping ?? 'on';
+    this.groupNorm = options.groupNorm ?? 'fused';
   }
 
   /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */

@@ -3,7 +3,7 @@
 // input, and the sweep repeats until every sample's wormhole sources settle.
 import { SpecError, type Value } from '../ir/index.js';
 import { add } from '../ops/index.js';
-import { DEFAULT_COMPACT_BELOW, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from './iterator.js';
+import { REGION_DEFAULTS as D, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from './iterator.js';
 import type { Module } from './module.js';
 import { checkOptions, type KeysOf } from './options.js';
 import { lowerRegion } from './region-sweeps.js';
@@ -216,31 +216,31 @@ function resolveWormhole(w: WormholeSpec, n: number, names: readonly string[]): 
   const from = position('from');
   const to = position('to');
   if (from < to) throw new SpecError(`${label}: ${from} -> ${to} points forward; a wormhole feeds a later block back into an earlier one (from >= to)`);
-  const gateBias = w.gateBias === undefined ? -4 : finite('region', `wormhole ${from} -> ${to} gateBias`, w.gateBias);
-  const projection = w.projection ?? 'linear';
+  const gateBias = w.gateBias === undefined ? D.gateBias : finite('region', `wormhole ${from} -> ${to} gateBias`, w.gateBias);
+  const projection = w.projection ?? D.projection;
   if (projection !== 'linear' && projection !== 'identity') throw new SpecError(`${label}: projection must be 'linear' or 'identity', got ${JSON.stringify(projection)}`);
   return { from, to, gateBias, projection, scopeName: `wormhole_${names[from - 1]}_${names[to - 1]}`, formerScopeName: `wormhole_${from}_${to}` };
 }
 
 function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const it = spec.iterate ?? {};
-  const tol = it.tol === undefined ? 1e-3 : finite('region', 'iterate.tol', it.tol, { atLeast: 0 });
-  const maxIter = it.maxIter === undefined ? 300 : sweepCount('iterate.maxIter', it.maxIter);
+  const tol = it.tol === undefined ? D.tol : finite('region', 'iterate.tol', it.tol, { atLeast: 0 });
+  const maxIter = it.maxIter === undefined ? D.maxIter : sweepCount('iterate.maxIter', it.maxIter);
   if (maxIter < 2) throw new SpecError(`region: iterate.maxIter must be at least 2 (the plain sweep and one check), got ${maxIter}`);
-  const minIter = it.minIter === undefined ? 1 : sweepCount('iterate.minIter', it.minIter);
+  const minIter = it.minIter === undefined ? D.minIter : sweepCount('iterate.minIter', it.minIter);
   if (minIter > maxIter) throw new SpecError(`region: iterate.minIter ${minIter} exceeds maxIter ${maxIter}`);
   const norm = residualNormOf('iterate.norm', it.norm);
-  const solver = solverOf('iterate.solver', it.solver ?? 'plain', it);
-  const returnIterate = oneOf('iterate.returnIterate', it.returnIterate ?? 'best', ['best', 'last'] as const);
-  const onMaxIter = oneOf('iterate.onMaxIter', it.onMaxIter ?? 'warn', ['warn', 'error'] as const);
-  const backward = parseBackward(spec.backward ?? 'implicit');
+  const solver = solverOf('iterate.solver', it.solver ?? D.solver, it);
+  const returnIterate = oneOf('iterate.returnIterate', it.returnIterate ?? D.returnIterate, ['best', 'last'] as const);
+  const onMaxIter = oneOf('iterate.onMaxIter', it.onMaxIter ?? D.onMaxIter, ['warn', 'error'] as const);
+  const backward = parseBackward(spec.backward ?? D.backward);
   const backwardTol = spec.backwardTol === undefined ? tol : finite('region', 'backwardTol', spec.backwardTol, { atLeast: 0 });
   const backwardMaxIter = spec.backwardMaxIter === undefined ? maxIter : sweepCount('backwardMaxIter', spec.backwardMaxIter);
-  const backwardNorm = spec.backwardNorm === undefined ? 'relative' : residualNormOf('backwardNorm', spec.backwardNorm);
+  const backwardNorm = spec.backwardNorm === undefined ? D.backwardNorm : residualNormOf('backwardNorm', spec.backwardNorm);
   const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
-  const jacobianPenalty = spec.jacobianPenalty === undefined ? 0 : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
-  const sweeps = oneOf('sweeps', spec.sweeps ?? 'active', ['active', 'dense'] as const);
-  const compactBelow = spec.compactBelow === undefined ? DEFAULT_COMPACT_BELOW : finite('region', 'compactBelow', spec.compactBelow, { atLeast: 0, atMost: 1 });
+  const jacobianPenalty = spec.jacobianPenalty === undefined ? D.jacobianPenalty : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
+  const sweeps = oneOf('sweeps', spec.sweeps ?? D.sweeps, ['active', 'dense'] as const);
+  const compactBelow = spec.compactBelow === undefined ? D.compactBelow : finite('region', 'compactBelow', spec.compactBelow, { atLeast: 0, atMost: 1 });
   return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps, compactBelow };
 }
 
@@ -260,7 +260,7 @@ function solverOf(field: string, kind: unknown, it: IterateSpec): Solver {
 }
 
 function residualNormOf(field: string, norm: ResidualNorm | undefined): ResidualNorm {
-  if (norm === undefined) return 'max';
+  if (norm === undefined) return D.norm;
   if (!['max', 'rms', 'relative'].includes(norm)) throw new SpecError(`region: ${field} must be 'max', 'rms' or 'relative', got ${JSON.stringify(norm)}`);
   return norm;
 }

@@ -2,8 +2,9 @@
 // a graph file's `defineModel({ task })`. Validated once, here, so the exporter,
 // the data loaders and `twnn train` can trust every field.
 import { SpecError, type Dim } from '../ir/index.js';
-import { checkOptions } from './options.js';
-import { show } from './validate.js';
+import { checkOptions, type KeysOf } from './options.js';
+import { positiveInteger, show } from '../common/checks.js';
+import { lrSchedule, optimizerKind, type LrSchedule, type OptimizerKind } from '../common/training.js';
 
 /** The training loss. `mse`: the target is a float tensor shaped like `y`; `cross_entropy`: int64 class labels `[B]`. */
 export type LossKind = 'mse' | 'cross_entropy';
@@ -19,21 +20,7 @@ export type DataSpec =
   /** Zalando's Fashion-MNIST: MNIST's shapes, from Debian's dataset-fashion-mnist (or `dir`, four gzipped IDX files). */
   | { kind: 'fashion-mnist'; layout: 'flat' | 'image'; dir?: string };
 
-/** The optimizers train.onnx can step with: the one list the spec checks, the trainer, the CLI's --optimizer and the lowering read. */
-export const OPTIMIZER_KINDS = ['sgd', 'adam', 'adamw'] as const;
-export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
-
-/**
- * Whether `v` names an optimizer train.onnx can step with.
- *
- * @example isOptimizerKind('adam') // true
- */
-export function isOptimizerKind(v: unknown): v is OptimizerKind {
-  return (OPTIMIZER_KINDS as readonly unknown[]).includes(v);
-}
-
-/** How the learning rate moves over a run: `constant`, or `cosine` decay from `lr` towards 0 over all planned steps. */
-export type LrSchedule = 'constant' | 'cosine';
+export { isOptimizerKind, OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../common/training.js';
 
 /** Training defaults; `twnn train` flags override them. Unset fields take torch.optim's defaults. */
 export interface TrainDefaults {
@@ -86,7 +73,7 @@ export function lossForData(kind: DataSpec['kind']): LossKind {
  */
 export function checkTask(where: string, task: unknown, inputShape: readonly Dim[]): Readonly<TaskSpec> {
   const at = `${where}: task`;
-  const t = plainObject(at, task, ['loss', 'data', 'train']);
+  const t = plainObject(at, task, TASK_KEYS);
   const out: TaskSpec = {};
   if (t.loss !== undefined) {
     if (!LOSSES.includes(t.loss as LossKind)) throw new SpecError(`${at}.loss must be ${LOSSES.map((l) => `'${l}'`).join(' or ')}, got ${show(t.loss)}`);
@@ -103,7 +90,7 @@ export function checkTask(where: string, task: unknown, inputShape: readonly Dim
 function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataSpec {
   const kind = (data as { kind?: unknown } | null)?.kind;
   if (kind === 'sine') {
-    const d = plainObject(at, data, ['kind', 'window', 'length']);
+    const d = plainObject(at, data, DATA_KEYS.sine);
     const window = positiveInt(`${at}.window`, d.window);
     const length = d.length === undefined ? undefined : positiveInt(`${at}.length`, d.length);
     if (length !== undefined && length <= window) throw new SpecError(`${at}.length (${length}) must exceed the window (${window})`);
@@ -111,20 +98,20 @@ function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataS
     return Object.freeze({ kind, window, ...(length !== undefined ? { length } : {}) });
   }
   if (kind === 'mnist') {
-    const d = plainObject(at, data, ['kind', 'layout']);
+    const d = plainObject(at, data, DATA_KEYS.mnist);
     if (d.layout !== 'flat' && d.layout !== 'image') throw new SpecError(`${at}.layout must be 'flat' or 'image', got ${show(d.layout)}`);
     expectShape(at, `mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
     return Object.freeze({ kind, layout: d.layout });
   }
   if (kind === 'fashion-mnist') {
-    const d = plainObject(at, data, ['kind', 'layout', 'dir']);
+    const d = plainObject(at, data, DATA_KEYS['fashion-mnist']);
     if (d.layout !== 'flat' && d.layout !== 'image') throw new SpecError(`${at}.layout must be 'flat' or 'image', got ${show(d.layout)}`);
     if (d.dir !== undefined && (typeof d.dir !== 'string' || d.dir === '')) throw new SpecError(`${at}.dir must be a non-empty string, got ${show(d.dir)}`);
     expectShape(at, `fashion-mnist '${d.layout}'`, inputShape, MNIST_SHAPES[d.layout]);
     return Object.freeze({ kind, layout: d.layout, ...(d.dir !== undefined ? { dir: d.dir as string } : {}) });
   }
   if (kind === 'cifar10') {
-    const d = plainObject(at, data, ['kind', 'dir']);
+    const d = plainObject(at, data, DATA_KEYS.cifar10);
     if (d.dir !== undefined && (typeof d.dir !== 'string' || d.dir === '')) throw new SpecError(`${at}.dir must be a non-empty string, got ${show(d.dir)}`);
     expectShape(at, 'cifar10 images', inputShape, [3, 32, 32]);
     return Object.freeze({ kind, ...(d.dir !== undefined ? { dir: d.dir as string } : {}) });
@@ -133,21 +120,13 @@ function checkData(at: string, data: unknown, inputShape: readonly Dim[]): DataS
 }
 
 function checkTrain(at: string, train: unknown): TrainDefaults {
-  const t = plainObject(at, train, ['epochs', 'batch', 'lr', 'optimizer', 'lrSchedule', 'momentum', 'weightDecay', 'betas', 'eps', 'clipNorm']);
+  const t = plainObject(at, train, TRAIN_KEYS);
   const out: TrainDefaults = {};
   if (t.epochs !== undefined) out.epochs = positiveInt(`${at}.epochs`, t.epochs);
   if (t.batch !== undefined) out.batch = positiveInt(`${at}.batch`, t.batch);
   if (t.lr !== undefined) out.lr = number(`${at}.lr`, t.lr, { above: 0 });
-  if (t.optimizer !== undefined) {
-    if (!isOptimizerKind(t.optimizer)) {
-      throw new SpecError(`${at}.optimizer must be ${OPTIMIZER_KINDS.map((o) => `'${o}'`).join(', ')}, got ${show(t.optimizer)}`);
-    }
-    out.optimizer = t.optimizer as OptimizerKind;
-  }
-  if (t.lrSchedule !== undefined) {
-    if (t.lrSchedule !== 'constant' && t.lrSchedule !== 'cosine') throw new SpecError(`${at}.lrSchedule must be 'constant' or 'cosine', got ${show(t.lrSchedule)}`);
-    out.lrSchedule = t.lrSchedule;
-  }
+  if (t.optimizer !== undefined) out.optimizer = optimizerKind(t.optimizer, `${at}.optimizer`, SpecError);
+  if (t.lrSchedule !== undefined) out.lrSchedule = lrSchedule(t.lrSchedule, `${at}.lrSchedule`, SpecError);
   if (t.momentum !== undefined) out.momentum = number(`${at}.momentum`, t.momentum, { atLeast: 0, below: 1 });
   if (t.weightDecay !== undefined) out.weightDecay = number(`${at}.weightDecay`, t.weightDecay, { atLeast: 0 });
   if (t.betas !== undefined) {
@@ -160,15 +139,26 @@ function checkTrain(at: string, train: unknown): TrainDefaults {
   return Object.freeze(out);
 }
 
+// Each schema's keys, checked against its type: a field added to a type and not here does not compile.
+const TASK_KEYS: KeysOf<TaskSpec> = { loss: true, data: true, train: true };
+const TRAIN_KEYS: KeysOf<TrainDefaults> = {
+  epochs: true, batch: true, lr: true, optimizer: true, lrSchedule: true, momentum: true, weightDecay: true, betas: true, eps: true, clipNorm: true,
+};
+const DATA_KEYS: { readonly [K in DataSpec['kind']]: KeysOf<Extract<DataSpec, { kind: K }>> } = {
+  sine: { kind: true, window: true, length: true },
+  mnist: { kind: true, layout: true },
+  'fashion-mnist': { kind: true, layout: true, dir: true },
+  cifar10: { kind: true, dir: true },
+};
+
 /** An object with only `keys` (a misspelt key is an error naming the key meant, not silently ignored). */
-function plainObject(at: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
+function plainObject(at: string, value: unknown, keys: Readonly<Record<string, true>>): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SpecError(`${at} must be an object, got ${show(value)}`);
-  return checkOptions(at, value as Record<string, unknown>, Object.fromEntries(keys.map((k) => [k, true] as const)));
+  return checkOptions(at, value as Record<string, unknown>, keys);
 }
 
 function positiveInt(at: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SpecError(`${at} must be a positive integer, got ${show(value)}`);
-  return value;
+  return positiveInteger(value, at, SpecError);
 }
 
 function number(at: string, value: unknown, range: { above?: number; atLeast?: number; below?: number }): number {

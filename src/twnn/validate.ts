@@ -2,22 +2,9 @@
 // SpecError naming the layer (and, at build time, where it sits in the model).
 import { formatShape, SpecError, type Value } from '../ir/index.js';
 import type { BuildContext } from './module.js';
+import { positiveInteger, show } from '../common/checks.js';
 
-/**
- * A value as a message shows it: strings quoted (`"3"`, not 3), objects as
- * JSON, numbers as themselves (NaN, not JSON's null).
- *
- * @example show('3') // '"3"'
- */
-export function show(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || value === undefined) return String(value);
-  if (typeof value === 'function') return 'a function';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value); // a cycle
-  }
-}
+export { show };
 
 /**
  * Require a positive integer argument.
@@ -25,10 +12,7 @@ export function show(value: unknown): string {
  * @example positiveInt('dense', 'inFeatures', 16)
  */
 export function positiveInt(layer: string, arg: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new SpecError(`${layer}: ${arg} must be a positive integer, got ${show(value)}`);
-  }
-  return value;
+  return positiveInteger(value, `${layer}: ${arg}`, SpecError);
 }
 
 /**

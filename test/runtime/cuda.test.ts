@@ -18,7 +18,8 @@ import {
   queryGpus,
 } from '../../src/runtime/cuda.js';
 import { probeCudaSession, probeModels } from '../../src/runtime/cuda-probe.js';
-import { checkCudaAvailable, CUDA_INSTALL_HINT, CUDA_PROVIDER_LIBRARIES, ortNativeDir, parseDevice, sessionCreationError } from '../../src/runtime/device.js';
+import { checkCudaAvailable, CUDA_INSTALL_HINT, CUDA_PROVIDER_LIBRARIES, ortNativeDir, parseDevice } from '../../src/runtime/device.js';
+import { sessionCreationError } from '../../src/runtime/session-error.js';
 import { readElfDynamic } from '../../src/runtime/elf.js';
 import { openSession } from '../../src/runtime/session.js';
 import { findLibrary, locateLibrary, parseLdconfigListing, systemLibrarySearch, type LibrarySearch } from '../../src/runtime/shared-libraries.js';

@@ -10,10 +10,10 @@ import {
   CUDA_PROVIDER_LIBRARIES,
   ortNativeDir,
   parseDevice,
-  sessionCreationError,
   physicalCores,
   sessionOptionsFor,
 } from '../../src/runtime/device.js';
+import { sessionCreationError } from '../../src/runtime/session-error.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-device-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

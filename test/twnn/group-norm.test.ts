@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward } from '../../src/autodiff/transform.js';
 import { Graph, SpecError, Tensor, type DType } from '../../src/ir/index.js';
+import { buildInferenceGraph } from '../../src/lower/inference.js';
+import { buildTrainGraph } from '../../src/lower/training.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
 import { mul, reduceSum } from '../../src/ops/index.js';
-import { basicBlock, BuildContext, groupNorm2d, groupNormalize, sequential, withGroupNormLowering, type Module } from '../../src/twnn/index.js';
+import { basicBlock, BuildContext, groupNorm2d, groupNormalize, sequential, type Module } from '../../src/twnn/index.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { expectAllClose, randomTensor, runModel } from './support.js';
 
@@ -56,9 +58,9 @@ function torchGroupNorm(cases: readonly TorchCase[]): TorchResult[] {
 }
 
 /** `net` built on a symbolic-batch input of `shape`, as model bytes, with its context and the op types it emitted. */
-function build(net: Module, shape: (string | number)[], weights?: Map<string, Tensor>, dtype: DType = 'float32') {
+function build(net: Module, shape: (string | number)[], weights?: Map<string, Tensor>, dtype: DType = 'float32', groupNorm?: 'fused' | 'composite') {
   const graph = new Graph('gn');
-  const ctx = new BuildContext(graph, { dtype, seed: 5, mode: 'initializer', weights });
+  const ctx = new BuildContext(graph, { dtype, seed: 5, mode: 'initializer', weights, ...(groupNorm ? { groupNorm } : {}) });
   graph.output('y', net.build(ctx, graph.input('x', dtype, shape)));
   return { bytes: serializeModel(graph), ctx, opTypes: new Set(graph.nodes.map((n) => n.opType)) };
 }
@@ -137,7 +139,8 @@ describe('groupNorm2d gradients', () => {
 });
 
 describe('groupNorm2d lowering', () => {
-  const opTypes = (options: Parameters<typeof groupNorm2d>[2], dtype: DType = 'float32') => build(groupNorm2d(2, 4, options), ['B', 4, 3, 3], undefined, dtype).opTypes;
+  const opTypes = (options: Parameters<typeof groupNorm2d>[2], dtype: DType = 'float32', groupNorm?: 'fused' | 'composite') =>
+    build(groupNorm2d(2, 4, options), ['B', 4, 3, 3], undefined, dtype, groupNorm).opTypes;
 
   it('is the fused kernel in float32 by default, the composite with fused: false, and always the composite in float64', () => {
     expect(opTypes({}).has('InstanceNormalization')).toBe(true);
@@ -147,12 +150,21 @@ describe('groupNorm2d lowering', () => {
     expect(opTypes({ fused: true }, 'float64').has('InstanceNormalization')).toBe(false);
   });
 
-  it('withGroupNormLowering sets the default for the build it wraps, and only then', () => {
-    expect(withGroupNormLowering('composite', () => opTypes({})).has('InstanceNormalization')).toBe(false);
+  it("a build's groupNorm option sets the lowering of the layers that leave fused unset, for that build only", () => {
+    expect(opTypes({}, 'float32', 'composite').has('InstanceNormalization')).toBe(false);
     // A layer that chooses keeps its choice.
-    expect(withGroupNormLowering('composite', () => opTypes({ fused: true })).has('InstanceNormalization')).toBe(true);
-    expect(() => withGroupNormLowering('composite', () => { throw new Error('build failed'); })).toThrow('build failed');
+    expect(opTypes({ fused: true }, 'float32', 'composite').has('InstanceNormalization')).toBe(true);
+    expect(opTypes({}, 'float32', 'fused').has('InstanceNormalization')).toBe(true);
     expect(opTypes({}).has('InstanceNormalization')).toBe(true);
+  });
+
+  it('reaches the GroupNorms of a whole model through buildInferenceGraph and buildTrainGraph', async () => {
+    const spec = (await import('../../graphs/mnist-resnet.js')).default;
+    const ops = (g: { nodes: readonly { opType: string; subgraphs(): { nodes: readonly unknown[] }[] }[] }): string[] =>
+      g.nodes.flatMap((n) => [n.opType, ...n.subgraphs().flatMap((s) => ops(s as typeof g))]);
+    expect(ops(buildInferenceGraph(spec, { groupNorm: 'composite' }).graph)).not.toContain('InstanceNormalization');
+    expect(ops(buildTrainGraph(spec, { groupNorm: 'composite' }).graph)).not.toContain('InstanceNormalization');
+    expect(ops(buildInferenceGraph(spec).graph)).toContain('InstanceNormalization');
   });
 });
 

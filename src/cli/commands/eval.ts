@@ -11,7 +11,7 @@ import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guar
 import { evaluate } from '../../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { skipSummary, skipThresholds } from '../../runtime/skip-rates.js';
-import { EVAL_BATCH } from '../../runtime/trainer.js';
+import { EVAL_BATCH } from '../../common/training.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { noVerifyOption, parseInteger } from '../options.js';

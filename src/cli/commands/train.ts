@@ -6,7 +6,7 @@ import { MODEL_FILE } from '../../contract/files.js';
 import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
-import { OPTIMIZER_KINDS, type LrSchedule, type OptimizerKind } from '../../twnn/task.js';
+import { LR_SCHEDULES, OPTIMIZER_KINDS, TRAIN_FALLBACKS, type LrSchedule, type OptimizerKind } from '../../common/training.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatBytes, parseInteger, parsePositiveNumber } from '../options.js';
 import { fromGraphFile, loadModelSpec } from '../graph-file.js';
@@ -42,17 +42,17 @@ export function registerTrain(program: Command): void {
         'writes the export, metrics.jsonl and checkpoint.twnn to the output folder, and the trained weights into model.onnx',
     )
     .argument('<graph>', 'TypeScript file whose default export is defineModel(...) with a task')
-    .option('--epochs <n>', 'epochs (default: task.train.epochs, else 10)', (v) => parseInteger(v, '--epochs', 1))
-    .option('--batch <n>', 'mini-batch size (default: task.train.batch, else 64)', (v) => parseInteger(v, '--batch', 1))
-    .option('--lr <x>', 'learning rate (default: task.train.lr, else 0.001)', (v) => parsePositiveNumber(v, '--lr'))
+    .option('--epochs <n>', `epochs (default: task.train.epochs, else ${TRAIN_FALLBACKS.epochs})`, (v) => parseInteger(v, '--epochs', 1))
+    .option('--batch <n>', `mini-batch size (default: task.train.batch, else ${TRAIN_FALLBACKS.batch})`, (v) => parseInteger(v, '--batch', 1))
+    .option('--lr <x>', `learning rate (default: task.train.lr, else ${TRAIN_FALLBACKS.lr})`, (v) => parsePositiveNumber(v, '--lr'))
     .addOption(
-      new Option('--lr-schedule <name>', 'learning-rate schedule: constant, or cosine decay to 0 over all planned steps (default: task.train.lrSchedule, else constant)').choices([
-        'constant',
-        'cosine',
-      ]),
+      new Option(
+        '--lr-schedule <name>',
+        `learning-rate schedule: constant, or cosine decay to 0 over all planned steps (default: task.train.lrSchedule, else ${TRAIN_FALLBACKS.lrSchedule})`,
+      ).choices(LR_SCHEDULES),
     )
-    .addOption(new Option('--optimizer <name>', 'optimizer (default: task.train.optimizer, else adam)').choices(OPTIMIZER_KINDS))
-    .option('--seed <n>', 'seed for parameter initialisation and shuffling (default: 0)', (v) => parseInteger(v, '--seed', 0))
+    .addOption(new Option('--optimizer <name>', `optimizer (default: task.train.optimizer, else ${TRAIN_FALLBACKS.optimizer})`).choices(OPTIMIZER_KINDS))
+    .option('--seed <n>', `seed for parameter initialisation and shuffling (default: ${TRAIN_FALLBACKS.seed})`, (v) => parseInteger(v, '--seed', 0))
     .addOption(deviceOption())
     .addOption(tf32Option())
     .option('-o, --out <dir>', 'output folder (default: exported/<graph file name>)')
