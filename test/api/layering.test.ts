@@ -75,4 +75,13 @@ describe('layering of src/', () => {
     expect(found).toEqual(['lower']);
     expect(MAY_IMPORT.twnn).not.toContain('lower');
   });
+
+  it('is the table docs/ARCHITECTURE.md draws, layer by layer', () => {
+    const page = readFileSync(join(REPO, 'docs/ARCHITECTURE.md'), 'utf8');
+    const drawn: Record<string, string[]> = {};
+    for (const m of page.matchAll(/^\| `(\w+)` \| [^|]+ \| ([^|]+) \|$/gm)) {
+      drawn[m[1]] = m[2].trim() === '—' ? [] : [...m[2].matchAll(/`(\w+)`/g)].map((x) => x[1]);
+    }
+    expect(drawn).toEqual(Object.fromEntries(Object.entries(MAY_IMPORT).map(([k, v]) => [k, [...v]])));
+  });
 });
