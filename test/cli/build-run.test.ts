@@ -89,7 +89,7 @@ describe('build -> inspect -> run', () => {
     const text = await twnn(['inspect', join(out, 'model.onnx')]);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/inputs \(1\)\n\s+x\s+float32\s+\[B,3\]/);
-    expect(text.stdout).toMatch(/outputs \(3\)\n\s+y\s+float32\s+\[B,2\]\n\s+iterations\s+int64\s+\[B\]\n\s+residual\s+float32\s+\[B\]/);
+    expect(text.stdout).toMatch(/outputs \(4\)\n\s+y\s+float32\s+\[B,2\]\n\s+iterations\s+int64\s+\[B\]\n\s+residual\s+float32\s+\[B\]\n\s+unsettled\s+int64\s+\[B\]/);
     expect(text.stdout).toMatch(/Gemm\s+2/);
     expect(text.stdout).toMatch(new RegExp(`parameters\\s+${PARAMS} in 4 initializers`));
     const json = await twnn(['inspect', join(out, 'model.onnx'), '--json']);

@@ -139,7 +139,7 @@ describe('build --jvp', () => {
       { name: 'x', dtype: 'float32', shape: ['B', 784] },
       { name: 'x_dot', dtype: 'float32', shape: ['B', 784] },
     ]);
-    expect(manifest.graphs['jvp.onnx'].outputs.map((o: { name: string }) => o.name)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'iterations_tangent']);
+    expect(manifest.graphs['jvp.onnx'].outputs.map((o: { name: string }) => o.name)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'unsettled', 'iterations_tangent']);
     expectOnnxValid(join(out, 'jvp.onnx'));
   });
 
@@ -151,7 +151,7 @@ describe('build --jvp', () => {
     const r = await twnn(['run', join(out, 'jvp.onnx'), '--input', join(dir, 'jvp.json'), '--json']);
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout) as Record<string, JsonOutput>;
-    expect(Object.keys(o)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'iterations_tangent']);
+    expect(Object.keys(o)).toEqual(['y', 'y_dot', 'iterations', 'residual', 'unsettled', 'iterations_tangent']);
     expect(o.y_dot.shape).toEqual([3, 10]);
     const model = JSON.parse((await twnn(['run', join(out, 'model.onnx'), '--input', join(dir, 'x0.json'), '--json'])).stdout) as Record<string, JsonOutput>;
     const y = o.y.data as number[][];

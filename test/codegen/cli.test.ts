@@ -24,7 +24,7 @@ describe('twnn codegen', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const path = ws.path('mnist-mlp', 'mnist-mlp.ts');
-    expect(r.stdout).toBe(`wrote ${path}: class MnistMlp (load, run, predict, close), 1 input, 3 outputs\n`);
+    expect(r.stdout).toBe(`wrote ${path}: class MnistMlp (load, run, predict, close), 1 input, 4 outputs\n`);
     expect(readFileSync(path, 'utf8')).toBe((await generateWrapper(modelPath)).text);
     // Written atomically: no temp file left beside it.
     expect(readdirSync(ws.path('mnist-mlp')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
