@@ -1,7 +1,7 @@
 // What a run's metrics.jsonl and checkpoint say about its training: time per
 // epoch, sweeps per step, the loss curve.
-import type { MetricsRecord } from '../runtime/metrics.js';
-import type { TrainConfig, TrainPosition } from '../runtime/checkpoint.js';
+import type { MetricsRecord } from '../../src/runtime/metrics.js';
+import type { TrainConfig, TrainPosition } from '../../src/runtime/checkpoint.js';
 import { mean } from './stats.js';
 
 export interface TrainingSummary {

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
-import type { BenchSubcommand } from './bench.js';
-import { loadTaskData } from '../../data/datasets.js';
-import { TwnnError } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/files.js';
-import { readInitializers, readModelFile } from '../../onnx/load.js';
-import { parseInteger } from '../options.js';
-import { loadModelSpec } from '../graph-file.js';
+import type { BenchSubcommand } from './subcommand.js';
+import { loadTaskData } from '../../src/data/datasets.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../../src/common/files.js';
+import { readInitializers, readModelFile } from '../../src/onnx/load.js';
+import { parseInteger } from '../../src/cli/options.js';
+import { loadModelSpec } from '../../src/cli/graph-file.js';
 
 /** Hand-written: what each engine change was predicted and measured to do, appended to the report. */
 const ENGINE_NOTES = 'docs/performance/engine-changes.md';
@@ -70,7 +70,7 @@ export const torchCommand: BenchSubcommand = {
       .option('--keep-going', 'time and write the report even when twnn and PyTorch disagree (the report lists the failed checks); the command still fails')
       .option('--python <path>', 'the python with torch, onnx and numpy', '/usr/bin/python3')
       .action(async (flags: TorchFlags) => {
-        const [{ benchTorch, disagreement }, { torchReport }] = await Promise.all([import('../../bench/torch.js'), import('../../bench/torch-report.js')]);
+        const [{ benchTorch, disagreement }, { torchReport }] = await Promise.all([import('../bench/torch.js'), import('../bench/torch-report.js')]);
         const models = [];
         for (const def of MODELS.filter((m) => flags.models.includes(m.id))) {
           const spec = await loadModelSpec(def.graph);

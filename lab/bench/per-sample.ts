@@ -1,10 +1,10 @@
 // Re-evaluating a trained classifier sample by sample through onnxruntime:
 // what the report's accuracy, dynamic-depth histogram and correlations are
 // computed from (never from numbers a training run logged).
-import { sequentialBatches, type Dataset } from '../data/batches.js';
-import { TwnnError } from '../common/errors.js';
-import { checkFixedPoint } from '../runtime/guard.js';
-import type { TwnnSession } from '../runtime/session.js';
+import { sequentialBatches, type Dataset } from '../../src/data/batches.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { checkFixedPoint } from '../../src/runtime/guard.js';
+import type { TwnnSession } from '../../src/runtime/session.js';
 
 /** One classifier's per-sample results on a data set, in data set order. */
 export interface PerSample {

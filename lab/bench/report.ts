@@ -283,7 +283,7 @@ function method(report: PaperReport): string[] {
     "- **Sweeps in training**: the mean over the last epoch's steps of train.onnx's `iterations` (forward sweeps) and `iterations_backward` (adjoint sweeps) per sample, summed over regions. " +
       adjointRules(report.runs),
     '- **Test sweeps**: model.onnx\'s `iterations` per test sample (mean and max over the test set).',
-    `- **Peak RSS of a training step**: a fresh child process (src/bench/memory-child.ts, shared with \`twnn bench memory\`) opens the run's train.onnx on the CPU with ` +
+    `- **Peak RSS of a training step**: a fresh child process (lab/bench/memory-child.ts, shared with \`twnn bench memory\`) opens the run's train.onnx on the CPU with ` +
       `onnxruntime's memory arena off and glibc told to return freed buffers at once, feeds it the run's trained weights (model.onnx), zero optimizer state and one batch of ` +
       `${m.stepBatch > 0 ? m.stepBatch : "the run's batch size of"} test examples, resets the kernel's high-water mark (\`/proc/self/clear_refs\` ← 5), runs one optimizer step and ` +
       'reads `VmHWM` from `/proc/self/status`: the first number is the whole process (Node, onnxruntime, weights, data), the second the growth over `VmRSS` before the step — what ' +

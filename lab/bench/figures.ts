@@ -1,6 +1,6 @@
 // The report's figures, drawn with src/report/charts.ts and written as SVG + PNG.
 import { join } from 'node:path';
-import { histogram, lineChart, scatter, writeChart, type ScatterPoint } from '../report/charts.js';
+import { histogram, lineChart, scatter, writeChart, type ScatterPoint } from '../../src/report/charts.js';
 import type { PaperReport, RunReport } from './paper.js';
 import { movingAverage } from './training-summary.js';
 

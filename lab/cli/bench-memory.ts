@@ -1,11 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { TwnnError } from '../../common/errors.js';
-import { parseDevice } from '../../runtime/device.js';
-import { deviceOption } from '../device-option.js';
-import { formatMemoryReport, MEMORY_DEFAULTS, runMemoryBench, type BackwardName } from '../../bench/memory.js';
-import { parseBackward } from '../../twnn/region.js';
-import { parseInteger } from '../options.js';
-import type { BenchSubcommand } from './bench.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { parseDevice } from '../../src/runtime/device.js';
+import { deviceOption } from '../../src/cli/device-option.js';
+import { formatMemoryReport, MEMORY_DEFAULTS, runMemoryBench, type BackwardName } from '../bench/memory.js';
+import { parseBackward } from '../../src/twnn/region.js';
+import { parseInteger } from '../../src/cli/options.js';
+import type { BenchSubcommand } from './subcommand.js';
 
 interface MemoryFlags {
   sweeps: number[];
@@ -20,7 +20,7 @@ interface MemoryFlags {
 
 /**
  * `twnn bench memory`: peak memory of one training step against forced sweep
- * counts, per backward mode (src/bench/memory.ts), as a table or JSON.
+ * counts, per backward mode (lab/bench/memory.ts), as a table or JSON.
  *
  * @example BENCH_SUBCOMMANDS.push(memoryCommand);
  */

@@ -8,12 +8,12 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TwnnError } from '../common/errors.js';
-import type { Tensor } from '../ir/tensor.js';
-import { TRAIN_FILE } from '../contract/files.js';
+import { TwnnError } from '../../src/common/errors.js';
+import type { Tensor } from '../../src/ir/tensor.js';
+import { TRAIN_FILE } from '../../src/contract/files.js';
 import { CHILD_MALLOC } from './memory.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
-import { trainFeeds } from '../runtime/train-feeds.js';
+import { trainFeeds } from '../../src/runtime/train-feeds.js';
 import type { StepGraph } from './step-graph.js';
 
 /** What the child measured, in kB (/proc's kB are KiB). */

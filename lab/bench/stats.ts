@@ -1,6 +1,6 @@
 // Small statistics for the benchmark report: means, medians, Pearson (and so
 // point-biserial) and Spearman correlations.
-import { TwnnError } from '../common/errors.js';
+import { TwnnError } from '../../src/common/errors.js';
 
 /** Arithmetic mean (NaN for no values). @example mean([1, 2, 6]) // 3 */
 export function mean(values: ArrayLike<number>): number {

@@ -8,11 +8,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TwnnError } from '../common/errors.js';
-import { exportModel, type ExportResult } from '../lower/artifacts.js';
-import { TRAIN_FILE } from '../contract/files.js';
-import type { Manifest, ManifestValue } from '../contract/manifest.js';
-import type { ModelSpec } from '../twnn/spec.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { exportModel, type ExportResult } from '../../src/lower/artifacts.js';
+import { TRAIN_FILE } from '../../src/contract/files.js';
+import type { Manifest, ManifestValue } from '../../src/contract/manifest.js';
+import type { ModelSpec } from '../../src/twnn/spec.js';
 import type { LoadedRun } from './runs.js';
 
 /** Imports a graph file and returns its model (the CLI passes its loadModelSpec). */

@@ -6,18 +6,18 @@
 // acceleration and limited-memory Broyden forward and backward, and the
 // Jacobian penalty. Every variant
 // is first checked to compute the same predictions as plain iteration.
-import { batchRows, datasetSize, takeBatch, type Dataset } from '../data/batches.js';
-import { Tensor } from '../ir/tensor.js';
-import { buildInferenceGraph } from '../lower/inference.js';
-import { buildTrainGraph } from '../lower/training.js';
-import { serializeModel } from '../onnx/serialize.js';
-import { iteratorLimits, unsettledSamples, type RegionLimits } from '../runtime/guard.js';
-import { openSession, type TwnnSession } from '../runtime/session.js';
-import { iteratorRecordsOf } from '../lower/fixed-point.js';
-import type { RegionOverrides } from '../twnn/module.js';
-import type { ModelSpec } from '../twnn/spec.js';
+import { batchRows, datasetSize, takeBatch, type Dataset } from '../../src/data/batches.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { buildInferenceGraph } from '../../src/lower/inference.js';
+import { buildTrainGraph } from '../../src/lower/training.js';
+import { serializeModel } from '../../src/onnx/serialize.js';
+import { iteratorLimits, unsettledSamples, type RegionLimits } from '../../src/runtime/guard.js';
+import { openSession, type TwnnSession } from '../../src/runtime/session.js';
+import { iteratorRecordsOf } from '../../src/lower/fixed-point.js';
+import type { RegionOverrides } from '../../src/twnn/module.js';
+import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean, median } from './stats.js';
-import { firstStepFeeds } from '../runtime/train-feeds.js';
+import { firstStepFeeds } from '../../src/runtime/train-feeds.js';
 
 /** One setting of every region, by the overrides that make it. */
 export interface SolverVariant {

@@ -1,9 +1,9 @@
-// The fresh process of one memory measurement (src/bench/memory.ts spawns it):
+// The fresh process of one memory measurement (lab/bench/memory.ts spawns it):
 // open a session on `<job>/model.onnx`, read the feeds, note the resident set,
 // reset the peak, run once, read the peak. It imports onnxruntime-node and
 // node:fs only, so nothing but the session and its feeds shares the process.
 //
-// Usage: node --expose-gc --import tsx src/bench/memory-child.ts <job folder>
+// Usage: node --expose-gc --import tsx lab/bench/memory-child.ts <job folder>
 // Prints one JSON line (a ChildReport, below) on stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

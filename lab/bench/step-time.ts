@@ -2,12 +2,12 @@
 // every run of a report is timed on the same machine within minutes of the
 // others (the trainers' own clocks ran at different times, under other loads).
 import { join } from 'node:path';
-import type { Tensor } from '../ir/tensor.js';
-import { TRAIN_FILE } from '../contract/files.js';
-import type { Device } from '../runtime/device.js';
-import { openSession } from '../runtime/session.js';
+import type { Tensor } from '../../src/ir/tensor.js';
+import { TRAIN_FILE } from '../../src/contract/files.js';
+import type { Device } from '../../src/runtime/device.js';
+import { openSession } from '../../src/runtime/session.js';
 import { median } from './stats.js';
-import { trainFeeds } from '../runtime/train-feeds.js';
+import { trainFeeds } from '../../src/runtime/train-feeds.js';
 import type { StepGraph } from './step-graph.js';
 
 export interface StepTime {

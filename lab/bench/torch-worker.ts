@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TwnnError } from '../common/errors.js';
+import { TwnnError } from '../../src/common/errors.js';
 
 /** Debian's python3, which sees Debian's torch 1.13 (the python3 first on PATH may not). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
-/** The reference script, found from this module: src/bench/ and dist/bench/ both sit two folders below the repository. */
+/** The reference script, found from this module: lab/bench/ and dist/bench/ both sit two folders below the repository. */
 export const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'torch_reference', 'twnn_torch.py');
 
 export interface TorchWorkerOptions {
@@ -96,7 +96,7 @@ export class TorchWorker {
   /**
    * Freeze the worker (SIGSTOP) or let it go on (SIGCONT). An idle worker's
    * OpenMP threads keep spinning, so while the other side is timed its
-   * workers are frozen (src/bench/torch.ts `timedAlone`).
+   * workers are frozen (lab/bench/torch.ts `timedAlone`).
    */
   freeze(frozen: boolean): void {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

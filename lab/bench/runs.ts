@@ -6,15 +6,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError, TwnnError } from '../common/errors.js';
-import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
-import type { Manifest } from '../contract/manifest.js';
-import { readManifestSync } from '../contract/read-manifest.js';
-import { readInitializers, readModelFile } from '../onnx/load.js';
-import { CHECKPOINT_FILE, loadCheckpoint, type TrainConfig, type TrainPosition } from '../runtime/checkpoint.js';
-import { readMetrics, type MetricsRecord } from '../runtime/metrics.js';
-import { METRICS_FILE } from '../runtime/trainer.js';
-import type { DataSpec } from '../twnn/task.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
+import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../../src/contract/files.js';
+import type { Manifest } from '../../src/contract/manifest.js';
+import { readManifestSync } from '../../src/contract/read-manifest.js';
+import { readInitializers, readModelFile } from '../../src/onnx/load.js';
+import { CHECKPOINT_FILE, loadCheckpoint, type TrainConfig, type TrainPosition } from '../../src/runtime/checkpoint.js';
+import { readMetrics, type MetricsRecord } from '../../src/runtime/metrics.js';
+import { METRICS_FILE } from '../../src/runtime/trainer.js';
+import type { DataSpec } from '../../src/twnn/task.js';
 import { committedTraining, defaultTrainSize } from './committed-run.js';
 
 /** One run as a report lists it. */

@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from 'commander';
-import type { BenchSubcommand } from './bench.js';
-import { loadTaskData } from '../../data/datasets.js';
-import { TwnnError } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/files.js';
-import { parseFraction, parseInteger, parsePositiveNumber } from '../options.js';
-import { loadModelSpec } from '../graph-file.js';
+import type { BenchSubcommand } from './subcommand.js';
+import { loadTaskData } from '../../src/data/datasets.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../../src/common/files.js';
+import { parseFraction, parseInteger, parsePositiveNumber } from '../../src/cli/options.js';
+import { loadModelSpec } from '../../src/cli/graph-file.js';
 
 interface AccuracyFlags {
   target: number;
@@ -45,9 +45,9 @@ export const accuracyCommand: BenchSubcommand = {
       .option('--python <path>', 'the python with torch, onnx and numpy', '/usr/bin/python3')
       .action(async (graph: string, flags: AccuracyFlags) => {
         const [{ raceToAccuracy }, { accuracyReport }, { SOLVER_VARIANTS }] = await Promise.all([
-          import('../../bench/to-accuracy.js'),
-          import('../../bench/to-accuracy-report.js'),
-          import('../../bench/solvers.js'),
+          import('../bench/to-accuracy.js'),
+          import('../bench/to-accuracy-report.js'),
+          import('../bench/solvers.js'),
         ]);
         const loaded = await loadModelSpec(graph);
         const spec = flags.clipNorm === undefined ? loaded : { ...loaded, task: { ...loaded.task, train: { ...loaded.task?.train, clipNorm: flags.clipNorm } } };

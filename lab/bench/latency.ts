@@ -1,9 +1,9 @@
 // The cost of inference at batch 1 for "easy" and "hard" inputs (the paper's
 // claim that easy inputs are processed more quickly): the samples a model
 // settles fastest against those it iterates longest, timed in the same run.
-import { gatherRows, type Dataset } from '../data/batches.js';
-import { TwnnError } from '../common/errors.js';
-import type { TwnnSession } from '../runtime/session.js';
+import { gatherRows, type Dataset } from '../../src/data/batches.js';
+import { TwnnError } from '../../src/common/errors.js';
+import type { TwnnSession } from '../../src/runtime/session.js';
 import { mean, median } from './stats.js';
 
 /** One group's timing. */

@@ -1,25 +1,12 @@
+// `twnn bench paper`: the paper's results page from saved runs (lab/bench/paper.ts).
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import type { BenchRun } from '../../bench/runs.js';
-import { FormatError, TwnnError } from '../../common/errors.js';
-import { parseInteger } from '../options.js';
-import { assertDeviceAvailable } from '../../runtime/device.js';
-import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
-import { memoryCommand } from './bench-memory.js';
-import { loadModelSpec } from '../graph-file.js';
-import { solversCommand } from './bench-solvers.js';
-import { studyCommand } from './bench-study.js';
-import { torchCommand } from './bench-torch.js';
-import { accuracyCommand } from './bench-accuracy.js';
-
-/**
- * One `twnn bench <name>` subcommand: `register` adds it to the `bench`
- * command. Add a benchmark by appending to `BENCH_SUBCOMMANDS`.
- */
-export interface BenchSubcommand {
-  name: string;
-  register(bench: Command): void;
-}
+import type { BenchRun } from '../bench/runs.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
+import { parseInteger } from '../../src/cli/options.js';
+import { assertDeviceAvailable } from '../../src/runtime/device.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../../src/cli/device-option.js';
+import { loadModelSpec } from '../../src/cli/graph-file.js';
+import type { BenchSubcommand } from './subcommand.js';
 
 interface PaperFlags extends DeviceFlags {
   runs?: string;
@@ -32,8 +19,12 @@ interface PaperFlags extends DeviceFlags {
   sineReport?: string;
 }
 
-/** `twnn bench paper`: docs/RESULTS.md and docs/figures/ from saved runs. */
-const paperCommand: BenchSubcommand = {
+/**
+ * `twnn bench paper`: docs/RESULTS.md and docs/figures/ from saved runs.
+ *
+ * @example BENCH_SUBCOMMANDS.push(paperCommand);
+ */
+export const paperCommand: BenchSubcommand = {
   name: 'paper',
   register(bench) {
     bench
@@ -58,9 +49,9 @@ const paperCommand: BenchSubcommand = {
         assertDeviceAvailable(device);
         // The report code loads vega and resvg: import it when the command runs, not on every CLI start.
         const [{ benchPaper }, { PAPER_RUNS }, { parseRuns }] = await Promise.all([
-          import('../../bench/paper.js'),
-          import('../../bench/paper-runs.js'),
-          import('../../bench/runs.js'),
+          import('../bench/paper.js'),
+          import('../bench/paper-runs.js'),
+          import('../bench/runs.js'),
         ]);
         const runs = flags.runs ? readRuns(flags.runs, parseRuns) : PAPER_RUNS;
         const { files } = await benchPaper({
@@ -82,19 +73,6 @@ const paperCommand: BenchSubcommand = {
       });
   },
 };
-
-/** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand];
-
-/**
- * `twnn bench <name>`: benchmarks and reports, one subcommand each.
- *
- * @example registerBench(program);
- */
-export function registerBench(program: Command): void {
-  const bench = program.command('bench').description(`benchmarks and reports: ${BENCH_SUBCOMMANDS.map((s) => s.name).join(', ')}`);
-  for (const sub of BENCH_SUBCOMMANDS) sub.register(bench);
-}
 
 /** The command as the report's header shows it: `twnn bench paper` and the flags that change what it reports. */
 function commandLine(flags: PaperFlags): string {

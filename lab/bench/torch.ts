@@ -15,18 +15,18 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { takeBatch, type Dataset } from '../data/batches.js';
-import { readNpy, writeNpy } from '../data/npy.js';
-import { TwnnError } from '../common/errors.js';
-import { Tensor } from '../ir/tensor.js';
-import { buildInferenceGraph } from '../lower/inference.js';
-import { buildGradGraph, buildTrainGraph, type TrainingGraph } from '../lower/training.js';
-import { serializeModel } from '../onnx/serialize.js';
-import { openSession, type TwnnSession } from '../runtime/session.js';
-import type { ModelSpec } from '../twnn/spec.js';
+import { takeBatch, type Dataset } from '../../src/data/batches.js';
+import { readNpy, writeNpy } from '../../src/data/npy.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { buildInferenceGraph } from '../../src/lower/inference.js';
+import { buildGradGraph, buildTrainGraph, type TrainingGraph } from '../../src/lower/training.js';
+import { serializeModel } from '../../src/onnx/serialize.js';
+import { openSession, type TwnnSession } from '../../src/runtime/session.js';
+import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean, median } from './stats.js';
 import { describeForTorch } from './torch-arch.js';
-import { firstStepFeeds } from '../runtime/train-feeds.js';
+import { firstStepFeeds } from '../../src/runtime/train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { timedAlone, TorchWorker, type TorchReply } from './torch-worker.js';
 

@@ -1,10 +1,10 @@
-// `twnn bench study`: the Fashion-MNIST study of issue 14 (src/bench/study.ts).
+// `twnn bench study`: the Fashion-MNIST study of issue 14 (lab/bench/study.ts).
 import type { Command } from 'commander';
-import { assertDeviceAvailable } from '../../runtime/device.js';
-import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
-import { loadModelSpec } from '../graph-file.js';
-import { parseInteger } from '../options.js';
-import type { BenchSubcommand } from './bench.js';
+import { assertDeviceAvailable } from '../../src/runtime/device.js';
+import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../../src/cli/device-option.js';
+import { loadModelSpec } from '../../src/cli/graph-file.js';
+import { parseInteger } from '../../src/cli/options.js';
+import type { BenchSubcommand } from './subcommand.js';
 
 interface StudyFlags extends DeviceFlags {
   train: boolean;
@@ -44,7 +44,7 @@ export const studyCommand: BenchSubcommand = {
       .action(async (flags: StudyFlags) => {
         const device = deviceFromFlags(flags);
         assertDeviceAvailable(device);
-        const [{ benchStudy }, { longStudyRuns }, { train }] = await Promise.all([import('../../bench/study.js'), import('../../bench/study-runs.js'), import('../../runtime/trainer.js')]);
+        const [{ benchStudy }, { longStudyRuns }, { train }] = await Promise.all([import('../bench/study.js'), import('../bench/study-runs.js'), import('../../src/runtime/trainer.js')]);
         const log = (line: string) => process.stderr.write(`${line}\n`);
         const { files } = await benchStudy({
           outDir: flags.out,

@@ -5,7 +5,7 @@
 // phantom:k keep only the current state, so their peak must stay flat in N;
 // unrolled stores every sweep's state, so its peak grows with N.
 //
-// Each configuration runs in a fresh child process (src/bench/memory-child.ts):
+// Each configuration runs in a fresh child process (lab/bench/memory-child.ts):
 // a process's peak RSS only ever rises, and a fresh one has seen nothing but
 // the session and its feeds. The child resets the peak (5 > /proc/self/clear_refs)
 // after creating the session, so `peak − baseline` is what the step itself added.
@@ -15,16 +15,16 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { SpecError, TwnnError } from '../common/errors.js';
-import { Tensor } from '../ir/tensor.js';
-import { buildTrainGraph } from '../lower/training.js';
-import { serializeModel } from '../onnx/serialize.js';
-import { dense } from '../twnn/dense.js';
-import { relu, tanh } from '../twnn/activations.js';
-import { parseBackward, region } from '../twnn/region.js';
-import { Rng } from '../common/rng.js';
-import { sequential } from '../twnn/sequential.js';
-import { defineModel, type ModelSpec } from '../twnn/spec.js';
+import { SpecError, TwnnError } from '../../src/common/errors.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { buildTrainGraph } from '../../src/lower/training.js';
+import { serializeModel } from '../../src/onnx/serialize.js';
+import { dense } from '../../src/twnn/dense.js';
+import { relu, tanh } from '../../src/twnn/activations.js';
+import { parseBackward, region } from '../../src/twnn/region.js';
+import { Rng } from '../../src/common/rng.js';
+import { sequential } from '../../src/twnn/sequential.js';
+import { defineModel, type ModelSpec } from '../../src/twnn/spec.js';
 import type { ChildJob, ChildReport } from './memory-child.js';
 
 /** A backward mode as regions spell it. */

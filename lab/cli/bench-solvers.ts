@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { BenchSubcommand } from './bench.js';
-import { loadTaskData } from '../../data/datasets.js';
-import { TwnnError } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/files.js';
-import { readInitializers, readModelFile } from '../../onnx/load.js';
-import { parseInteger } from '../options.js';
-import { loadModelSpec } from '../graph-file.js';
+import type { BenchSubcommand } from './subcommand.js';
+import { loadTaskData } from '../../src/data/datasets.js';
+import { TwnnError } from '../../src/common/errors.js';
+import { writeFileAtomic } from '../../src/common/files.js';
+import { readInitializers, readModelFile } from '../../src/onnx/load.js';
+import { parseInteger } from '../../src/cli/options.js';
+import { loadModelSpec } from '../../src/cli/graph-file.js';
 
 interface SolverFlags {
   batch: number;
@@ -43,7 +43,7 @@ export const solversCommand: BenchSubcommand = {
       .option('--engine', 'compare the engine\'s sweeps instead: active-row sweeps gathered every step or in working sets (lazy compaction below 0.9 and 0.5), dense sweeps, with and without hoisted loop invariants (plain iteration)')
       .option('-o, --out <file.md>', 'also write the report to this markdown file')
       .action(async (files: string[], flags: SolverFlags) => {
-        const { benchSolvers, solverReport, ENGINE_VARIANTS } = await import('../../bench/solvers.js');
+        const { benchSolvers, solverReport, ENGINE_VARIANTS } = await import('../bench/solvers.js');
         const graphs = [];
         for (const file of files.length > 0 ? files : DEFAULT_GRAPHS) {
           const spec = await loadModelSpec(file);

@@ -12,11 +12,11 @@
 // epoch 1, and of those the one whose row-weighted mean of epoch 1's step
 // losses is the train_loss logged at its end (the trainer's own sum replayed
 // in its order, so the right b matches to the last bit).
-import { FormatError, TwnnError } from '../common/errors.js';
-import type { Manifest } from '../contract/manifest.js';
-import type { TrainConfig, TrainPosition } from '../runtime/checkpoint.js';
-import type { MetricsRecord } from '../runtime/metrics.js';
-import type { DataSpec } from '../twnn/task.js';
+import { FormatError, TwnnError } from '../../src/common/errors.js';
+import type { Manifest } from '../../src/contract/manifest.js';
+import type { TrainConfig, TrainPosition } from '../../src/runtime/checkpoint.js';
+import type { MetricsRecord } from '../../src/runtime/metrics.js';
+import type { DataSpec } from '../../src/twnn/task.js';
 
 type StepRecord = Extract<MetricsRecord, { kind: 'step' }>;
 type EpochRecord = Extract<MetricsRecord, { kind: 'epoch' }>;
