@@ -1,7 +1,7 @@
 // The report's figures, drawn with src/report/charts.ts and written as SVG + PNG.
 import { join } from 'node:path';
 import { histogram, lineChart, scatter, writeChart, type ScatterPoint } from '../../src/report/charts.js';
-import type { PaperReport, RunReport } from './paper.js';
+import type { PaperReport, RunReport } from './paper-types.js';
 import { movingAverage } from './training-summary.js';
 
 /** A written figure: `key` names it for the report, `path` is without extension. */

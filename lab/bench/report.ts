@@ -3,7 +3,7 @@
 // and an honest line for each of the paper's claims.
 import { longGapTable, studyVerdictTable } from './study-report.js';
 import { cell, fixed, mebibytes, percent, seconds, signed, thousands } from './format.js';
-import type { PaperReport, RunReport } from './paper.js';
+import type { PaperReport, RunReport } from './paper-types.js';
 
 /** Paper Table II (MNIST) and Table IV (sine), as printed. */
 const PAPER_TABLE_II = { lr: 0.001, tol: 0.001, batch: 64, maxIter: 300 };

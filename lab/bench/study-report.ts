@@ -1,6 +1,6 @@
 // STUDY.md: the study's verdicts first, then the tables they come from.
 import { cell, fixed, mebibytes, percent, seconds, signed } from './format.js';
-import type { LongTraining, StudyReport } from './study.js';
+import type { LongTraining, StudyReport } from './study-types.js';
 import type { Spread } from './study-verdicts.js';
 
 const VERDICT_TEXT = { holds: 'holds', fails: 'does not hold', reversed: 'reversed', undetermined: 'undetermined' } as const;

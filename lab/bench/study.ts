@@ -27,7 +27,7 @@ import type { Device } from '../../src/runtime/device.js';
 import { regionLimits } from '../../src/runtime/guard.js';
 import { evaluate } from '../../src/runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../src/runtime/session.js';
-import { skipThresholds, type SkipRate } from '../../src/runtime/skip-rates.js';
+import { skipThresholds } from '../../src/runtime/skip-rates.js';
 import type { DataSpec } from '../../src/twnn/task.js';
 import { defaultTrainSize } from './committed-run.js';
 import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from './runs.js';
@@ -35,53 +35,11 @@ import { median } from './stats.js';
 import { NoStepGraphError, withStepGraph, type SpecLoader } from './step-graph.js';
 import { measureStepMemory, type StepMemory } from './step-memory.js';
 import { measureStepTime } from './step-time.js';
-import { judgeStudy, type ModelSummary, type StudyVerdicts } from './study-judge.js';
+import { judgeStudy, type ModelSummary } from './study-judge.js';
 import { renderStudy } from './study-report.js';
 import { studyRuns, type StudyModel, type StudyRun } from './study-runs.js';
+import type { LongTraining, SkipTiming, StudyReport, StudyRunResult } from './study-types.js';
 import { spread, type Spread } from './study-verdicts.js';
-
-/** One run as the study read it back. */
-export interface StudyRunResult {
-  model: string;
-  seed: number;
-  dir: string;
-  command: string;
-  /** `missing`: no trained run in its folder; `unfinished`: training stopped before it wrote model.onnx. */
-  status: 'done' | 'missing' | 'unfinished';
-  /** Test accuracy and the trainer's own clock after each epoch (metrics.jsonl). */
-  epochs: { epoch: number; accuracy: number; trainLoss: number; seconds: number }[];
-  /** model.onnx re-evaluated on the test set. */
-  test?: { accuracy: number; loss: number; sweeps: number; skipRates?: SkipRate[]; unskippedAccuracy?: number };
-}
-
-/** Inference time of a skip-gated model against the same weights without skipping. */
-export interface SkipTiming {
-  model: string;
-  batch: number;
-  /** Median milliseconds per run over the timed inputs. */
-  skippingMs: number;
-  unskippedMs: number;
-  inputs: number;
-}
-
-/** The longer-training check (one seed, more epochs): indicative, not judged. */
-export interface LongTraining {
-  /** The most epochs a finished long run trained. */
-  epochs: number;
-  runs: StudyRunResult[];
-  /** Each TWNN minus each baseline of the same seed, in test accuracy: after the long runs, and after the study's runs of that seed. */
-  gaps: { twnn: string; baseline: string; seed: number; epochs: number; gap: number; studyGap?: number; studyEpochs?: number }[];
-}
-
-export interface StudyReport {
-  models: ModelSummary[];
-  runs: StudyRunResult[];
-  skipTimings: SkipTiming[];
-  verdicts: StudyVerdicts;
-  /** The longer-training check, where `longRuns` were given. */
-  long?: LongTraining;
-  method: { testSet: string; stepBatch: number; stepRepeats: number; stepRounds: number; memory: boolean; stepsPerEpoch: number; command: string };
-}
 
 export interface BenchStudyOptions {
   /** The runs (default: every model of STUDY_MODELS from seeds 0-2). */
