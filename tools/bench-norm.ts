@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { mnistResnet } from '../graphs/mnist-resnet.js';
-import { mean, median } from '../src/bench/stats.js';
+import { mean, median } from '../lab/bench/stats.js';
 import { trainFeeds } from '../src/runtime/train-feeds.js';
 import { loadTaskData } from '../src/data/datasets.js';
 import { batchRows, takeBatch } from '../src/data/batches.js';
@@ -227,7 +227,7 @@ function opTypes(g: Graph): string[] {
   return g.nodes.flatMap((n) => [n.opType, ...n.subgraphs().flatMap(opTypes)]);
 }
 
-// src/bench/solvers.ts has the same comparison, unexported; its owner could export it for this tool.
+// lab/bench/solvers.ts has the same comparison, unexported; its owner could export it for this tool.
 function agreement(a: readonly Record<string, Tensor>[], b: readonly Record<string, Tensor>[]): { argmaxAgree: number; maxRelDiff: number } {
   const [ya, yb] = [a, b].map((outs) => outs.flatMap((o) => o.y.toNumbers()));
   const classes = a[0].y.shape[1];

@@ -15,7 +15,7 @@ import { buildTrainGraph } from '../src/lower/training.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import { firstStepFeeds } from '../src/runtime/train-feeds.js';
-import { median } from '../src/bench/stats.js';
+import { median } from '../lab/bench/stats.js';
 import { paperRun, testBatches } from './paper-run.js';
 
 export interface Timed {

@@ -24,7 +24,7 @@ import { buildTrainGraph } from '../src/lower/training.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import { firstStepFeeds } from '../src/runtime/train-feeds.js';
-import { mean, median } from '../src/bench/stats.js';
+import { mean, median } from '../lab/bench/stats.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 import { paperRun, testBatches } from './paper-run.js';
 

@@ -13,7 +13,7 @@ import { buildTrainGraph } from '../src/lower/training.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import { GRAPH_OPTIMIZATIONS, openSession, type GraphOptimization } from '../src/runtime/session.js';
 import { firstStepFeeds } from '../src/runtime/train-feeds.js';
-import { median } from '../src/bench/stats.js';
+import { median } from '../lab/bench/stats.js';
 import { paperRun, testBatches } from './paper-run.js';
 
 /** One level's medians (ms), and its largest difference from `all` on y and the step's loss. */

@@ -8,7 +8,7 @@ import { batchRows, takeBatch } from '../src/data/batches.js';
 import { loadTaskData } from '../src/data/datasets.js';
 import type { Tensor } from '../src/ir/tensor.js';
 import { readInitializers, readModelFile } from '../src/onnx/load.js';
-import { median } from '../src/bench/stats.js';
+import { median } from '../lab/bench/stats.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 
 /**

@@ -20,7 +20,7 @@ import { serializeModel } from '../src/onnx/serialize.js';
 import { openSession } from '../src/runtime/session.js';
 import { firstStepFeeds, takeNewValues } from '../src/runtime/train-feeds.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
-import { median } from '../src/bench/stats.js';
+import { median } from '../lab/bench/stats.js';
 
 export interface StepAb {
   steps: number;

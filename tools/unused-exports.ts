@@ -4,7 +4,7 @@
 //
 // Every export declared in a file under src/ is looked up in every import of
 // the project (read with ts-morph and resolved through re-exports and barrels
-// by the type checker): an import from src/, bin/, tools/ or graphs/ makes it
+// by the type checker): an import from src/, lab/, bin/, tools/ or graphs/ makes it
 // used by the library; the public API (whatever src/index.ts exports) counts
 // as used. A re-export is not a use, and neither is a use inside the
 // declaring file. What is left is either imported only by test/ (`test`) or
@@ -16,7 +16,7 @@ import { relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Node, Project, SyntaxKind, type Identifier, type SourceFile, type Symbol as MorphSymbol } from 'ts-morph';
 
-/** Where an import sits: a library file (src/, bin/, tools/, graphs/) or a test. */
+/** Where an import sits: a library file (src/, lab/, bin/, tools/, graphs/) or a test. */
 export type UseSite = 'library' | 'test';
 
 /** One export of src/ that the library does not use. */
@@ -44,7 +44,7 @@ export interface ProjectLayout {
 }
 
 /** This repository's layout. */
-export const TWNN_LAYOUT: ProjectLayout = { root: '.', checked: ['src'], library: ['src', 'bin', 'tools', 'graphs'], tests: ['test'], publicEntry: 'src/index.ts' };
+export const TWNN_LAYOUT: ProjectLayout = { root: '.', checked: ['src'], library: ['src', 'lab', 'bin', 'tools', 'graphs'], tests: ['test'], publicEntry: 'src/index.ts' };
 
 /**
  * The exports of `layout.checked` that no library file imports, sorted by

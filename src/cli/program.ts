@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
-import { registerBench } from './commands/bench.js';
 import { registerBuild } from './commands/build.js';
 import { registerCodegen } from './commands/codegen.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -10,15 +9,17 @@ import { registerRun } from './commands/run.js';
 import { registerTrain } from './commands/train.js';
 import { registerWeb } from './commands/web.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { registerLab } from './lab.js';
 
 /**
  * The `twnn` program with every subcommand registered (one file per command
  * under `commands/`). Commander's own error output is silenced: `runCli`
- * prints every error as one `twnn: error:` line.
+ * prints every error as one `twnn: error:` line. Asynchronous because
+ * `bench` comes from the lab, imported only when the checkout has it (lab.ts).
  *
- * @example createProgram().parseAsync(['inspect', 'model.onnx'], { from: 'user' });
+ * @example (await createProgram()).parseAsync(['inspect', 'model.onnx'], { from: 'user' });
  */
-export function createProgram(): Command {
+export async function createProgram(): Promise<Command> {
   const program = new Command('twnn')
     .description('Temporal Wormhole Neural Networks: build models, lower them to ONNX, and run them through onnxruntime-node')
     .version(PRODUCER_VERSION, '-V, --version', 'print the twnn version')
@@ -33,7 +34,7 @@ export function createProgram(): Command {
   registerInspect(program);
   registerCodegen(program);
   registerDoctor(program);
-  registerBench(program);
+  await registerLab(program);
   registerWeb(program);
   return program;
 }
@@ -46,7 +47,7 @@ export function createProgram(): Command {
  * @example process.exitCode = await runCli(['run', 'model.onnx', '--input', 'x.json']);
  */
 export async function runCli(args: readonly string[]): Promise<number> {
-  const program = createProgram();
+  const program = await createProgram();
   try {
     await program.parseAsync([...args], { from: 'user' });
     return 0;

@@ -35,8 +35,6 @@ import { openSession, type TwnnSession } from './session.js';
 import { withFolderLock } from '../common/folder-lock.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
-// Where the benchmarks found them first (src/common/training.ts states them).
-export { EVAL_BATCH, TRAIN_FALLBACKS };
 
 export interface TrainOptions {
   spec: ModelSpec;

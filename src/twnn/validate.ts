@@ -1,8 +1,12 @@
 // Argument and input checks shared by the layer factories: every failure is a
 // SpecError naming the layer (and, at build time, where it sits in the model).
 import { formatShape, SpecError, type Value } from '../ir/index.js';
-import type { BuildContext } from './module.js';
 import { positiveInteger, show } from '../common/checks.js';
+
+/** Where a layer builds: a BuildContext (src/twnn/module.ts), of which the checks need only the scope's name. */
+export interface Scoped {
+  readonly scopeName: string;
+}
 
 export { show };
 
@@ -43,7 +47,7 @@ export function finite(layer: string, arg: string, value: unknown, range: { abov
  *
  * @example throw new SpecError(`${where(ctx, 'flatten')}: input has rank 1`);
  */
-export function where(ctx: BuildContext, layer: string): string {
+export function where(ctx: Scoped, layer: string): string {
   return ctx.scopeName ? `${layer} '${ctx.scopeName}'` : `${layer} (top level)`;
 }
 
@@ -53,7 +57,7 @@ export function where(ctx: BuildContext, layer: string): string {
  *
  * @example expectInput(ctx, 'dense', x, [undefined, 16], '[B, inFeatures=16]')
  */
-export function expectInput(ctx: BuildContext, layer: string, x: Value, expected: readonly (number | undefined)[], meaning: string): void {
+export function expectInput(ctx: Scoped, layer: string, x: Value, expected: readonly (number | undefined)[], meaning: string): void {
   const fits = x.rank === expected.length && expected.every((d, i) => d === undefined || x.shape[i] === d);
   if (!fits) throw new SpecError(`${where(ctx, layer)}: input has shape ${formatShape(x.shape)}, expected ${meaning}`);
 }

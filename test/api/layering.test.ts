@@ -2,10 +2,14 @@
 // describes models and src/lower lowers them, so twnn never imports lower; the
 // IR and the ops know nothing of models. Every static import, `import type`
 // and dynamic `import()` of every source file is checked against the table.
+// The research lab (lab/: benchmarks, the paper and study runners) sits above
+// all of src/ and outside it (issue 22, part 4): it may import anything of
+// src/, and src/ imports nothing of it but through the CLI's guarded seam.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../cli/run-cli.js';
+import { IMPORT, importsOf, sourceFiles } from '../helpers/imports.js';
 
 /** What each folder under src/ may import (besides itself). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
@@ -25,20 +29,15 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   codegen: ['common', 'ir', 'onnx', 'contract'],
   report: ['common', 'ir', 'onnx', 'twnn', 'contract', 'data', 'runtime'],
   web: ['common', 'ir', 'onnx', 'twnn', 'contract', 'data', 'runtime', 'autodiff'],
-  bench: ['common', 'ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report'],
-  cli: ['common', 'ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report', 'codegen', 'bench', 'web'],
+  cli: ['common', 'ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report', 'codegen', 'web'],
 };
 
 const SRC = resolve(REPO, 'src');
-const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(path);
-    return /\.(ts|mts)$/.test(e.name) ? [path] : [];
-  });
-}
+const LAB = resolve(REPO, 'lab');
+/** The one file of src/ that names the lab: it imports lab/cli/bench.ts when a checkout has it (no static import). */
+const LAB_SEAM = 'src/cli/lab.ts';
+/** A path into lab/ written in a string: how src/ could reach the lab without an import the scanner sees. */
+const LAB_PATH = /['"`](?:\.{1,2}\/)+lab\//;
 
 /** `src/<layer>/...` → layer; src/index.ts (the public API) is above every layer. */
 const layerOf = (file: string): string => relative(SRC, file).split('/')[0];
@@ -49,10 +48,9 @@ function violations(): string[] {
   for (const file of sourceFiles(SRC)) {
     const from = layerOf(file);
     if (!(from in MAY_IMPORT)) continue; // index.ts and any top-level file: the API that imports everything
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(IMPORT)) {
-      const target = layerOf(resolve(file, '..', m[1]));
-      if (target !== from && !MAY_IMPORT[from].includes(target)) out.push(`${relative(REPO, file)}: ${m[1]} (${from} -> ${target})`);
+    for (const { specifier, target } of importsOf(file, readFileSync(file, 'utf8'))) {
+      const to = layerOf(target);
+      if (to !== from && !MAY_IMPORT[from].includes(to)) out.push(`${relative(REPO, file)}: ${specifier} (${from} -> ${to})`);
     }
   }
   return out;
@@ -83,5 +81,39 @@ describe('layering of src/', () => {
       drawn[m[1]] = m[2].trim() === '—' ? [] : [...m[2].matchAll(/`(\w+)`/g)].map((x) => x[1]);
     }
     expect(drawn).toEqual(Object.fromEntries(Object.entries(MAY_IMPORT).map(([k, v]) => [k, [...v]])));
+  });
+});
+
+describe('the lab (lab/) and the library (src/)', () => {
+  const inside = (dir: string, path: string) => !relative(dir, path).startsWith('..');
+
+  it('lab/ imports only itself and src/ (not the tests, the tools or the graphs)', () => {
+    const out = sourceFiles(LAB).flatMap((file) =>
+      importsOf(file, readFileSync(file, 'utf8'))
+        .filter(({ target }) => !inside(LAB, target) && !inside(SRC, target))
+        .map(({ specifier }) => `${relative(REPO, file)}: ${specifier}`),
+    );
+    expect(out).toEqual([]);
+  });
+
+  it('src/ imports nothing of lab/, and names it only in the guarded registration', () => {
+    const files = sourceFiles(SRC);
+    const imports = files.flatMap((file) =>
+      importsOf(file, readFileSync(file, 'utf8'))
+        .filter(({ target }) => inside(LAB, target))
+        .map(({ specifier }) => `${relative(REPO, file)}: ${specifier}`),
+    );
+    expect(imports).toEqual([]);
+    const naming = files.filter((file) => LAB_PATH.test(readFileSync(file, 'utf8'))).map((file) => relative(REPO, file));
+    expect(naming).toEqual([LAB_SEAM]);
+    // The seam imports the lab only where the file is there: an installed package has no lab/.
+    expect(readFileSync(resolve(REPO, LAB_SEAM), 'utf8')).toMatch(/if \(existsSync\(lab\)\) \{\s*const \{ registerBench \} = \(await import\(lab\.href\)\)/);
+  });
+
+  it('catches an import of the lab from src/ and a string path into it', () => {
+    const line = "const { BENCH_SUBCOMMANDS } = await import('../../lab/cli/bench.js');";
+    expect(importsOf(resolve(SRC, 'cli/x.ts'), line).map(({ target }) => inside(LAB, target))).toEqual([true]);
+    expect(LAB_PATH.test("new URL('../../lab/cli/bench.ts', import.meta.url)")).toBe(true);
+    expect(LAB_PATH.test("'lab.js'")).toBe(false);
   });
 });

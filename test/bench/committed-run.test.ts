@@ -5,8 +5,8 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
-import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from '../../src/bench/runs.js';
+import { PAPER_RUNS } from '../../lab/bench/paper-runs.js';
+import { loadRun, UnfinishedRunError, type BenchRun, type LoadedRun } from '../../lab/bench/runs.js';
 import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { resolveOptimizer } from '../../src/autodiff/optimizers.js';

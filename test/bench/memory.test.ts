@@ -1,11 +1,11 @@
-// The memory benchmark's harness (src/bench/memory.ts) on a small network:
+// The memory benchmark's harness (lab/bench/memory.ts) on a small network:
 // a report of sane numbers, sweeps forced exactly, and unrolled memory that
 // grows with the sweeps. Not a timed test: the only comparison is of memory,
 // and the configuration makes unrolled's stored states (299 sweeps x 512
 // samples x 32 floats ≈ 19.6 MB) large against the few MB of allocator noise,
 // while each step stays cheap.
 import { describe, expect, it } from 'vitest';
-import { formatMemoryReport, measureSweepMemory, memoryGrowth, runMemoryBench, type MemoryReport } from '../../src/bench/memory.js';
+import { formatMemoryReport, measureSweepMemory, memoryGrowth, runMemoryBench, type MemoryReport } from '../../lab/bench/memory.js';
 import { SpecError } from '../../src/common/errors.js';
 import { expectUserError, twnn } from '../cli/run-cli.js';
 

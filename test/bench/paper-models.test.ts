@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
+import { PAPER_RUNS } from '../../lab/bench/paper-runs.js';
 import { REPO, twnn } from '../cli/run-cli.js';
 
 /** The test accuracy of the last epoch record in a run's metrics.jsonl. */

@@ -7,9 +7,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percent } from '../../src/bench/format.js';
-import { benchPaper, type PaperReport } from '../../src/bench/paper.js';
-import type { BenchRun } from '../../src/bench/runs.js';
+import { percent } from '../../lab/bench/format.js';
+import { benchPaper } from '../../lab/bench/paper.js';
+import type { PaperReport } from '../../lab/bench/paper-types.js';
+import type { BenchRun } from '../../lab/bench/runs.js';
 import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { defineModel, dense, exportModel, region, relu, sequential, tanh } from '../../src/index.js';

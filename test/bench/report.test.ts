@@ -1,8 +1,8 @@
 // renderResults on hand-made reports: what it says depends on the data set
 // the runs were evaluated on, and on which runs exist.
 import { describe, expect, it } from 'vitest';
-import type { PaperReport } from '../../src/bench/paper.js';
-import { renderResults } from '../../src/bench/report.js';
+import type { PaperReport } from '../../lab/bench/paper-types.js';
+import { renderResults } from '../../lab/bench/report.js';
 
 function report(testSet: string): PaperReport {
   return {

@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PAPER_RUNS } from '../../src/bench/paper-runs.js';
+import { PAPER_RUNS } from '../../lab/bench/paper-runs.js';
 import { gatherRows, makeDataset } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { defineModel, dense, exportModel, sequential } from '../../src/index.js';
 import { train } from '../../src/runtime/trainer.js';
-import { loadRun, parseRuns } from '../../src/bench/runs.js';
+import { loadRun, parseRuns } from '../../lab/bench/runs.js';
 import { FormatError, TwnnError } from '../../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-bench-runs-'));

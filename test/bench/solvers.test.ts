@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sine from '../../graphs/sine.js';
-import { benchSolvers, SOLVER_VARIANTS } from '../../src/bench/solvers.js';
+import { benchSolvers, SOLVER_VARIANTS } from '../../lab/bench/solvers.js';
 import { loadTaskData } from '../../src/data/datasets.js';
 import { twnn } from '../cli/run-cli.js';
 

@@ -1,10 +1,10 @@
 // The report's statistics against values worked out by hand (and scipy's
 // conventions: tie-averaged ranks, NaN for a constant variable).
 import { describe, expect, it } from 'vitest';
-import { depthEvidence, quantile } from '../../src/bench/depth.js';
-import type { PerSample } from '../../src/bench/per-sample.js';
-import { mean, median, pearson, ranks, spearman } from '../../src/bench/stats.js';
-import { movingAverage, summarizeTraining } from '../../src/bench/training-summary.js';
+import { depthEvidence, quantile } from '../../lab/bench/depth.js';
+import type { PerSample } from '../../lab/bench/per-sample.js';
+import { mean, median, pearson, ranks, spearman } from '../../lab/bench/stats.js';
+import { movingAverage, summarizeTraining } from '../../lab/bench/training-summary.js';
 import type { MetricsRecord } from '../../src/runtime/metrics.js';
 import type { TrainConfig } from '../../src/runtime/checkpoint.js';
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { longStudyRuns, studyRuns } from '../../src/bench/study-runs.js';
+import { longStudyRuns, studyRuns } from '../../lab/bench/study-runs.js';
 import { REPO, twnn } from '../cli/run-cli.js';
 
 /** The test accuracy of the last epoch record in a run's metrics.jsonl. */

@@ -1,9 +1,9 @@
-// The study's statistics and claim verdicts (src/bench/study-verdicts.ts,
+// The study's statistics and claim verdicts (lab/bench/study-verdicts.ts,
 // study-judge.ts) on hand-made summaries: each verdict, including the
 // equal-training-time reading, follows from the numbers it is given.
 import { describe, expect, it } from 'vitest';
-import { judgeStudy, type ModelSummary } from '../../src/bench/study-judge.js';
-import { accuracyVerdict, costVerdict, spread, welchT } from '../../src/bench/study-verdicts.js';
+import { judgeStudy, type ModelSummary } from '../../lab/bench/study-judge.js';
+import { accuracyVerdict, costVerdict, spread, welchT } from '../../lab/bench/study-verdicts.js';
 
 describe('spread and Welch t', () => {
   it('uses the sample standard deviation and compares means by their standard errors', () => {

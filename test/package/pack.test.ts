@@ -1,9 +1,10 @@
 // twnn as a package (issue 12): `npm pack`, install the tarball into a fresh
 // project, and there, in plain node (no tsx): import it from .mjs, and from .ts
 // checked by `tsc --strict` and compiled; build a TWNN, export it and run it;
-// and run the CLI on a graph file of that project.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// and run the CLI on a graph file of that project. The research lab (lab/:
+// benchmarks, the paper and study runners, their run lists) stays out of it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +56,17 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(paths).toContain('dist/index.js');
     expect(paths).toContain('dist/index.d.ts');
     expect(paths).toContain('bin/twnn.js');
-    expect(paths.filter((p) => /^(src|test|tools\/(?!torch_reference)|graphs|exported|docs|\.ci)\//.test(p))).toEqual([]);
+    expect(paths.filter((p) => /^(src|lab|test|tools|graphs|exported|docs|\.ci)\//.test(p))).toEqual([]);
+  });
+
+  it('ships nothing of the lab: no benchmarks, runners, run lists or their PyTorch twin', () => {
+    const paths = packed.files.map((f) => f.path);
+    expect(paths.filter((p) => /^lab\/|^dist\/bench\/|bench|paper-runs|study-runs|torch/.test(p))).toEqual([]);
+    // Nor inlined into what does ship: the compiled library names none of the lab's exports.
+    const dist = join(project, 'node_modules/twnn/dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(50);
+    expect(files.filter((f) => /PAPER_RUNS|STUDY_MODELS|benchPaper|benchStudy|BENCH_SUBCOMMANDS/.test(readFileSync(join(dist, f), 'utf8')))).toEqual([]);
   });
 
   it('imports from .mjs in plain node: builds, exports and runs a TWNN', () => {
@@ -93,5 +104,14 @@ describe('the packed tarball, installed into a fresh project', () => {
     const twnn = join(project, 'node_modules/.bin/twnn');
     expect(run(twnn, ['--version'], project).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
     expect(run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
+  });
+
+  it('says that twnn bench runs from a checkout of the repository', () => {
+    const twnn = join(project, 'node_modules/.bin/twnn');
+    expect(run(twnn, ['--help'], project)).toMatch(/\n  bench \[args\.\.\.\]\s+benchmarks and reports: they run\s+from\s+a\s+checkout/);
+    const r = spawnSync(twnn, ['bench', 'paper', '--no-memory'], { cwd: project, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^twnn: error: twnn bench: the benchmarks \(paper, study, memory, solvers, torch, to-accuracy\) run from a checkout of the twnn repository .*the installed package does not ship them\n$/);
   });
 });

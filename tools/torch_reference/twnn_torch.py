@@ -3,12 +3,12 @@
 
 Run with /usr/bin/python3 (Debian's torch 1.13, onnx 1.12, numpy), as a worker
 that reads one JSON command per line on stdin and answers one JSON line on
-stdout (src/bench/torch-worker.ts drives it). OpenBLAS fixes its thread count
+stdout (lab/bench/torch-worker.ts drives it). OpenBLAS fixes its thread count
 when the process starts, so the bench runs one worker per OPENBLAS_NUM_THREADS
 setting; torch's own threads are set per command.
 
 The network comes from a JSON description that twnn writes from the model spec
-(src/bench/torch-arch.ts), the weights from model.onnx's initializers (the
+(lab/bench/torch-arch.ts), the weights from model.onnx's initializers (the
 state_dict keys are twnn's parameter names), and each fixed-point region
 follows the region's `twnn.loop:<region>/iterate` metadata:
 
