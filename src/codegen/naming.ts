@@ -102,12 +102,13 @@ export function literal(value: string | number | null | readonly (string | numbe
 }
 
 /**
- * Text made safe for a doc comment: a star-slash that would end it early gets
- * a backslash between the two, and line endings become `\n`.
+ * Text made safe for a doc comment: a star-slash that would end it early, and
+ * a slash-star that would open a comment inside it (ts-morph then cannot place
+ * the next declaration), get a backslash between the two; line endings become `\n`.
  *
- * @example docText('glob: *' + '/x') // 'glob: *\\/x'
+ * @example docText('glob: data/' + '*.npy') // 'glob: data/\\*.npy'
  */
 export function docText(text: string): string {
   // Lines stay lines; any other control character (from a model's strings) is written as an escape.
-  return text.replace(/\*\//g, '*\\/').replace(/\r\n?/g, '\n').split('\n').map(printable).join('\n');
+  return text.replace(/\*\//g, '*\\/').replace(/\/\*/g, '/\\*').replace(/\r\n?/g, '\n').split('\n').map(printable).join('\n');
 }
