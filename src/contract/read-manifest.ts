@@ -80,13 +80,13 @@ export function parseManifest(text: string, where: string, remedy = 're-export t
 
 /**
  * The manifest at `path`; a FormatError naming it when it is missing or not
- * a well-formed twnn manifest. Refuses anything that is not a regular file
+ * a well-formed twnn manifest (ending with `remedy`, default: re-export). Refuses anything that is not a regular file
  * (a FIFO would block the read forever).
  *
  * @example const manifest = await readManifest('exported/sine/manifest.json');
  */
-export async function readManifest(path: string): Promise<Manifest> {
-  return parseManifest(await readFile(regularFile(path), 'utf8'), path);
+export async function readManifest(path: string, remedy?: string): Promise<Manifest> {
+  return parseManifest(await readFile(regularFile(path), 'utf8'), path, remedy);
 }
 
 /**
@@ -94,8 +94,8 @@ export async function readManifest(path: string): Promise<Manifest> {
  *
  * @example const manifest = readManifestSync('exported/sine/manifest.json');
  */
-export function readManifestSync(path: string): Manifest {
-  return parseManifest(readFileSync(regularFile(path), 'utf8'), path);
+export function readManifestSync(path: string, remedy?: string): Manifest {
+  return parseManifest(readFileSync(regularFile(path), 'utf8'), path, remedy);
 }
 
 /**

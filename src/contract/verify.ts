@@ -1,67 +1,58 @@
 // A model is checked against the manifest exported beside it (issue 13): a
 // bit flip in an initializer still parses and runs, and printed wrong numbers
 // with exit 0 (an MNIST MLP eval'd at 47% instead of 98%). manifest.json
-// records every file's size and sha256 at export; a file that no longer
-// matches is refused, naming both. A model without a manifest, or one the
-// manifest does not list, runs as before.
-import { readFile } from 'node:fs/promises';
+// records every file's size and sha256 at export. The check keys on the
+// file's content, not its name (issue 23, item 9): a file beside a manifest
+// is one of the files it lists, byte for byte, or it is refused. A tampered
+// copy saved as model2.onnx no longer runs unchecked, nor takes the
+// manifest's task. A model with no manifest beside it runs as before.
+//
+// The sha256 guards against corruption and accidental replacement. It is not
+// a signature: whoever can change the model can change the manifest too.
 import { basename, dirname, join } from 'node:path';
-import { FormatError } from '../ir/index.js';
-import { fileEntry, type ManifestFile } from './manifest.js';
+import { FormatError } from '../common/errors.js';
 import { MANIFEST_FILE } from './files.js';
+import { fileEntry, type Manifest, type ManifestFile } from './manifest.js';
+import { manifestBeside } from './read-manifest.js';
 
-/** What the check found: the file matched its manifest entry, or there was nothing to check against. */
-export type Verification = 'verified' | 'no manifest' | 'not listed';
+/** What the check found: the file is one the manifest lists (under `as`), or there is no manifest to check against. */
+export type Verification = { status: 'verified'; as: string; manifest: Manifest } | { status: 'no manifest' };
+
+const SKIP = '--no-verify skips it';
 
 /**
- * Check `bytes` (the contents of `modelPath`) against the sha256 that the
- * manifest.json beside it records; a FormatError naming the file, the
- * manifest and `--no-verify` when they differ, or when the manifest is not
- * readable JSON.
+ * Check `bytes` (the contents of `modelPath`) against the manifest.json
+ * beside it: verified when some file it lists has this size and sha256
+ * (preferring the entry of the file's own name). A FormatError naming the
+ * file, the manifest and `--no-verify` when none does (its own entry's
+ * sha256 differs: changed after export; or no entry matches: another model),
+ * or when the manifest is unreadable or lists no files.
  *
- * @example await verifyModelBytes('exported/sine/model.onnx', bytes); // 'verified'
+ * @example (await verifyModelBytes('exported/sine/model.onnx', bytes)).status // 'verified'
  */
 export async function verifyModelBytes(modelPath: string, bytes: Uint8Array): Promise<Verification> {
-  const expected = await manifestEntry(modelPath);
-  if (expected === 'no manifest' || expected === 'not listed') return expected;
+  const path = manifestPathOf(modelPath);
+  // No manifest.json, or someone else's JSON under that name: nothing of twnn's to check against.
+  const manifest = await manifestBeside(modelPath, SKIP);
+  if (!manifest) return { status: 'no manifest' };
+  const files = Object.entries(manifest.files ?? {});
+  if (files.length === 0) throw new FormatError(`${path}: lists no files to check ${modelPath} against (edited by hand?); ${SKIP}`);
   const actual = fileEntry(bytes);
-  if (actual.sha256 !== expected.sha256) {
+  const own = basename(modelPath);
+  const matching = files.filter(([, e]) => e.sha256 === actual.sha256 && e.bytes === actual.bytes).map(([name]) => name);
+  if (matching.length > 0) return { status: 'verified', as: matching.includes(own) ? own : matching[0], manifest };
+  const expected: ManifestFile | undefined = manifest.files[own];
+  if (expected) {
     const size = actual.bytes === expected.bytes ? `same size, ${actual.bytes} bytes` : `${actual.bytes} bytes, exported as ${expected.bytes}`;
     throw new FormatError(
-      `${modelPath}: does not match ${manifestPathOf(modelPath)} (sha256 ${actual.sha256.slice(0, 12)}…, recorded ${expected.sha256.slice(0, 12)}…; ${size}): ` +
+      `${modelPath}: does not match ${path} (sha256 ${actual.sha256.slice(0, 12)}…, recorded ${expected.sha256.slice(0, 12)}…; ${size}): ` +
         'the file changed after export (corrupted, or replaced without its manifest); refusing it (--no-verify uses it anyway)',
     );
   }
-  return 'verified';
-}
-
-/**
- * The manifest entry (size and sha256) recorded for `modelPath`, or why there is none.
- *
- * @example const entry = await manifestEntry('exported/sine/model.onnx'); // { bytes, sha256 }
- */
-export async function manifestEntry(modelPath: string): Promise<ManifestFile | 'no manifest' | 'not listed'> {
-  const path = manifestPathOf(modelPath);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'no manifest';
-    throw new FormatError(`${path}: cannot read the manifest beside ${modelPath} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); --no-verify skips it`);
-  }
-  let files: unknown;
-  try {
-    files = (JSON.parse(text) as { files?: unknown }).files;
-  } catch {
-    throw new FormatError(`${path}: the manifest beside ${modelPath} is not valid JSON (corrupted?); --no-verify skips it`);
-  }
-  const entry = typeof files === 'object' && files !== null ? (files as Record<string, unknown>)[basename(modelPath)] : undefined;
-  if (entry === undefined) return 'not listed';
-  const { bytes, sha256 } = entry as Partial<ManifestFile>;
-  if (typeof bytes !== 'number' || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
-    throw new FormatError(`${path}: files['${basename(modelPath)}'] must be { bytes, sha256 } (corrupted?); --no-verify skips it`);
-  }
-  return { bytes, sha256 };
+  throw new FormatError(
+    `${modelPath}: is none of the files ${path} lists (${files.map(([name]) => name).join(', ')}; no sha256 matches ${actual.sha256.slice(0, 12)}…): ` +
+      'a copy changed after export, or another model in an export folder; refusing it (--no-verify uses it anyway, without the manifest)',
+  );
 }
 
 function manifestPathOf(modelPath: string): string {

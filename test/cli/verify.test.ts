@@ -66,6 +66,60 @@ describe('a model that no longer matches its manifest', () => {
   it('runs as before without a manifest, and a manifest that is not JSON is named', async () => {
     expect((await twnn(['run', corruptCopy('bare', 'no manifest'), '--input', x])).status).toBe(0);
     const model = corruptCopy('garbled', 'bad manifest');
-    expectUserError(await twnn(['run', model, '--input', x]), /garbled\/manifest\.json: the manifest beside .*model\.onnx is not valid JSON \(corrupted\?\); --no-verify skips it/);
+    expectUserError(await twnn(['run', model, '--input', x]), /garbled\/manifest\.json: not valid JSON .*; --no-verify skips it/);
   });
 });
+
+// Issue 23, item 9: the check keys on the file's content, not its name.
+describe('a model beside a manifest that does not list it', () => {
+  it('runs, and evaluates with the manifest\'s task, when it is a byte-identical copy of a listed file', async () => {
+    const copy = join(good, 'model-copy.onnx');
+    copyFileSync(join(good, 'model.onnx'), copy);
+    expect((await twnn(['run', copy, '--input', x])).status).toBe(0);
+    const r = await twnn(['eval', copy]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/on sine\/test \(mse\)/);
+  });
+
+  it('is refused by run, eval, codegen and flagged by inspect when it is a tampered copy under another name', async () => {
+    const folder = join(dir, 'renamed');
+    mkdirSync(folder);
+    copyFileSync(join(good, 'manifest.json'), join(folder, 'manifest.json'));
+    const bytes = readFileSync(join(good, 'model.onnx'));
+    bytes[weightOffset] ^= 0x40;
+    const model = join(folder, 'model2.onnx');
+    writeFileSync(model, bytes);
+    const none = /renamed\/model2\.onnx: is none of the files .*manifest\.json lists \(.*model\.onnx.*\): .*--no-verify uses it anyway/;
+    expectUserError(await twnn(['run', model, '--input', x]), none);
+    expectUserError(await twnn(['eval', model]), none);
+    expectUserError(await twnn(['codegen', model, '-o', join(dir, 'w2.ts')]), none);
+    // --no-verify runs it, but the manifest does not describe it: its task is not taken.
+    expectUserError(await twnn(['eval', model, '--no-verify']), /model2\.onnx: no manifest\.json beside it describes it; say which data set with --data/);
+    const inspected = await twnn(['inspect', model]);
+    expect(inspected.status).toBe(0);
+    expect(inspected.stdout).toMatch(/manifest\n {2}does not match: .*is none of the files/);
+    expect(inspected.stderr).toMatch(/^twnn: warning: does not match/);
+    const json = JSON.parse((await twnn(['inspect', model, '--json'])).stdout) as { manifest: string };
+    expect(json.manifest).toMatch(/^does not match/);
+    expect(JSON.parse((await twnn(['inspect', join(good, 'model.onnx'), '--json'])).stdout).manifest).toMatch(/^verified: the sha256 of model\.onnx/);
+  });
+
+  it('is refused when its files entry was removed, or set to null', async () => {
+    for (const [name, edit] of [
+      ['entry-removed', (m: { files: Record<string, unknown> }) => delete m.files['model.onnx']],
+      ['entry-null', (m: { files: Record<string, unknown> }) => (m.files['model.onnx'] = null)],
+      ['files-null', (m: { files: unknown }) => (m.files = null)],
+    ] as const) {
+      const folder = join(dir, name);
+      mkdirSync(folder);
+      const model = join(folder, 'model.onnx');
+      copyFileSync(join(good, 'model.onnx'), model);
+      const manifest = JSON.parse(readFileSync(join(good, 'manifest.json'), 'utf8'));
+      edit(manifest);
+      writeFileSync(join(folder, 'manifest.json'), JSON.stringify(manifest));
+      const r = await twnn(['eval', model]);
+      expectUserError(r, name === 'entry-removed' ? /is none of the files/ : /field 'files' must be an object of \{ bytes, sha256 \} by file name/);
+    }
+  });
+});
+

@@ -1,11 +1,12 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
 import { TwnnError } from '../../common/errors.js';
 import { MANIFEST_FILE } from '../../contract/files.js';
-import { readManifestSync } from '../../contract/read-manifest.js';
-import { readModelFile } from '../../onnx/load.js';
+import type { Manifest } from '../../contract/manifest.js';
+import { manifestBeside } from '../../contract/read-manifest.js';
+import { verifyModelBytes } from '../../contract/verify.js';
+import { readModelBytes, readModelFile } from '../../onnx/load.js';
 import { taskReport } from '../../report/task-report.js';
 import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guard.js';
 import { evaluate } from '../../runtime/metrics.js';
@@ -57,8 +58,9 @@ export function registerEval(program: Command): void {
       await superviseTimeout(flags.timeout, model);
       const device = deviceFromFlags(flags);
       if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
-      const task = readTask(model);
-      const session = await openSession(model, { device, verify: flags.verify });
+      const task = await manifestTask(model, flags.verify !== false);
+      // Checked once, just above: the session opens the same bytes.
+      const session = await openSession(model, { device, verify: false });
       try {
         const proto = await readModelFile(model);
         const regions = regionLimits(proto);
@@ -86,19 +88,30 @@ export function registerEval(program: Command): void {
     });
 }
 
-/** The manifest's `task` beside `model`, or undefined when there is no manifest. */
-function readTask(model: string): { loss?: LossKind; data?: DataSpec } | undefined {
-  const path = join(dirname(model), MANIFEST_FILE);
-  if (!existsSync(path)) return undefined;
-  const task = readManifestSync(path).task;
-  return task ? { loss: task.loss, ...(task.data ? { data: task.data } : {}) } : {};
+/**
+ * The task of the manifest beside `model`, when that manifest describes it:
+ * with `verify`, when the file is one it lists byte for byte (else the
+ * check's error); without, when it lists the file's name. Undefined when
+ * there is no manifest, or it does not describe the file.
+ */
+async function manifestTask(model: string, verify: boolean): Promise<{ loss?: LossKind; data?: DataSpec } | undefined> {
+  let manifest: Manifest | undefined;
+  if (verify) {
+    const v = await verifyModelBytes(model, await readModelBytes(model));
+    manifest = v.status === 'verified' ? v.manifest : undefined;
+  } else {
+    const beside = await manifestBeside(model, '--no-verify does not skip it: fix or remove it');
+    manifest = beside?.files?.[basename(model)] ? beside : undefined;
+  }
+  const task = manifest?.task;
+  return manifest ? (task ? { loss: task.loss, ...(task.data ? { data: task.data } : {}) } : {}) : undefined;
 }
 
 /** The data set and loss: `--data` shaped after the model's input, else the manifest's task. */
 function chooseData(model: string, session: TwnnSession, name: EvalFlags['data'], task: { loss?: LossKind; data?: DataSpec } | undefined): { data: DataSpec; loss: LossKind } {
   if (!name) {
     if (!task?.data) {
-      const why = task ? `its ${MANIFEST_FILE} has no task.data` : `there is no ${MANIFEST_FILE} beside it`;
+      const why = task ? `its ${MANIFEST_FILE} has no task.data` : `no ${MANIFEST_FILE} beside it describes it`;
       throw new TwnnError(`${model}: ${why}; say which data set with --data mnist|fashion-mnist|sine`);
     }
     return { data: task.data, loss: task.loss ?? lossForData(task.data.kind) };
