@@ -5,6 +5,7 @@
 //
 // The source is read with ts-morph: the OpDef declarations each family file lists
 // for the op table (`export const <FAMILY>_OPS: readonly OpDef[] = [...]`, src/ops/table.ts), the properties they declare (through factories and spreads),
+// the VJP rules listed for the VJP table (`export const <FAMILY>_VJPS = [[Op, rule], ...]` in src/ops/vjp/, src/ops/vjp-table.ts),
 // the exported emitters that emit them, and the test files under test/ops/ that refer to
 // an emitter or the OpDef. The runtime registry (src/ops/index.ts) is the list of ops and
 // the truth about each property; where the source says otherwise, that is reported too.
@@ -75,6 +76,22 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     }
   }
 
+  // OpDef declarations whose VJP rule a `<FAMILY>_VJPS` list gives, for the VJP table.
+  const vjpListed = new Set<Node>();
+  for (const file of project.getSourceFiles(resolve(root, 'src/ops/vjp/**/*.ts'))) {
+    for (const v of file.getVariableDeclarations()) {
+      if (!/^[A-Z]+_VJPS$/.test(v.getName())) continue;
+      const list = v.getInitializer();
+      if (!Node.isArrayLiteralExpression(list)) continue;
+      for (const entry of list.getElements()) {
+        const op = Node.isArrayLiteralExpression(entry) ? entry.getElements()[0] : undefined;
+        const decl = op && Node.isIdentifier(op) ? declarationOf(op) : undefined;
+        if (!decl) problems.push(`${rel(file)}: ${v.getName()} entry '${entry.getText()}' does not name an OpDef`);
+        else vjpListed.add(decl);
+      }
+    }
+  }
+
   const runtimeByName = new Map<string, ir.OpDef>();
   for (const [name, value] of [...Object.entries(ir), ...Object.entries(ops)]) {
     if (isOpDef(value)) runtimeByName.set(name, value);
@@ -100,10 +117,11 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     const emitters = emittersOf(family, decl);
     const shapeRule = typeof op.infer === 'function';
     const entry = GRAD_TABLE.get(opType);
-    const vjp = typeof op.vjp === 'function' ? 'rule' : op.vjp === 'none' ? 'none' : entry?.kind === 'lowered' ? 'lowered' : undefined;
+    const rule = ops.vjpRuleOf(op);
+    const vjp = typeof rule === 'function' ? 'rule' : rule === 'none' ? 'none' : entry?.kind === 'lowered' ? 'lowered' : undefined;
     // Cross-check: the source must declare what the registry holds.
     if (declaresProperty(decl, 'infer') !== shapeRule) problems.push(`${opType}: the source and the registry disagree on whether it has a shape rule`);
-    if (declaresProperty(decl, 'vjp') !== (op.vjp !== undefined)) problems.push(`${opType}: the source and the registry disagree on whether it has a VJP`);
+    if ((declaresProperty(decl, 'vjp') || vjpListed.has(decl)) !== (rule !== undefined)) problems.push(`${opType}: the source and the registry disagree on whether it has a VJP`);
     const names = new Set([name!, ...emitters]);
     const targets = new Set<Node>([decl, ...emitters.map((e) => exportedCallable(family, e)!).filter(Boolean)]);
     const forwardTests = testFiles.filter((file) => refersTo(file, names, targets)).map(rel);
@@ -204,8 +222,8 @@ function emittersOf(family: SourceFile, decl: Node): string[] {
 
 /**
  * Whether the OpDef declaration `decl` gives the object property `prop`: in its object
- * literal, through a spread or the object a factory returns, or by a later assignment
- * (`IdentityOp.vjp = ...`, as src/ops/structural.ts does for the IR's builtins).
+ * literal, or through a spread or the object a factory returns. A later assignment
+ * (`IdentityOp.vjp = ...`) does not count: ops get nothing attached on import.
  */
 function declaresProperty(decl: Node, prop: string): boolean {
   const visited = new Set<Node>();
@@ -228,25 +246,7 @@ function declaresProperty(decl: Node, prop: string): boolean {
     }
     return false;
   };
-  if (Node.isVariableDeclaration(decl) && inExpression(decl.getInitializer())) return true;
-  const name = Node.isVariableDeclaration(decl) ? decl.getName() : undefined;
-  if (!name) return false;
-  // A later `Name.prop = ...` anywhere in src/ops.
-  return decl
-    .getProject()
-    .getSourceFiles()
-    .some((file) =>
-      file.getDescendantsOfKind(SyntaxKind.BinaryExpression).some((b) => {
-        const left = b.getLeft();
-        return (
-          b.getOperatorToken().getKind() === SyntaxKind.EqualsToken &&
-          Node.isPropertyAccessExpression(left) &&
-          left.getName() === prop &&
-          Node.isIdentifier(left.getExpression()) &&
-          declarationOf(left.getExpression() as Identifier) === decl
-        );
-      }),
-    );
+  return Node.isVariableDeclaration(decl) && inExpression(decl.getInitializer());
 }
 
 /** Whether `file` has an identifier among `names` that resolves to one of `targets`. */
