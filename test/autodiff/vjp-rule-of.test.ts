@@ -1,5 +1,6 @@
-// Where an op's VJP rule is (src/ops/vjp-table.ts): its OpDef's own `vjp`, else the table;
-// nothing is attached to an OpDef on import, and no op has a rule in both places.
+// Where reverse and forward mode find an op's VJP rule (src/ops/vjp-table.ts): its OpDef's own
+// `vjp`, else the VJP table; nothing is attached to an OpDef on import. (Here, not under
+// test/ops/, which the op coverage report reads for forward tests.)
 import { describe, expect, it } from 'vitest';
 import { ConstantOp, IdentityOp, type OpDef } from '../../src/ir/index.js';
 import { allOps, GemmOp, LessOp, LoopOp, MulOp, sameAsInput, ShapeOp, vjpRuleOf } from '../../src/ops/index.js';
