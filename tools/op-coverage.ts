@@ -62,34 +62,21 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
   const rel = (file: SourceFile) => relative(root, file.getFilePath());
 
   // OpDef declarations, keyed by their exported name, with the family file listing each.
+  const opFiles = project.getSourceFiles(resolve(root, 'src/ops/**/*.ts'));
   const families = new Map<string, { decl: Node; family: SourceFile }>();
-  for (const file of project.getSourceFiles(resolve(root, 'src/ops/**/*.ts'))) {
-    for (const v of file.getVariableDeclarations()) {
-      if (!/^[A-Z]+_OPS$/.test(v.getName())) continue;
-      const list = v.getInitializer();
-      if (!Node.isArrayLiteralExpression(list)) continue;
-      for (const element of list.getElements()) {
-        const decl = Node.isIdentifier(element) ? declarationOf(element) : undefined;
-        if (!decl) problems.push(`${rel(file)}: ${v.getName()} entry '${element.getText()}' does not resolve to a declaration`);
-        else families.set(element.getText(), { decl, family: file });
-      }
-    }
+  for (const { file, list, element } of familyListEntries(opFiles, 'OPS')) {
+    const decl = Node.isIdentifier(element) ? declarationOf(element) : undefined;
+    if (!decl) problems.push(`${rel(file)}: ${list} entry '${element.getText()}' does not resolve to a declaration`);
+    else families.set(element.getText(), { decl, family: file });
   }
 
-  // OpDef declarations whose VJP rule a `<FAMILY>_VJPS` list gives, for the VJP table.
+  // OpDef declarations whose VJP rule a `<FAMILY>_VJPS` list (`[[Op, rule], ...]`) gives, for the VJP table.
   const vjpListed = new Set<Node>();
-  for (const file of project.getSourceFiles(resolve(root, 'src/ops/vjp/**/*.ts'))) {
-    for (const v of file.getVariableDeclarations()) {
-      if (!/^[A-Z]+_VJPS$/.test(v.getName())) continue;
-      const list = v.getInitializer();
-      if (!Node.isArrayLiteralExpression(list)) continue;
-      for (const entry of list.getElements()) {
-        const op = Node.isArrayLiteralExpression(entry) ? entry.getElements()[0] : undefined;
-        const decl = op && Node.isIdentifier(op) ? declarationOf(op) : undefined;
-        if (!decl) problems.push(`${rel(file)}: ${v.getName()} entry '${entry.getText()}' does not name an OpDef`);
-        else vjpListed.add(decl);
-      }
-    }
+  for (const { file, list, element } of familyListEntries(opFiles, 'VJPS')) {
+    const op = Node.isArrayLiteralExpression(element) ? element.getElements()[0] : undefined;
+    const decl = op && Node.isIdentifier(op) ? declarationOf(op) : undefined;
+    if (!decl) problems.push(`${rel(file)}: ${list} entry '${element.getText()}' does not name an OpDef`);
+    else vjpListed.add(decl);
   }
 
   const runtimeByName = new Map<string, ir.OpDef>();
@@ -144,6 +131,18 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     if (entry.kind === 'lowered' && !existsSync(resolve(root, entry.testedIn))) problems.push(`${op}: its lowering's test file ${entry.testedIn} does not exist`);
   }
   return { ops: rows, problems };
+}
+
+/** Every element of the array literals bound to `<FAMILY>_<suffix>` (`ELEMENTWISE_OPS`, `SHAPE_VJPS`) in `files`. */
+function familyListEntries(files: readonly SourceFile[], suffix: string): { file: SourceFile; list: string; element: Node }[] {
+  const pattern = new RegExp(`^[A-Z]+_${suffix}$`);
+  return files.flatMap((file) =>
+    file.getVariableDeclarations().flatMap((v) => {
+      const list = v.getInitializer();
+      if (!pattern.test(v.getName()) || !Node.isArrayLiteralExpression(list)) return [];
+      return list.getElements().map((element) => ({ file, list: v.getName(), element }));
+    }),
+  );
 }
 
 function isOpDef(value: unknown): value is ir.OpDef {
