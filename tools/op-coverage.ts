@@ -5,6 +5,7 @@
 //
 // The source is read with ts-morph: the OpDef declarations each family file lists
 // for the op table (`export const <FAMILY>_OPS: readonly OpDef[] = [...]`, src/ops/table.ts), the properties they declare (through factories and spreads),
+// the VJP rules listed for the VJP table (`export const <FAMILY>_VJPS = [[Op, rule], ...]` in src/ops/vjp/, src/ops/vjp-table.ts),
 // the exported emitters that emit them, and the test files under test/ops/ that refer to
 // an emitter or the OpDef. The runtime registry (src/ops/index.ts) is the list of ops and
 // the truth about each property; where the source says otherwise, that is reported too.
@@ -61,18 +62,21 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
   const rel = (file: SourceFile) => relative(root, file.getFilePath());
 
   // OpDef declarations, keyed by their exported name, with the family file listing each.
+  const opFiles = project.getSourceFiles(resolve(root, 'src/ops/**/*.ts'));
   const families = new Map<string, { decl: Node; family: SourceFile }>();
-  for (const file of project.getSourceFiles(resolve(root, 'src/ops/**/*.ts'))) {
-    for (const v of file.getVariableDeclarations()) {
-      if (!/^[A-Z]+_OPS$/.test(v.getName())) continue;
-      const list = v.getInitializer();
-      if (!Node.isArrayLiteralExpression(list)) continue;
-      for (const element of list.getElements()) {
-        const decl = Node.isIdentifier(element) ? declarationOf(element) : undefined;
-        if (!decl) problems.push(`${rel(file)}: ${v.getName()} entry '${element.getText()}' does not resolve to a declaration`);
-        else families.set(element.getText(), { decl, family: file });
-      }
-    }
+  for (const { file, list, element } of familyListEntries(opFiles, 'OPS')) {
+    const decl = Node.isIdentifier(element) ? declarationOf(element) : undefined;
+    if (!decl) problems.push(`${rel(file)}: ${list} entry '${element.getText()}' does not resolve to a declaration`);
+    else families.set(element.getText(), { decl, family: file });
+  }
+
+  // OpDef declarations whose VJP rule a `<FAMILY>_VJPS` list (`[[Op, rule], ...]`) gives, for the VJP table.
+  const vjpListed = new Set<Node>();
+  for (const { file, list, element } of familyListEntries(opFiles, 'VJPS')) {
+    const op = Node.isArrayLiteralExpression(element) ? element.getElements()[0] : undefined;
+    const decl = op && Node.isIdentifier(op) ? declarationOf(op) : undefined;
+    if (!decl) problems.push(`${rel(file)}: ${list} entry '${element.getText()}' does not name an OpDef`);
+    else vjpListed.add(decl);
   }
 
   const runtimeByName = new Map<string, ir.OpDef>();
@@ -100,10 +104,11 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     const emitters = emittersOf(family, decl);
     const shapeRule = typeof op.infer === 'function';
     const entry = GRAD_TABLE.get(opType);
-    const vjp = typeof op.vjp === 'function' ? 'rule' : op.vjp === 'none' ? 'none' : entry?.kind === 'lowered' ? 'lowered' : undefined;
+    const rule = ops.vjpRuleOf(op);
+    const vjp = typeof rule === 'function' ? 'rule' : rule === 'none' ? 'none' : entry?.kind === 'lowered' ? 'lowered' : undefined;
     // Cross-check: the source must declare what the registry holds.
     if (declaresProperty(decl, 'infer') !== shapeRule) problems.push(`${opType}: the source and the registry disagree on whether it has a shape rule`);
-    if (declaresProperty(decl, 'vjp') !== (op.vjp !== undefined)) problems.push(`${opType}: the source and the registry disagree on whether it has a VJP`);
+    if ((declaresProperty(decl, 'vjp') || vjpListed.has(decl)) !== (rule !== undefined)) problems.push(`${opType}: the source and the registry disagree on whether it has a VJP`);
     const names = new Set([name!, ...emitters]);
     const targets = new Set<Node>([decl, ...emitters.map((e) => exportedCallable(family, e)!).filter(Boolean)]);
     const forwardTests = testFiles.filter((file) => refersTo(file, names, targets)).map(rel);
@@ -126,6 +131,18 @@ export function analyzeOpCoverage(root = repoRoot): CoverageReport {
     if (entry.kind === 'lowered' && !existsSync(resolve(root, entry.testedIn))) problems.push(`${op}: its lowering's test file ${entry.testedIn} does not exist`);
   }
   return { ops: rows, problems };
+}
+
+/** Every element of the array literals bound to `<FAMILY>_<suffix>` (`ELEMENTWISE_OPS`, `SHAPE_VJPS`) in `files`. */
+function familyListEntries(files: readonly SourceFile[], suffix: string): { file: SourceFile; list: string; element: Node }[] {
+  const pattern = new RegExp(`^[A-Z]+_${suffix}$`);
+  return files.flatMap((file) =>
+    file.getVariableDeclarations().flatMap((v) => {
+      const list = v.getInitializer();
+      if (!pattern.test(v.getName()) || !Node.isArrayLiteralExpression(list)) return [];
+      return list.getElements().map((element) => ({ file, list: v.getName(), element }));
+    }),
+  );
 }
 
 function isOpDef(value: unknown): value is ir.OpDef {
@@ -204,8 +221,8 @@ function emittersOf(family: SourceFile, decl: Node): string[] {
 
 /**
  * Whether the OpDef declaration `decl` gives the object property `prop`: in its object
- * literal, through a spread or the object a factory returns, or by a later assignment
- * (`IdentityOp.vjp = ...`, as src/ops/structural.ts does for the IR's builtins).
+ * literal, or through a spread or the object a factory returns. A later assignment
+ * (`IdentityOp.vjp = ...`) does not count: ops get nothing attached on import.
  */
 function declaresProperty(decl: Node, prop: string): boolean {
   const visited = new Set<Node>();
@@ -228,25 +245,7 @@ function declaresProperty(decl: Node, prop: string): boolean {
     }
     return false;
   };
-  if (Node.isVariableDeclaration(decl) && inExpression(decl.getInitializer())) return true;
-  const name = Node.isVariableDeclaration(decl) ? decl.getName() : undefined;
-  if (!name) return false;
-  // A later `Name.prop = ...` anywhere in src/ops.
-  return decl
-    .getProject()
-    .getSourceFiles()
-    .some((file) =>
-      file.getDescendantsOfKind(SyntaxKind.BinaryExpression).some((b) => {
-        const left = b.getLeft();
-        return (
-          b.getOperatorToken().getKind() === SyntaxKind.EqualsToken &&
-          Node.isPropertyAccessExpression(left) &&
-          left.getName() === prop &&
-          Node.isIdentifier(left.getExpression()) &&
-          declarationOf(left.getExpression() as Identifier) === decl
-        );
-      }),
-    );
+  return Node.isVariableDeclaration(decl) && inExpression(decl.getInitializer());
 }
 
 /** Whether `file` has an identifier among `names` that resolves to one of `targets`. */

@@ -9,7 +9,7 @@
  * linearised once and the body holds only the linear map w ↦ (∂F/∂S)ᵀw.
  */
 import { isFloat, SpecError, type Graph, type Node, type Value, type VjpContext } from '../ir/index.js';
-import { add } from '../ops/index.js';
+import { add, vjpRuleOf } from '../ops/index.js';
 
 export interface VjpThroughOptions {
   /** Forward nodes to differentiate through, in topological order. */
@@ -64,7 +64,7 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
         return k >= node.inputs.length || !node.op.inputs[Math.min(k, node.op.inputs.length - 1)]?.nondiff;
       });
       if (!wants.some(Boolean)) continue;
-      const rule = node.customVjp ?? node.op.vjp;
+      const rule = node.customVjp ?? vjpRuleOf(node.op);
       if (rule === undefined) throw new SpecError(`backward: ${node.opType} '${node.name}' has no VJP rule, but the loss depends on it`);
       if (rule === 'none') continue;
       const grads = g.scope(node.name, () =>

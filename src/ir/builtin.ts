@@ -3,7 +3,7 @@ import type { OpDef } from './opdef.js';
 /**
  * The two ops the graph builder itself needs: `Identity`, for outputs that
  * would otherwise be inputs or outer-scope values, and `Constant`, for literals.
- * src/ops/ registers these same objects and gives them VJP rules.
+ * src/ops/ lists these same objects in its op table and their VJP rules in its VJP table.
  */
 export const IdentityOp: OpDef = {
   opType: 'Identity',

@@ -37,8 +37,8 @@ export interface InferContext {
 
 /**
  * An operator as data: its ONNX type, input and attribute schema, shape rule,
- * and (once the autodiff layer registers it) its VJP rule. Each family of ops
- * lives in one file under src/ops/.
+ * and its VJP rule (here, or in src/ops' VJP table for the families the gradient
+ * helpers build on). Each family of ops lives in one file under src/ops/.
  */
 export interface OpDef {
   opType: string;
@@ -60,7 +60,10 @@ export interface OpDef {
   /** One line for doc_string and the coverage report. */
   doc?: string;
   infer(ctx: InferContext): ValueInfo[];
-  /** Reverse-mode rule; absent until defined, `'none'` for ops with no derivative. */
+  /**
+   * Reverse-mode rule, `'none'` for ops with no derivative. Absent for an op whose rule is in
+   * src/ops/vjp-table.ts, or that a lowering differentiates; read it with `vjpRuleOf`.
+   */
   vjp?: VjpRule | 'none';
 }
 

@@ -26,7 +26,7 @@
  */
 import { pruneDeadNodes } from './prune.js';
 import { isFloat, SpecError, type Graph, type Node, type Value } from '../ir/index.js';
-import { add, constantOfShape, filledLike, identity, shapeOf } from '../ops/index.js';
+import { add, constantOfShape, filledLike, identity, shapeOf, vjpRuleOf } from '../ops/index.js';
 import { vjpThrough } from '../autodiff/vjp-through.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { regionSweep, type RegionSweep } from './fixed-point.js';
@@ -131,7 +131,7 @@ function nodeTangent(g: Graph, node: Node, tangents: Map<Value, Value>): void {
   const wrt = [...new Set([...node.inputs, ...node.captures()])].filter((v): v is Value => !!v && isFloat(v.dtype) && tangents.has(v));
   if (wrt.length === 0) return;
   const where = `${node.opType} '${node.name}'`;
-  const rule = node.customVjp ?? node.op.vjp;
+  const rule = node.customVjp ?? vjpRuleOf(node.op);
   if (rule === undefined) throw new SpecError(`forward mode: ${where} has no VJP rule to transpose, but y_dot depends on it`);
   if (rule === 'none') return;
   const us = outs.map((o) => placeholder(g, o));

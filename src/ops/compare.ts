@@ -1,6 +1,6 @@
 // Comparisons (bool outputs) and Where (elementwise select on a bool condition).
+// Where's VJP rule is in ./vjp/compare.ts: it emits the gradient helpers, which emit ops of other families.
 import { broadcastShapes, type DType, type Graph, type InferContext, type OpDef, type Value, type ValueInfo } from '../ir/index.js';
-import { filledLike, unbroadcast } from './grad-helpers.js';
 import { requireSameDType } from './shape-rules.js';
 
 const NUMERIC: readonly DType[] = ['float32', 'float64', 'int64', 'int32'];
@@ -41,15 +41,6 @@ export const WhereOp: OpDef = {
   // The graph checks input 0's dtype against this list: here that is the condition.
   dtypes: ['bool'],
   doc: 'out = condition ? x : y (broadcasting all three)',
-  // d where(c, x, y) = (c ? dx : 0) + (c ? 0 : dy)
-  vjp: ({ graph: g, inputs: [c, x, y], gradOutputs: [gy], wants }) => {
-    const zero = filledLike(g, gy!, 0);
-    return [
-      undefined,
-      wants[1] ? unbroadcast(g, where(g, c!, gy!, zero), x!) : undefined,
-      wants[2] ? unbroadcast(g, where(g, c!, zero, gy!), y!) : undefined,
-    ];
-  },
   infer: (ctx) => {
     const [, x, y] = ctx.inputs;
     if (x!.dtype !== y!.dtype) ctx.fail(`X has dtype ${x!.dtype} but Y has ${y!.dtype}; they must match`);

@@ -1,4 +1,8 @@
-// Every op family (one file per family), its emitters and the registry of ops (registry.ts, from table.ts's explicit list).
+// Every op family (one file per family: its OpDefs, shape rules and emitters), the
+// registry of ops (registry.ts, from table.ts's explicit list) and where each op's VJP
+// rule is (vjp-table.ts: `vjpRuleOf`). Most families write their rules in their OpDefs;
+// those the gradient helpers build on (elementwise, compare, reduce, shape, scatter,
+// structural) have theirs in vjp/<family>.ts, above them, so no family file imports back.
 export * from './registry.js';
 export * from './shape-rules.js';
 export * from './elementwise.js';
@@ -16,3 +20,4 @@ export * from './rows.js';
 export * from './control.js';
 export * from './grad-helpers.js';
 export * from './logic.js';
+export * from './vjp-table.js';

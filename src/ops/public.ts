@@ -1,8 +1,7 @@
 // The `ops` namespace of twnn's public API (src/index.ts): the emitters a
 // custom layer calls to add nodes to `ctx.graph`, each differentiated by its
-// op's hand-written VJP. The op definitions, the registry and the helpers the
-// VJP rules share stay internal (src/ops/index.ts).
-import './index.js'; // registers every op family, whichever emitter is imported first
+// op's hand-written VJP. The op definitions, the registry, the VJP table and the
+// helpers the VJP rules share stay internal (src/ops/index.ts).
 
 export { abs, add, div, exp, leakyRelu, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh } from './elementwise.js';
 export { cast, constant, identity, scalar } from './structural.js';

@@ -3,7 +3,7 @@
 // ONNX moved `axes` from an attribute to an optional int64 input: ReduceSum in
 // opset 13, ReduceMean and ReduceMax in opset 18. One OpDef describes both forms;
 // the shape rule checks that a node uses the form its graph's opset expects, and
-// the emitters pick that form from `g.opset`.
+// the emitters pick that form from `g.opset`. The VJP rules are in ./vjp/reduce.ts.
 import {
   Tensor,
   type DType,
@@ -13,14 +13,7 @@ import {
   type OpDef,
   type Value,
   type ValueInfo,
-  type Node,
-  type VjpRule,
 } from '../ir/index.js';
-import { equal } from './compare.js';
-import { div, mul } from './elementwise.js';
-import { countAlong, expandLike, resolveAxes } from './grad-helpers.js';
-import { unsqueeze } from './shape.js';
-import { cast } from './structural.js';
 
 /** The opset from which each reduction takes `axes` as an input. */
 const AXES_INPUT_SINCE: Readonly<Record<string, number>> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18 };
@@ -72,41 +65,7 @@ function inferReduce(ctx: InferContext): ValueInfo[] {
   return [{ dtype: data.dtype, shape }];
 }
 
-/** The dims a reduce node reduces (sorted, non-negative), or undefined for a no-op. */
-function reducedAxesOf(node: Node): number[] | undefined {
-  const x = node.inputs[0]!;
-  const axes = node.inputs[1]?.constant?.toNumbers() ?? node.attr<readonly number[]>('axes', []);
-  if (axes.length === 0 && node.attr<number>('noop_with_empty_axes', 0) === 1) return undefined;
-  return resolveAxes(axes, x.rank);
-}
-
-/** The output cotangent with the reduced dims restored as size 1, ready to broadcast over x. */
-function keptDims(g: Graph, node: Node, v: Value, axes: readonly number[]): Value {
-  return node.attr<number>('keepdims', 1) === 1 || axes.length === 0 ? v : unsqueeze(g, v, axes);
-}
-
-// d Σx = broadcast(dy)
-const reduceSumVjp: VjpRule = ({ graph: g, node, inputs: [x], gradOutputs: [gy] }) => {
-  const axes = reducedAxesOf(node);
-  if (!axes) return [gy];
-  return [expandLike(g, keptDims(g, node, gy!, axes), x!)];
-};
-// d mean(x) = broadcast(dy) / n
-const reduceMeanVjp: VjpRule = ({ graph: g, node, inputs: [x], gradOutputs: [gy] }) => {
-  const axes = reducedAxesOf(node);
-  if (!axes) return [gy];
-  return [div(g, expandLike(g, keptDims(g, node, gy!, axes), x!), countAlong(g, x!, axes))];
-};
-// d max(x) = dy shared equally among the maxima (PyTorch's amax)
-const reduceMaxVjp: VjpRule = ({ graph: g, node, inputs: [x], outputs: [y], gradOutputs: [gy] }) => {
-  const axes = reducedAxesOf(node);
-  if (!axes) return [gy];
-  const mask = cast(g, equal(g, x!, keptDims(g, node, y, axes)), x!.dtype);
-  const share = div(g, keptDims(g, node, gy!, axes), reduceSum(g, mask, axes, true));
-  return [mul(g, mask, share)];
-};
-
-function reduceOp(opType: string, doc: string, vjp: VjpRule, dtypes?: readonly DType[]): OpDef {
+function reduceOp(opType: string, doc: string, dtypes?: readonly DType[]): OpDef {
   return {
     opType,
     inputs: [{ name: 'data' }, { name: 'axes', optional: true, nondiff: true }],
@@ -119,13 +78,12 @@ function reduceOp(opType: string, doc: string, vjp: VjpRule, dtypes?: readonly D
     ...(dtypes ? { dtypes } : {}),
     doc,
     infer: inferReduce,
-    vjp,
   };
 }
 
-export const ReduceSumOp = reduceOp('ReduceSum', 'y = sum of x over axes', reduceSumVjp, ['float32', 'float64', 'int64', 'int32']);
-export const ReduceMeanOp = reduceOp('ReduceMean', 'y = mean of x over axes', reduceMeanVjp);
-export const ReduceMaxOp = reduceOp('ReduceMax', 'y = max of x over axes', reduceMaxVjp, ['float32', 'float64', 'int64', 'int32']);
+export const ReduceSumOp = reduceOp('ReduceSum', 'y = sum of x over axes', ['float32', 'float64', 'int64', 'int32']);
+export const ReduceMeanOp = reduceOp('ReduceMean', 'y = mean of x over axes');
+export const ReduceMaxOp = reduceOp('ReduceMax', 'y = max of x over axes', ['float32', 'float64', 'int64', 'int32']);
 
 /** This family's ops, for the registry's table (./table.ts). */
 export const REDUCE_OPS: readonly OpDef[] = [ReduceSumOp, ReduceMeanOp, ReduceMaxOp];

@@ -1,8 +1,8 @@
 // Element-wise indexing along one axis: ScatterElements (write or accumulate `updates`
 // into a copy of `data` at `indices`) and GatherElements (its adjoint: read at `indices`).
 // MaxPool's VJP routes gradients to the argmax cells with ScatterElements(reduction=add).
+// Their own VJP rules are in ./vjp/scatter.ts (each emits the other, and zeros).
 import type { DType, Graph, InferContext, OpDef, Value, ValueInfo } from '../ir/index.js';
-import { filledLike } from './grad-helpers.js';
 
 const NUMERIC: readonly DType[] = ['float32', 'float64', 'int64', 'int32'];
 const INDEX_DTYPES: readonly DType[] = ['int64', 'int32'];
@@ -54,13 +54,6 @@ export const ScatterElementsOp: OpDef = {
   dtypes: NUMERIC,
   doc: 'y = copy of data with updates written (none) or added (add) at indices along axis',
   infer: inferScatterElements,
-  // add: dy/d data = 1, dy/d updates[i] = picks dy at indices[i]; none: written cells lose data's gradient
-  vjp: ({ graph: g, node, inputs: [, indices, updates], gradOutputs: [gy], wants }) => {
-    const axis = node.attr<number>('axis', 0);
-    const overwritten = node.attr<string>('reduction', 'none') === 'none';
-    const gData = () => (overwritten ? scatterElements(g, gy!, indices!, filledLike(g, updates!, 0), axis) : gy);
-    return [wants[0] ? gData() : undefined, undefined, wants[2] ? gatherElements(g, gy!, indices!, axis) : undefined];
-  },
 };
 
 export const GatherElementsOp: OpDef = {
@@ -71,11 +64,6 @@ export const GatherElementsOp: OpDef = {
   dtypes: NUMERIC,
   doc: 'y[i] = data at indices[i] along axis (other coordinates those of i)',
   infer: inferGatherElements,
-  // d data = scatter-add of dy at indices (repeated indices accumulate)
-  vjp: ({ graph: g, node, inputs: [data, indices], gradOutputs: [gy] }) => [
-    scatterElements(g, filledLike(g, data!, 0), indices!, gy!, node.attr<number>('axis', 0), 'add'),
-    undefined,
-  ],
 };
 
 /** This family's ops, for the registry's table (./table.ts). */

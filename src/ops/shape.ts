@@ -1,10 +1,9 @@
-// Shape ops, one section each: its shape rule, its OpDef (with the VJP rule)
-// and its emitter together — Reshape, Flatten, Transpose, Concat, Slice,
-// Expand, and the ops lowering code needs for symbolic batch sizes (Shape,
-// Gather, Unsqueeze, Squeeze, ConstantOfShape). The shared machinery comes
-// first (build-time contents of shape values, dimension arithmetic) and the
-// gradient helpers last: the adjoints of slicing and gathering, which must
-// also work on sizes known only at run time.
+// Shape ops, one section each: its shape rule, its OpDef and its emitter
+// together — Reshape, Flatten, Transpose, Concat, Slice, Expand, and the ops
+// lowering code needs for symbolic batch sizes (Shape, Gather, Unsqueeze,
+// Squeeze, ConstantOfShape). The shared machinery comes first (build-time
+// contents of shape values, dimension arithmetic). The VJP rules are in
+// ./vjp/shape.ts, the adjoints of slicing and gathering in ./vjp/slice-adjoints.ts.
 //
 // Shape inputs (Reshape's shape, Slice's bounds, ...) are int64 tensors. Their contents
 // are read at build time from `symbolicContents`: a Constant's numbers, or a symbolic
@@ -28,11 +27,7 @@ import {
   type Value,
   type ValueInfo,
 } from '../ir/index.js';
-import { add, sub } from './elementwise.js';
-import { expandLike, filledLike, unbroadcast } from './grad-helpers.js';
-import { scatterElements } from './scatter.js';
 import { requireSameDType } from './shape-rules.js';
-import { cast } from './structural.js';
 
 // ---------------------------------------------------------------------------------------
 // Build-time contents of int64 shape values.
@@ -106,14 +101,22 @@ function computeContents(v: Value): readonly Dim[] | undefined {
   }
 }
 
-/** Contents as plain numbers, when every element is known and numeric. */
-function numbersOf(v: Value | undefined): readonly number[] | undefined {
+/**
+ * Contents as plain numbers, when every element is known and numeric.
+ *
+ * @example numbersOf(g.constant(Tensor.fromNumbers('int64', [2], [0, -1]))) // [0, -1]
+ */
+export function numbersOf(v: Value | undefined): readonly number[] | undefined {
   const c = v && symbolicContents(v);
   return c && c.every((d): d is number => typeof d === 'number') ? c : undefined;
 }
 
-/** An int64 constant from JS numbers; ±Infinity and beyond-safe values become INT64 max/min. */
-function int64Constant(g: Graph, values: readonly number[], shape: readonly number[] = [values.length]): Value {
+/**
+ * An int64 constant from JS numbers; ±Infinity and beyond-safe values become INT64 max/min.
+ *
+ * @example const ends = int64Constant(g, [Infinity]); // int64 [1] holding INT64_MAX
+ */
+export function int64Constant(g: Graph, values: readonly number[], shape: readonly number[] = [values.length]): Value {
   const data = BigInt64Array.from(values, (n) => {
     if (n >= Number.MAX_SAFE_INTEGER) return INT64_MAX;
     if (n <= -Number.MAX_SAFE_INTEGER) return INT64_MIN;
@@ -168,8 +171,12 @@ function shapeRange(rank: number, start: number, end: number | undefined): [numb
   return [clamp(start), clamp(end ?? rank)];
 }
 
-/** ONNX Slice's clamping of one axis of static size `dim` (onnx Slice-13 spec). */
-function sliceRange(dim: number, start: number, end: number, step: number): { start: number; step: number; length: number } {
+/**
+ * ONNX Slice's clamping of one axis of static size `dim` (onnx Slice-13 spec).
+ *
+ * @example sliceRange(5, -2, Infinity, 1) // { start: 3, step: 1, length: 2 }
+ */
+export function sliceRange(dim: number, start: number, end: number, step: number): { start: number; step: number; length: number } {
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;
   if (step > 0) {
@@ -247,8 +254,6 @@ export const ReshapeOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x with a new shape (0 copies a dim, -1 is inferred)',
   infer: inferReshape,
-  // d reshape(x) = dy reshaped back to x's shape
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
 };
 
 /**
@@ -278,8 +283,6 @@ export const FlattenOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x as 2-D [prod(dims[:axis]), prod(dims[axis:])]',
   infer: inferFlatten,
-  // d flatten(x) = dy reshaped back to x's shape
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [reshapeLike(g, gy!, x!)],
 };
 
 /** @example const y = flatten(g, x, 1); // [B,2,3] -> [B,6] */
@@ -304,11 +307,6 @@ export const TransposeOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x with axes permuted (default: reversed)',
   infer: inferTranspose,
-  // d transpose(x, p) = transpose(dy, p⁻¹)
-  vjp: ({ graph: g, node, inputs: [x], gradOutputs: [gy] }) => {
-    const perm = node.attr<readonly number[]>('perm', x!.shape.map((_, i) => x!.rank - 1 - i));
-    return [transpose(g, gy!, perm.map((_, i) => perm.indexOf(i)))];
-  },
 };
 
 /** @example const xt = transpose(g, x, [0, 2, 1]); */
@@ -347,20 +345,6 @@ export const ConcatOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = inputs joined along axis',
   infer: inferConcat,
-  // d concat(x_1..x_n) = the slice of dy at each x_k's offset along axis
-  vjp: ({ graph: g, node, inputs, gradOutputs: [gy], wants }) => {
-    const axis = normalizeAxis(node.attr<number>('axis'), gy!.rank, `Concat '${node.name}'`);
-    const last = wants.lastIndexOf(true);
-    let offset: Count = 0;
-    return inputs.map((x, k) => {
-      if (k > last) return undefined;
-      const start = offset;
-      offset = addCounts(g, offset, dimCount(g, x!, axis));
-      if (!wants[k]) return undefined;
-      const end = k === inputs.length - 1 ? Infinity : offset;
-      return reshapeLike(g, sliceBetween(g, gy!, axis, start, end), x!);
-    });
-  },
 };
 
 /** @example const h = concat(g, [a, b], -1); */
@@ -413,22 +397,6 @@ export const SliceOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x[starts:ends:steps] along axes (bounds clamped)',
   infer: inferSlice,
-  // d x[s:e:k] = dy put back where it was sliced from, zeros elsewhere
-  vjp: ({ graph: g, node, inputs: [x, starts, ends, axesIn, stepsIn], gradOutputs: [gy] }) => {
-    const where = `Slice '${node.name}'`;
-    const count = starts!.shape[0];
-    const axes = axesIn ? numbersOf(axesIn) : typeof count === 'number' ? [...Array(count).keys()] : undefined;
-    const steps = stepsIn ? numbersOf(stepsIn) : axes?.map(() => 1);
-    if (!axes || !steps) throw new SpecError(`${where}: its gradient needs constant axes and steps`);
-    const bound = (v: Value, i: number): number | Value => numbersOf(v)?.[i] ?? cast(g, gather(g, v, [i]), 'int64');
-    let grad = gy!;
-    axes.forEach((raw, i) => {
-      const axis = normalizeAxis(raw, x!.rank, where);
-      const [start, end] = [bound(starts!, i), bound(ends!, i)];
-      grad = steps[i] === 1 ? padAlong(g, grad, x!, axis, start) : scatterStrided(g, grad, x!, axis, start, end, steps[i], where);
-    });
-    return [reshapeLike(g, grad, x!)];
-  },
 };
 
 /**
@@ -481,8 +449,6 @@ export const ExpandOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x broadcast with shape (bidirectionally)',
   infer: inferExpand,
-  // d expand(x) = dy summed over the broadcast axes
-  vjp: ({ graph: g, inputs: [x], gradOutputs: [gy] }) => [unbroadcast(g, gy!, x!)],
 };
 
 /** @example const y = expand(g, bias, [4, 3]); // [3] -> [4,3] */
@@ -546,11 +512,6 @@ export const GatherOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x indexed by indices along axis',
   infer: inferGather,
-  // d x[idx] (along axis) = dy scatter-added back to the gathered positions (repeats add up)
-  vjp: ({ graph: g, node, inputs: [x, indices], gradOutputs: [gy] }) => {
-    const axis = normalizeAxis(node.attr<number>('axis', 0), x!.rank, `Gather '${node.name}'`);
-    return [scatterAddAlong(g, filledLike(g, x!, 0), indices!, gy!, axis)];
-  },
 };
 
 /**
@@ -585,11 +546,6 @@ export const UnsqueezeOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x with size-1 dims inserted at axes',
   infer: inferUnsqueeze,
-  // d unsqueeze(x, axes) = squeeze(dy, axes)
-  vjp: ({ graph: g, inputs: [, axesIn], gradOutputs: [gy] }) => {
-    const axes = numbersOf(axesIn)!.map((a) => (a < 0 ? a + gy!.rank : a));
-    return [squeeze(g, gy!, axes)];
-  },
 };
 
 /** @example const col = unsqueeze(g, v, [1]); // [B] -> [B,1] */
@@ -624,11 +580,6 @@ export const SqueezeOp: OpDef = {
   dtypes: ALL_DTYPES,
   doc: 'y = x without the size-1 dims at axes',
   infer: inferSqueeze,
-  // d squeeze(x, axes) = unsqueeze(dy, axes); without axes, every size-1 dim of x
-  vjp: ({ graph: g, inputs: [x, axesIn], gradOutputs: [gy] }) => {
-    const axes = axesIn ? numbersOf(axesIn)!.map((a) => (a < 0 ? a + x!.rank : a)) : x!.shape.flatMap((d, i) => (d === 1 ? [i] : []));
-    return [axes.length > 0 ? unsqueeze(g, gy!, axes) : gy];
-  },
 };
 
 /** @example const v = squeeze(g, col, [1]); // [B,1] -> [B] */
@@ -683,52 +634,6 @@ export const SHAPE_OPS: readonly OpDef[] = [
   ShapeOp, GatherOp, UnsqueezeOp, SqueezeOp, ConstantOfShapeOp,
 ];
 
-// ---------------------------------------------------------------------------------------
-// Gradient helpers: sizes that may be known only at run time, and the adjoints of slicing.
-
-/** A size along one axis: a number, or an int64 [1] value computed at run time. */
-type Count = number | Value;
-
-/** @example const v = countVector(g, 3); // int64 [1] holding 3 */
-function countVector(g: Graph, c: Count): Value {
-  return typeof c === 'number' ? int64Constant(g, [c]) : c;
-}
-
-/** The size of `x` along `axis`: a number when static, else read with Shape/Gather. */
-function dimCount(g: Graph, x: Value, axis: number): Count {
-  const d = x.shape[axis];
-  return typeof d === 'number' ? d : gather(g, shapeOf(g, x), [axis]);
-}
-
-function addCounts(g: Graph, a: Count, b: Count): Count {
-  return typeof a === 'number' && typeof b === 'number' ? a + b : add(g, countVector(g, a), countVector(g, b));
-}
-
-function subCounts(g: Graph, a: Count, b: Count): Count {
-  return typeof a === 'number' && typeof b === 'number' ? a - b : sub(g, countVector(g, a), countVector(g, b));
-}
-
-/** `like`'s shape with dim `axis` replaced by `count`: literal numbers when all are known, else an int64 value. */
-function shapeWithAxis(g: Graph, like: Value, axis: number, count: Count): readonly number[] | Value {
-  const dims = like.shape.map((d, i) => (i === axis ? count : d));
-  if (dims.every((d): d is number => typeof d === 'number')) return dims;
-  const dimsOf = (from: number, to: number) => gather(g, shapeOf(g, like), [...Array(to - from).keys()].map((k) => from + k));
-  const parts = [axis > 0 && dimsOf(0, axis), countVector(g, count), axis + 1 < like.rank && dimsOf(axis + 1, like.rank)];
-  return concat(g, parts.filter((p): p is Value => !!p), 0);
-}
-
-/** Zeros shaped like `like` except `count` along `axis`. */
-function zerosAlong(g: Graph, like: Value, axis: number, count: Count): Value {
-  const shape = shapeWithAxis(g, like, axis, count);
-  return Array.isArray(shape) ? g.constant(Tensor.zeros(like.dtype, shape)) : constantOfShape(g, shape as Value, 0, like.dtype);
-}
-
-/** `v[start:end]` along `axis`, with literal or run-time bounds. */
-function sliceBetween(g: Graph, v: Value, axis: number, start: Count, end: Count): Value {
-  if (typeof start === 'number' && typeof end === 'number') return slice(g, v, [start], [end], [axis]);
-  return g.node(SliceOp, [v, countVector(g, start), countVector(g, end), int64Constant(g, [axis])])[0];
-}
-
 /**
  * `v` reshaped to `like`'s shape (a literal when static, else `Shape(like)`, which keeps its
  * symbols); `v` itself when the shapes already agree. Gradients use it to return to an input's shape.
@@ -738,59 +643,6 @@ function sliceBetween(g: Graph, v: Value, axis: number, start: Count, end: Count
 export function reshapeLike(g: Graph, v: Value, like: Value): Value {
   if (shapesEqual(v.shape, like.shape)) return v;
   return reshape(g, v, like.shape.every((d) => typeof d === 'number') ? (like.shape as number[]) : shapeOf(g, like));
-}
-
-/**
- * The adjoint of a step-1 slice along `axis`: `grad` with zeros before it (as many as the
- * slice skipped) and after it (the rest of x's size). Where a size or the start is known
- * only at run time, the zero blocks are cut with the forward's own start from zeros of
- * x's size, so the clamping of out-of-range bounds is onnxruntime's.
- */
-function padAlong(g: Graph, grad: Value, x: Value, axis: number, start: Count): Value {
-  const [dim, len] = [x.shape[axis], dimCount(g, grad, axis)];
-  let parts: (Value | undefined)[];
-  if (typeof dim === 'number' && typeof start === 'number' && typeof len === 'number') {
-    const before = sliceRange(dim, start, dim, 1).start;
-    const after = dim - before - len;
-    parts = [before > 0 ? zerosAlong(g, grad, axis, before) : undefined, grad, after > 0 ? zerosAlong(g, grad, axis, after) : undefined];
-  } else {
-    const zeros = zerosAlong(g, grad, axis, dimCount(g, x, axis));
-    const head = sliceBetween(g, zeros, axis, 0, start);
-    parts = [head, grad, sliceBetween(g, zeros, axis, addCounts(g, dimCount(g, head, axis), len), Infinity)];
-  }
-  const present = parts.filter((p): p is Value => !!p);
-  return present.length === 1 ? grad : concat(g, present, axis);
-}
-
-/** The adjoint of a slice with step != 1 along `axis`: scatter `grad` to the selected positions. */
-function scatterStrided(g: Graph, grad: Value, x: Value, axis: number, start: Count, end: Count, step: number, where: string): Value {
-  const dim = x.shape[axis];
-  if (typeof dim !== 'number' || typeof start !== 'number' || typeof end !== 'number') {
-    throw new SpecError(`${where}: the gradient of a step-${step} slice needs a static size on axis ${axis} and constant bounds (x is ${x.describe()})`);
-  }
-  const range = sliceRange(dim, start, end, step);
-  const base = zerosAlong(g, grad, axis, dim);
-  if (range.length === 0) return base;
-  const positions = Array.from({ length: range.length }, (_, k) => range.start + k * range.step);
-  return scatterAddAlong(g, base, int64Constant(g, positions), grad, axis);
-}
-
-/**
- * The adjoint of Gather along `axis`: `base` plus the slices of `updates` (shaped like
- * `Gather(base, indices, axis)`) added at `indices`, repeated indices adding up. Built from
- * ScatterElements(reduction add), so it needs opset 16.
- */
-function scatterAddAlong(g: Graph, base: Value, indices: Value, updates: Value, axis: number): Value {
-  if (g.opset < 16) {
-    throw new SpecError(`the gradient of Gather (and of strided Slice) in graph '${g.name}' adds with ScatterElements' reduction, which needs opset 16; the model targets opset ${g.opset}`);
-  }
-  // ScatterElements wants indices and updates of base's rank: one index per updated element.
-  let idx = cast(g, indices, 'int64');
-  let u = updates;
-  if (idx.rank === 0) u = unsqueeze(g, u, [axis]);
-  else if (idx.rank > 1) u = reshape(g, u, shapeWithAxis(g, base, axis, -1));
-  idx = reshape(g, idx, base.shape.map((_, i) => (i === axis ? -1 : 1)));
-  return scatterElements(g, base, expandLike(g, idx, u), u, axis, 'add');
 }
 
 // Squeeze/Unsqueeze took axes as an attribute before opset 13; twnn emits only the input form.

@@ -1,5 +1,6 @@
-// Structural ops: Identity and Constant (the IR's own builtins, registered here) and Cast,
-// plus helpers that turn literals into cached Constant values.
+// Structural ops: Identity and Constant (the IR's own builtins, listed here) and Cast,
+// plus helpers that turn literals into cached Constant values. Their VJP rules are in
+// ./vjp/structural.ts (the builtins' objects belong to src/ir, which has no rules).
 import {
   ALL_DTYPES,
   ConstantOp,
@@ -13,7 +14,6 @@ import {
   type OpDef,
   type Value,
 } from '../ir/index.js';
-
 
 export const CastOp: OpDef = {
   opType: 'Cast',
@@ -29,12 +29,6 @@ export const CastOp: OpDef = {
     return [{ dtype, shape: ctx.inputs[0]!.shape }];
   },
 };
-
-// d identity(x) = dx. The builtin objects live in src/ir; their rules are attached here.
-IdentityOp.vjp = (ctx) => [ctx.gradOutputs[0]];
-ConstantOp.vjp = 'none';
-// d cast(x) = cast back; only float inputs carry gradients (the transform skips the others)
-CastOp.vjp = (ctx) => [cast(ctx.graph, ctx.gradOutputs[0]!, ctx.inputs[0]!.dtype)];
 
 /** This family's ops, for the registry's table (./table.ts). */
 export const STRUCTURAL_OPS: readonly OpDef[] = [IdentityOp, ConstantOp, CastOp];
