@@ -72,7 +72,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
 
   const serve = async (path: string, res: ServerResponse) => {
     const send = (body: string | Uint8Array, type: string) => {
-      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
       res.end(body);
     };
     if (path === '/' || path === '/index.html') return send(PAGE_HTML, TYPES['.html']);
@@ -199,8 +199,9 @@ function parseTarget(target: string): { path: string; authority?: string } | und
 
 /** End `res` with a short plain-text answer (a refusal or 404). */
 function answer(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers });
-  res.end(`${message}\n`);
+  const body = `${message}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.end(body);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
