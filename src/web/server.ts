@@ -170,7 +170,8 @@ function requestGate(bind: string, port: number): Gate {
 function acceptedHosts(bind: string, port: number): Set<string> {
   const bracket = (a: string) => (isIPv6(a) ? `[${a}]` : a);
   const names = ['127.0.0.1', 'localhost', '[::1]', bracket(bind.replace(/^\[(.*)\]$/, '$1'))];
-  if (bind === '0.0.0.0' || bind === '::' || bind === '[::]') {
+  // '' listens on every interface too, as Node reads it.
+  if (bind === '' || bind === '0.0.0.0' || bind === '::' || bind === '[::]') {
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.scopeid === undefined || a.scopeid === 0) names.push(bracket(a.address));
   }
   const hosts = new Set<string>();
@@ -220,5 +221,6 @@ function listenError(err: NodeJS.ErrnoException, port: number, host: string): st
   if (err.code === 'EADDRINUSE') return `port ${port} on ${host} is in use; pick another with --port`;
   if (err.code === 'EACCES') return `port ${port} on ${host} is not permitted (ports below 1024 need privileges); pick another with --port`;
   if (err.code === 'EADDRNOTAVAIL') return `cannot listen on ${host}:${port}: ${host} is not an address of this machine; see --host`;
+  if (err.code === 'ENOTFOUND') return `cannot listen on ${host}:${port}: ${host} is neither an IP address nor a name this machine resolves; see --host`;
   return `cannot listen on ${host}:${port}: ${err.message}`;
 }
