@@ -13,39 +13,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sine from '../../graphs/sine.js';
-import { runCli } from '../../src/cli/program.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { REPO } from '../cli/run-cli.js';
+import { cli, withPretendCtrlC, type Outcome } from '../helpers/in-process-cli.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { seededRandom } from '../helpers/rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-fuzz-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-interface Outcome {
-  status: number | 'threw';
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI in this process, capturing what it prints. */
-async function cli(args: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { status: await runCli(args), stdout, stderr };
-  } catch (e) {
-    return { status: 'threw', stdout, stderr: `${stderr}${String((e as Error)?.stack ?? e)}` };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 type Verdict = 'result' | 'clean error' | 'stack' | 'crash';
 const verdict = (o: Outcome): Verdict =>
@@ -195,11 +173,7 @@ describe('fuzzing twnn web', () => {
 
   it('flags: a bad --port or --host is a clean error; a wildcard --host serves with a warning', async () => {
     // `web` serves until Ctrl-C: a pretend one stops any call that gets as far as serving.
-    const once = process.once.bind(process);
-    const sigint = vi
-      .spyOn(process, 'once')
-      .mockImplementation(((event: string, listener: () => void) => (event === 'SIGINT' ? (setImmediate(listener), process) : once(event, listener))) as typeof process.once);
-    try {
+    await withPretendCtrlC(async () => {
       for (const port of ['70000', '65536', '-1', '1.5', '1e3', '0x50', '', ' ', '99999999999999999999', 'NaN', '8080abc']) {
         const o = await cli(['web', sineDir, '--port', port]);
         expect(record(`web --port ${JSON.stringify(port)}`, o), o.stderr).toBe('clean error');
@@ -213,9 +187,7 @@ describe('fuzzing twnn web', () => {
         expect(record(`web --host ${JSON.stringify(host)}`, o), o.stderr).toBe('result');
         expect(o.stderr).toMatch(/^twnn: warning: --host [^\n]*: the server is reachable from other machines, and serves them the model and its weights\n$/);
       }
-    } finally {
-      sigint.mockRestore();
-    }
+    });
     expect(failures).toEqual([]);
   }, 60_000);
 

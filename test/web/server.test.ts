@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import sine from '../../graphs/sine.js';
 import { TwnnError } from '../../src/common/errors.js';
-import { runCli } from '../../src/cli/program.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
+import { cli, withPretendCtrlC, type Outcome } from '../helpers/in-process-cli.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-web-server-'));
@@ -32,21 +32,7 @@ afterAll(async () => {
 
 const get = (target: string, host = `127.0.0.1:${port}`, method = 'GET') => rawRequest(port, `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 
-/** Run the CLI in this process, capturing what it prints (only for calls that end: `web` otherwise serves until SIGINT). */
-async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { status: await runCli(args), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
-const expectOneLineError = (r: { status: number; stderr: string }, message: string | RegExp) => {
+const expectOneLineError = (r: Outcome, message: string | RegExp) => {
   expect(r.status, r.stderr).toBe(2);
   expect(r.stderr).toMatch(/^twnn: error: [^\n]*\n$/);
   expect(r.stderr).toMatch(message);
@@ -182,15 +168,7 @@ describe('twnn web: ports (item 2) and the --host warning (item 17)', () => {
   });
 
   /** `twnn web` in process, stopped by a pretend Ctrl-C as soon as it serves. */
-  async function serveAndStop(args: string[]) {
-    const once = process.once.bind(process);
-    const spy = vi.spyOn(process, 'once').mockImplementation(((event: string, listener: () => void) => (event === 'SIGINT' ? (setImmediate(listener), process) : once(event, listener))) as typeof process.once);
-    try {
-      return await cli(['web', dir, '--port', '0', '--steps', '4', '--batch', '4', ...args]);
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const serveAndStop = (args: string[]) => withPretendCtrlC(() => cli(['web', dir, '--port', '0', '--steps', '4', '--batch', '4', ...args]));
 
   it.each(['0.0.0.0', '::'])('--host %s warns that other machines can reach the model and its weights', async (host) => {
     const r = await serveAndStop(['--host', host]);
