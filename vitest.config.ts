@@ -13,7 +13,7 @@ export const E2E = [
   'test/cli/**/*.test.ts',
   'test/package/**/*.test.ts',
   'test/interop/**/*.test.ts',
-  'test/web/**/*.test.ts',
+  'test/web/browser-training.test.ts',
   'test/api/readme.test.ts',
   'test/bench/cli.test.ts',
   'test/bench/memory.test.ts',

@@ -23,15 +23,16 @@ export function parseFraction(value: string, flag: string): number {
 }
 
 /**
- * Parse an integer option value at least `min`, for commander (a bad value is
- * a usage error naming the flag).
+ * Parse an integer option value at least `min` (and at most `max`, when
+ * given), for commander (a bad value is a usage error naming the flag).
  *
  * @example program.option('--seed <n>', 'seed', (v) => parseInteger(v, '--seed', 0))
+ * @example program.option('--port <n>', 'port', (v) => parseInteger(v, '--port', 0, 65535))
  */
-export function parseInteger(value: string, flag: string, min: number): number {
+export function parseInteger(value: string, flag: string, min: number, max?: number): number {
   const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new InvalidArgumentError(`${flag} expects an integer >= ${min}`);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new InvalidArgumentError(max === undefined ? `${flag} expects an integer >= ${min}` : `${flag} expects an integer from ${min} to ${max}`);
   }
   return n;
 }

@@ -3,43 +3,27 @@
 // graph specs through `build`. Every call must end in a result (exit 0) or a
 // clean one-line error (exit 2), never an internal error (exit 1, a stack) or
 // an exception escaping runCli. A mutated model beside its manifest must never
-// run silently: the manifest's sha256 refuses it. The mutations are seeded,
-// so every run tries the same cases; the counts are printed for the record.
+// run silently: the manifest's sha256 refuses it. `twnn web` (issue 23) gets
+// its flags fuzzed, and its server malformed request targets, methods and
+// Host headers over raw sockets: every request must get a well-formed HTTP
+// answer, nothing refused may be served, and a normal GET must still work
+// after each. The mutations are seeded, so every run tries the same cases;
+// the counts are printed for the record.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sine from '../../graphs/sine.js';
-import { runCli } from '../../src/cli/program.js';
 import { exportModel } from '../../src/lower/artifacts.js';
+import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { REPO } from '../cli/run-cli.js';
+import { cli, withPretendCtrlC, type Outcome } from '../helpers/in-process-cli.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { seededRandom } from '../helpers/rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-fuzz-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-interface Outcome {
-  status: number | 'threw';
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI in this process, capturing what it prints. */
-async function cli(args: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { status: await runCli(args), stdout, stderr };
-  } catch (e) {
-    return { status: 'threw', stdout, stderr: `${stderr}${String((e as Error)?.stack ?? e)}` };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 type Verdict = 'result' | 'clean error' | 'stack' | 'crash';
 const verdict = (o: Outcome): Verdict =>
@@ -102,6 +86,7 @@ beforeAll(async () => {
 afterAll(() => {
   // The record the issue asks for: tried / clean / stack / crash / hang / silent.
   process.stderr.write(`cli fuzz: ${JSON.stringify(counts)}\n`);
+  process.stderr.write(`web fuzz: ${JSON.stringify(webCounts)}\n`);
 });
 
 describe('fuzzing the CLI in process', () => {
@@ -168,5 +153,104 @@ describe('fuzzing the CLI in process', () => {
       if (v === 'clean error') expect(o.stderr, `graph #${n}`).toContain(`g${n}.mts`);
     }
     expect(failures).toEqual([]);
+  }, 180_000);
+});
+
+// The web server's record: a served answer (200, 404) is a result, a refusal
+// (400, 403, 405, 431) a clean error, a 5xx a stack, no HTTP answer (or no
+// answer to the GET after it) a crash, no answer in time a hang, and a 2xx
+// for a method or Host that must be refused is silent.
+const webCounts = { tried: 0, result: 0, 'clean error': 0, stack: 0, crash: 0, hang: 0, silent: 0 };
+
+describe('fuzzing twnn web', () => {
+  let web: WebServer;
+  let port: number;
+  beforeAll(async () => {
+    web = await startWebServer({ dir: sineDir, port: 0, steps: 4, batch: 4 });
+    port = Number(new URL(web.url).port);
+  }, 60_000);
+  afterAll(() => web?.close());
+
+  it('flags: a bad --port or --host is a clean error; a wildcard --host serves with a warning', async () => {
+    // `web` serves until Ctrl-C: a pretend one stops any call that gets as far as serving.
+    await withPretendCtrlC(async () => {
+      for (const port of ['70000', '65536', '-1', '1.5', '1e3', '0x50', '', ' ', '99999999999999999999', 'NaN', '8080abc']) {
+        const o = await cli(['web', sineDir, '--port', port]);
+        expect(record(`web --port ${JSON.stringify(port)}`, o), o.stderr).toBe('clean error');
+      }
+      for (const host of ['10.255.255.254', '::2', '[::1]', '256.0.0.1', '127.0.0.1\u001b[2J']) {
+        const o = await cli(['web', sineDir, '--port', '0', '--host', host]);
+        expect(record(`web --host ${JSON.stringify(host)}`, o), o.stderr).toBe('clean error');
+      }
+      for (const host of ['0.0.0.0', '::', '']) {
+        const o = await cli(['web', sineDir, '--port', '0', '--steps', '4', '--batch', '4', '--host', host]);
+        expect(record(`web --host ${JSON.stringify(host)}`, o), o.stderr).toBe('result');
+        expect(o.stderr).toMatch(/^twnn: warning: --host [^\n]*: the server is reachable from other machines, and serves them the model and its weights\n$/);
+      }
+    });
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  it('malformed request targets, methods and Host headers: every request gets an HTTP answer, and the server stays up', async () => {
+    const random = seededRandom(23);
+    const pick = <T>(a: readonly T[]) => a[Math.floor(random() * a.length)];
+    const P = String(port);
+    const token = () => Array.from({ length: 1 + Math.floor(random() * 12) }, () => pick([...'ABCXYZgetpost-_!#~.0123456789'])).join('');
+    const targets = [
+      '/', '/plan.json', '/index.html?x=1', '/train.onnx', '/ort/ort.wasm.min.mjs', '/nope',
+      'http://', '//[', '%', '%zz', '/%zz', '/%', '/%2', '*', '', ' ', 'plan.json', '/\\evil.example/', '//evil.example/plan.json',
+      '/../manifest.json', '/ort/../../package.json', '/%2e%2e/%2e%2e/etc/passwd', '/ort/%2e%2e%2fpackage.json',
+      `/${'a'.repeat(4000)}`, `/${'%41'.repeat(3000)}`, `/${'b'.repeat(20_000)}`, `/${'c'.repeat(70_000)}`,
+      '/\u0000', '/\u001b[2J', '/a\tb', '/\u007f', '/a\rb', '/\u00e9', '/plan.json\u0000.html',
+      'http://evil.example/plan.json', `http://evil.example:${P}/plan.json`, 'http://127.0.0.1:1/', `https://127.0.0.1:${P}/`, `http://127.0.0.1:${P}/plan.json`,
+      `http://localhost:${P}`, `http://user@127.0.0.1:${P}/`, `ftp://127.0.0.1:${P}/`, `http://[::1]:${P}/plan.json`, 'http://[', `127.0.0.1:${P}`,
+    ];
+    const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'OPTIONS', 'CONNECT', 'PATCH', 'get', 'G@T', '', 'GET GET', 'X'.repeat(300), 'TOKEN'];
+    const goodHosts = [`127.0.0.1:${P}`, `localhost:${P}`, `[::1]:${P}`, `LocalHost:${P}`];
+    const badHosts = [
+      'evil.example', `evil.example:${P}`, `127.0.0.1.nip.io:${P}`, `localtest.me:${P}`, `7f000001.c0a80001.rbndr.us:${P}`, `localhost.:${P}`,
+      `localhost.evil.example:${P}`, '127.0.0.1', `127.0.0.1:${Number(P) + 1}`, '[::1]', `[0:0:0:0:0:0:0:1]:${P}`, `[::ffff:127.0.0.1]:${P}`,
+      `::1:${P}`, '[::1', '', ' ', `127.0.0.1:${P}\u0000`, `127.0.0.1:${P} evil`, `2130706433:${P}`, `0x7f.1:${P}`,
+    ];
+    const failuresBefore = failures.length;
+    for (let n = 0; n < 400; n++) {
+      // Half GET or HEAD and a third of the targets well formed, so that many requests get as far as being served.
+      const method = random() < 0.5 ? pick(['GET', 'HEAD']) : random() < 0.3 ? token() : pick(methods);
+      const target = random() < 0.3 ? pick(targets.slice(0, 6)) : pick(targets);
+      const kind = random();
+      // Mostly a good Host, so targets and methods get past that check; otherwise a bad one, none, or two.
+      const host = kind < 0.5 ? pick(goodHosts) : kind < 0.85 ? pick(badHosts) : kind < 0.93 ? undefined : 'two';
+      const version = host === undefined && random() < 0.5 ? 'HTTP/1.0' : 'HTTP/1.1';
+      const hostLines = host === undefined ? '' : host === 'two' ? `Host: 127.0.0.1:${P}\r\nHost: evil.example\r\n` : `Host: ${host}\r\n`;
+      const what = `web #${n}: ${JSON.stringify(`${method} ${target.slice(0, 60)} ${version}`)} Host ${JSON.stringify(host)}`;
+      const r = await rawRequest(port, `${method} ${target} ${version}\r\n${hostLines}Connection: close\r\n\r\n`, { timeoutMs: 10_000 });
+      // What must never be served: another method, a foreign Host, or a foreign authority in an absolute target.
+      const authority = /^http:\/\/([^/?#]*)/i.exec(target)?.[1];
+      const loopback = (h: string | undefined) => h !== undefined && goodHosts.some((g) => g.toLowerCase() === h.toLowerCase());
+      const mayServe = ['GET', 'HEAD'].includes(method) && (authority !== undefined ? loopback(authority) : host === undefined ? version === 'HTTP/1.0' : loopback(host));
+      const v: keyof typeof webCounts = r.timedOut
+        ? 'hang'
+        : r.status === undefined
+          ? 'crash'
+          : r.status >= 500
+            ? 'stack'
+            : r.status < 300 && !mayServe
+              ? 'silent'
+              : r.status === 200 || r.status === 404
+                ? 'result'
+                : 'clean error';
+      webCounts.tried++;
+      webCounts[v]++;
+      if (v !== 'result' && v !== 'clean error') failures.push(`${what}: ${v}: ${r.raw.slice(0, 200)}`);
+      if (r.status === 405 && !r.raw.includes('Allow: GET, HEAD') && !/allow: GET, HEAD/i.test(r.raw)) failures.push(`${what}: 405 without Allow: GET, HEAD`);
+      const after = await rawRequest(port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${P}\r\nConnection: close\r\n\r\n`);
+      if (after.status !== 200) {
+        webCounts.crash++;
+        failures.push(`${what}: the GET after it got ${after.status ?? 'no answer'}`);
+      }
+    }
+    expect(webCounts.result).toBeGreaterThan(40);
+    expect(webCounts['clean error']).toBeGreaterThan(200);
+    expect(failures.slice(failuresBefore)).toEqual([]);
   }, 180_000);
 });

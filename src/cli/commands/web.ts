@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { printable } from '../../ir/text.js';
 import { parseInteger } from '../options.js';
 
 interface WebFlags {
@@ -9,7 +10,8 @@ interface WebFlags {
 }
 
 /**
- * `twnn web <dir>`: serve a page on 127.0.0.1 that trains an exported sine
+ * `twnn web <dir>`: serve a page on 127.0.0.1 (GET and HEAD only, for
+ * loopback Host headers only) that trains an exported sine
  * TWNN's train.onnx in the browser with onnxruntime-web, drawing the loss and
  * the generated wave as it goes. Runs until interrupted.
  *
@@ -20,13 +22,31 @@ export function registerWeb(program: Command): void {
     .command('web')
     .description("train an exported sine TWNN in the browser: serve a page that runs its train.onnx in onnxruntime-web and draws the loss and the generated wave")
     .argument('<dir>', 'the export folder (e.g. exported/sine, from twnn train graphs/sine.ts)')
-    .option('--port <n>', 'port to listen on (0: any free one)', (v) => parseInteger(v, '--port', 0), 8765)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on, 0 to 65535 (0: any free one)', (v) => parseInteger(v, '--port', 0, 65535), 8765)
+    .option('--host <address>', 'address to listen on; anything but loopback lets other machines fetch the model and its weights (a warning says so)', '127.0.0.1')
     .option('--steps <n>', 'optimizer steps the page runs', (v) => parseInteger(v, '--steps', 1), 300)
     .option('--batch <n>', 'rows per step', (v) => parseInteger(v, '--batch', 1), 32)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The server answers GET and HEAD only (other methods: 405, Allow: GET, HEAD),',
+        'and only for a Host header of 127.0.0.1, localhost or [::1] with its port,',
+        'or the --host address (for 0.0.0.0 or ::, this machine\'s own addresses);',
+        'any other Host gets 403, so a page on another site cannot read the model',
+        'through DNS rebinding. A request without Host (HTTP/1.0) is answered only',
+        'on a loopback address. A --host that is not loopback prints a warning:',
+        'other machines can then reach the server and download the model and its',
+        'weights.',
+        '',
+      ].join('\n'),
+    )
     .action(async (dir: string, flags: WebFlags) => {
-      const { startWebServer } = await import('../../web/server.js');
+      const { isLoopback, startWebServer } = await import('../../web/server.js');
       const web = await startWebServer({ dir, port: flags.port, host: flags.host, steps: flags.steps, batch: flags.batch });
+      if (!isLoopback(flags.host)) {
+        process.stderr.write(`twnn: warning: --host ${printable(flags.host)}: the server is reachable from other machines, and serves them the model and its weights\n`);
+      }
       process.stdout.write(`twnn web: open ${web.url} to train ${dir} in the browser (${flags.steps} steps of ${flags.batch}); Ctrl-C stops the server\n`);
       await new Promise<void>((done) => process.once('SIGINT', () => void web.close().then(done)));
     });
