@@ -414,7 +414,7 @@ function checkPosition(p: TrainPosition, batchesPerEpoch: number, where: string)
  * (±1/√fan_in); SGD's step is lr × the gradient (usual lr up to 1), so above 10.
  * Both limits are ten times the top of the usual range.
  */
-export const LR_WARN_ABOVE: Readonly<Record<OptimizerKind, number>> = { adam: 0.1, adamw: 0.1, sgd: 10 };
+const LR_WARN_ABOVE: Readonly<Record<OptimizerKind, number>> = { adam: 0.1, adamw: 0.1, sgd: 10 };
 
 /**
  * The warning for an lr above `LR_WARN_ABOVE` for the run's optimizer, else undefined.
@@ -428,9 +428,9 @@ export function lrWarning(config: Pick<TrainConfig, 'optimizer' | 'lr'>): string
 }
 
 /** How many of a session's latest steps the loss is averaged over, to tell growth from one batch's noise. */
-export const LOSS_WINDOW = 5;
+const LOSS_WINDOW = 5;
 /** Warn once when the latest LOSS_WINDOW steps' mean loss is this many times the session's first step's loss. */
-export const LOSS_GROWTH_WARN = 10;
+const LOSS_GROWTH_WARN = 10;
 
 /**
  * Watches a session's step losses and says, once, when the mean of the latest
