@@ -1,10 +1,12 @@
 // Writing a model's export folder: model.onnx, grad.onnx, train.onnx,
 // train_steps.onnx (jvp.onnx on request), then manifest.json.
 import { join } from 'node:path';
-import { numel, type Graph } from '../ir/index.js';
+import { numel, type Graph, type Tensor } from '../ir/index.js';
 import { writeFilesAtomic } from '../common/files.js';
 import { withFolderLock } from '../common/folder-lock.js';
 import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
+import type { OnnxTypes } from '../onnx/proto.js';
+import { withInitializers } from '../onnx/reweight.js';
 import type { ModelSpec } from '../twnn/spec.js';
 import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
 import { fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from '../contract/manifest.js';
@@ -45,10 +47,25 @@ export interface ExportResult {
  * const { files, manifest } = await exportModel(sineMlp, 'exported/sine-mlp', { seed: 0, optimizer: { kind: 'sgd', momentum: 0.9 } });
  */
 export async function exportModel(spec: ModelSpec, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
-  return withFolderLock(outDir, 'build', () => exportUnlocked(spec, outDir, options));
+  return withFolderLock(outDir, 'build', () => writeExport(stageExport(spec, options), outDir));
 }
 
-async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOptions): Promise<ExportResult> {
+/** An export built in memory, nothing written yet: each file's name and bytes (manifest.json excluded), and the manifest. */
+export interface StagedExport {
+  files: [name: string, bytes: Uint8Array][];
+  manifest: Manifest;
+}
+
+/**
+ * Build everything `exportModel` writes, writing nothing: a caller can check
+ * the export (a trainer, its checkpoint against the manifest) or put other
+ * weights into model.onnx (`reweightExport`) before `writeExport`.
+ *
+ * @example
+ * const staged = stageExport(sineMlp, { seed: 0 });
+ * await writeExport(staged, 'exported/sine-mlp');
+ */
+export function stageExport(spec: ModelSpec, options: ExportOptions = {}): StagedExport {
   const dtype = options.dtype ?? 'float32';
   const opset = options.opset ?? DEFAULT_OPSET;
   const seed = options.seed ?? 0;
@@ -78,7 +95,7 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
         : { ...common, ...loopMetadata(g), ...(skipThresholds ? { [SKIP_GATES_KEY]: JSON.stringify(skipThresholds) } : {}) },
     });
   };
-  const bytes: [string, Uint8Array][] = [
+  const bytes: StagedExport['files'] = [
     [MODEL_FILE, serialize(graph)],
     [GRAD_FILE, serialize(grad.graph, { name: 'grad', doc: 'the loss of a batch and its gradient for every parameter and the input' })],
     [TRAIN_FILE, serialize(train.graph, { name: 'train', doc: 'one optimizer step' })],
@@ -101,9 +118,38 @@ async function exportUnlocked(spec: ModelSpec, outDir: string, options: ExportOp
     iterators: iteratorRecordsOf(graph),
   });
 
-  const paths = bytes.map(([name]) => join(outDir, name));
-  const manifestPath = join(outDir, MANIFEST_FILE);
-  // All or nothing: a full disk leaves the folder as it was, not model.onnx without its manifest.
-  await writeFilesAtomic([...bytes.map(([, b], i) => [paths[i], b] as const), [manifestPath, manifestText(manifest)]]);
-  return { files: [...paths, manifestPath], manifest };
+  return { files: bytes, manifest };
+}
+
+/**
+ * The staged export with `weights` as model.onnx's initializers (each must
+ * name one, with its dtype and shape, src/onnx/reweight.ts) and the manifest's
+ * sha256 of the new bytes: what exporting the spec with these weights would
+ * write (the other graphs take the parameters as inputs and do not change).
+ * `model` is the staged model.onnx decoded; `where` names it in errors.
+ *
+ * @example const resumed = reweightExport(staged, parseModel(modelBytes, path), checkpoint.params, path);
+ */
+export function reweightExport(staged: StagedExport, model: OnnxTypes.IModelProto, weights: ReadonlyMap<string, Tensor>, where: string): StagedExport {
+  const bytes = withInitializers(model, weights, where);
+  return {
+    files: staged.files.map(([name, b]): [string, Uint8Array] => [name, name === MODEL_FILE ? bytes : b]),
+    manifest: { ...staged.manifest, files: { ...staged.manifest.files, [MODEL_FILE]: fileEntry(bytes) } },
+  };
+}
+
+/**
+ * Write a staged export into `outDir`, all or nothing (a full disk or a
+ * read-only folder leaves it as it was), under the folder's lock.
+ *
+ * @example const { files } = await writeExport(stageExport(sineMlp), 'exported/sine-mlp');
+ */
+export async function writeExport(staged: StagedExport, outDir: string): Promise<ExportResult> {
+  return withFolderLock(outDir, 'build', async () => {
+    const paths = staged.files.map(([name]) => join(outDir, name));
+    const manifestPath = join(outDir, MANIFEST_FILE);
+    // All or nothing: a full disk leaves the folder as it was, not model.onnx without its manifest.
+    await writeFilesAtomic([...staged.files.map(([, b], i) => [paths[i], b] as const), [manifestPath, manifestText(staged.manifest)]]);
+    return { files: [...paths, manifestPath], manifest: staged.manifest };
+  });
 }

@@ -66,26 +66,41 @@ export function initialTensors(model: OnnxTypes.IModelProto, modelPath: string, 
 }
 
 /**
- * A resumed checkpoint's tensors, checked to be exactly what this export trains.
+ * A resumed checkpoint's tensors, checked to be exactly what this export
+ * trains: every name, shape and dtype the layout has (optimizer state takes
+ * its parameter's), nothing else, and finite values only. A TwnnError naming
+ * `where` and the tensor otherwise.
  *
  * @example const tensors = checkResumed(await loadCheckpoint(path), layout, path);
  */
 export function checkResumed(ckpt: Checkpoint, layout: TrainingLayout, where: string): TrainTensors {
-  const expected = new Map<string, readonly number[]>();
+  const expected = new Map<string, { shape: readonly number[]; dtype: string }>();
   for (const p of layout.trainable) {
-    expected.set(`params:${p.name}`, p.shape);
-    for (const slot of layout.slots.get(p.name)!) expected.set(`state:${p.name}.${slot}`, p.shape);
+    expected.set(`params:${p.name}`, p);
+    for (const slot of layout.slots.get(p.name)!) expected.set(`state:${p.name}.${slot}`, p);
   }
-  for (const b of layout.buffers) expected.set(`buffers:${b.name}`, b.shape);
-  const found = new Map<string, readonly number[]>();
-  for (const group of ['params', 'state', 'buffers'] as const) for (const [name, t] of ckpt[group]) found.set(`${group}:${name}`, t.shape);
-  for (const [key, shape] of expected) {
+  for (const b of layout.buffers) expected.set(`buffers:${b.name}`, b);
+  const found = new Map<string, Tensor>();
+  for (const group of ['params', 'state', 'buffers'] as const) for (const [name, t] of ckpt[group]) found.set(`${group}:${name}`, t);
+  const named = (key: string) => key.replace(':', " '") + "'";
+  for (const [key, want] of expected) {
     const got = found.get(key);
-    if (!got) throw new TwnnError(`${where}: the checkpoint has no ${key.replace(':', " '")}' (was the model changed since it was written?)`);
-    if (got.join(',') !== shape.join(',')) throw new TwnnError(`${where}: ${key.replace(':', " '")}' is [${got.join(',')}] in the checkpoint but [${shape.join(',')}] in the model`);
+    if (!got) throw new TwnnError(`${where}: the checkpoint has no ${named(key)} (was the model changed since it was written?)`);
+    if (got.shape.join(',') !== want.shape.join(',')) throw new TwnnError(`${where}: ${named(key)} is [${got.shape.join(',')}] in the checkpoint but [${want.shape.join(',')}] in the model`);
+    if (got.dtype !== want.dtype) throw new TwnnError(`${where}: ${named(key)} is ${got.dtype} in the checkpoint but ${want.dtype} in the model`);
+    const bad = firstNonFinite(got);
+    if (bad !== undefined) throw new TwnnError(`${where}: ${named(key)} holds ${got.get(bad)} at index ${bad}; the checkpoint cannot be resumed (train again without --resume)`);
   }
-  for (const key of found.keys()) if (!expected.has(key)) throw new TwnnError(`${where}: the checkpoint has ${key.replace(':', " '")}', which the model does not (was the model changed since it was written?)`);
+  for (const key of found.keys()) if (!expected.has(key)) throw new TwnnError(`${where}: the checkpoint has ${named(key)}, which the model does not (was the model changed since it was written?)`);
   return { params: ckpt.params, state: ckpt.state, buffers: ckpt.buffers };
+}
+
+/** The flat index of a float tensor's first NaN or ±Infinity, else undefined. */
+function firstNonFinite(t: Tensor): number | undefined {
+  if (t.dtype !== 'float32' && t.dtype !== 'float64') return undefined;
+  const values = t.data as Float32Array | Float64Array;
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  return i < 0 ? undefined : i;
 }
 
 /**

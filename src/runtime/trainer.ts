@@ -13,11 +13,11 @@ import { batchCount, batchRows, datasetSize, shuffledOrder, takeBatch, type Data
 import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
-import { exportModel, type ExportResult } from '../lower/artifacts.js';
+import { reweightExport, stageExport, writeExport, type ExportResult } from '../lower/artifacts.js';
 import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { fileEntry, manifestText, type Manifest } from '../contract/manifest.js';
 import { writeFilesAtomic } from '../common/files.js';
-import { readModelFile } from '../onnx/load.js';
+import { parseModel } from '../onnx/load.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 import { withInitializers } from '../onnx/reweight.js';
 import type { OptimizerConfig } from '../autodiff/optimizers.js';
@@ -65,7 +65,19 @@ export interface TrainOptions {
 
 /** What the trainer reports while it runs. */
 export type TrainEvent =
-  | { kind: 'start'; config: TrainConfig; batchesPerEpoch: number; totalSteps: number; resumedAtStep?: number; trainSize: number; testSize: number }
+  | {
+      kind: 'start';
+      config: TrainConfig;
+      batchesPerEpoch: number;
+      totalSteps: number;
+      resumedAtStep?: number;
+      /** A resumed run that did not ask for a dtype: `config.dtype` is the checkpoint's. */
+      dtypeFromCheckpoint?: boolean;
+      trainSize: number;
+      testSize: number;
+    }
+  /** Something the user should know that does not stop the run: an lr far above the usual range, a loss that grows. */
+  | { kind: 'warning'; message: string }
   | {
       kind: 'step';
       epoch: number;
@@ -171,13 +183,16 @@ async function startRun(options: TrainOptions): Promise<Run> {
   }
   const loss = taskLoss(spec);
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
+  const modelPath = join(outDir, MODEL_FILE);
   const resumed = options.resume ? await loadCheckpoint(checkpointPath) : undefined;
   const config = resolveConfig(options, task.train ?? {}, resumed?.config, checkpointPath);
   if (options.checkpointEvery !== undefined) positiveInteger(options.checkpointEvery, 'checkpointEvery');
   if (options.limitSteps !== undefined) positiveInteger(options.limitSteps, 'limitSteps');
 
-  const exported = await exportModel(spec, outDir, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
-  const manifest = exported.manifest;
+  // Everything is built and checked before anything is written: a rejected
+  // checkpoint, a bad label or a killed process leaves the folder's last export as it was.
+  const staged = stageExport(spec, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
+  const manifest = staged.manifest;
   const layout = trainingLayout(manifest);
   const data = options.data ?? {
     train: await loadTaskData(task.data!, 'train', config.dtype),
@@ -188,17 +203,24 @@ async function startRun(options: TrainOptions): Promise<Run> {
     const classes = manifest.outputs.find((o) => o.name === 'y')?.shape[1];
     if (typeof classes === 'number') for (const split of [data.train, data.test]) checkLabels(split, classes);
   }
-  const modelPath = join(outDir, MODEL_FILE);
-  const model = await readModelFile(modelPath);
+  const model = parseModel(staged.files.find(([name]) => name === MODEL_FILE)![1], modelPath);
   const tensors = resumed ? checkResumed(resumed, layout, checkpointPath) : initialTensors(model, modelPath, layout);
   const position: TrainPosition = resumed ? { ...resumed.position } : { epoch: 0, position: 0, step: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, seconds: 0, lastTrainLoss: null };
   const trainSize = datasetSize(data.train);
   const batchesPerEpoch = batchCount(trainSize, config.batch);
+  if (resumed) checkPosition(position, batchesPerEpoch, checkpointPath);
+  // A resumed run's export holds the checkpoint's weights from the start: killed before its end, it leaves them, not untrained ones.
+  const exported = await writeExport(resumed ? reweightExport(staged, model, weightsOf(tensors), modelPath) : staged, outDir);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.limitSteps ?? Infinity);
   const metrics = new MetricsLog(join(outDir, METRICS_FILE));
   await metrics.start(resumed ? position.step : undefined);
   const emit = options.onProgress ?? (() => {});
-  emit({ kind: 'start', config, batchesPerEpoch, totalSteps, ...(resumed ? { resumedAtStep: position.step } : {}), trainSize, testSize: datasetSize(data.test) });
+  emit({
+    kind: 'start', config, batchesPerEpoch, totalSteps, trainSize, testSize: datasetSize(data.test),
+    ...(resumed ? { resumedAtStep: position.step, dtypeFromCheckpoint: options.dtype === undefined } : {}),
+  });
+  const lrTooLarge = lrWarning(config);
+  if (lrTooLarge) emit({ kind: 'warning', message: lrTooLarge });
   return {
     options, spec, outDir, device, config, loss, evalBatch: options.evalBatch ?? EVAL_BATCH, checkpointPath, resumed: resumed !== undefined,
     exported, model, layout, regions: iteratorLimits(manifest.iterators), data, tensors, position,
@@ -206,11 +228,12 @@ async function startRun(options: TrainOptions): Promise<Run> {
   };
 }
 
-/** This session's pace, for the progress events' rate and ETA. */
+/** This session's pace, for the progress events' rate and ETA, and its losses, watched for growth. */
 interface SessionClock {
   seconds: number;
   steps: number;
   samples: number;
+  losses: LossWatch;
 }
 
 /** The optimizer steps, one train.onnx run each, with an evaluation and a checkpoint after every epoch. */
@@ -219,7 +242,7 @@ async function runSteps(run: Run): Promise<void> {
   const session = await openSession(join(run.outDir, TRAIN_FILE), { device: run.device });
   try {
     const lrType = inputType(session, 'lr', config.dtype);
-    const clock: SessionClock = { seconds: 0, steps: 0, samples: 0 };
+    const clock: SessionClock = { seconds: 0, steps: 0, samples: 0, losses: new LossWatch() };
     let order: Uint32Array | undefined;
     while (position.step < run.totalSteps && position.epoch < config.epochs) {
       order ??= shuffledOrder(run.trainSize, config.seed, position.epoch);
@@ -274,6 +297,8 @@ async function trainStep(run: Run, session: TwnnSession, order: Uint32Array, lrT
     ...(out.jacobian_penalty ? { jacobian_penalty: out.jacobian_penalty.get(0) } : {}),
     samples_per_s: round(rows.length / Math.max(seconds, 1e-9)),
   });
+  const growing = clock.losses.add(stepLoss, position.step);
+  if (growing) run.emit({ kind: 'warning', message: growing });
   if (unsettled > 0) stopIfUnsettled(unsettledSamples(out, run.regions), (b) => rows[b], `${run.spec.name}: training step ${position.step} (epoch ${position.epoch + 1}; samples numbered in the training split)`);
   run.emit({
     kind: 'step',
@@ -363,14 +388,74 @@ async function evaluateWeights(run: Run): Promise<EvalResult> {
 /**
  * model.onnx with the trained weights, and the manifest's sha256 of it: the
  * files that exporting the spec again with these weights would write (the
- * other graphs take the parameters as inputs, so they do not change).
+ * other graphs take the parameters as inputs, so they do not change), both or neither.
  */
 async function writeTrainedModel(run: Run): Promise<void> {
-  const modelPath = join(run.outDir, MODEL_FILE);
-  const bytes = withInitializers(run.model, weightsOf(run.tensors), modelPath);
-  const manifest: Manifest = { ...run.exported.manifest, files: { ...run.exported.manifest.files, [MODEL_FILE]: fileEntry(bytes) } };
-  // Both or neither, as exportModel writes them.
-  await writeFilesAtomic([[modelPath, bytes], [join(run.outDir, MANIFEST_FILE), manifestText(manifest)]]);
+  const modelOnly = { files: [[MODEL_FILE, new Uint8Array()]] as [string, Uint8Array][], manifest: run.exported.manifest };
+  await writeExport(reweightExport(modelOnly, run.model, weightsOf(run.tensors), join(run.outDir, MODEL_FILE)), run.outDir);
+}
+
+/**
+ * A resumed position that this run's data can continue from: the batch within
+ * the epoch exists, and the step count is the batches before it.
+ */
+function checkPosition(p: TrainPosition, batchesPerEpoch: number, where: string): void {
+  if (p.position >= batchesPerEpoch || p.step !== p.epoch * batchesPerEpoch + p.position) {
+    throw new TwnnError(
+      `${where}: cannot resume: the checkpoint stands at epoch ${p.epoch + 1}, batch ${p.position + 1}, step ${p.step}, which does not fit ${batchesPerEpoch} batches per epoch (was the data set changed?)`,
+    );
+  }
+}
+
+/**
+ * Learning rates far above the usual range, by optimizer: Adam and AdamW move
+ * every weight by about lr per step whatever the gradient's scale (usual lr
+ * 1e-5 to 1e-2), so above 0.1 a step is larger than an initialised weight
+ * (±1/√fan_in); SGD's step is lr × the gradient (usual lr up to 1), so above 10.
+ * Both limits are ten times the top of the usual range.
+ */
+const LR_WARN_ABOVE: Readonly<Record<OptimizerKind, number>> = { adam: 0.1, adamw: 0.1, sgd: 10 };
+
+/**
+ * The warning for an lr above `LR_WARN_ABOVE` for the run's optimizer, else undefined.
+ *
+ * @example lrWarning({ optimizer: 'adam', lr: 1000 }) // 'lr 1000 is far above the usual range for adam (warned above 0.1): ...'
+ */
+export function lrWarning(config: Pick<TrainConfig, 'optimizer' | 'lr'>): string | undefined {
+  const limit = LR_WARN_ABOVE[config.optimizer as OptimizerKind];
+  if (limit === undefined || config.lr <= limit) return undefined;
+  return `lr ${config.lr} is far above the usual range for ${config.optimizer} (warned above ${limit}): the loss may grow instead of falling`;
+}
+
+/** How many of a session's latest steps the loss is averaged over, to tell growth from one batch's noise. */
+const LOSS_WINDOW = 5;
+/** Warn once when the latest LOSS_WINDOW steps' mean loss is this many times the session's first step's loss. */
+const LOSS_GROWTH_WARN = 10;
+
+/**
+ * Watches a session's step losses and says, once, when the mean of the latest
+ * LOSS_WINDOW steps has grown to LOSS_GROWTH_WARN times the loss of its first
+ * step (the loss of the weights it started from): a run that diverges without
+ * (yet) a non-finite loss, which stops it ("training diverged").
+ *
+ * @example const watch = new LossWatch(); for (const [i, loss] of losses.entries()) { const w = watch.add(loss, i + 1); if (w) console.warn(w); }
+ */
+export class LossWatch {
+  private first: number | undefined;
+  private readonly latest: number[] = [];
+  private warned = false;
+
+  /** The warning when step `step`'s loss completes the growth, else undefined. */
+  add(loss: number, step: number): string | undefined {
+    this.first ??= loss;
+    this.latest.push(loss);
+    if (this.latest.length > LOSS_WINDOW) this.latest.shift();
+    if (this.warned || this.latest.length < LOSS_WINDOW) return undefined;
+    const mean = this.latest.reduce((a, b) => a + b, 0) / LOSS_WINDOW;
+    if (!(mean > LOSS_GROWTH_WARN * this.first)) return undefined;
+    this.warned = true;
+    return `the loss grew from ${this.first.toPrecision(3)} to ${mean.toPrecision(3)} (mean of steps ${step - LOSS_WINDOW + 1}-${step}): training is diverging; try a smaller --lr`;
+  }
 }
 
 /**

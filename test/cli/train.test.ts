@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,34 @@ describe('twnn train and twnn eval on graphs/sine-mlp.ts', () => {
     expect(r.stdout).toContain('resuming after step 40');
     expect(r.stdout).toContain('trained sine-mlp: 50 steps');
     expect(readMetrics(join(out, 'metrics.jsonl')).filter((m) => m.kind === 'step').map((m) => m.step)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('an edited checkpoint header is refused in one line, and model.onnx keeps the trained weights (issue 23, items 8 and 12)', async () => {
+    const evalLoss = async () => numberAfter((await twnn(['eval', join(out, 'model.onnx')])).stdout, /\(mse\): loss/);
+    const before = await evalLoss();
+    const path = join(out, 'checkpoint.twnn');
+    const bytes = readFileSync(path);
+    const length = bytes.readUInt32LE(8);
+    const header = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8'));
+    header.position.step = 1_000_000_000;
+    const text = Buffer.from(JSON.stringify(header));
+    const lengthBytes = Buffer.alloc(4);
+    lengthBytes.writeUInt32LE(text.length);
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, 8), lengthBytes, text, bytes.subarray(12 + length)]));
+    const r = await twnn(['train', 'graphs/sine-mlp.ts', '--out', out, '--resume']);
+    expectUserError(r, /checkpoint\.twnn: not a usable twnn checkpoint: the header or the data does not match its sha256 \(edited or corrupted\)/);
+    expect(r.stdout).not.toContain('1000000000');
+    expect(await evalLoss()).toBe(before);
+    writeFileSync(path, bytes);
+  });
+
+  it('lr 1000 trains with two warnings on stderr: the lr, then the growing loss (issue 23, item 13)', async () => {
+    const r = await twnn(['train', 'graphs/sine-mlp.ts', '--lr', '1000', '--limit-steps', '8', '--out', join(dir, 'lr1000')]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe('twnn: warning: lr 1000 is far above the usual range for adam (warned above 0.1): the loss may grow instead of falling');
+    expect(lines[1]).toMatch(/^twnn: warning: the loss grew from \S+ to \S+ \(mean of steps 1-5\): training is diverging; try a smaller --lr$/);
   });
 
   it('--device cuda without the CUDA EP is the one-line error, before any export', async () => {

@@ -7,9 +7,12 @@
 // its flags fuzzed, and its server malformed request targets, methods and
 // Host headers over raw sockets: every request must get a well-formed HTTP
 // answer, nothing refused may be served, and a normal GET must still work
-// after each. The mutations are seeded, so every run tries the same cases;
-// the counts are printed for the record.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// after each. Resumed training is killed and fed rejected checkpoints
+// (issue 23): the folder must keep its last good weights. The mutations are
+// seeded, so every run tries the same cases; the counts are printed for the record.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sine from '../../graphs/sine.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { REPO } from '../cli/run-cli.js';
+import { REPO, TWNN } from '../cli/run-cli.js';
 import { cli, withPretendCtrlC, type Outcome } from '../helpers/in-process-cli.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { seededRandom } from '../helpers/rng.js';
@@ -62,12 +65,16 @@ function mutate(bytes: Uint8Array, random: () => number): { kind: string; bytes:
   }
 }
 
-const counts = { tried: 0, result: 0, 'clean error': 0, stack: 0, crash: 0, hang: 0, silent: 0 };
+type Counts = { tried: number; result: number; 'clean error': number; stack: number; crash: number; hang: number; silent: number };
+const tally = (): Counts => ({ tried: 0, result: 0, 'clean error': 0, stack: 0, crash: 0, hang: 0, silent: 0 });
+const counts = tally();
+/** The resume faults' own record (issue 23): killed resumes and rejected checkpoints, each followed by eval. */
+const resumeCounts = tally();
 const failures: string[] = [];
-function record(what: string, o: Outcome): Verdict {
+function record(what: string, o: Outcome, into: Counts = counts): Verdict {
   const v = verdict(o);
-  counts.tried++;
-  counts[v]++;
+  into.tried++;
+  into[v]++;
   if (v === 'stack' || v === 'crash') failures.push(`${what}: ${v}: ${o.stderr.split('\n').slice(0, 3).join(' | ')}`);
   return v;
 }
@@ -87,6 +94,7 @@ afterAll(() => {
   // The record the issue asks for: tried / clean / stack / crash / hang / silent.
   process.stderr.write(`cli fuzz: ${JSON.stringify(counts)}\n`);
   process.stderr.write(`web fuzz: ${JSON.stringify(webCounts)}\n`);
+  if (resumeCounts.tried > 0) process.stderr.write(`cli fuzz, resume faults: ${JSON.stringify(resumeCounts)}\n`);
 });
 
 describe('fuzzing the CLI in process', () => {
@@ -154,6 +162,133 @@ describe('fuzzing the CLI in process', () => {
     }
     expect(failures).toEqual([]);
   }, 180_000);
+
+  describe('resume faults (issue 23): a killed resume or a rejected checkpoint leaves the last good export', () => {
+    const graph = join(REPO, 'graphs/sine.ts');
+    let base: string;
+    let lastGood: number;
+    const lossOf = (stdout: string) => Number(/\(mse\): loss (\S+)/.exec(stdout)?.[1] ?? NaN);
+    /** Eval of the folder's model.onnx must give `expected` (one of them): anything else is a silent loss of training. */
+    async function evalMustGive(what: string, dir: string, expected: readonly number[]): Promise<void> {
+      const o = await cli(['eval', join(dir, 'model.onnx')]);
+      record(`${what}: eval`, o, resumeCounts);
+      const loss = lossOf(o.stdout);
+      if (o.status !== 0 || !expected.includes(loss)) {
+        resumeCounts.silent++;
+        failures.push(`${what}: eval gives ${o.status === 0 ? `loss ${loss}` : o.stderr.trim()}, not the last good loss ${expected.join(' or ')}`);
+      }
+    }
+    let copies = 0;
+    const copyOfBase = () => {
+      const dir = join(root, `resume-${copies++}`);
+      cpSync(base, dir, { recursive: true });
+      return dir;
+    };
+
+    beforeAll(async () => {
+      base = join(root, 'resume-base');
+      const trained = await cli(['train', graph, '--limit-steps', '40', '-o', base]);
+      expect(trained.status, trained.stderr).toBe(0);
+      lastGood = lossOf((await cli(['eval', join(base, 'model.onnx')])).stdout);
+      expect(lastGood).toBeLessThan(0.05);
+    }, 120_000);
+
+    it('SIGKILL of a resumed run at seeded moments: eval gives the last good loss, or the finished run\'s', async () => {
+      const random = seededRandom(23);
+      for (let n = 0; n < 6; n++) {
+        const dir = copyOfBase();
+        const delay = Math.round(500 + random() * 8500);
+        const child = spawn(process.execPath, [TWNN, 'train', graph, '--resume', '-o', dir], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } });
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', () => {});
+        const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+        const status = await new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+        clearTimeout(timer);
+        // A run that finished before the kill has a new export: its own final test loss.
+        const finished = status === 0 ? [Number(/test: loss (\S+)/.exec(stdout)?.[1])] : [];
+        if (status !== 0 && status !== null) record(`kill #${n} after ${delay} ms: train`, { status, stdout, stderr: '' }, resumeCounts);
+        await evalMustGive(`kill #${n} after ${delay} ms`, dir, [lastGood, ...finished]);
+      }
+      expect(failures).toEqual([]);
+    }, 240_000);
+
+    /** A copy of the base folder with its checkpoint rewritten by `edit` (header JSON and data, the header length fixed up). */
+    function withCheckpoint(edit: (header: Record<string, any>, data: Uint8Array) => { header: string; data: Uint8Array }): string {
+      const dir = copyOfBase();
+      const path = join(dir, 'checkpoint.twnn');
+      const bytes = readFileSync(path);
+      const length = bytes.readUInt32LE(8);
+      const { header, data } = edit(JSON.parse(bytes.subarray(12, 12 + length).toString('utf8')), new Uint8Array(bytes.subarray(12 + length)));
+      const text = Buffer.from(header);
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(text.length);
+      writeFileSync(path, Buffer.concat([bytes.subarray(0, 8), size, text, data]));
+      return dir;
+    }
+
+    it('checkpoints rejected for their dtype, NaN weights or a hand-edited header: a clean error, and eval gives the last good loss', async () => {
+      const random = seededRandom(1223);
+      const pick = <T>(a: readonly T[]) => a[Math.floor(random() * a.length)];
+      // Values a hand editor might put in, valid and not.
+      const values = [0, 1, 39, 41, -1, 1e9, 2.5, 'x', null, [], {}, true, 'float64', 'float32', 1e-3, 1000];
+      const fields: [string, (h: Record<string, any>, v: unknown) => void][] = [
+        ['position.step', (h, v) => (h.position.step = v)],
+        ['position.epoch', (h, v) => (h.position.epoch = v)],
+        ['position.position', (h, v) => (h.position.position = v)],
+        ['position.epochLossSum', (h, v) => (h.position.epochLossSum = v)],
+        ['config.lr', (h, v) => (h.config.lr = v)],
+        ['config.dtype', (h, v) => (h.config.dtype = v)],
+        ['config.seed', (h, v) => (h.config.seed = v)],
+        ['config.epochs', (h, v) => (h.config.epochs = v)],
+        ['version', (h, v) => (h.version = v)],
+        ['dataBytes', (h, v) => (h.dataBytes = v)],
+        ['sha256', (h, v) => (h.sha256 = v)],
+        ['tensors[0].name', (h, v) => (h.tensors[0].name = v)],
+        ['tensors[0].dtype', (h, v) => (h.tensors[0].dtype = v)],
+        ['tensors[0].shape', (h, v) => (h.tensors[0].shape = v)],
+      ];
+      const cases: [string, string][] = [];
+      for (let n = 0; n < 24; n++) {
+        const [field, set] = pick(fields);
+        const value = pick(values);
+        cases.push([`header ${field} = ${JSON.stringify(value)}`, withCheckpoint((h, data) => (set(h, value), { header: JSON.stringify(h), data }))]);
+      }
+      // Valid files (the sha256 recomputed, as a forger or a bug would): rejected for their contents, before anything is written.
+      const f64 = withCheckpoint((h, data) => {
+        const f32 = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+        let offset = 0;
+        for (const t of h.tensors) Object.assign(t, { dtype: 'float64', offset, bytes: t.bytes * 2 }), (offset += t.bytes);
+        h.config.dtype = 'float64';
+        return { header: JSON.stringify(h), data: new Uint8Array(Float64Array.from(f32).buffer) };
+      });
+      for (const [what, edit] of [
+        ['float64 checkpoint, float32 tensors', (h: Record<string, any>, data: Uint8Array) => ((h.config.dtype = 'float64'), data)],
+        ['float32 checkpoint, float64 tensors', (_: Record<string, any>, data: Uint8Array) => data],
+        ['NaN weights', (_: Record<string, any>, data: Uint8Array) => (new Float32Array(data.buffer, data.byteOffset, 4).fill(NaN), data)],
+        ['Infinity weights', (_: Record<string, any>, data: Uint8Array) => (new Float32Array(data.buffer, data.byteOffset + 64, 2).fill(-Infinity), data)],
+      ] as const) {
+        const from = what === 'float32 checkpoint, float64 tensors' ? join(f64, 'checkpoint.twnn') : join(base, 'checkpoint.twnn');
+        const dir = copyOfBase();
+        const ckpt = await loadCheckpointFile(from);
+        const { header, data } = ckpt;
+        if (what === 'float32 checkpoint, float64 tensors') header.config.dtype = 'float32';
+        const edited = edit(header, data);
+        writeFileSync(join(dir, 'checkpoint.twnn'), resealed(header, edited));
+        cases.push([what, dir]);
+      }
+      for (const [what, dir] of cases) {
+        const o = await cli(['train', graph, '--resume', '-o', dir]);
+        const v = record(`${what}: train --resume`, o, resumeCounts);
+        if (v === 'result') {
+          resumeCounts.silent++;
+          failures.push(`${what}: train --resume ran (${o.stdout.split('\n')[0]})`);
+        }
+        await evalMustGive(what, dir, [lastGood]);
+      }
+      expect(failures).toEqual([]);
+    }, 300_000);
+  });
 });
 
 // The web server's record: a served answer (200, 404) is a result, a refusal
@@ -254,3 +389,22 @@ describe('fuzzing twnn web', () => {
     expect(failures.slice(failuresBefore)).toEqual([]);
   }, 180_000);
 });
+
+/** A checkpoint file's header (parsed) and data. */
+async function loadCheckpointFile(path: string): Promise<{ header: Record<string, any>; data: Uint8Array }> {
+  const bytes = readFileSync(path);
+  const length = bytes.readUInt32LE(8);
+  return { header: JSON.parse(bytes.subarray(12, 12 + length).toString('utf8')), data: new Uint8Array(bytes.subarray(12 + length)) };
+}
+
+/**
+ * A checkpoint file of `header` and `data` that passes its sha256 check, as a
+ * forger or a bug would write it: version 1 (the sha256 of the data alone),
+ * which this twnn still reads and the twnn before the header was covered reads too.
+ */
+function resealed(header: Record<string, any>, data: Uint8Array): Buffer {
+  const text = Buffer.from(JSON.stringify({ ...header, version: 1, sha256: createHash('sha256').update(data).digest('hex') }));
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(text.length);
+  return Buffer.concat([Buffer.from('TWNNCKPT'), size, text, data]);
+}

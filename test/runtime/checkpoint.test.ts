@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,20 @@ function expectSame(a: Checkpoint, b: Checkpoint): void {
   }
 }
 
+/** The checkpoint with its header JSON edited (the sha256 left as it was), the header length fixed up. */
+function withHeader(bytes: Uint8Array, edit: (header: Record<string, any>) => void, serialize = (h: unknown) => JSON.stringify(h)): Uint8Array {
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length))) as Record<string, any>;
+  edit(header);
+  const text = new TextEncoder().encode(serialize(header));
+  const out = new Uint8Array(12 + text.length + bytes.length - 12 - length);
+  out.set(bytes.subarray(0, 8));
+  new DataView(out.buffer).setUint32(8, text.length, true);
+  out.set(text, 12);
+  out.set(bytes.subarray(12 + length), 12 + text.length);
+  return out;
+}
+
 describe('checkpoint files', () => {
   it('round-trips config, position and every tensor bit for bit', async () => {
     const path = join(dir, 'round-trip.twnn');
@@ -101,8 +116,40 @@ describe('checkpoint files', () => {
     expect(() => decodeCheckpoint(truncated, 'torn.twnn')).toThrow(/torn\.twnn: .*truncated/);
     const flipped = bytes.slice();
     flipped[flipped.length - 1] ^= 1;
-    expect(() => decodeCheckpoint(flipped, 'flipped.twnn')).toThrow(/flipped\.twnn: .*sha256 \(corrupted\)/);
+    expect(() => decodeCheckpoint(flipped, 'flipped.twnn')).toThrow(/flipped\.twnn: .*sha256 \(edited or corrupted\)/);
     expect(() => decodeCheckpoint(new TextEncoder().encode('{"not": "a checkpoint"}'), 'x.json')).toThrow(/x\.json: not a usable twnn checkpoint: it does not start with 'TWNNCKPT'/);
+  });
+
+  it('refuses a checkpoint whose header was edited, with one line naming the file (issue 23, item 12)', () => {
+    const bytes = encodeCheckpoint(sample(1));
+    const edits: [string, (h: Record<string, any>) => void][] = [
+      ['the step count', (h) => (h.position.step = 1_000_000_000)],
+      ['the epoch', (h) => (h.position.epoch = 0)],
+      ['the lr', (h) => (h.config.lr = 1000)],
+      ['the dtype', (h) => (h.config.dtype = 'float64')],
+      ['a tensor entry', (h) => (h.tensors[0].name = '0.other')],
+      ['the version (to 1)', (h) => (h.version = 1)],
+    ];
+    for (const [what, edit] of edits) {
+      const edited = withHeader(bytes, edit);
+      expect(() => decodeCheckpoint(edited, 'edited.twnn'), what).toThrow(/^edited\.twnn: not a usable twnn checkpoint: [^\n]*does not match its sha256 \((edited or )?corrupted\)$/);
+    }
+    // Whitespace alone is an edit too (the bytes are covered, not the parsed values).
+    const spaced = withHeader(bytes, () => {}, (h) => JSON.stringify(h, null, 1));
+    expect(() => decodeCheckpoint(spaced, 'spaced.twnn')).toThrow(/sha256 \(edited or corrupted\)/);
+    // The untouched file still reads.
+    expectSame(sample(1), decodeCheckpoint(bytes, 'intact.twnn'));
+  });
+
+  it('still reads a version 1 checkpoint (sha256 of the data alone), and checks what it reads', () => {
+    const v2 = encodeCheckpoint(sample(2));
+    const dataOf = (b: Uint8Array) => b.subarray(12 + new DataView(b.buffer, b.byteOffset).getUint32(8, true));
+    const v1 = withHeader(v2, (h) => Object.assign(h, { version: 1, sha256: createHash('sha256').update(dataOf(v2)).digest('hex') }));
+    expectSame(sample(2), decodeCheckpoint(v1, 'v1.twnn'));
+    // Version 1 did not cover its header: what the trainer reads is checked instead.
+    const bad = withHeader(v1, (h) => (h.position.step = -5));
+    expect(() => decodeCheckpoint(bad, 'v1-bad.twnn')).toThrow(/v1-bad\.twnn: not a usable twnn checkpoint: position\.step is -5, not a count/);
+    expect(() => decodeCheckpoint(withHeader(v1, (h) => (h.version = 3)), 'v3.twnn')).toThrow(/v3\.twnn: .*version 3, this twnn reads versions 1 and 2/);
   });
 
   it('says how to get a checkpoint when there is none', async () => {

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sineMlp from '../../graphs/sine-mlp.js';
 import { batchRows, shuffledOrder } from '../../src/data/batches.js';
 import { loadSine } from '../../src/data/sine.js';
@@ -9,9 +9,9 @@ import { defineModel, dense, region, sequential, tanh } from '../../src/index.js
 import { Tensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/lower/artifacts.js';
 import { readInitializers, readModelFile } from '../../src/onnx/load.js';
-import { loadCheckpoint } from '../../src/runtime/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../src/runtime/checkpoint.js';
 import { readMetrics } from '../../src/runtime/metrics.js';
-import { learningRate, train, type TrainEvent, type TrainOptions } from '../../src/runtime/trainer.js';
+import { learningRate, LossWatch, lrWarning, train, type TrainEvent, type TrainOptions } from '../../src/runtime/trainer.js';
 import { SpecError, TwnnError } from '../../src/common/errors.js';
 import type { IterateSpec } from '../../src/twnn/region.js';
 import mnistMlp from '../../graphs/mnist-mlp-plain.js';
@@ -252,5 +252,102 @@ describe('train with a region that cannot settle (open gate, maxIter 3, tol 1e-1
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ kind: 'step', step: 1, unsettled: 32 });
     expect(existsSync(join(outDir, 'checkpoint.twnn'))).toBe(false);
+  });
+});
+
+describe('a failed or killed resume leaves the last good export (issue 23, item 8)', () => {
+  const common: Omit<TrainOptions, 'outDir'> = { spec: sineMlp, epochs: 2, batch: 32, seed: 4, lr: 1e-2, data: smallSine };
+  const good = join(dir, 'resume-good');
+  let goodLoss: number;
+  const folder = (d: string) => new Map(readdirSync(d).filter((f) => !f.startsWith('.')).map((f) => [f, readFileSync(join(d, f))]));
+  /** A copy of the good folder with its checkpoint made by `tamper`. */
+  async function tampered(name: string, tamper: (c: Checkpoint) => Checkpoint): Promise<string> {
+    const d = join(dir, name);
+    cpSync(good, d, { recursive: true });
+    await saveCheckpoint(join(d, 'checkpoint.twnn'), tamper(await loadCheckpoint(join(good, 'checkpoint.twnn'))));
+    return d;
+  }
+  const mapTensors = (c: Checkpoint, f: (name: string, t: Tensor) => Tensor): Checkpoint => {
+    const map = (m: Map<string, Tensor>) => new Map([...m].map(([k, t]) => [k, f(k, t)]));
+    return { ...c, params: map(c.params), state: map(c.state), buffers: map(c.buffers) };
+  };
+  const toFloat64 = (_: string, t: Tensor) => Tensor.fromNumbers('float64', t.shape, t.toNumbers());
+
+  beforeAll(async () => {
+    goodLoss = (await train({ ...common, outDir: good, limitSteps: 5 })).test.loss;
+  });
+
+  async function expectRefusedUnchanged(d: string, options: Partial<TrainOptions>, message: RegExp): Promise<void> {
+    const before = folder(d);
+    const events: TrainEvent[] = [];
+    await expect(train({ spec: sineMlp, data: smallSine, outDir: d, resume: true, ...options, onProgress: (e) => events.push(e) })).rejects.toThrow(message);
+    expect(events).toEqual([]);
+    // Nothing written: every file as it was, model.onnx with the trained weights.
+    expect(folder(d)).toEqual(before);
+  }
+
+  it('a checkpoint with float64 tensors in a float32 run is refused before anything is written', async () => {
+    const d = await tampered('resume-f64-tensors', (c) => mapTensors(c, toFloat64));
+    await expectRefusedUnchanged(d, {}, /checkpoint\.twnn: params '0\.weight' is float64 in the checkpoint but float32 in the model/);
+  });
+
+  it('a checkpoint holding NaN weights is refused before anything is written', async () => {
+    const d = await tampered('resume-nan', (c) => mapTensors(c, (name, t) => (name === '2.bias' ? Tensor.fromNumbers(t.dtype, t.shape, t.toNumbers().map(() => NaN)) : t)));
+    await expectRefusedUnchanged(d, {}, /checkpoint\.twnn: params '2\.bias' holds NaN at index 0; the checkpoint cannot be resumed/);
+  });
+
+  it('a float64 checkpoint: an error naming both dtypes when the run asks for float32; used, and said so, when it does not ask', async () => {
+    const d = await tampered('resume-f64', (c) => ({ ...mapTensors(c, toFloat64), config: { ...c.config, dtype: 'float64' } }));
+    await expectRefusedUnchanged(d, { dtype: 'float32' }, /cannot resume: the checkpoint was written with dtype "float64", this run asks for "float32"/);
+    const events: TrainEvent[] = [];
+    const sine64 = { train: loadSine({ window: 16, length: 300, dtype: 'float64' }, 'train'), test: loadSine({ window: 16, length: 300, dtype: 'float64' }, 'test') };
+    const r = await train({ spec: sineMlp, data: sine64, outDir: d, resume: true, limitSteps: 6, onProgress: (e) => events.push(e) });
+    expect(r.config.dtype).toBe('float64');
+    expect(events[0]).toMatchObject({ kind: 'start', resumedAtStep: 5, dtypeFromCheckpoint: true });
+  });
+
+  it('a resumed run that dies before its end leaves model.onnx and manifest.json as they were, the checkpoint\'s weights', async () => {
+    const d = join(dir, 'resume-dies');
+    cpSync(good, d, { recursive: true });
+    const before = folder(d);
+    const die = (e: TrainEvent) => {
+      if (e.kind === 'step' && e.step === 9) throw new Error('simulated kill');
+    };
+    await expect(train({ spec: sineMlp, data: smallSine, outDir: d, resume: true, checkpointEvery: 2, onProgress: die })).rejects.toThrow('simulated kill');
+    // The checkpoint moved on (step 8); the export is the last good one, byte for byte.
+    expect((await loadCheckpoint(join(d, 'checkpoint.twnn'))).position.step).toBe(8);
+    for (const f of ['model.onnx', 'manifest.json', 'train.onnx']) expect(readFileSync(join(d, f)).equals(before.get(f)!), f).toBe(true);
+    const weights = readInitializers(await readModelFile(join(d, 'model.onnx')));
+    const saved = await loadCheckpoint(join(good, 'checkpoint.twnn'));
+    expectBitIdentical(saved.params, new Map([...saved.params.keys()].map((k) => [k, weights.get(k)!])));
+    expect(goodLoss).toBeLessThan(0.5);
+  });
+});
+
+describe('warnings for a run that diverges (issue 23, item 13)', () => {
+  it('an lr far above the usual range and a loss that grows tenfold are warned about, once each; a usual run has no warning', async () => {
+    const events: TrainEvent[] = [];
+    await train({ spec: sineMlp, outDir: join(dir, 'lr1000'), epochs: 1, batch: 32, lr: 1000, data: smallSine, limitSteps: 8, onProgress: (e) => events.push(e) });
+    const warnings = events.flatMap((e) => (e.kind === 'warning' ? [e.message] : []));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toBe('lr 1000 is far above the usual range for adam (warned above 0.1): the loss may grow instead of falling');
+    expect(warnings[1]).toMatch(/^the loss grew from [0-9.e+-]+ to [0-9.e+-]+ \(mean of steps \d+-\d+\): training is diverging; try a smaller --lr$/);
+
+    const quiet: TrainEvent[] = [];
+    await train({ spec: sineMlp, outDir: join(dir, 'lr-usual'), epochs: 1, batch: 32, lr: 1e-2, data: smallSine, onProgress: (e) => quiet.push(e) });
+    expect(quiet.filter((e) => e.kind === 'warning')).toEqual([]);
+  });
+
+  it('the rule: lr above ten times the top of the usual range per optimizer; loss mean of 5 steps above 10 × the first step', () => {
+    expect(lrWarning({ optimizer: 'adam', lr: 0.1 })).toBeUndefined();
+    expect(lrWarning({ optimizer: 'adamw', lr: 0.2 })).toContain('lr 0.2 is far above the usual range for adamw');
+    expect(lrWarning({ optimizer: 'sgd', lr: 5 })).toBeUndefined();
+    expect(lrWarning({ optimizer: 'sgd', lr: 50 })).toContain('(warned above 10)');
+    const watch = new LossWatch();
+    // Noise around the start is not growth; a sustained tenfold rise is, and is said once.
+    const losses = [1, 3, 0.5, 2, 1, 9, 12, 15, 14, 13, 20, 30];
+    const said = losses.map((l, i) => watch.add(l, i + 1));
+    expect(said.filter(Boolean)).toHaveLength(1);
+    expect(said.findIndex(Boolean)).toBe(8);
   });
 });

@@ -3,6 +3,7 @@ import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import ora, { type Ora } from 'ora';
 import { MODEL_FILE } from '../../contract/files.js';
+import { printable } from '../../ir/text.js';
 import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
@@ -115,7 +116,8 @@ class Progress {
     switch (e.kind) {
       case 'start': {
         const c = e.config;
-        const from = e.resumedAtStep !== undefined ? `, resuming after step ${e.resumedAtStep}` : '';
+        const dtype = e.dtypeFromCheckpoint ? ` in ${c.dtype} (the checkpoint's dtype)` : '';
+        const from = e.resumedAtStep !== undefined ? `, resuming after step ${e.resumedAtStep}${dtype}` : '';
         this.persist(
           `training ${c.model}: ${c.epochs} epoch${c.epochs > 1 ? 's' : ''} of ${e.batchesPerEpoch} steps (batch ${c.batch}, ${e.trainSize} train / ${e.testSize} test examples), ` +
             `${c.optimizer} lr ${c.lr}${c.lrSchedule === 'constant' ? '' : ` (${c.lrSchedule})`}, seed ${c.seed}${from}`,
@@ -144,6 +146,14 @@ class Progress {
         return;
       case 'checkpoint':
         return;
+      case 'warning': {
+        // On stderr, beside the progress on stdout; the spinner's line is redrawn after it.
+        const spinning = this.spinner.isSpinning;
+        if (spinning) this.spinner.clear();
+        process.stderr.write(`twnn: warning: ${printable(e.message)}\n`);
+        if (spinning) this.spinner.render();
+        return;
+      }
     }
   }
 
