@@ -3,9 +3,14 @@
 // session on the main thread, so no timer in this process can fire while it
 // does. With --timeout the command runs in a child process of the same CLI;
 // this process waits, and past the limit kills the child (and its session),
-// says so, and exits with status 2.
+// says so, and exits with status 2. The child never outlives this process
+// (issue 23, item 6: killing the parent left it spinning at 100% forever):
+// TERM, INT and HUP kill it before this process goes, and a watchdog thread in
+// the child, which runs while the session holds the main thread, kills it
+// when its parent is gone (SIGKILL gives the parent no say).
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { Option } from 'commander';
 import { EXIT_USAGE } from './errors.js';
 import { parsePositiveNumber } from './options.js';
@@ -33,8 +38,17 @@ export function timeoutOption(): Option {
  * @example await superviseTimeout(flags.timeout, model); // then run the model
  */
 export async function superviseTimeout(seconds: number | undefined, what: string): Promise<void> {
-  if (seconds === undefined || process.env[SUPERVISED]) return;
+  if (seconds === undefined) return;
+  if (process.env[SUPERVISED]) return watchParent();
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, [SUPERVISED]: '1' } });
+  // Stopped ourselves, we stop the child first: it cannot be interrupted, only killed.
+  const signals = { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as const;
+  for (const [signal, number] of Object.entries(signals)) {
+    process.once(signal, () => {
+      child.kill('SIGKILL');
+      process.exit(128 + number);
+    });
+  }
   const status = await new Promise<number>((done) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -47,4 +61,21 @@ export async function superviseTimeout(seconds: number | undefined, what: string
     });
   });
   process.exit(status);
+}
+
+/** How often the child's watchdog looks for its parent. */
+const WATCH_MS = 200;
+
+/**
+ * In the supervised child: a thread that kills this process once its parent
+ * is gone (the parent pid changes when the parent dies). It runs beside the
+ * main thread, which a session may hold for as long as its Loop spins, and
+ * does not keep the process alive.
+ */
+function watchParent(): void {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    setInterval(() => { if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL'); }, ${WATCH_MS});
+  `;
+  new Worker(code, { eval: true, workerData: { parent: process.ppid, self: process.pid } }).unref();
 }

@@ -2,11 +2,12 @@
 // astronomically large (or absent) would hang `run` and `eval` forever.
 // `inspect` flags such Loops; `--timeout` gives up, says so, and ends the
 // process (onnxruntime cannot cancel a running session otherwise).
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectUserError, python, REPO, twnn } from './run-cli.js';
+import { expectUserError, python, REPO, TWNN, twnn } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-runaway-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,4 +78,32 @@ describe('a Loop without a finite bound', () => {
   it('rejects a --timeout that is not a positive number', async () => {
     expectUserError(await twnn(['run', huge, '--input', x, '--timeout', '0']), '--timeout expects a positive number');
   });
+
+  // Issue 23, item 6: the child that runs the model under --timeout never outlives the command.
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL'] as const)('stops the spinning child when the command gets %s', async (signal) => {
+    const parent = spawn(process.execPath, [TWNN, 'run', huge, '--input', x, '--timeout', '120'], { cwd: REPO, stdio: 'ignore' });
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const childOf = (pid: number): number | undefined => Number(spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) || undefined;
+    let child: number | undefined;
+    for (let waited = 0; child === undefined && waited < 30_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      child = childOf(parent.pid!);
+    }
+    expect(child, 'the supervised child started').toBeDefined();
+    await new Promise((r) => setTimeout(r, 1500)); // well inside the Loop
+    expect(alive(child!)).toBe(true);
+    parent.kill(signal);
+    for (let waited = 0; alive(child!) && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    const survived = alive(child!);
+    if (survived) process.kill(child!, 'SIGKILL');
+    expect(survived, `child ${child} still running after the command got ${signal}`).toBe(false);
+  }, 60_000);
 });
+
