@@ -2,6 +2,8 @@ import * as ort from 'onnxruntime-node';
 import { FormatError, TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { parseModel, readModelBytes } from '../onnx/load.js';
+import type { OnnxTypes } from '../onnx/proto.js';
+import { printable } from '../ir/text.js';
 import {
   applyTf32Setting,
   assertDeviceAvailable,
@@ -118,12 +120,17 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   assertDeviceAvailable(device, options.nativeDir);
   const bytes = typeof model === 'string' ? await readModelBytes(model) : model;
   if (typeof model === 'string' && options.verify !== false) await verifyModelBytes(model, bytes);
-  const declared = declaredShapes(bytes, where);
+  const proto = parseModel(bytes, where);
+  const declared = declaredShapes(proto);
   if (device.kind === 'cuda') applyTf32Setting(options.tf32);
   let session: ort.InferenceSession;
   try {
     const level = options.graphOptimization ? { graphOptimizationLevel: options.graphOptimization } : {};
-    session = await ort.InferenceSession.create(bytes, { ...sessionOptionsFor(device), ...level });
+    // onnxruntime logs straight to stderr, quoting the model's names as they are: a name with escape
+    // codes would reach the terminal raw (issue 23, item 11). For such a model its log is silenced
+    // (fatal only); every other model keeps onnxruntime's warnings.
+    const quiet = hasUnprintableName(proto) ? { logSeverityLevel: 4 as const } : {};
+    session = await ort.InferenceSession.create(bytes, { ...sessionOptionsFor(device), ...level, ...quiet });
   } catch (err) {
     throw sessionCreationError(err, device, where);
   }
@@ -141,11 +148,26 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
  * model first also turns an empty, truncated or foreign file into a
  * FormatError before onnxruntime sees it.
  */
-function declaredShapes(bytes: Uint8Array, where: string): Set<string> {
-  const graph = parseModel(bytes, where).graph!;
+function declaredShapes(model: OnnxTypes.IModelProto): Set<string> {
+  const graph = model.graph!;
   const names = new Set<string>();
   for (const v of [...(graph.input ?? []), ...(graph.output ?? [])]) {
     if (v.name && v.type?.tensorType?.shape) names.add(v.name);
   }
   return names;
 }
+
+/** Whether any name onnxruntime may quote in its log (graphs, nodes, values, initializers, op types, domains), in any subgraph, holds a control character. */
+function hasUnprintableName(model: OnnxTypes.IModelProto): boolean {
+  const unprintable = (text: string | null | undefined) => !!text && printable(text) !== text;
+  const visit = (g: OnnxTypes.IGraphProto): boolean =>
+    unprintable(g.name) ||
+    [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? []), ...(g.initializer ?? [])].some((v) => unprintable(v.name)) ||
+    (g.node ?? []).some(
+      (n) =>
+        [n.name, n.opType, n.domain, ...(n.input ?? []), ...(n.output ?? [])].some(unprintable) ||
+        (n.attribute ?? []).some((a) => unprintable(a.name) || [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].some(visit)),
+    );
+  return visit(model.graph ?? {}) || (model.opsetImport ?? []).some((o) => unprintable(o.domain));
+}
+

@@ -89,3 +89,30 @@ describe('JSON input nested absurdly deep', () => {
     expectUserError(await twnn(['run', evil, '--input', deep]), `${deep}: x: arrays nested more than 32 deep`);
   });
 });
+
+// Issue 23, item 11: onnxruntime's own log quotes names as they are.
+describe("strings from a model in onnxruntime's log", () => {
+  it('never reach the terminal: the log of such a model is silenced', async () => {
+    const unused = join(dir, 'unused.onnx');
+    python(
+      `
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+evil = 'w\\x1b]0;pwned\\x07\\x1b[2J\\ntwnn: error: forged'
+g = h.make_graph([h.make_node('Identity', ['x'], ['y'], name='id')], 'g',
+  [h.make_tensor_value_info('x', T.FLOAT, [1])], [h.make_tensor_value_info('y', T.FLOAT, [1])],
+  [h.make_tensor(evil, T.FLOAT, [1], [1.0])])
+m = h.make_model(g, opset_imports=[h.make_opsetid('', 17)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])
+`,
+      [unused],
+    );
+    writeFileSync(join(dir, 'x1.json'), JSON.stringify({ x: [1] }));
+    const r = await twnn(['run', unused, '--input', join(dir, 'x1.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(CONTROL);
+    expect(r.stderr).not.toMatch(/^twnn: error: forged/m);
+    expect(r.stdout).toMatch(/^y: float32 \[1\]/);
+  });
+});
+
