@@ -208,3 +208,25 @@ function outcome(u: UnsettledSamples): string {
 function sampleList(samples: readonly number[], total = samples.length): string {
   return samples.slice(0, 10).join(', ') + (total > 10 ? `, ... (${total} in all)` : '');
 }
+
+/**
+ * One warning per float output holding NaN or ±Infinity: how many of its
+ * elements, and the first one's index.
+ *
+ * @example nonFiniteWarnings({ y: Tensor.fromNumbers('float32', [2], [1, NaN]) }, 'm.onnx') // ["m.onnx: output 'y' holds NaN or infinity in 1 of 2 elements (first at flat index 1)"]
+ */
+export function nonFiniteWarnings(outputs: Readonly<Record<string, Tensor>>, where: string): string[] {
+  return Object.entries(outputs).flatMap(([name, t]) => {
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') return [];
+    const values = t.toNumbers();
+    let count = 0;
+    let first = -1;
+    values.forEach((v, i) => {
+      if (Number.isFinite(v)) return;
+      count++;
+      if (first < 0) first = i;
+    });
+    return count === 0 ? [] : [`${where}: output '${name}' holds NaN or infinity in ${count} of ${values.length} elements (first at flat index ${first})`];
+  });
+}
+

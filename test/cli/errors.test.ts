@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Graph } from '../../src/ir/index.js';
+import { Graph, Tensor } from '../../src/ir/index.js';
 import { serializeModel } from '../../src/onnx/serialize.js';
-import { tanh } from '../../src/ops/index.js';
+import { div, tanh } from '../../src/ops/index.js';
 import { expectUserError, REPO, twnn } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twnn-cli-errors-'));
@@ -113,3 +113,19 @@ describe('bad graph files for build', () => {
     expectUserError(await twnn(['build', file]), /throws\.ts:1: cannot load the graph file: TypeError: boom in graph$/);
   });
 });
+
+describe('a foreign model that divides by zero', () => {
+  it('prints its NaN and infinity, and says so on stderr (exit 0)', async () => {
+    const g = new Graph('div');
+    const x = g.input('x', 'float32', [3]);
+    g.output('y', div(g, x, g.constant(Tensor.fromNumbers('float32', [3], [0, 1, 0]))));
+    const model = join(dir, 'div.onnx');
+    writeFileSync(model, serializeModel(g));
+    writeFileSync(join(dir, 'div-x.json'), JSON.stringify({ x: [0, 1, 2] }));
+    const r = await twnn(['run', model, '--input', join(dir, 'div-x.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[NaN, 1, Infinity\]/);
+    expect(r.stderr).toBe(`twnn: warning: ${model}: output 'y' holds NaN or infinity in 2 of 3 elements (first at flat index 0)\n`);
+  });
+});
+

@@ -9,6 +9,7 @@ import {
   addUnsettled,
   checkSettled,
   iteratorLimits,
+  nonFiniteWarnings,
   regionIterations,
   regionLimits,
   unsettledSamples,
@@ -156,3 +157,16 @@ describe('unsettledSamples, addUnsettled, unsettledSummary and checkSettled', ()
     expect(() => checkSettled(unsettledSamples({ 'iterations.r': ints([2]), 'residual.r': floats([1e-4]), 'iterations.w': ints([3]), 'residual.w': floats([0]) }, [one, warn]), 'm.onnx')).not.toThrow();
   });
 });
+
+// Issue 23, item 13: a foreign model's NaN or infinity is printed, and said.
+describe('nonFiniteWarnings', () => {
+  it('names each float output holding NaN or infinity, with how many and the first index', () => {
+    const outputs = { y: floats([1, NaN, Infinity, 2]), z: floats([0, -Infinity]), ok: floats([1, 2]), n: ints([1]) };
+    expect(nonFiniteWarnings(outputs, 'm.onnx')).toEqual([
+      "m.onnx: output 'y' holds NaN or infinity in 2 of 4 elements (first at flat index 1)",
+      "m.onnx: output 'z' holds NaN or infinity in 1 of 2 elements (first at flat index 1)",
+    ]);
+    expect(nonFiniteWarnings({ ok: floats([1]) }, 'm.onnx')).toEqual([]);
+  });
+});
+

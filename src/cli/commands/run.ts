@@ -3,7 +3,7 @@ import { writeNpy } from '../../data/npy.js';
 import { writeFileAtomic } from '../../common/files.js';
 import { formatShape } from '../../ir/shape.js';
 import { readModelFile } from '../../onnx/load.js';
-import { checkFixedPoint, checkSettled, regionIterations, regionLimits, unsettledSamples, unsettledWarnings } from '../../runtime/guard.js';
+import { checkFixedPoint, checkSettled, nonFiniteWarnings, regionIterations, regionLimits, unsettledSamples, unsettledWarnings } from '../../runtime/guard.js';
 import { openSession } from '../../runtime/session.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
@@ -70,6 +70,8 @@ export function registerRun(program: Command): void {
           );
         }
         for (const w of unsettledWarnings(outputs, regions, model)) process.stderr.write(`twnn: warning: ${printable(w)}\n`);
+        // A fixed point's divergence is an error above; any other NaN or infinity (a foreign model dividing by zero) is printed, and said (issue 23, item 13).
+        for (const w of nonFiniteWarnings(outputs, model)) process.stderr.write(`twnn: warning: ${printable(w)}\n`);
         if (flags.output) {
           const name = 'y' in outputs ? 'y' : session.outputNames[0];
           const t = outputs[name];
