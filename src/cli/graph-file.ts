@@ -23,6 +23,9 @@ import { SpecError, TwnnError } from '../common/errors.js';
 import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
 import { EXIT_USAGE } from './errors.js';
 
+/** Node's exit code for a top-level await left pending when nothing is left to run. */
+const UNSETTLED_AWAIT = 13;
+
 const GRAPH_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 /** The running twnn's public API, what a graph file's `twnn` imports. */
 const OWN_ENTRY = new URL('../index.js', import.meta.url);
@@ -45,10 +48,12 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
   }
   resolveOwnPackage();
   let mod: Record<string, unknown>;
-  // A top-level await that never settles leaves node nothing to run: it exits (status 13) in the
-  // middle of this import, silently, unless we say so on the way out.
-  const neverSettled = () => {
-    writeSync(2, `twnn: error: ${graphFile}: cannot load the graph file: its top-level await never settles (it waits on something that never happens)\n`);
+  // The process can end in the middle of this import two ways, silently unless we say so on the way
+  // out: a top-level await that never settles leaves node nothing to run (it sets exit code 13), or
+  // the file calls process.exit itself (issue 23, item 14: that was blamed on a top-level await).
+  const neverSettled = (code: number) => {
+    const why = process.exitCode === UNSETTLED_AWAIT ? 'its top-level await never settles (it waits on something that never happens)' : `it called process.exit(${code}) while loading`;
+    writeSync(2, `twnn: error: ${graphFile}: cannot load the graph file: ${why}\n`);
     process.exitCode = EXIT_USAGE;
   };
   process.once('exit', neverSettled);

@@ -39,6 +39,30 @@ export function fileErrorCause(err: unknown): string {
 }
 
 /**
+ * `mkdir -p dir`, with the true cause when it fails: node's recursive mkdir
+ * reports ENOENT where the folder cannot be made on a read-only mount (issue
+ * 23, item 14), so the first missing folder is then made alone, which fails
+ * with EROFS, EACCES, ... as it should.
+ *
+ * @example await makeFolder('exported/sine');
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let first = resolve(dir);
+    while (!(await exists(dirname(first))) && dirname(first) !== first) first = dirname(first);
+    await mkdir(first); // throws the real cause; should it succeed, the recursive mkdir's error stands
+    throw err;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/**
  * Write a file so that readers see either the old contents or the new, never
  * half: write a temp file beside it, then rename over the target. A symbolic
  * link is followed (its target is replaced, the link stays); a device or a
@@ -70,7 +94,7 @@ export async function writeFilesAtomic(files: readonly (readonly [path: string, 
         continue;
       }
       try {
-        await mkdir(dirname(target.path), { recursive: true });
+        await makeFolder(dirname(target.path));
       } catch (err) {
         throw fileError('create the folder', dirname(path), err);
       }

@@ -8,11 +8,11 @@
 // process the lock is re-entrant: `train` holds it around the `exportModel` it calls.
 import { existsSync, lstatSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { link, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TwnnError } from './errors.js';
-import { fileError } from './files.js';
+import { fileError, makeFolder } from './files.js';
 
 /** The lock file's name inside the folder it guards. */
 export const LOCK_FILE = '.twnn.lock';
@@ -59,7 +59,7 @@ export async function lockFolder(dir: string, command: string): Promise<() => Pr
   // A folder this lock creates goes again if the work leaves it empty (a failed build writes nothing).
   const created = !existsSync(dir);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
   } catch (err) {
     throw fileError('create the folder', dir, err);
   }

@@ -66,6 +66,9 @@ describe('a graph file that fails to load is a user error naming it', () => {
     // and a parameter too large to allocate (refused before allocating).
     ['recursion.ts', 'const f = (n: number): number => f(n + 1) + 1;\nexport default f(0);\n', /recursion\.ts:1: cannot load the graph file: RangeError: Maximum call stack size exceeded/],
     ['waits.mjs', 'await new Promise(() => {});\nexport default 1;\n', /waits\.mjs: cannot load the graph file: its top-level await never settles/],
+    // Issue 23, item 14: a file that ends the process itself is not blamed on a top-level await.
+    ['exits.mjs', 'process.exit(0);\nexport default 1;\n', /exits\.mjs: cannot load the graph file: it called process\.exit\(0\) while loading/],
+    ['exits3.mjs', 'process.exit(3);\nexport default 1;\n', /exits3\.mjs: cannot load the graph file: it called process\.exit\(3\) while loading/],
     // Item 2: a misspelt option in a JavaScript graph file (no types to catch it) names the key meant.
     ['typo.mjs', "import { defineModel, dense, region } from 'twnn';\nexport default defineModel({ name: 'x', input: { shape: ['B', 4] }, net: region({ blocks: [dense(4, 4), dense(4, 4)], wormholes: [{ from: 2, to: 1 }], iterate: { tol: 1e-3, maxiter: 5 } }) });\n", /typo\.mjs:2: region: iterate: unknown option 'maxiter' \(did you mean 'maxIter'\?\)/],
     ['huge.ts', "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'x', input: { shape: ['B', 4] }, net: dense(4, 2 ** 40) });\n", /huge\.ts: parameter 'weight' \[1099511627776,4\] float32 \(16\.0 TiB\) is too large/],
