@@ -46,6 +46,18 @@ const FIELDS: readonly { path: string; what: string; check: Check; required?: bo
 ];
 
 /**
+ * The manifest's `training` (how to drive train.onnx), which readers that
+ * train need; a FormatError naming the file when it has none (edited by hand,
+ * or not written by an export).
+ *
+ * @example const { optimizer, trainable } = trainingOf(manifest, 'exported/sine/manifest.json');
+ */
+export function trainingOf(manifest: Manifest, where: string): Manifest['training'] {
+  if (!manifest.training) throw new FormatError(`${where}: has no 'training' field, which says how to drive train.onnx (edited by hand?); re-export the model`);
+  return manifest.training;
+}
+
+/**
  * Whether parsed JSON is a twnn manifest at all (its `format`), as opposed to
  * some other JSON file that happens to be called manifest.json.
  *

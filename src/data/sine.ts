@@ -10,6 +10,9 @@ import { floatTensor, makeDataset, type Dataset } from './batches.js';
 
 /** Radians per sample: 50 samples per period. */
 export const SINE_STEP = (2 * Math.PI) / 50;
+/** At most this many window values (2^27: 1 GiB in float64) are loaded, 10^4 times what the paper's series needs. */
+export const MAX_SINE_VALUES = 2 ** 27;
+
 /** Paper Table IV: sequence length 10000. */
 export const SINE_LENGTH = 10000;
 /** Fraction of the windows, from the start, that form the training split. */
@@ -61,6 +64,12 @@ export function loadSine(options: SineOptions, split: 'train' | 'test'): Dataset
   if (!Number.isInteger(window) || window < 1) throw new TwnnError(`sine data: window must be a positive integer, got ${window}`);
   if (!Number.isInteger(length) || length < window + 2) {
     throw new TwnnError(`sine data: length must be an integer of at least window + 2 = ${window + 2} (one train and one test window), got ${length}`);
+  }
+  // A hand-edited manifest once asked for 3e8 samples, and V8 died allocating them (issue 23, item 4).
+  if ((length - window) * window > MAX_SINE_VALUES) {
+    throw new TwnnError(
+      `sine data: length ${length} with window ${window} makes ${length - window} windows of ${window} values, more than the ${MAX_SINE_VALUES} values twnn loads (the paper's series has length ${SINE_LENGTH})`,
+    );
   }
   const sizes = sineSplitSizes(length, window);
   if (sizes.train < 1 || sizes.test < 1) throw new TwnnError(`sine data: length ${length} with window ${window} leaves an empty split`);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE, MODEL_FILE } from '../contract/files.js';
-import { readManifest } from '../contract/read-manifest.js';
+import { readManifest, trainingOf } from '../contract/read-manifest.js';
 import type { TrainingGraph } from '../lower/training.js';
 import { readInitializers, readModelFile } from '../onnx/load.js';
 
@@ -20,7 +20,9 @@ import { readInitializers, readModelFile } from '../onnx/load.js';
  * @example const feeds = await trainFeeds('exported/paper/mnist-mlp', x, target); await session.run(Object.fromEntries(feeds));
  */
 export async function trainFeeds(dir: string, x: Tensor, target: Tensor, renames: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Tensor>> {
-  const manifest = await readManifest(join(dir, MANIFEST_FILE));
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const manifest = await readManifest(manifestPath);
+  const training = trainingOf(manifest, manifestPath);
   const modelPath = join(dir, MODEL_FILE);
   const init = readInitializers(await readModelFile(modelPath), modelPath);
   const param = (name: string) => {
@@ -31,13 +33,13 @@ export async function trainFeeds(dir: string, x: Tensor, target: Tensor, renames
   const feeds = new Map<string, Tensor>([
     ['x', x],
     ['target', target],
-    ['lr', Tensor.scalar(manifest.training.optimizer.lr as number, manifest.dtype === 'float64' ? 'float64' : 'float32')],
+    ['lr', Tensor.scalar(training.optimizer.lr as number, manifest.dtype === 'float64' ? 'float64' : 'float32')],
     ['step', Tensor.fromNumbers('int64', [], [1])],
   ]);
   const fed = (name: string) => renames.get(name) ?? name;
-  for (const name of [...manifest.training.trainable, ...manifest.training.buffers]) feeds.set(fed(name), param(name));
-  for (const name of manifest.training.trainable) {
-    for (const slot of manifest.training.state[name] ?? []) feeds.set(`${fed(name)}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
+  for (const name of [...training.trainable, ...training.buffers]) feeds.set(fed(name), param(name));
+  for (const name of training.trainable) {
+    for (const slot of training.state[name] ?? []) feeds.set(`${fed(name)}.${slot}`, Tensor.zeros(param(name).dtype, param(name).shape));
   }
   return feeds;
 }

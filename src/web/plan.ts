@@ -8,7 +8,7 @@ import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE } from '../contract/files.js';
-import { readManifest } from '../contract/read-manifest.js';
+import { readManifest, trainingOf } from '../contract/read-manifest.js';
 import { trainFeeds } from '../runtime/train-feeds.js';
 
 /** A run of train.onnx steps: the first step's feeds and each step's batch. */
@@ -37,6 +37,7 @@ export async function trainingPlan(dir: string, options: { steps: number; batch:
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new TwnnError(`${dir}: no ${MANIFEST_FILE}; export a model first (twnn train graphs/sine.ts -o ${dir})`);
   const manifest = await readManifest(manifestPath);
+  const training = trainingOf(manifest, manifestPath);
   const data = manifest.task?.data;
   if (data?.kind !== 'sine') throw new TwnnError(`${dir}: twnn web trains the sine task in the browser; this model's task data is ${data ? `'${data.kind}'` : 'not set'}`);
   const dtype = manifest.dtype === 'float64' ? 'float64' : 'float32';
@@ -56,8 +57,8 @@ export async function trainingPlan(dir: string, options: { steps: number; batch:
   return {
     initial,
     batches,
-    lr: manifest.training.optimizer.lr as number,
-    params: [...manifest.training.trainable, ...manifest.training.buffers],
+    lr: training.optimizer.lr as number,
+    params: [...training.trainable, ...training.buffers],
     window: data.window,
     seedWindow: testX.slice(0, data.window),
     truth: testY.slice(0, horizon),

@@ -10,7 +10,7 @@
 // after each. Resumed training is killed and fed rejected checkpoints
 // (issue 23): the folder must keep its last good weights. The mutations are
 // seeded, so every run tries the same cases; the counts are printed for the record.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,7 @@ afterAll(() => {
   process.stderr.write(`cli fuzz: ${JSON.stringify(counts)}\n`);
   process.stderr.write(`web fuzz: ${JSON.stringify(webCounts)}\n`);
   if (resumeCounts.tried > 0) process.stderr.write(`cli fuzz, resume faults: ${JSON.stringify(resumeCounts)}\n`);
+  process.stderr.write(`manifest fuzz: ${JSON.stringify(manifestCounts)}\n`);
 });
 
 describe('fuzzing the CLI in process', () => {
@@ -289,6 +290,120 @@ describe('fuzzing the CLI in process', () => {
       expect(failures).toEqual([]);
     }, 300_000);
   });
+});
+
+
+// Hand-edited manifests and files that are not files (issue 23): every edit
+// of a field of the sine export's manifest, run through run, eval, codegen and
+// inspect, ends in a result or a clean error; with the model tampered as well,
+// run and eval that exit 0 would be silent. A FIFO where the manifest or the
+// folder lock goes must end each command at once: commands run as child
+// processes here, so a blocked one shows as a hang instead of hanging the test.
+const manifestCounts = tally();
+
+/** Every leaf path of a JSON value (`training.optimizer.lr`, `inputs.0.shape.1`, ...). */
+function leafPaths(value: unknown, prefix: string[] = []): string[][] {
+  if (typeof value !== 'object' || value === null) return [prefix];
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+  return [prefix, ...entries.flatMap(([k, v]) => leafPaths(v, [...prefix, k]))];
+}
+
+describe('fuzzing hand-edited manifests and FIFOs (issue 23)', () => {
+  it('seeded edits of manifest fields: run, eval, codegen and inspect end in a result or a clean error, and a tampered model never runs', async () => {
+    const random = seededRandom(2323);
+    const text = readFileSync(join(sineDir, 'manifest.json'), 'utf8');
+    const paths = leafPaths(JSON.parse(text)).filter((p) => p.length > 0);
+    const edits: [string, (parent: any, key: string) => void][] = [
+      ['deleted', (o, k) => (Array.isArray(o) ? o.splice(Number(k), 1) : delete o[k])],
+      ['null', (o, k) => (o[k] = null)],
+      ['a string', (o, k) => (o[k] = 'x\u001b[2J\ntwnn: error: forged')],
+      ['123', (o, k) => (o[k] = 123)],
+      ['3e8', (o, k) => (o[k] = 3e8)],
+      ['-1', (o, k) => (o[k] = -1)],
+      ['1e308', (o, k) => (o[k] = 1e308)],
+      ['[]', (o, k) => (o[k] = [])],
+      ['{}', (o, k) => (o[k] = {})],
+      ['true', (o, k) => (o[k] = true)],
+    ];
+    const failuresBefore = failures.length;
+    for (let n = 0; n < 60; n++) {
+      const path = paths[Math.floor(random() * paths.length)];
+      const [label, edit] = edits[Math.floor(random() * edits.length)];
+      const tampered = random() < 0.5;
+      const manifest = JSON.parse(text);
+      const parent = path.slice(0, -1).reduce((o: any, k) => o[k], manifest);
+      edit(parent, path.at(-1)!);
+      const dir = join(root, `edited-${n}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const bytes = new Uint8Array(sineBytes);
+      if (tampered) bytes[bytes.length - 10] ^= 0x40;
+      writeFileSync(join(dir, 'model.onnx'), bytes);
+      const what = `#${n} ${path.join('.')} ${label}${tampered ? ', model tampered' : ''}`;
+      for (const args of [['run', join(dir, 'model.onnx'), '--input', x], ['eval', join(dir, 'model.onnx')], ['codegen', join(dir, 'model.onnx'), '-o', join(dir, 'w.ts')], ['inspect', join(dir, 'model.onnx')]]) {
+        const o = await cli(args);
+        const v = record(`${what}: ${args[0]}`, o, manifestCounts);
+        // A tampered model must never run or evaluate; inspect says so and goes on.
+        if (tampered && v === 'result' && (args[0] === 'run' || args[0] === 'eval')) {
+          manifestCounts.silent++;
+          failures.push(`${what}: ${args[0]} ran a tampered model`);
+        }
+      }
+    }
+    expect(manifestCounts['clean error']).toBeGreaterThan(30);
+    expect(failures.slice(failuresBefore)).toEqual([]);
+  }, 300_000);
+
+  it('a FIFO where manifest.json or the folder lock goes: every command ends at once', async () => {
+    /** Run twnn in a child; a hang past 30 s is killed and counted. */
+    const child = (args: string[]) =>
+      new Promise<Outcome | 'hang'>((done) => {
+        const p = spawn(process.execPath, [TWNN, ...args], { cwd: REPO });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += String(d)));
+        p.stderr.on('data', (d) => (stderr += String(d)));
+        const timer = setTimeout(() => {
+          p.kill('SIGKILL');
+          done('hang');
+        }, 30_000);
+        p.on('close', (code) => {
+          clearTimeout(timer);
+          done({ status: code ?? 1, stdout, stderr });
+        });
+      });
+    const fifoManifest = join(root, 'fifo-manifest');
+    mkdirSync(fifoManifest);
+    writeFileSync(join(fifoManifest, 'model.onnx'), sineBytes);
+    expect(spawnSync('mkfifo', [join(fifoManifest, 'manifest.json')]).status).toBe(0);
+    const fifoLock = join(root, 'fifo-lock');
+    mkdirSync(fifoLock);
+    expect(spawnSync('mkfifo', [join(fifoLock, '.twnn.lock')]).status).toBe(0);
+    const model = join(fifoManifest, 'model.onnx');
+    const cases: [string, string[]][] = [
+      ['run', ['run', model, '--input', x]],
+      ['run --timeout', ['run', model, '--input', x, '--timeout', '20']],
+      ['eval', ['eval', model]],
+      ['codegen', ['codegen', model, '-o', join(root, 'fifo-w.ts')]],
+      ['inspect', ['inspect', model]],
+      ['build', ['build', join(REPO, 'graphs/sine.ts'), '-o', fifoLock]],
+      ['train', ['train', join(REPO, 'graphs/sine.ts'), '--limit-steps', '2', '-o', fifoLock]],
+    ];
+    const failuresBefore = failures.length;
+    for (const [what, args] of cases) {
+      const o = await child(args);
+      if (o === 'hang') {
+        manifestCounts.tried++;
+        manifestCounts.hang++;
+        failures.push(`FIFO, ${what}: hang`);
+        continue;
+      }
+      const v = record(`FIFO, ${what}`, o, manifestCounts);
+      if (what !== 'inspect') expect(v, `${what}: ${o.stderr}`).toBe('clean error');
+      expect(o.stderr, what).toMatch(/named pipe/);
+    }
+    expect(failures.slice(failuresBefore)).toEqual([]);
+  }, 300_000);
 });
 
 // The web server's record: a served answer (200, 404) is a result, a refusal
