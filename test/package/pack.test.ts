@@ -10,6 +10,10 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../cli/run-cli.js';
 
+// Each test shells out (npm, tsc --strict, node): one took 68 s of a 60 s limit on a loaded CI machine
+// (issue 23). Five times its quiet duration or more.
+const PACKED_TEST_LIMIT = 300_000;
+
 const root = mkdtempSync(join(tmpdir(), 'twnn-pack-'));
 const project = join(root, 'consumer');
 let packed: { filename: string; files: { path: string }[] };
@@ -57,7 +61,7 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(paths).toContain('dist/index.d.ts');
     expect(paths).toContain('bin/twnn.js');
     expect(paths.filter((p) => /^(src|lab|test|tools|graphs|exported|docs|\.ci)\//.test(p))).toEqual([]);
-  });
+  }, PACKED_TEST_LIMIT);
 
   it('ships nothing of the lab: no benchmarks, runners, run lists or their PyTorch twin', () => {
     const paths = packed.files.map((f) => f.path);
@@ -67,14 +71,14 @@ describe('the packed tarball, installed into a fresh project', () => {
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
     expect(files.length).toBeGreaterThan(50);
     expect(files.filter((f) => /PAPER_RUNS|STUDY_MODELS|benchPaper|benchStudy|BENCH_SUBCOMMANDS/.test(readFileSync(join(dist, f), 'utf8')))).toEqual([]);
-  });
+  }, PACKED_TEST_LIMIT);
 
   it('imports from .mjs in plain node: builds, exports and runs a TWNN', () => {
     writeFileSync(join(project, 'app.mjs'), APP('js'));
     const r = JSON.parse(run(process.execPath, ['app.mjs', join(project, 'out-mjs')], project));
     expect(r.shape).toEqual([2, 4]);
     expect(r.iterations.every((n: number) => n >= 2)).toBe(true);
-  });
+  }, PACKED_TEST_LIMIT);
 
   it('imports from .ts checked by tsc --strict, compiled and run in plain node', () => {
     writeFileSync(join(project, 'app.ts'), `declare const process: { argv: string[] };\n${APP('ts')}`);
@@ -97,14 +101,14 @@ describe('the packed tarball, installed into a fresh project', () => {
     check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'layer.ts']);
     writeFileSync(join(project, 'hooks.ts'), "import type { BuildContext } from 'twnn';\nexport const f = (ctx: BuildContext) => ctx.rebuild(() => ctx.scopePath);\n");
     expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'hooks.ts'])).toThrow(/TS2339: Property 'rebuild' does not exist/);
-  });
+  }, PACKED_TEST_LIMIT);
 
   it('runs the CLI on the project\'s own graph file', () => {
     writeFileSync(join(project, 'g.ts'), "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'g', input: { shape: ['B', 3], dtype: 'float' }, net: dense(3, 2) });\n");
     const twnn = join(project, 'node_modules/.bin/twnn');
     expect(run(twnn, ['--version'], project).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
     expect(run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
-  });
+  }, PACKED_TEST_LIMIT);
 
   it('says that twnn bench runs from a checkout of the repository', () => {
     const twnn = join(project, 'node_modules/.bin/twnn');
@@ -113,5 +117,5 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^twnn: error: twnn bench: the benchmarks \(paper, study, memory, solvers, torch, to-accuracy\) run from a checkout of the twnn repository .*the installed package does not ship them\n$/);
-  });
+  }, PACKED_TEST_LIMIT);
 });
