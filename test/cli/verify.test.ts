@@ -94,7 +94,7 @@ describe('a model beside a manifest that does not list it', () => {
     expectUserError(await twnn(['eval', model]), none);
     expectUserError(await twnn(['codegen', model, '-o', join(dir, 'w2.ts')]), none);
     // --no-verify runs it, but the manifest does not describe it: its task is not taken.
-    expectUserError(await twnn(['eval', model, '--no-verify']), /model2\.onnx: no manifest\.json beside it describes it; say which data set with --data/);
+    expectUserError(await twnn(['eval', model, '--no-verify']), /model2\.onnx: the manifest\.json beside it does not list it; say which data set with --data/);
     const inspected = await twnn(['inspect', model]);
     expect(inspected.status).toBe(0);
     expect(inspected.stdout).toMatch(/manifest\n {2}does not match: .*is none of the files/);

@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
 import { TwnnError } from '../../common/errors.js';
@@ -111,7 +112,11 @@ async function manifestTask(model: string, verify: boolean): Promise<{ loss?: Lo
 function chooseData(model: string, session: TwnnSession, name: EvalFlags['data'], task: { loss?: LossKind; data?: DataSpec } | undefined): { data: DataSpec; loss: LossKind } {
   if (!name) {
     if (!task?.data) {
-      const why = task ? `its ${MANIFEST_FILE} has no task.data` : `no ${MANIFEST_FILE} beside it describes it`;
+      const why = task
+        ? `its ${MANIFEST_FILE} has no task.data`
+        : existsSync(join(dirname(model), MANIFEST_FILE))
+          ? `the ${MANIFEST_FILE} beside it does not list it`
+          : `there is no ${MANIFEST_FILE} beside it`;
       throw new TwnnError(`${model}: ${why}; say which data set with --data mnist|fashion-mnist|sine`);
     }
     return { data: task.data, loss: task.loss ?? lossForData(task.data.kind) };
