@@ -20,12 +20,12 @@ export function show(value: unknown): string {
 }
 
 /**
- * `value` when it is a positive (safe) integer, else an error of class `Err`
+ * `value` when it is a positive integer, else an error of class `Err`
  * saying `<what> must be a positive integer, got <value>`.
  *
  * @example positiveInteger(64, 'batch') // 64
  */
 export function positiveInteger(value: unknown, what: string, Err: new (message: string) => TwnnError = TwnnError): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new Err(`${what} must be a positive integer, got ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new Err(`${what} must be a positive integer, got ${show(value)}`);
   return value;
 }

@@ -8,9 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
-const made: string[] = [];
+// vi.mock is hoisted above the imports: what its factory uses comes from vi.hoisted or its own imports.
+const made = vi.hoisted((): string[] => []);
 vi.mock('node:fs/promises', async (original) => {
   const fs = await original<typeof import('node:fs/promises')>();
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
   const readOnly = join(tmpdir(), 'read-only-mount');
   return {
     ...fs,

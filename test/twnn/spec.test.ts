@@ -55,7 +55,7 @@ describe('defineModel', () => {
     ['mnist images for a flat input', { data: { kind: 'mnist', layout: 'image' } }, /mnist 'image' are \[B,1,28,28\], but the model's input is \[B,3\]/],
     ['a loss its data cannot take', { loss: 'cross_entropy', data: { kind: 'sine', window: 3 } }, /task: sine data needs loss 'mse', got 'cross_entropy'/],
     ['a zero learning rate', { train: { lr: 0 } }, /task.train.lr must be a finite number > 0, got 0/],
-    ['an unknown optimizer', { train: { optimizer: 'rmsprop' } }, /task.train.optimizer must be 'sgd', 'adam', 'adamw', got "rmsprop"/],
+    ['an unknown optimizer', { train: { optimizer: 'rmsprop' } }, /task.train.optimizer must be 'sgd', 'adam' or 'adamw', got "rmsprop"/],
     ['betas that are not a pair', { train: { betas: [0.9] } }, /task.train.betas must be a pair \[beta1, beta2\], got \[0.9\]/],
     ['a fractional batch', { train: { batch: 6.5 } }, /task.train.batch must be a positive integer, got 6.5/],
     ['a misspelt training key', { train: { learningRate: 0.1 } }, /task.train: unknown option 'learningRate'/],
