@@ -3,8 +3,9 @@
 // checked by `tsc --strict` and compiled; build a TWNN, export it and run it;
 // and run the CLI on a graph file of that project. The research lab (lab/:
 // benchmarks, the paper and study runners, their run lists) stays out of it.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,10 @@ const project = join(root, 'consumer');
 let packed: { filename: string; files: { path: string }[] };
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const run = (cmd: string, args: readonly string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// Asynchronous: a step that blocks the test worker for over a minute (npm pack's build, tsc --strict on a
+// loaded machine) starves vitest's own messages, which then fail the run with "Timeout calling onTaskUpdate".
+const run = async (cmd: string, args: readonly string[], cwd: string): Promise<string> =>
+  (await promisify(execFile)(cmd, [...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout;
 
 // The same model both ways: a region with a wormhole, exported and run on two samples.
 const APP = (lang: 'ts' | 'js') => `import { defineModel, dense, exportModel, openSession, region, sequential, tanh, Tensor } from 'twnn';
@@ -45,13 +49,13 @@ export const scale = (n: number): Module => ({
 export const names = (ctx: BuildContext) => [ctx.dtype, ctx.training, ctx.scopeName, ctx.params.length];
 `;
 
-beforeAll(() => {
-  packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', root], REPO))[0];
-  execFileSync('mkdir', ['-p', project]);
+beforeAll(async () => {
+  packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', root], REPO))[0];
+  mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
   // onnxruntime-node's postinstall downloads CUDA libraries; the README says to skip it like this.
   writeFileSync(join(project, '.npmrc'), 'onnxruntime-node-install=skip\n');
-  run('npm', ['install', join(root, packed.filename), '--no-audit', '--no-fund', '--prefer-offline'], project);
+  await run('npm', ['install', join(root, packed.filename), '--no-audit', '--no-fund', '--prefer-offline'], project);
 }, 600_000);
 
 describe('the packed tarball, installed into a fresh project', () => {
@@ -73,46 +77,46 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(files.filter((f) => /PAPER_RUNS|STUDY_MODELS|benchPaper|benchStudy|BENCH_SUBCOMMANDS/.test(readFileSync(join(dist, f), 'utf8')))).toEqual([]);
   }, PACKED_TEST_LIMIT);
 
-  it('imports from .mjs in plain node: builds, exports and runs a TWNN', () => {
+  it('imports from .mjs in plain node: builds, exports and runs a TWNN', async () => {
     writeFileSync(join(project, 'app.mjs'), APP('js'));
-    const r = JSON.parse(run(process.execPath, ['app.mjs', join(project, 'out-mjs')], project));
+    const r = JSON.parse(await run(process.execPath, ['app.mjs', join(project, 'out-mjs')], project));
     expect(r.shape).toEqual([2, 4]);
     expect(r.iterations.every((n: number) => n >= 2)).toBe(true);
   }, PACKED_TEST_LIMIT);
 
-  it('imports from .ts checked by tsc --strict, compiled and run in plain node', () => {
+  it('imports from .ts checked by tsc --strict, compiled and run in plain node', async () => {
     writeFileSync(join(project, 'app.ts'), `declare const process: { argv: string[] };\n${APP('ts')}`);
     const tsc = resolve(REPO, 'node_modules/typescript/bin/tsc');
-    const check = (args: string[]) => {
+    const check = async (args: string[]) => {
       try {
-        return run(process.execPath, args, project);
+        return await run(process.execPath, args, project);
       } catch (err) {
         throw new Error(`tsc: ${(err as { stdout?: string }).stdout ?? ''}`);
       }
     };
-    check([tsc, '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--outDir', 'built', 'app.ts']);
-    const r = JSON.parse(run(process.execPath, ['built/app.js', join(project, 'out-ts')], project));
+    await check([tsc, '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--outDir', 'built', 'app.ts']);
+    const r = JSON.parse(await run(process.execPath, ['built/app.js', join(project, 'out-ts')], project));
     expect(r.shape).toEqual([2, 4]);
     // The declarations are real types, not any: a wrong call does not compile.
     writeFileSync(join(project, 'bad.ts'), "import { dense } from 'twnn';\nexport const d = dense('4', 4);\n");
-    expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'bad.ts'])).toThrow(/TS2345/);
+    await expect(check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'bad.ts'])).rejects.toThrow(/TS2345/);
     // A layer author sees BuildContext's layer surface; twnn's own region hooks are not published.
     writeFileSync(join(project, 'layer.ts'), LAYER);
-    check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'layer.ts']);
+    await check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'layer.ts']);
     writeFileSync(join(project, 'hooks.ts'), "import type { BuildContext } from 'twnn';\nexport const f = (ctx: BuildContext) => ctx.rebuild(() => ctx.scopePath);\n");
-    expect(() => check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'hooks.ts'])).toThrow(/TS2339: Property 'rebuild' does not exist/);
+    await expect(check([tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--noEmit', 'hooks.ts'])).rejects.toThrow(/TS2339: Property 'rebuild' does not exist/);
   }, PACKED_TEST_LIMIT);
 
-  it('runs the CLI on the project\'s own graph file', () => {
+  it('runs the CLI on the project\'s own graph file', async () => {
     writeFileSync(join(project, 'g.ts'), "import { defineModel, dense } from 'twnn';\nexport default defineModel({ name: 'g', input: { shape: ['B', 3], dtype: 'float' }, net: dense(3, 2) });\n");
     const twnn = join(project, 'node_modules/.bin/twnn');
-    expect(run(twnn, ['--version'], project).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
-    expect(run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
+    expect((await run(twnn, ['--version'], project)).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
+    expect(await run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
   }, PACKED_TEST_LIMIT);
 
-  it('says that twnn bench runs from a checkout of the repository', () => {
+  it('says that twnn bench runs from a checkout of the repository', async () => {
     const twnn = join(project, 'node_modules/.bin/twnn');
-    expect(run(twnn, ['--help'], project)).toMatch(/\n  bench \[args\.\.\.\]\s+benchmarks and reports: they run\s+from\s+a\s+checkout/);
+    expect(await run(twnn, ['--help'], project)).toMatch(/\n  bench \[args\.\.\.\]\s+benchmarks and reports: they run\s+from\s+a\s+checkout/);
     const r = spawnSync(twnn, ['bench', 'paper', '--no-memory'], { cwd: project, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
