@@ -81,6 +81,11 @@ export function parseManifest(text: string, where: string, remedy = 're-export t
   } catch (err) {
     throw new FormatError(`${where}: not valid JSON (${(err as Error).message}); ${remedy}`);
   }
+  return checkedManifest(parsed, where, remedy);
+}
+
+/** Parsed JSON as a manifest, each field checked (parseManifest's checks, for JSON already parsed). */
+function checkedManifest(parsed: unknown, where: string, remedy: string): Manifest {
   if (!isTwnnManifest(parsed)) throw new FormatError(`${where}: not a twnn manifest (its "format" is not "twnn.manifest")`);
   for (const f of FIELDS) {
     const value = f.path.split('.').reduce<unknown>((o, k) => (isObject(o) ? (o as Record<string, unknown>)[k] : undefined), parsed);
@@ -127,7 +132,7 @@ export async function manifestBeside(modelPath: string, remedy?: string): Promis
   } catch {
     return parseManifest(text, path, remedy); // throws the JSON error, naming the file
   }
-  return isTwnnManifest(parsed) ? parseManifest(text, path, remedy) : undefined;
+  return isTwnnManifest(parsed) ? checkedManifest(parsed, path, remedy ?? 're-export the model') : undefined;
 }
 
 /** `path`, after checking it is a regular file: a FIFO or a folder there is a FormatError, not a hang. */
