@@ -18,6 +18,8 @@ import { stat } from 'node:fs/promises';
 import Module, { createRequire, register } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
+import { Worker } from 'node:worker_threads';
 import { register as registerCjs } from 'tsx/cjs/api';
 import { SpecError, TwnnError } from '../common/errors.js';
 import { isModelSpec, type ModelSpec } from '../twnn/spec.js';
@@ -46,6 +48,7 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
   if (!GRAPH_EXTENSIONS.includes(extname(abs))) {
     throw new TwnnError(`${graphFile}: a graph file is TypeScript or JavaScript (${GRAPH_EXTENSIONS.join(', ')}), got '${extname(abs) || 'no extension'}'`);
   }
+  await trialLoad(graphFile, abs);
   resolveOwnPackage();
   let mod: Record<string, unknown>;
   // The process can end in the middle of this import two ways, silently unless we say so on the way
@@ -58,7 +61,7 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
   };
   process.once('exit', neverSettled);
   try {
-    mod = isCommonJs(abs) ? await requireCommonJs(abs) : ((await import(pathToFileURL(abs).href)) as Record<string, unknown>);
+    mod = await importGraphModule(abs);
   } catch (err) {
     throw loadError(graphFile, abs, err);
   } finally {
@@ -70,6 +73,70 @@ export async function loadModelSpec(graphFile: string): Promise<ModelSpec> {
     throw new TwnnError(`${graphFile}: expected the default export to be a model (export default defineModel({...})), found ${got}`);
   }
   return spec;
+}
+
+/** Import (ESM) or require (CommonJS) a graph file, as Node would load it from its own scope. */
+async function importGraphModule(abs: string): Promise<Record<string, unknown>> {
+  return isCommonJs(abs) ? await requireCommonJs(abs) : ((await import(pathToFileURL(abs).href)) as Record<string, unknown>);
+}
+
+/**
+ * What the trial worker runs: this module's own loading, with nothing checked
+ * about the result (the real load says what is wrong with it).
+ *
+ * @example await loadForTrial('/abs/g.ts');
+ */
+export async function loadForTrial(abs: string): Promise<void> {
+  resolveOwnPackage();
+  await importGraphModule(abs);
+}
+
+// Issue 23, item 5: a graph file that allocates without end makes V8 abort the process (exit 134,
+// a native stack dump), and nothing in JavaScript can catch it. A worker thread with the main heap's
+// own limit can run out of memory without taking the process with it, so the file is first loaded
+// there; only when that trial ran out of memory is it an error here. Any other failure is left to
+// the real load below, whose messages name the line. The price: the file's top-level code runs
+// twice (its output in the trial is discarded), about half a second for a checkout's graphs.
+const TRIAL_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const { register } = await import(workerData.tsx);
+  register();
+  const { loadForTrial } = await import(workerData.loader);
+  await loadForTrial(workerData.file);
+})().then(() => parentPort.postMessage('loaded'), () => parentPort.postMessage('failed'));
+`;
+
+/**
+ * tsx's ESM API as a URL the worker can import. Node has import.meta.resolve; vitest's module
+ * runner does not, and require's resolution gives the CommonJS build, whose register() fails to
+ * find its hooks from a worker, so there the ESM build beside it is taken.
+ */
+function tsxEsmApi(): string {
+  if (typeof import.meta.resolve === 'function') return import.meta.resolve('tsx/esm/api');
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+}
+
+/** Load the graph file in a heap-limited worker; a TwnnError when it ran out of memory there. */
+async function trialLoad(graphFile: string, abs: string): Promise<void> {
+  const heapMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
+  const worker = new Worker(TRIAL_WORKER, {
+    eval: true,
+    workerData: { tsx: tsxEsmApi(), loader: import.meta.url, file: abs },
+    resourceLimits: { maxOldGenerationSizeMb: heapMiB },
+    stdout: true,
+    stderr: true,
+  });
+  worker.stdout.resume();
+  worker.stderr.resume();
+  const outOfMemory = await new Promise<boolean>((done) => {
+    worker.once('message', () => void worker.terminate().then(() => done(false)));
+    worker.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ERR_WORKER_OUT_OF_MEMORY'));
+    worker.once('exit', () => done(false));
+  });
+  if (outOfMemory) {
+    throw new TwnnError(`${graphFile}: cannot load the graph file: it ran out of memory (its top-level code used more than the ${heapMiB} MiB JavaScript heap limit; node's --max-old-space-size sets it)`);
+  }
 }
 
 /**

@@ -80,3 +80,23 @@ describe('a graph file that fails to load is a user error naming it', () => {
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 });
+
+// Issue 23, item 5: V8 aborts a process whose heap runs out (exit 134, a native stack dump); the
+// graph file is first loaded in a heap-limited worker, so this is a message instead. A small heap
+// (node's own --max-old-space-size) keeps the test quick; the limit it names is the process's own.
+describe('a graph file that allocates without end', () => {
+  it('is a user error naming the file and the heap limit, not a V8 abort', async () => {
+    const dir = folder('hog', { 'hog.mjs': 'const keep = [];\nwhile (true) keep.push(new Array(1e6).fill(1.5));\n' });
+    const r = await twnn(['build', join(dir, 'hog.mjs'), '--out', join(dir, 'out')], undefined, { NODE_OPTIONS: '--max-old-space-size=200' });
+    expectUserError(r, /hog\.mjs: cannot load the graph file: it ran out of memory \(.*more than the \d+ MiB JavaScript heap limit; node's --max-old-space-size sets it\)/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it("prints what its top-level code prints once, not twice (the trial's output is dropped)", async () => {
+    const dir = folder('prints', { 'p.mjs': "import { defineModel, dense } from 'twnn';\nconsole.log('top-level says hello');\nexport default defineModel({ name: 'p', input: { shape: ['B', 4] }, net: dense(4, 2) });\n" });
+    const r = await twnn(['build', join(dir, 'p.mjs'), '--out', join(dir, 'out')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.match(/top-level says hello/g)).toHaveLength(1);
+  });
+});
+

@@ -12,10 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `node bin/twnn.js ...args` (in `cwd`, default the repository) and collect its output. */
-export function twnn(args: readonly string[], cwd = REPO): Promise<CliResult> {
+/** Run `node bin/twnn.js ...args` (in `cwd`, default the repository, with `env` added) and collect its output. */
+export function twnn(args: readonly string[], cwd = REPO, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [TWNN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [TWNN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
