@@ -15,7 +15,7 @@ import { Option } from 'commander';
 import { EXIT_USAGE } from './errors.js';
 import { parsePositiveNumber } from './options.js';
 
-/** Set in the child: it runs the command itself, without supervising again. */
+/** Set in the child to its parent's pid: it runs the command itself, without supervising again, and watches that pid. */
 const SUPERVISED = 'TWNN_SUPERVISED';
 
 /**
@@ -39,8 +39,8 @@ export function timeoutOption(): Option {
  */
 export async function superviseTimeout(seconds: number | undefined, what: string): Promise<void> {
   if (seconds === undefined) return;
-  if (process.env[SUPERVISED]) return watchParent();
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, [SUPERVISED]: '1' } });
+  if (process.env[SUPERVISED]) return watchParent(Number(process.env[SUPERVISED]));
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, [SUPERVISED]: String(process.pid) } });
   // Stopped ourselves, we stop the child first: it cannot be interrupted, only killed.
   const signals = { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as const;
   for (const [signal, number] of Object.entries(signals)) {
@@ -70,12 +70,15 @@ const WATCH_MS = 200;
  * In the supervised child: a thread that kills this process once its parent
  * is gone (the parent pid changes when the parent dies). It runs beside the
  * main thread, which a session may hold for as long as its Loop spins, and
- * does not keep the process alive.
+ * does not keep the process alive. The parent's pid comes from the parent
+ * itself, not from process.ppid here: on a loaded machine the parent can be
+ * killed while this child still loads its modules, and the ppid read then is
+ * already the reaper's (a loaded CI run left such a child spinning).
  */
-function watchParent(): void {
+function watchParent(parent: number): void {
   const code = `
     const { workerData } = require('node:worker_threads');
     setInterval(() => { if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL'); }, ${WATCH_MS});
   `;
-  new Worker(code, { eval: true, workerData: { parent: process.ppid, self: process.pid } }).unref();
+  new Worker(code, { eval: true, workerData: { parent, self: process.pid } }).unref();
 }

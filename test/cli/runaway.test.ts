@@ -105,5 +105,24 @@ describe('a Loop without a finite bound', () => {
     if (survived) process.kill(child!, 'SIGKILL');
     expect(survived, `child ${child} still running after the command got ${signal}`).toBe(false);
   }, 60_000);
+
+  // The race a loaded CI run hit: the parent was SIGKILLed while the child still loaded its modules,
+  // so the ppid the child read was already the reaper's. A child whose parent (as the parent itself
+  // told it) is already gone when it starts must stop, not spin.
+  it('stops a supervised child whose parent was gone before it started watching', async () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const orphan = spawn(process.execPath, [TWNN, 'run', huge, '--input', x, '--timeout', '120'], { cwd: REPO, stdio: 'ignore', env: { ...process.env, TWNN_SUPERVISED: gone.stdout } });
+    const status = await new Promise<string | number | null>((done) => {
+      const stop = setTimeout(() => {
+        orphan.kill('SIGKILL');
+        done('still running after 30 s');
+      }, 30_000);
+      orphan.on('exit', (code, signal) => {
+        clearTimeout(stop);
+        done(signal ?? code);
+      });
+    });
+    expect(status).toBe('SIGKILL');
+  }, 60_000);
 });
 
