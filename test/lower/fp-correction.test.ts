@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/autodiff/transform.js';
 import { mseLoss } from '../../src/autodiff/losses.js';
+import { trainingOutputMeaning } from '../../src/contract/outputs.js';
 import { defineModel, dense, region, sequential, tanh, type ModelSpec } from '../../src/index.js';
 import { Graph, SpecError, Tensor } from '../../src/ir/index.js';
 import { lowerFixedPoint } from '../../src/lower/fixed-point.js';
@@ -205,6 +206,11 @@ describe('fpCorrection settings', () => {
     expect(() => spec({ terms: 2, gamma: 0 })).toThrow('task.train.fpCorrection.gamma must be a finite number > 0, got 0');
     expect(() => spec({ terms: 2, phantomSteps: 1.5 })).toThrow(/task\.train\.fpCorrection\.phantomSteps must be a positive integer/);
     expect(() => spec({ terms: 2, n_states: 3 })).toThrow(/fpCorrection.*n_states/);
+  });
+
+  it('the contract says what fp_correction holds', () => {
+    expect(trainingOutputMeaning('fp_correction')).toMatch(/^\[n\]: the task loss of each fixed-point correction term/);
+    expect(trainingOutputMeaning('y')).toBeUndefined();
   });
 
   it('refuses a network without a fixed-point region', () => {
