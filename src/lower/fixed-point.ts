@@ -112,12 +112,13 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
     return fp.riders[0];
   }
 
-  if (sweeps.correctionTerms === 0) return backward.training(sweeps, config, iterate, config.backward);
+  const terms = sweeps.correctionTerms ?? 0;
+  if (terms === 0) return backward.training(sweeps, config, iterate, config.backward);
   // A fixed-point correction (src/lower/fp-correction.ts) keeps intermediate iterates, found from the sweeps each sample ran.
   const keeping: RegionSweeps = {
     ...sweeps,
     report: (r) => {
-      r.correctionIterates = correctionIterates(sweeps, config, r.iterations, sweeps.correctionTerms);
+      r.correctionIterates = correctionIterates(sweeps, config, r.iterations, terms);
       sweeps.report(r);
     },
   };

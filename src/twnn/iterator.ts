@@ -138,8 +138,8 @@ export interface RegionSweeps {
   readonly graph: Graph;
   /** Training graphs: the lowering differentiates the region and linearises it at S*. */
   readonly training: boolean;
-  /** Training graphs with a fixed-point correction: how many intermediate iterates to report (`correctionIterates`); 0 for none. */
-  readonly correctionTerms: number;
+  /** Training graphs with a fixed-point correction: how many intermediate iterates to report (`correctionIterates`); absent or 0 for none. */
+  readonly correctionTerms?: number;
   /** The first sweep, from S = 0: exactly the plain feed-forward network. */
   readonly first: SweepResult;
   /** Emit the sweep at `sOld` into `into` (a Loop body, or `graph`) during the build. */

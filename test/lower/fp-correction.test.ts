@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/autodiff/transform.js';
 import { mseLoss } from '../../src/autodiff/losses.js';
 import { trainingOutputMeaning } from '../../src/contract/outputs.js';
-import { defineModel, dense, region, sequential, tanh, type ModelSpec } from '../../src/index.js';
+import { basicBlock, batchNorm2d, conv2d, defineModel, dense, flatten, globalAvgPool, region, sequential, tanh, type ModelSpec } from '../../src/index.js';
 import { Graph, SpecError, Tensor } from '../../src/ir/index.js';
 import { lowerFixedPoint } from '../../src/lower/fixed-point.js';
 import { correctionWeights, fixedPointCorrection } from '../../src/lower/fp-correction.js';
@@ -26,15 +26,20 @@ const B = 3;
 const x = randomTensor([B, 3], 1, 3);
 const target = randomTensor([B, 2], 2, 0.5);
 
-/** stem 3 -> 4 tanh, a region of two dense tanh blocks with a half-open wormhole 2 -> 1, head 4 -> 2; mse, plain SGD. */
-function twnn(iterate: IterateSpec, fpCorrection?: FixedPointCorrection): ModelSpec {
+/**
+ * stem 3 -> 4 tanh, a region of two dense tanh blocks with a half-open wormhole 2 -> 1 (and with `regions` 2, a
+ * second such region after it), head 4 -> 2; mse, plain SGD.
+ */
+function twnn(iterate: IterateSpec, fpCorrection?: FixedPointCorrection, regions = 1, backward: 'implicit' | 'unrolled' | 'phantom:3' = 'implicit'): ModelSpec {
   const block = () => sequential(dense(4, 4), tanh());
+  const loop = () => region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 0 }], iterate, backwardTol: 1e-13, backward });
   return defineModel({
     name: 'fp-correction-test',
     input: { shape: ['B', 3], dtype: 'float' },
     net: sequential({
       stem: sequential(dense(3, 4), tanh()),
-      region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 0 }], iterate, backwardTol: 1e-13 }),
+      region1: loop(),
+      ...(regions === 2 ? { region2: loop() } : {}),
       head: dense(4, 2),
     }),
     task: { loss: 'mse', train: { optimizer: 'sgd', ...(fpCorrection ? { fpCorrection } : {}) } },
@@ -54,10 +59,12 @@ function termsGraph(spec: ModelSpec, settings: Required<FixedPointCorrection>) {
   const ctx = new BuildContext(graph, { dtype: 'float64', seed: 0, mode: 'input', training: true, lowerRegion: lowerFixedPoint, correctionTerms: settings.terms });
   const xIn = graph.input('x', 'float64', ['B', 3]);
   spec.net.build(ctx, xIn);
-  const report = ctx.iterators[0];
-  const kept = report.correctionIterates!;
-  kept.forEach((states, k) => states.forEach((s, j) => graph.output(`z.${k + 1}.${j}`, s)));
-  report.correctionIterates = kept.map((states, k) => states.map((s, j) => graph.input(`zin.${k + 1}.${j}`, s.dtype, ['B', ...s.shape.slice(1)])));
+  const kept = ctx.iterators.flatMap((report, r) => {
+    const iterates = report.correctionIterates!;
+    iterates.forEach((states, k) => states.forEach((s, j) => graph.output(`z.${r}.${k + 1}.${j}`, s)));
+    report.correctionIterates = iterates.map((states, k) => states.map((s, j) => graph.input(`zin.${r}.${k + 1}.${j}`, s.dtype, ['B', ...s.shape.slice(1)])));
+    return iterates.flatMap((states, k) => states.map((s, j) => ({ name: `zin.${r}.${k + 1}.${j}`, width: s.shape[1] as number })));
+  });
   const t = graph.input('target', 'float64', ['B', 2]);
   const { terms } = fixedPointCorrection(graph, { context: ctx, net: spec.net, x: xIn, settings, lossOf: (y) => mseLoss(graph, y, t), model: spec.name });
   graph.output('terms', terms);
@@ -68,6 +75,13 @@ function termsGraph(spec: ModelSpec, settings: Required<FixedPointCorrection>) {
     ctx.params.forEach((p, i) => graph.output(`grad.${k + 1}.${p.name}`, grads[i]));
   }
   return { graph, params: ctx.params, kept };
+}
+
+/** The iterates the regions keep (a first run, fed anything), as feeds of the `zin.*` inputs. */
+async function keptIterates(run: Awaited<ReturnType<typeof compileGraph>>, base: Record<string, Tensor>, kept: readonly { name: string; width: number }[]): Promise<Record<string, Tensor>> {
+  const zeros = Object.fromEntries(kept.map((z) => [z.name, Tensor.fromNumbers('float64', [B, z.width], new Array(B * z.width).fill(0))]));
+  const first = await run.run({ ...base, ...zeros });
+  return Object.fromEntries(kept.map((z) => [z.name, first[z.name.replace('zin', 'z')]]));
 }
 
 function feedsOf(params: readonly { name: string; value: Tensor }[]): Record<string, Tensor> {
@@ -117,18 +131,15 @@ describe('fixed-point correction terms', () => {
     }
   });
 
-  it("each term's gradient, with its detached iterate held fixed, matches central differences", async () => {
+  it.each([1, 2])("each term's gradient, with its detached iterates held fixed, matches central differences (%i regions)", async (regions) => {
     const settings = { terms: 2, gamma: 0.8, phantomSteps: 2 };
-    const spec = twnn(settled, settings);
+    const spec = twnn(settled, settings, regions);
     const built = termsGraph(spec, settings);
     const run = await compileGraph(built.graph);
     const base: Record<string, Tensor> = { x, target, ...feedsOf(built.params) };
-    // The iterates the region keeps, then fed back as the fixed starting points.
-    const zeros = Object.fromEntries(built.kept.flatMap((states, k) => states.map((s, j) => [`zin.${k + 1}.${j}`, Tensor.fromNumbers('float64', [B, ...(s.shape.slice(1) as number[])], new Array(B * 4).fill(0))])));
-    const first = await run.run({ ...base, ...zeros });
-    const z = Object.fromEntries(Object.keys(zeros).map((name) => [name, first[name.replace('zin', 'z')]]));
+    const z = await keptIterates(run, base, built.kept);
     // Samples settle at different sweeps, so their iterates sit at different sweep numbers; none is the fixed point.
-    expect(z['zin.1.0'].toNumbers()).not.toEqual(z['zin.2.0'].toNumbers());
+    expect(z['zin.0.1.0'].toNumbers()).not.toEqual(z['zin.0.2.0'].toNumbers());
     const feeds = { ...base, ...z };
     const at = await run.run(feeds);
     const random = seededRandom(11);
@@ -153,9 +164,7 @@ describe('fixed-point correction terms', () => {
     const built = termsGraph(spec, settings);
     const termsRun = await compileGraph(built.graph);
     const params = feedsOf(built.params);
-    const zeros = Object.fromEntries(built.kept.flatMap((states, k) => states.map((_, j) => [`zin.${k + 1}.${j}`, Tensor.fromNumbers('float64', [B, 4], new Array(B * 4).fill(0))])));
-    const first = await termsRun.run({ x, target, ...params, ...zeros });
-    const z = Object.fromEntries(Object.keys(zeros).map((name) => [name, first[name.replace('zin', 'z')]]));
+    const z = await keptIterates(termsRun, { x, target, ...params }, built.kept);
     const terms = await termsRun.run({ x, target, ...params, ...z });
 
     const grad = await (await compileGraph(buildGradGraph(spec, { dtype: 'float64' }).graph)).run({ x, target, ...params });
@@ -187,6 +196,57 @@ describe('fixed-point correction terms', () => {
     const two = await (await compileGraph(steps.graph)).run({ x: stack(x), target: stack(target), ...common });
     expect(two.fp_correction.shape).toEqual([2, 3]);
     expect(relativeError(two.fp_correction.toNumbers().slice(0, 3), one.fp_correction.toNumbers())).toBeLessThan(1e-12);
+  });
+});
+
+describe('fixed-point correction with other settings', () => {
+  it('gives the same terms whichever backward mode the region has', async () => {
+    const terms: number[][] = [];
+    for (const backward of ['implicit', 'unrolled', 'phantom:3'] as const) {
+      const train = buildTrainGraph(twnn(settled, { terms: 2 }, 1, backward), { dtype: 'float64' });
+      const out = await (await compileGraph(train.graph)).run({ x, target, lr: Tensor.scalar(0.1, 'float64'), step: Tensor.fromNumbers('int64', [], [1]), ...feedsOf(train.params) });
+      terms.push(out.fp_correction.toNumbers());
+    }
+    expect(relativeError(terms[1], terms[0])).toBeLessThan(1e-12);
+    expect(relativeError(terms[2], terms[0])).toBeLessThan(1e-12);
+  });
+
+  it("updates a head BatchNorm's running statistics from the task's pass alone", async () => {
+    // A conv TWNN (float32: onnxruntime has no float64 Conv) with BatchNorm in the stem and the head.
+    const spec = (fpCorrection?: FixedPointCorrection) =>
+      defineModel({
+        name: 'fp-correction-bn',
+        input: { shape: ['B', 1, 6, 6], dtype: 'float' },
+        net: sequential({
+          stem: sequential({ conv: conv2d(1, 4, 3, { padding: 1 }), bn: batchNorm2d(4), act: tanh() }),
+          region1: region({
+            blocks: [basicBlock(4, 4, { norm: 'group', groups: 2 }), basicBlock(4, 4, { norm: 'group', groups: 2 })],
+            wormholes: [{ from: 2, to: 1, gateBias: 0 }],
+            iterate: { tol: 1e-4, maxIter: 50 },
+          }),
+          bn: batchNorm2d(4),
+          pool: globalAvgPool(),
+          flatten: flatten(),
+          head: dense(4, 2),
+        }),
+        task: { loss: 'mse', train: { optimizer: 'sgd', ...(fpCorrection ? { fpCorrection } : {}) } },
+      });
+    const images = randomTensor([4, 1, 6, 6], 5, 1, 'float32');
+    const labels = randomTensor([4, 2], 6, 1, 'float32');
+    const step = async (s: ModelSpec) => {
+      const train = buildTrainGraph(s);
+      return (await compileGraph(train.graph)).run({ x: images, target: labels, lr: Tensor.scalar(0.1, 'float32'), step: Tensor.fromNumbers('int64', [], [1]), ...feedsOf(train.params) });
+    };
+    const plain = await step(spec());
+    const corrected = await step(spec({ terms: 2, phantomSteps: 1 }));
+    for (const buffer of ['stem.bn.running_mean', 'stem.bn.running_var', 'bn.running_mean', 'bn.running_var']) {
+      expect(corrected[`${buffer}.new`].toNumbers(), buffer).toEqual(plain[`${buffer}.new`].toNumbers());
+    }
+    expect(corrected.loss.get(0)).toBe(plain.loss.get(0));
+    // The terms' heads normalise with their own batch's statistics: their losses differ from the task loss.
+    expect(corrected.fp_correction.toNumbers().every((v) => Number.isFinite(v) && v !== plain.loss.get(0))).toBe(true);
+    // ... and the correction changes the update.
+    expect(corrected['head.weight.new'].toNumbers()).not.toEqual(plain['head.weight.new'].toNumbers());
   });
 });
 
