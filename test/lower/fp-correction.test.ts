@@ -222,6 +222,12 @@ describe('fixed-point correction with other settings', () => {
     expect(relativeError(terms[2], terms[0])).toBeLessThan(1e-12);
   });
 
+  it('takes plain iterates for a region that solves with Anderson acceleration', async () => {
+    const train = buildTrainGraph(twnn({ ...settled, solver: 'anderson' }, { terms: 2 }), { dtype: 'float64' });
+    const out = await (await compileGraph(train.graph)).run({ x, target, lr: Tensor.scalar(0.1, 'float64'), step: Tensor.fromNumbers('int64', [], [1]), ...feedsOf(train.params) });
+    expect(out.fp_correction.toNumbers().every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+  });
+
   it("updates a head BatchNorm's running statistics from the task's pass alone", async () => {
     // A conv TWNN (float32: onnxruntime has no float64 Conv) with BatchNorm in the stem and the head.
     const spec = (fpCorrection?: FixedPointCorrection) =>
