@@ -3,7 +3,7 @@
 
 // Model definition.
 export { defineModel, isModelSpec, MODEL_KIND } from './twnn/spec.js';
-export type { DataSpec, InputSpec, LossKind, ModelDefinition, ModelSpec, OptimizerKind, TaskSpec, TrainDefaults } from './twnn/spec.js';
+export type { DataSpec, FixedPointCorrection, InputSpec, LossKind, ModelDefinition, ModelSpec, OptimizerKind, TaskSpec, TrainDefaults } from './twnn/spec.js';
 
 // Layers.
 export { dense, transposeWeight } from './twnn/dense.js';

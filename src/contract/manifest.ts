@@ -67,6 +67,12 @@ export interface ManifestTraining {
   buffers: string[];
   /** Optimizer state slots per trainable parameter: `{ '0.weight': ['m', 'v'] }`; `[]` for plain SGD. */
   state: Record<string, StateSlot[]>;
+  /**
+   * With task.train.fpCorrection: train.onnx minimises `loss` + Σ_k weights[k]·fp_correction[k],
+   * its output `fp_correction` [terms] holding each term's task loss (src/lower/fp-correction.ts).
+   * Absent without one (and in manifests written before it existed).
+   */
+  fpCorrection?: { terms: number; gamma: number; phantomSteps: number; weights: number[] };
 }
 
 /** A region's forward iterator as the manifest lists it: model.onnx's `twnn.loop:` record of its Loop (src/contract/iterator-record.ts reads it back). */

@@ -20,3 +20,22 @@ export function outputMeaning(name: string): string | undefined {
   if (gate) return `per sample, block ${gate[1]}'s skip gate at its fixed point (skipped below the manifest's threshold)`;
   return undefined;
 }
+
+/**
+ * The meaning of a train.onnx (and train_steps.onnx, per step) output that
+ * adds to or reports on what the optimizer minimises besides `loss`, or
+ * undefined for any other name.
+ *
+ * @example trainingOutputMeaning('fp_correction') // '[n]: the task loss of each fixed-point correction term, ...'
+ */
+export function trainingOutputMeaning(name: string): string | undefined {
+  if (name === 'fp_correction') {
+    return (
+      "[n]: the task loss of each fixed-point correction term, the earliest iterate first (task.train.fpCorrection); train.onnx minimises " +
+      "loss + Σ_k weights[k]·fp_correction[k] with the manifest's training.fpCorrection.weights, and `loss` stays the task loss"
+    );
+  }
+  if (name === 'jacobian_penalty') return "the regions' Jacobian penalties, added to what train.onnx minimises (`loss` stays the task loss)";
+  if (name === 'skip_cost') return "the skip-gated blocks' costs γ·mean(s), added to what train.onnx minimises";
+  return undefined;
+}

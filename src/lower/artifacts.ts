@@ -12,6 +12,7 @@ import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS
 import { fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from '../contract/manifest.js';
 import { DTYPE_KEY, LOSS_KEY, MODEL_NAME_KEY, OPTIMIZER_KEY, PARAMETER_COUNT_KEY, PARAMS_KEY, ROLE_KEY, SEED_KEY, SKIP_GATES_KEY } from '../contract/metadata-keys.js';
 import { iteratorRecordsOf, loopMetadata } from './fixed-point.js';
+import { correctionWeights } from './fp-correction.js';
 import { buildInferenceGraph } from './inference.js';
 import { buildJvpGraph } from './jvp.js';
 import { buildManifest } from './manifest.js';
@@ -112,7 +113,13 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
     opset,
     seed,
     task: { loss: train.loss, data: spec.task?.data ?? null, target: manifestValue(target) },
-    training: { optimizer: train.optimizer!, trainable: train.trainable, buffers: train.buffers, state: train.state },
+    training: {
+      optimizer: train.optimizer!,
+      trainable: train.trainable,
+      buffers: train.buffers,
+      state: train.state,
+      ...(train.fpCorrection ? { fpCorrection: { ...train.fpCorrection, weights: correctionWeights(train.fpCorrection) } } : {}),
+    },
     graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}) },
     files,
     iterators: iteratorRecordsOf(graph),

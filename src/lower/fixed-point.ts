@@ -24,6 +24,7 @@ import type { ManifestIterator } from '../contract/manifest.js';
 import type { Graph, Node, Value } from '../ir/index.js';
 import type { FixedPointConfig, RegionSweeps, SweepResult } from '../twnn/iterator.js';
 import { backwardModeFor } from './backward-modes.js';
+import { correctionIterates } from './fp-correction.js';
 import { settlingLoop } from './settling-loop.js';
 
 export type { BackwardMode, FixedPointConfig, OnMaxIter, ResidualNorm, Solver, Sweep } from '../twnn/iterator.js';
@@ -111,7 +112,17 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
     return fp.riders[0];
   }
 
-  return backward.training(sweeps, config, iterate, config.backward);
+  const terms = sweeps.correctionTerms ?? 0;
+  if (terms === 0) return backward.training(sweeps, config, iterate, config.backward);
+  // A fixed-point correction (src/lower/fp-correction.ts) keeps intermediate iterates, found from the sweeps each sample ran.
+  const keeping: RegionSweeps = {
+    ...sweeps,
+    report: (r) => {
+      r.correctionIterates = correctionIterates(sweeps, config, r.iterations, terms);
+      sweeps.report(r);
+    },
+  };
+  return backward.training(keeping, config, iterate, config.backward);
 }
 
 /**

@@ -25,6 +25,8 @@ export interface BuildOptions {
   blockSkipping?: 'on' | 'off';
   /** How float32 GroupNorms that leave `fused` unset are lowered: the fused kernel (default) or the composite (to measure one against the other). */
   groupNorm?: 'fused' | 'composite';
+  /** @internal train.onnx with a fixed-point correction: the intermediate iterates each region keeps (src/lower/fp-correction.ts). */
+  correctionTerms?: number;
 }
 
 /** A built graph with the parameters it declared, in declaration order. */
@@ -101,6 +103,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
     ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}),
     ...(options.blockSkipping ? { blockSkipping: options.blockSkipping } : {}),
     ...(options.groupNorm ? { groupNorm: options.groupNorm } : {}),
+    ...(options.correctionTerms ? { correctionTerms: options.correctionTerms } : {}),
   });
   const x = graph.input('x', dtype, spec.input.shape);
   const y = spec.net.build(context, x);

@@ -8,7 +8,8 @@
 //                          iterations, iterations_backward, unsettled (regions each sample ran
 //                          out of sweeps in; unsettled.<region> too with several regions),
 //                          jacobian_penalty (with a region's jacobianPenalty),
-//                          skip_cost (with skip-gated blocks that have a cost)
+//                          skip_cost (with skip-gated blocks that have a cost),
+//                          fp_correction (with task.train.fpCorrection: [n], each term's loss)
 //   train_steps.onnx  the same inputs with x and target stacked [K, B, ...]; an outer
 //                     Loop runs K train.onnx steps (its nodes copied into the body)
 //                     with step, step+1, ...; per-step loss [K] and counts [K, B]
@@ -23,7 +24,10 @@
 // has no step to draw the penalty's probe from, is the task loss's gradient.
 // So do skip-gated blocks' costs γ·mean(s) (src/twnn/skip-gate.ts): train.onnx
 // minimises them with the loss and outputs their sum as `skip_cost`; grad.onnx
-// is the task loss's gradient alone.
+// is the task loss's gradient alone. And so does a fixed-point correction
+// (task.train.fpCorrection, src/lower/fp-correction.ts): train.onnx minimises
+// loss + Σ_k γ^(n+1−k)·ℓ_k and outputs the terms' losses ℓ_k as `fp_correction`
+// [n]; grad.onnx is the task loss's gradient.
 import { pruneDeadNodes } from './prune.js';
 import { Graph, SpecError, type Dim, type Value } from '../ir/index.js';
 import { add, gather, identity, loop, scalar, shapeOf } from '../ops/index.js';
@@ -33,9 +37,10 @@ import { backward } from '../autodiff/transform.js';
 import type { IteratorReport } from '../twnn/iterator.js';
 import type { ParamInfo } from '../twnn/module.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import { lossForData, type LossKind } from '../twnn/task.js';
+import { checkFpCorrection, lossForData, type FixedPointCorrection, type LossKind } from '../twnn/task.js';
 import { buildNetwork, checkFloat64Kernels, type BuildOptions, type BuiltNetwork } from './inference.js';
 import { inlineGraph } from './inline.js';
+import { fixedPointCorrection } from './fp-correction.js';
 import { backwardIterations, totalIterations, unsettledCounts } from './iterations.js';
 import { skipCost } from './skip-gates.js';
 
@@ -45,6 +50,8 @@ export interface TrainingBuildOptions extends BuildOptions {
   loss?: LossKind;
   /** train.onnx / train_steps.onnx: overrides of the task's training defaults. */
   optimizer?: OptimizerConfig;
+  /** train.onnx / train_steps.onnx: replaces the task's `train.fpCorrection`; null turns it off. */
+  fpCorrection?: FixedPointCorrection | null;
 }
 
 /** A built training graph and what a trainer needs to drive it. */
@@ -61,6 +68,8 @@ export interface TrainingGraph {
   optimizer?: OptimizerSettings;
   /** Optimizer state slots per trainable parameter (train graphs only). */
   state: Record<string, StateSlot[]>;
+  /** The fixed-point correction train.onnx minimises (train graphs with one only). */
+  fpCorrection?: Required<FixedPointCorrection>;
 }
 
 /**
@@ -85,7 +94,7 @@ export function taskLoss(spec: ModelSpec): LossKind {
  * graph.outputs.map((v) => v.name) // ['loss', 'grad.0.weight', ..., 'grad.x']
  */
 export function buildGradGraph(spec: ModelSpec, options: TrainingBuildOptions = {}): TrainingGraph {
-  const t = buildLoss(spec, options);
+  const t = buildLoss(spec, options, undefined);
   const { graph: g, x } = t.net;
   const grads = backward(g, t.lossValue, [...t.trainableValues, x], { allowUnused: true });
   g.output('loss', t.lossValue);
@@ -110,7 +119,8 @@ export function buildGradGraph(spec: ModelSpec, options: TrainingBuildOptions = 
  */
 export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions = {}): TrainingGraph {
   const optimizer = resolveOptimizer(options.optimizer, spec.task?.train);
-  const t = buildLoss(spec, options);
+  const correction = fpCorrectionOf(spec, options);
+  const t = buildLoss(spec, options, correction);
   const { graph: g, x, params, context } = t.net;
   const dtype = x.dtype;
   const step = g.input('step', 'int64', []);
@@ -119,7 +129,8 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   const penalty = penalties.length > 0 ? penalties.reduce((a, b) => add(g, a, b)) : undefined;
   // Skip-gated blocks pay for their open gates (src/twnn/skip-gate.ts).
   const cost = g.scope('loss', () => skipCost(g, context));
-  const objective = [penalty, cost].reduce<Value>((sum, term) => (term ? add(g, sum, term) : sum), t.lossValue);
+  const fp = correction && fixedPointCorrection(g, { context, net: spec.net, x, settings: correction, lossOf: t.lossOf, model: spec.name });
+  const objective = [penalty, cost, fp?.objective].reduce<Value>((sum, term) => (term ? add(g, sum, term) : sum), t.lossValue);
   const grads = backward(g, objective, t.trainableValues, { allowUnused: true });
   const lr = g.input('lr', dtype, []);
   const slots = optimizerState(optimizer);
@@ -141,12 +152,13 @@ export function buildTrainGraph(spec: ModelSpec, options: TrainingBuildOptions =
   countOutputs(g, x, context.iterators);
   if (penalty) g.output('jacobian_penalty', penalty);
   if (cost) g.output('skip_cost', cost);
+  if (fp) g.output('fp_correction', fp.terms);
   pruneDeadNodes(g);
   const stateNames = trainableInfo.flatMap((p) => slots.map((s) => `${p.name}.${s}`));
   orderInputs(g, ['x', 'target', 'lr', 'step', ...params.map((p) => p.name), ...stateNames], () => true);
   checkKernels(spec, g, options);
   const state = Object.fromEntries(t.trainable.map((n) => [n, [...slots]]));
-  return { graph: g, params, loss: t.loss, trainable: t.trainable, buffers: t.buffers, optimizer, state };
+  return { graph: g, params, loss: t.loss, trainable: t.trainable, buffers: t.buffers, optimizer, state, ...(correction ? { fpCorrection: correction } : {}) };
 }
 
 /**
@@ -180,7 +192,7 @@ export function buildTrainStepsGraph(spec: ModelSpec, options: TrainingBuildOpti
     return i;
   };
   const newIndex = carried1.map((v) => outputIndex(`${v.name}.new`));
-  const perStep = (name: string) => ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty', 'skip_cost'].includes(name) || name.startsWith('unsettled.');
+  const perStep = (name: string) => ['loss', 'iterations', 'iterations_backward', 'unsettled', 'jacobian_penalty', 'skip_cost', 'fp_correction'].includes(name) || name.startsWith('unsettled.');
   const scanNames = one.outputs.map((v) => v.name).filter(perStep);
   const scanIndex = scanNames.map(outputIndex);
 
@@ -231,31 +243,43 @@ function countOutputs(g: Graph, x: Value, reports: readonly IteratorReport[]): v
   if (reports.length > 1) for (const r of reports) g.output(`unsettled.${r.region}`, unsettledCounts(g, x, [r]));
 }
 
+/**
+ * The fixed-point correction train.onnx builds: the build option's, else
+ * `task.train.fpCorrection`, with torchdeq's defaults filled in.
+ *
+ * @example fpCorrectionOf(spec, { fpCorrection: null }) // undefined
+ */
+export function fpCorrectionOf(spec: ModelSpec, options: TrainingBuildOptions = {}): Required<FixedPointCorrection> | undefined {
+  const given = options.fpCorrection === undefined ? spec.task?.train?.fpCorrection : options.fpCorrection;
+  return given ? checkFpCorrection(options.fpCorrection ? 'fpCorrection' : `model '${spec.name}': task.train.fpCorrection`, given) : undefined;
+}
+
 interface LossBuild {
   net: BuiltNetwork;
   loss: LossKind;
   lossValue: Value;
+  /** The same loss of another output of the network (the same target). */
+  lossOf: (y: Value) => Value;
   trainable: string[];
   trainableValues: Value[];
   buffers: string[];
 }
 
-/** The train-mode network with a `target` input and the scalar loss. */
-function buildLoss(spec: ModelSpec, options: TrainingBuildOptions): LossBuild {
+/** The train-mode network with a `target` input and the scalar loss (its regions keeping `correction`'s iterates). */
+function buildLoss(spec: ModelSpec, options: TrainingBuildOptions, correction: Required<FixedPointCorrection> | undefined): LossBuild {
   const loss = options.loss ?? taskLoss(spec);
-  const net = buildNetwork(spec, options, 'input', true);
+  const net = buildNetwork(spec, { ...options, ...(correction ? { correctionTerms: correction.terms } : {}) }, 'input', true);
   const { graph: g, y } = net;
-  const lossValue = g.scope('loss', () => {
-    if (loss === 'mse') return mseLoss(g, y, g.input('target', y.dtype, y.shape));
-    if (y.rank !== 2 || typeof y.shape[1] !== 'number') {
-      throw new SpecError(`model '${spec.name}': cross_entropy needs logits [B, classes], but the network's output is ${y.describe()}`);
-    }
-    return softmaxCrossEntropy(g, y, g.input('target', 'int64', [y.shape[0]]));
-  });
+  if (loss === 'cross_entropy' && (y.rank !== 2 || typeof y.shape[1] !== 'number')) {
+    throw new SpecError(`model '${spec.name}': cross_entropy needs logits [B, classes], but the network's output is ${y.describe()}`);
+  }
+  const target = loss === 'mse' ? g.input('target', y.dtype, y.shape) : g.input('target', 'int64', [y.shape[0]]);
+  const lossOf = (out: Value) => g.scope('loss', () => (loss === 'mse' ? mseLoss(g, out, target) : softmaxCrossEntropy(g, out, target)));
+  const lossValue = lossOf(y);
   const trainable = net.params.filter((p) => p.trainable).map((p) => p.name);
   const buffers = net.params.filter((p) => !p.trainable).map((p) => p.name);
   if (trainable.length === 0) throw new SpecError(`model '${spec.name}': has no trainable parameters to train`);
-  return { net, loss, lossValue, trainable, trainableValues: trainable.map((n) => inputNamed(g, n)), buffers };
+  return { net, loss, lossValue, lossOf, trainable, trainableValues: trainable.map((n) => inputNamed(g, n)), buffers };
 }
 
 function inputNamed(g: Graph, name: string): Value {

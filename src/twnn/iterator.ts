@@ -115,6 +115,12 @@ export interface IteratorReport {
    * scalar `key` (the step number), so each step probes anew, reproducibly.
    */
   readonly penalty?: (key: Value) => Value;
+  /**
+   * Training graphs with a fixed-point correction of n terms (src/lower/fp-correction.ts):
+   * per term, the detached intermediate iterates S_{t_k} (no gradient flows into
+   * them), set by the lowering; the correction's builds sweep from them.
+   */
+  correctionIterates?: readonly (readonly Value[])[];
   /** Inference graphs: the sweep's skip gates ([B], SweepResult.gates' order) at each sample's settling sweep. */
   readonly skipGates?: readonly Value[];
   /** The iterator configuration, for the manifest and metadata_props. */
@@ -132,6 +138,8 @@ export interface RegionSweeps {
   readonly graph: Graph;
   /** Training graphs: the lowering differentiates the region and linearises it at S*. */
   readonly training: boolean;
+  /** Training graphs with a fixed-point correction: how many intermediate iterates to report (`correctionIterates`); absent or 0 for none. */
+  readonly correctionTerms?: number;
   /** The first sweep, from S = 0: exactly the plain feed-forward network. */
   readonly first: SweepResult;
   /** Emit the sweep at `sOld` into `into` (a Loop body, or `graph`) during the build. */

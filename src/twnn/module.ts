@@ -79,6 +79,16 @@ export interface BuildContextOptions {
   blockSkipping?: 'on' | 'off';
   /** How float32 GroupNorms that leave `fused` unset are lowered: the fused kernel (default) or the composite, to measure one against the other (tools/bench-norm.ts). */
   groupNorm?: 'fused' | 'composite';
+  /** @internal Training graphs with a fixed-point correction: how many intermediate iterates each region keeps (default 0). */
+  correctionTerms?: number;
+}
+
+/** @internal Which fixed-point correction term a build of the network is (BuildContext.correctionTerm). */
+export interface CorrectionTerm {
+  /** 1-based: the region's `correctionIterates[term - 1]`. */
+  readonly term: number;
+  /** Sweeps from the detached iterate. */
+  readonly phantomSteps: number;
 }
 
 /** A skip-gated block's gate as one build of the block emitted it (src/twnn/skip-gate.ts). */
@@ -132,6 +142,9 @@ export class BuildContext {
   readonly blockSkipping: 'on' | 'off';
   /** How float32 GroupNorms that leave `fused` unset are lowered. */
   readonly groupNorm: 'fused' | 'composite';
+  /** @internal Intermediate iterates each region keeps for a fixed-point correction (0: none). */
+  readonly correctionTerms: number;
+  private term?: CorrectionTerm;
   /** Modules building now may see a batch of zero rows (a skip-gated block's branch): they must not infer sizes from the element count. */
   get batchMayBeEmpty(): boolean {
     return this.emptyBatchDepth > 0;
@@ -164,6 +177,7 @@ export class BuildContext {
     this.lowerRegion = options.lowerRegion;
     this.blockSkipping = options.blockSkipping ?? 'on';
     this.groupNorm = options.groupNorm ?? 'fused';
+    this.correctionTerms = options.correctionTerms ?? 0;
   }
 
   /** The graph modules emit into: the model's main graph, or a Loop body while a region builds a sweep. */
@@ -247,6 +261,8 @@ export class BuildContext {
    * @example ctx.updateBuffer(`${ctx.scopeName}.running_mean`, newMean);
    */
   updateBuffer(name: string, value: Value): void {
+    // A correction term's build normalises with its own batch statistics; the running ones follow the task's pass alone.
+    if (this.term) return;
     const p = this.params.find((q) => q.name === name);
     if (!p || p.trainable) throw new SpecError(`updateBuffer: '${name}' is not a declared buffer`);
     if (this.bufferUpdates.has(name)) throw new SpecError(`updateBuffer: '${name}' is updated twice`);
@@ -273,6 +289,8 @@ export class BuildContext {
    * @example ctx.reportSkipGate({ block: ctx.scopeName, gate, threshold: 0.5, cost: 0.01 });
    */
   reportSkipGate(report: SkipGateReport): void {
+    // The gates of a correction term's build pay no skip cost and are no output.
+    if (this.term) return;
     this.skipGates.push(report);
   }
 
@@ -355,6 +373,30 @@ export class BuildContext {
       this.formerPath[this.formerPath.length - 1] = former;
       return fn();
     });
+  }
+
+  /**
+   * @internal Build the network again as fixed-point correction term `term`
+   * (src/lower/fp-correction.ts): every parameter is the one declared before,
+   * each region returns the output of `phantomSteps` sweeps from its detached
+   * iterate of that term (src/twnn/region-sweeps.ts), and buffer updates and
+   * skip gates are not recorded.
+   *
+   * @example const yK = ctx.correctionTerm({ term: 1, phantomSteps: 1 }, () => net.build(ctx, x));
+   */
+  correctionTerm<T>(term: CorrectionTerm, fn: () => T): T {
+    if (this.term) throw new SpecError(`correction term ${term.term} is built inside term ${this.term.term}`);
+    this.term = term;
+    try {
+      return this.rebuild(fn);
+    } finally {
+      this.term = undefined;
+    }
+  }
+
+  /** @internal The correction term being built, if any. */
+  get correction(): CorrectionTerm | undefined {
+    return this.term;
   }
 
   /** @internal The current parameter scope as a list of names (for `replay`). */

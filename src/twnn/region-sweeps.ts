@@ -2,7 +2,7 @@
 // the build context's rebuild/replay bookkeeping stays here, behind four calls.
 import { SpecError, type Graph, type Value } from '../ir/index.js';
 import type { FixedPointConfig, RegionSweeps, Sweep } from './iterator.js';
-import type { BuildContext } from './module.js';
+import type { BuildContext, CorrectionTerm } from './module.js';
 
 /**
  * Run the region's first sweep (S = 0) in `ctx.graph` and return what its
@@ -31,6 +31,7 @@ export function regionSweeps(ctx: BuildContext, sweep: Sweep, region: string): R
   return {
     graph,
     training: ctx.training,
+    correctionTerms: ctx.training ? ctx.correctionTerms : 0,
     first,
     sweep: (sOld: readonly Value[], into: Graph) => ctx.withGraph(into, () => ctx.rebuild(() => sweep(sOld))),
     replay: (sOld: readonly Value[], into: Graph) => ctx.withGraph(into, () => ctx.replay(path, () => sweep(sOld))),
@@ -49,6 +50,8 @@ export function regionSweeps(ctx: BuildContext, sweep: Sweep, region: string): R
  * @example return lowerRegion(ctx, sweep, config);
  */
 export function lowerRegion(ctx: BuildContext, sweep: Sweep, config: FixedPointConfig): Value {
+  const term = ctx.correction;
+  if (term) return correctionOutput(ctx, sweep, config.region, term);
   if (!ctx.lowerRegion) {
     throw new SpecError(
       `region '${config.region}': this BuildContext cannot lower regions; build models with buildInferenceGraph or exportModel ` +
@@ -56,4 +59,21 @@ export function lowerRegion(ctx: BuildContext, sweep: Sweep, config: FixedPointC
     );
   }
   return ctx.lowerRegion(regionSweeps(ctx, sweep, config.region), config);
+}
+
+/**
+ * A region in a fixed-point correction term's build: `phantomSteps` sweeps
+ * from the term's detached iterate (which the region's own lowering kept),
+ * reading this build's region input; their output is the region's.
+ */
+function correctionOutput(ctx: BuildContext, sweep: Sweep, region: string, term: CorrectionTerm): Value {
+  const iterates = ctx.iterators.find((r) => r.region === region)?.correctionIterates?.[term.term - 1];
+  if (!iterates) throw new SpecError(`region '${region}': fixed-point correction term ${term.term} has no iterate (the region's training build kept none)`);
+  let states: readonly Value[] = iterates;
+  let out = sweep(states);
+  for (let k = 1; k < term.phantomSteps; k++) {
+    states = out.sources;
+    out = sweep(states);
+  }
+  return out.output;
 }

@@ -5,7 +5,7 @@ import { isModule } from './sequential.js';
 import { checkTask, type TaskSpec } from './task.js';
 import { checkOptions, type KeysOf } from './options.js';
 
-export type { DataSpec, LossKind, LrSchedule, OptimizerKind, TaskSpec, TrainDefaults } from './task.js';
+export type { DataSpec, FixedPointCorrection, LossKind, LrSchedule, OptimizerKind, TaskSpec, TrainDefaults } from './task.js';
 
 /**
  * The brand the CLI checks to tell a model spec from any other default export.

@@ -41,7 +41,29 @@ export interface TrainDefaults {
   eps?: number;
   /** Clip the gradients' global L2 norm to this value before each step (torch.nn.utils.clip_grad_norm_). */
   clipNorm?: number;
+  /** Fixed-point correction (torchdeq's `fp_correction`): the loss applied to intermediate iterates too (src/lower/fp-correction.ts). */
+  fpCorrection?: FixedPointCorrection;
 }
+
+/**
+ * torchdeq's fixed-point correction: train.onnx also minimises the task loss
+ * of `terms` intermediate iterates of every region, each through
+ * `phantomSteps` sweeps from the detached iterate (a phantom gradient),
+ * weighted like torchdeq's `exp` weights. Iterate k (1..terms) of a sample
+ * that ran T sweeps is its iterate after max(1, floor(k·T/(terms+1)))
+ * sweeps; the fixed point itself is the task loss, weight 1.
+ */
+export interface FixedPointCorrection {
+  /** How many intermediate iterates get a loss term (torchdeq's `n_states` − 1: its last state, the fixed point, is the task loss). At least 1. */
+  terms: number;
+  /** Term k's weight is gamma^(terms+1−k) (torchdeq's exp weights with gamma, default 0.8): the latest iterate weighs most. In (0, 1]. */
+  gamma?: number;
+  /** Sweeps run from each detached iterate, differentiated (torchdeq's phantom `grad` steps, default 1). */
+  phantomSteps?: number;
+}
+
+/** What a FixedPointCorrection leaves out, as torchdeq's defaults. */
+export const FP_CORRECTION_DEFAULTS = { gamma: 0.8, phantomSteps: 1 } as const;
 
 /** `defineModel`'s `task`. */
 export interface TaskSpec {
@@ -136,14 +158,32 @@ function checkTrain(at: string, train: unknown): TrainDefaults {
   }
   if (t.eps !== undefined) out.eps = number(`${at}.eps`, t.eps, { above: 0 });
   if (t.clipNorm !== undefined) out.clipNorm = number(`${at}.clipNorm`, t.clipNorm, { above: 0 });
+  if (t.fpCorrection !== undefined) out.fpCorrection = checkFpCorrection(`${at}.fpCorrection`, t.fpCorrection);
   return Object.freeze(out);
+}
+
+/**
+ * Check a fixed-point correction's settings and fill in torchdeq's defaults.
+ *
+ * @example checkFpCorrection('task.train.fpCorrection', { terms: 2 }) // { terms: 2, gamma: 0.8, phantomSteps: 1 }
+ */
+export function checkFpCorrection(at: string, value: unknown): Required<FixedPointCorrection> {
+  const c = plainObject(at, value, FP_CORRECTION_KEYS);
+  if (c.terms === undefined) throw new SpecError(`${at}.terms is required: how many intermediate iterates get a loss term (torchdeq's n_states - 1)`);
+  const terms = positiveInt(`${at}.terms`, c.terms);
+  const gamma = c.gamma === undefined ? FP_CORRECTION_DEFAULTS.gamma : number(`${at}.gamma`, c.gamma, { above: 0 });
+  if (gamma > 1) throw new SpecError(`${at}.gamma must be at most 1 (weights gamma^(terms+1-k) fall towards the early iterates), got ${gamma}`);
+  const phantomSteps = c.phantomSteps === undefined ? FP_CORRECTION_DEFAULTS.phantomSteps : positiveInt(`${at}.phantomSteps`, c.phantomSteps);
+  return Object.freeze({ terms, gamma, phantomSteps });
 }
 
 // Each schema's keys, checked against its type: a field added to a type and not here does not compile.
 const TASK_KEYS: KeysOf<TaskSpec> = { loss: true, data: true, train: true };
 const TRAIN_KEYS: KeysOf<TrainDefaults> = {
   epochs: true, batch: true, lr: true, optimizer: true, lrSchedule: true, momentum: true, weightDecay: true, betas: true, eps: true, clipNorm: true,
+  fpCorrection: true,
 };
+const FP_CORRECTION_KEYS: KeysOf<FixedPointCorrection> = { terms: true, gamma: true, phantomSteps: true };
 const DATA_KEYS: { readonly [K in DataSpec['kind']]: KeysOf<Extract<DataSpec, { kind: K }>> } = {
   sine: { kind: true, window: true, length: true },
   mnist: { kind: true, layout: true },
