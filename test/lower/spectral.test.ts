@@ -188,6 +188,26 @@ describe('the spectral.onnx export', () => {
     expect(a.manifest.files[SPECTRAL_FILE].sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('with two regions: spectral_radius.<region> for each, and spectral_radius their maximum per sample', async () => {
+    const twoRegions = defineModel({
+      name: 'two_regions',
+      input: { shape: ['B', D], dtype: 'float' },
+      net: sequential({
+        first: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 0 }] }),
+        second: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 2 }] }),
+      }),
+    });
+    const built = buildSpectralGraph(twoRegions, { dtype: 'float64' });
+    expect(built.graph.outputs.map((v) => v.name)).toEqual(['spectral_radius', 'spectral_radius.first', 'spectral_radius.second']);
+    const run = await checkedRunner(built.graph);
+    const out = await run.run({ x: randomTensor([4, D], 3), ...paramFeeds(built.params), power_steps: steps(100) });
+    await run.release();
+    const [first, second] = [out['spectral_radius.first'].toNumbers(), out['spectral_radius.second'].toNumbers()];
+    expect([...first, ...second].every((r) => r > 0 && r < 1)).toBe(true);
+    expect(first).not.toEqual(second);
+    expect(out.spectral_radius.toNumbers()).toEqual(first.map((r, b) => Math.max(r, second[b])));
+  });
+
   it('names the model when it has no fixed-point region', () => {
     const plainNet = defineModel({ name: 'no_region', input: { shape: ['B', D], dtype: 'float' }, net: sequential(dense(D, D), tanh()) });
     expect(() => buildSpectralGraph(plainNet)).toThrow("model 'no_region': spectral.onnx estimates the spectral radius of a fixed-point region's sweep, and the model has no region");
