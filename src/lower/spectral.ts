@@ -130,7 +130,7 @@ function spectralRadius(g: Graph, region: RegionSweep, steps: Value): Value {
   const h11 = dot(g, q1, y);
   const r = sub(g, y, mul(g, h11, q1));
   const h21 = norm(g, r);
-  const q2 = div(g, r, floor(g, h21));
+  const q2 = div(g, r, atLeast(g, h21));
   const z = aT(g, q2);
   const h12 = dot(g, q1, z);
   const h22 = dot(g, q2, z);
@@ -139,7 +139,7 @@ function spectralRadius(g: Graph, region: RegionSweep, steps: Value): Value {
   const det = sub(g, mul(g, h11, h22), mul(g, h12, h21));
   const disc = sub(g, mul(g, t, t), det);
   const zero = scalar(g, 0, dtype);
-  const ritz = where(g, less(g, disc, zero), sqrt(g, floor(g, det, 0)), add(g, abs(g, t), sqrt(g, floor(g, disc, 0))));
+  const ritz = where(g, less(g, disc, zero), sqrt(g, atLeast(g, det, 0)), add(g, abs(g, t), sqrt(g, atLeast(g, disc, 0))));
   const eigenvector = less(g, h21, mul(g, norm(g, y), scalar(g, Math.sqrt(EPSILON[dtype] ?? FLOAT32_EPSILON), dtype)));
   return reshape(g, where(g, eigenvector, abs(g, h11), ritz), [-1]);
 }
@@ -159,11 +159,11 @@ function norm(g: Graph, a: Value): Value {
 }
 
 /** max(v, least): a zero row stays zero instead of becoming NaN when divided by its norm. */
-function floor(g: Graph, v: Value, least: number = 1e-30): Value {
+function atLeast(g: Graph, v: Value, least: number = 1e-30): Value {
   const bound = scalar(g, least, v.dtype);
   return where(g, less(g, v, bound), bound, v);
 }
 
 function normalized(g: Graph, rows: Value): Value {
-  return div(g, rows, floor(g, norm(g, rows)));
+  return div(g, rows, atLeast(g, norm(g, rows)));
 }
