@@ -61,6 +61,16 @@ describe('twnn eval with spectral.onnx', () => {
     expect(got.max).toBeCloseTo(want.max, 3);
   }, 120_000);
 
+  it('build --spectral of a model without a region is a one-line error naming it, and writes nothing', async () => {
+    const out = join(dir, 'no-region');
+    const r = await cli(['build', join(REPO, 'graphs/sine-mlp.ts'), '--out', out, '--spectral']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `twnn: error: ${join(REPO, 'graphs/sine-mlp.ts')}: model 'sine-mlp': spectral.onnx estimates the spectral radius of a fixed-point region's sweep, and the model has no region`,
+    ]);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(false);
+  }, 120_000);
+
   it('says nothing about it for an export without the graph, and takes it from another export with --spectral', async () => {
     expect(existsSync(join(without, 'spectral.onnx'))).toBe(false);
     const plain = await cli(['eval', join(without, 'model.onnx')]);
