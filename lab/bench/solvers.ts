@@ -1,7 +1,8 @@
 // `twnn bench solvers`: what each fixed-point setting costs and buys on a
 // trained TWNN, measured in one run with the variants interleaved: forward
 // sweeps per sample, inference time per batch, and one train.onnx step
-// (forward sweeps, adjoint steps, wall time) for plain iteration with the
+// (forward sweeps, adjoint steps, wall time), with each region's spectral
+// radius of dF/dS at the fixed point over the same samples, for plain iteration with the
 // default (relative) adjoint stop, the old absolute stop, Anderson
 // acceleration and limited-memory Broyden forward and backward, and the
 // Jacobian penalty. Every variant
@@ -18,6 +19,8 @@ import type { RegionOverrides } from '../../src/twnn/module.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean, median } from './stats.js';
 import { firstStepFeeds } from '../../src/runtime/train-feeds.js';
+import { DEFAULT_POWER_STEPS, buildSpectralGraph } from '../../src/lower/spectral.js';
+import { spectralSummary, spectralText, type SpectralSummary } from '../../src/runtime/spectral.js';
 
 /** One setting of every region, by the overrides that make it. */
 export interface SolverVariant {
@@ -100,6 +103,8 @@ export interface SolverBenchResult {
   batch: number;
   samples: number;
   repeats: number;
+  /** Per region, the spectral radius of dF/dS at the fixed point over the same samples (spectral.onnx, src/lower/spectral.ts): what plain iteration's sweep counts follow. */
+  spectral: SpectralSummary[];
   variants: VariantResult[];
 }
 
@@ -183,6 +188,7 @@ export async function benchSolvers(options: SolverBenchOptions): Promise<SolverB
       batch: options.batch,
       samples: n,
       repeats: options.repeats,
+      spectral: await spectralAtFixedPoint(graph, n, options.batch, built.find((b) => b.regions)?.regions ?? []),
       variants: variants.map((v): VariantResult => {
         const step = steps.get(v.id)!;
         const out = outputs.get(v.id);
@@ -219,6 +225,7 @@ export function solverReport(results: readonly SolverBenchResult[], command: str
         `training: one train.onnx step on the first ${r.batch}, the median of ${r.repeats} interleaved runs. Ratios are to the first row. A variant's sessions are open only while it runs.`,
       '',
     );
+    if (r.spectral.length > 0) lines.push(...r.spectral.map((s) => `${spectralText(s)}, ${DEFAULT_POWER_STEPS} power steps.`), '');
     lines.push('| setting | sweeps/sample (mean, max) | unsettled | inference ms/batch | ratio | agrees with plain | step: sweeps | step: adjoint steps | step ms | ratio |');
     lines.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const v of r.variants) {
@@ -234,6 +241,18 @@ export function solverReport(results: readonly SolverBenchResult[], command: str
   }
   lines.push(`Command: \`${command}\``, '');
   return lines.join('\n');
+}
+
+/** Each region's spectral radius at the fixed point on the first `samples` test rows, with the graph's weights (none without a region). */
+async function spectralAtFixedPoint(graph: SolverBenchGraph, samples: number, batch: number, regions: readonly RegionLimits[]): Promise<SpectralSummary[]> {
+  if (regions.length === 0) return [];
+  const built = buildSpectralGraph(graph.spec, graph.weights ? { weights: graph.weights } : {});
+  const session = await openSession(serializeModel(built.graph), { where: `${graph.name} (spectral)` });
+  try {
+    return await spectralSummary(session, { data: graph.data, samples, batch, weights: new Map(built.params.map((p) => [p.name, p.value])), regions: regions.map((r) => r.region) });
+  } finally {
+    await session.close();
+  }
 }
 
 async function runAll(session: TwnnSession, batches: readonly { x: Tensor }[]): Promise<Record<string, Tensor>[]> {

@@ -27,6 +27,8 @@ export const TRAIN_FILE = 'train.onnx';
 export const TRAIN_STEPS_FILE = 'train_steps.onnx';
 /** Forward mode (`--jvp`): `y` and its derivative along `x_dot`. */
 export const JVP_FILE = 'jvp.onnx';
+/** Spectral diagnostics (`--spectral`): per sample, the spectral radius of each region's sweep Jacobian at its fixed point. */
+export const SPECTRAL_FILE = 'spectral.onnx';
 /**
  * The export's description: inputs, outputs, parameters, iterators, and each file's sha256.
  *

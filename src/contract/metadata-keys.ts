@@ -7,7 +7,7 @@ export const DTYPE_KEY = 'twnn.dtype';
 export const SEED_KEY = 'twnn.seed';
 export const PARAMS_KEY = 'twnn.params';
 export const PARAMETER_COUNT_KEY = 'twnn.parameterCount';
-/** Training graphs only: which one (`grad`, `train`, `train_steps`, `jvp`), the loss, and the optimizer's settings as JSON. model.onnx has no role. */
+/** Training graphs only: which one (`grad`, `train`, `train_steps`, `jvp`, `spectral`), the loss, and the optimizer's settings as JSON. model.onnx has no role. */
 export const ROLE_KEY = 'twnn.role';
 export const LOSS_KEY = 'twnn.loss';
 export const OPTIMIZER_KEY = 'twnn.optimizer';

@@ -1,5 +1,5 @@
 // Writing a model's export folder: model.onnx, grad.onnx, train.onnx,
-// train_steps.onnx (jvp.onnx on request), then manifest.json.
+// train_steps.onnx (jvp.onnx and spectral.onnx on request), then manifest.json.
 import { join } from 'node:path';
 import { numel, type Graph, type Tensor } from '../ir/index.js';
 import { writeFilesAtomic } from '../common/files.js';
@@ -8,7 +8,7 @@ import { DEFAULT_OPSET, serializeModel } from '../onnx/serialize.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 import { withInitializers } from '../onnx/reweight.js';
 import type { ModelSpec } from '../twnn/spec.js';
-import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
+import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, SPECTRAL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
 import { fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from '../contract/manifest.js';
 import { DTYPE_KEY, LOSS_KEY, MODEL_NAME_KEY, OPTIMIZER_KEY, PARAMETER_COUNT_KEY, PARAMS_KEY, ROLE_KEY, SEED_KEY, SKIP_GATES_KEY } from '../contract/metadata-keys.js';
 import { iteratorRecordsOf, loopMetadata } from './fixed-point.js';
@@ -16,12 +16,15 @@ import { correctionWeights } from './fp-correction.js';
 import { buildInferenceGraph } from './inference.js';
 import { buildJvpGraph } from './jvp.js';
 import { buildManifest } from './manifest.js';
+import { buildSpectralGraph } from './spectral.js';
 import { buildGradGraph, buildTrainGraph, buildTrainStepsGraph, type TrainingBuildOptions } from './training.js';
 
 /** Export options: the build settings, the loss and the optimizer baked into train.onnx. */
 export interface ExportOptions extends TrainingBuildOptions {
   /** Also write jvp.onnx, the forward-mode graph (inputs x, x_dot; outputs y, y_dot, ...). Default false. */
   jvp?: boolean;
+  /** Also write spectral.onnx (src/lower/spectral.ts: inputs x, power_steps and the parameters; output spectral_radius). Default false. */
+  spectral?: boolean;
 }
 
 /** What an export wrote. */
@@ -36,7 +39,8 @@ export interface ExportResult {
  * `twnn.*` metadata, the spec's description as doc_string), `grad.onnx`,
  * `train.onnx`, `train_steps.onnx` (parameters as inputs, docs/DESIGN.md §3), with
  * `options.jvp` also `jvp.onnx` (src/lower/jvp.ts: parameters as
- * initializers), and `manifest.json`. Every graph is built before anything
+ * initializers), with `options.spectral` also `spectral.onnx`
+ * (src/lower/spectral.ts: parameters as inputs), and `manifest.json`. Every graph is built before anything
  * is written, and the files are written all or nothing (a full disk or a
  * read-only folder leaves it as it was, with an error naming the path and the
  * cause). The folder is locked while it is written: another twnn writing
@@ -76,6 +80,7 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
   const train = buildTrainGraph(spec, build);
   const steps = buildTrainStepsGraph(spec, build, train);
   const jvp = options.jvp ? buildJvpGraph(spec, build) : undefined;
+  const spectral = options.spectral ? buildSpectralGraph(spec, build) : undefined;
 
   const parameterCount = params.reduce((s, p) => s + numel(p.shape)!, 0);
   const common = {
@@ -103,6 +108,7 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
     [TRAIN_STEPS_FILE, serialize(steps.graph, { name: 'train_steps', doc: 'K optimizer steps over a [K, B, ...] stack of batches' })],
   ];
   if (jvp) bytes.push([JVP_FILE, serialize(jvp.graph, { name: 'jvp', doc: 'forward mode: y and y_dot, its derivative along x_dot' })]);
+  if (spectral) bytes.push([SPECTRAL_FILE, serialize(spectral.graph, { name: 'spectral', doc: "per sample, each region's spectral radius of dF/dS at its fixed point (power iteration)" })]);
   const files: Record<string, ManifestFile> = Object.fromEntries(bytes.map(([name, b]) => [name, fileEntry(b)]));
   const target = train.graph.inputs.find((v) => v.name === 'target')!;
   const manifest = buildManifest({
@@ -120,7 +126,7 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
       state: train.state,
       ...(train.fpCorrection ? { fpCorrection: { ...train.fpCorrection, weights: correctionWeights(train.fpCorrection) } } : {}),
     },
-    graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}) },
+    graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}), ...(spectral ? { [SPECTRAL_FILE]: spectral.graph } : {}) },
     files,
     iterators: iteratorRecordsOf(graph),
   });

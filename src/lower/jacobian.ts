@@ -81,7 +81,12 @@ export function rademacher(g: Graph, like: Value, key: Value, salt: number): Val
   return sub(g, mul(g, cast(g, bit, like.dtype), scalar(g, 2, like.dtype)), scalar(g, 1, like.dtype));
 }
 
-function staticSize(v: Value, where: string): number {
+/**
+ * The elements of one sample of `v` (its dims past the batch, which must be static); `where` names it in the error.
+ *
+ * @example staticSize(state, "region 'region1'") // 32 for a [B, 32] state
+ */
+export function staticSize(v: Value, where: string): number {
   const dims = v.shape.slice(1);
   if (!dims.every((d): d is number => typeof d === 'number')) throw new SpecError(`${where}: state '${v.name}' needs static dims past the batch, got [${v.shape.join(', ')}]`);
   return dims.reduce((a, d) => a * d, 1);

@@ -162,6 +162,8 @@ export type MetricsRecord =
       unsettled?: number;
       /** Unsettled test samples, summed over the regions. */
       test_unsettled?: number;
+      /** With `train --spectral`: per region, the spectral radius of dF/dS at the fixed point over a fixed test batch (src/runtime/spectral.ts). */
+      spectral_radius?: Record<string, { mean: number; max: number }>;
       seconds: number;
     };
 

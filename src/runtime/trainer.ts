@@ -14,7 +14,7 @@ import { loadTaskData } from '../data/datasets.js';
 import { TwnnError } from '../common/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { reweightExport, stageExport, writeExport, type ExportResult } from '../lower/artifacts.js';
-import { MANIFEST_FILE, MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
+import { MANIFEST_FILE, MODEL_FILE, SPECTRAL_FILE, TRAIN_FILE } from '../contract/files.js';
 import { fileEntry, manifestText, type Manifest } from '../contract/manifest.js';
 import { writeFilesAtomic } from '../common/files.js';
 import { parseModel } from '../onnx/load.js';
@@ -32,6 +32,7 @@ import { assertDeviceAvailable, parseDevice, type Device } from './device.js';
 import { addUnsettled, checkSettled, iteratorLimits, unsettledSamples, type UnsettledSamples } from './guard.js';
 import { checkLabels, evaluate, meanOf, MetricsLog, type EvalResult } from './metrics.js';
 import { openSession, type TwnnSession } from './session.js';
+import { spectralSummary, type SpectralSummary } from './spectral.js';
 import { withFolderLock } from '../common/folder-lock.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -58,6 +59,12 @@ export interface TrainOptions {
   limitSteps?: number;
   /** Rows per evaluation run (default 256). */
   evalBatch?: number;
+  /**
+   * Also export spectral.onnx and, after each epoch, estimate each region's
+   * spectral radius of dF/dS on the first SPECTRAL_SAMPLES test samples with
+   * the epoch's weights: metrics.jsonl's `spectral_radius` (default false).
+   */
+  spectral?: boolean;
   /** Replace the spec's data set (tests). */
   data?: { train: Dataset; test: Dataset };
   onProgress?: (event: TrainEvent) => void;
@@ -97,7 +104,7 @@ export type TrainEvent =
       /** Seconds left at this session's average step time. */
       etaSeconds: number;
     }
-  | { kind: 'epoch'; epoch: number; epochs: number; step: number; trainLoss: number; test: EvalResult; seconds: number }
+  | { kind: 'epoch'; epoch: number; epochs: number; step: number; trainLoss: number; test: EvalResult; seconds: number; spectral?: SpectralSummary[] }
   | { kind: 'checkpoint'; step: number; path: string };
 
 export interface TrainResult {
@@ -191,7 +198,7 @@ async function startRun(options: TrainOptions): Promise<Run> {
 
   // Everything is built and checked before anything is written: a rejected
   // checkpoint, a bad label or a killed process leaves the folder's last export as it was.
-  const staged = stageExport(spec, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config) });
+  const staged = stageExport(spec, { dtype: config.dtype, seed: config.seed, optimizer: optimizerConfig(config), spectral: options.spectral ?? false });
   const manifest = staged.manifest;
   const layout = trainingLayout(manifest);
   const data = options.data ?? {
@@ -324,6 +331,7 @@ async function endEpoch(run: Run): Promise<void> {
   const { position } = run;
   const trainLoss = position.epochLossSum / position.epochSamples;
   const test = await evaluateWeights(run);
+  const spectral = run.options.spectral ? await spectralOfWeights(run) : undefined;
   run.lastTest = { step: position.step, result: test };
   run.metrics.write({
     kind: 'epoch',
@@ -335,9 +343,10 @@ async function endEpoch(run: Run): Promise<void> {
     test_iterations: test.iterationsMean,
     unsettled: position.epochUnsettled ?? 0,
     test_unsettled: test.unsettled.reduce((n, u) => n + u.count, 0),
+    ...(spectral ? { spectral_radius: Object.fromEntries(spectral.map((r) => [r.region, { mean: r.mean, max: r.max }])) } : {}),
     seconds: round(position.seconds),
   });
-  run.emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: run.config.epochs, step: position.step, trainLoss, test, seconds: position.seconds });
+  run.emit({ kind: 'epoch', epoch: position.epoch + 1, epochs: run.config.epochs, step: position.step, trainLoss, test, seconds: position.seconds, ...(spectral ? { spectral } : {}) });
   const evaluated = `${run.spec.name}: the test evaluation after epoch ${position.epoch + 1}`;
   Object.assign(position, { epoch: position.epoch + 1, position: 0, epochLossSum: 0, epochSamples: 0, epochUnsettled: 0, lastTrainLoss: trainLoss });
   await checkpoint(run);
@@ -381,6 +390,20 @@ async function evaluateWeights(run: Run): Promise<EvalResult> {
   const session = await openSession(bytes, { device: run.device, where: `${run.spec.name} (evaluation)` });
   try {
     return await evaluate(session, run.data.test, run.loss, run.evalBatch, run.regions);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Test samples `train --spectral` measures after each epoch: always the same ones, so epochs compare. */
+export const SPECTRAL_SAMPLES = 256;
+
+/** Each region's spectral radius with the current weights on the first SPECTRAL_SAMPLES test samples (spectral.onnx takes them as inputs). */
+async function spectralOfWeights(run: Run): Promise<SpectralSummary[]> {
+  const session = await openSession(join(run.outDir, SPECTRAL_FILE), { device: run.device, verify: false });
+  try {
+    const regions = run.regions.map((r) => r.region);
+    return await spectralSummary(session, { data: run.data.test, samples: SPECTRAL_SAMPLES, batch: run.evalBatch, weights: weightsOf(run.tensors), regions });
   } finally {
     await session.close();
   }

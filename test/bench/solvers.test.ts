@@ -1,6 +1,7 @@
 // `twnn bench solvers` on the sine TWNN (its data needs no download): every
 // variant runs, computes plain iteration's predictions, and the report says
-// what each costs; the old absolute adjoint stop takes one adjoint step.
+// what each costs, beside the spectral radius at the fixed point; the old
+// absolute adjoint stop takes one adjoint step.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,10 @@ describe('benchSolvers', () => {
     const data = await loadTaskData(sine.task!.data!, 'test');
     const [result] = await benchSolvers({ graphs: [{ name: 'graphs/sine.ts', spec: sine, data }], batch: 64, samples: 128, repeats: 1 });
     expect(result.variants.map((v) => v.variant)).toEqual(SOLVER_VARIANTS.map((v) => v.id));
+    // The sine TWNN at initialisation is a strong contraction at its fixed point.
+    expect(result.spectral).toEqual([{ region: 'region1', samples: 128, mean: expect.any(Number), max: expect.any(Number), above1: 0, nonFinite: 0 }]);
+    expect(result.spectral[0].mean).toBeGreaterThan(0);
+    expect(result.spectral[0].max).toBeLessThan(1);
     const byId = Object.fromEntries(result.variants.map((v) => [v.variant, v]));
     for (const id of ['plain', 'anderson', 'broyden']) {
       const inf = byId[id].inference!;
@@ -45,6 +50,7 @@ describe('benchSolvers', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('### graphs/sine.ts (initial weights)');
     expect(r.stdout).toContain('| Anderson (m = 5) forward and adjoint |');
+    expect(r.stdout).toMatch(/spectral radius of region1's dF\/dS at the fixed point \(64 samples\): mean 0\.\d{3}, max 0\.\d{3}, 50 power steps\./);
     expect(r.stdout).toMatch(/\| Broyden \(m = 8\) forward and adjoint \| \d+\.\d+, \d+ \| 0 \|/);
     expect(r.stdout).toContain('Command: `twnn bench solvers graphs/sine.ts --batch 64 --samples 64 --repeats 1`');
     expect(readFileSync(out, 'utf8')).toBe(r.stdout);

@@ -12,6 +12,7 @@ interface BuildFlags {
   opset?: number;
   seed: number;
   jvp?: boolean;
+  spectral?: boolean;
   sweeps?: 'active' | 'dense';
   compactBelow?: number;
 }
@@ -31,6 +32,7 @@ export function registerBuild(program: Command): void {
     .option('--opset <n>', `ONNX default-domain opset (default: ${DEFAULT_OPSET})`, (v) => parseInteger(v, '--opset', 1))
     .option('--seed <n>', 'seed for parameter initialisation', (v) => parseInteger(v, '--seed', 0), 0)
     .option('--jvp', 'also write jvp.onnx: forward mode, inputs x and x_dot, outputs y and y_dot (its derivative along x_dot)')
+    .option('--spectral', "also write spectral.onnx: per sample, each region's spectral radius of dF/dS at its fixed point (inputs x, power_steps and the parameters); twnn eval reports it")
     .addOption(
       new Option('--sweeps <mode>', "which samples each step of every region's Loops computes, overriding the graph file: the unsettled ones, or the whole batch (fewer ops per step: tiny batches, GPUs)").choices(['active', 'dense']),
     )
@@ -47,6 +49,7 @@ export function registerBuild(program: Command): void {
           dtype: flags.dtype,
           seed: flags.seed,
           jvp: flags.jvp ?? false,
+          spectral: flags.spectral ?? false,
           ...(flags.sweeps || flags.compactBelow !== undefined
             ? { regionOverrides: { ...(flags.sweeps ? { sweeps: flags.sweeps } : {}), ...(flags.compactBelow !== undefined ? { compactBelow: flags.compactBelow } : {}) } }
             : {}),

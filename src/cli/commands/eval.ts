@@ -3,16 +3,19 @@ import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadTaskData } from '../../data/datasets.js';
 import { TwnnError } from '../../common/errors.js';
-import { MANIFEST_FILE } from '../../contract/files.js';
+import { MANIFEST_FILE, SPECTRAL_FILE } from '../../contract/files.js';
 import type { Manifest } from '../../contract/manifest.js';
 import { manifestBeside } from '../../contract/read-manifest.js';
 import { verifyModelBytes } from '../../contract/verify.js';
-import { readModelBytes, readModelFile } from '../../onnx/load.js';
+import { readInitializers, readModelBytes, readModelFile } from '../../onnx/load.js';
 import { taskReport } from '../../report/task-report.js';
 import { checkSettled, regionLimits, unsettledSummary } from '../../runtime/guard.js';
 import { evaluate } from '../../runtime/metrics.js';
 import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { skipSummary, skipThresholds } from '../../runtime/skip-rates.js';
+import { spectralSummary, spectralText } from '../../runtime/spectral.js';
+import { DEFAULT_POWER_STEPS } from '../../lower/spectral.js';
+import type { Device } from '../../runtime/device.js';
 import { EVAL_BATCH } from '../../common/training.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
@@ -29,13 +32,17 @@ interface EvalFlags extends DeviceFlags {
   report?: string;
   verify: boolean;
   timeout?: number;
+  spectral?: string;
+  spectralSamples: number;
+  powerSteps: number;
 }
 
 /**
  * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set,
- * and per fixed-point region the samples that ran all maxIter sweeps without
+ * per fixed-point region the samples that ran all maxIter sweeps without
  * settling (a line each on stdout; an error, exit 2, once the whole split is
- * evaluated, for a region whose iterate.onMaxIter is 'error').
+ * evaluated, for a region whose iterate.onMaxIter is 'error') and, with a
+ * spectral.onnx, the mean and max spectral radius of its dF/dS.
  *
  * @example registerEval(program);
  */
@@ -44,13 +51,17 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description(
       "evaluate a model on a data set: loss computed from its output 'y' (mse, or cross-entropy and accuracy for classification) " +
-        "and the mean/max of its 'iterations' output; the task comes from the manifest.json beside the model unless --data is given",
+        "and the mean/max of its 'iterations' output; with a spectral.onnx (twnn build --spectral), the mean/max spectral radius of each region's dF/dS at the fixed point; " +
+          'the task comes from the manifest.json beside the model unless --data is given',
     )
     .argument('<model>', 'the .onnx file (e.g. exported/sine-mlp/model.onnx)')
     .addOption(new Option('--data <name>', "data set (default: the manifest's task.data); mnist's layout and sine's window follow the model's input x").choices(['mnist', 'fashion-mnist', 'sine']))
     .addOption(new Option('--split <split>', 'which split').choices(['test', 'train']).default('test'))
     .option('--batch <n>', 'rows per inference run', (v) => parseInteger(v, '--batch', 1), EVAL_BATCH)
     .option('--report <dir>', "also write the task report's pictures and report.json to this folder (sine: the generated wave and the sweeps histogram)")
+    .option('--spectral <file>', "the spectral.onnx to report each region's spectral radius with (default: the one in the model's export, if it has one); one built from the same graph file fits, as it takes the weights as inputs")
+    .option('--spectral-samples <n>', 'with a spectral.onnx: the first this many samples of the split are measured', (v) => parseInteger(v, '--spectral-samples', 1), SPECTRAL_SAMPLES)
+    .option('--power-steps <n>', "with a spectral.onnx: power iterations per estimate (more: closer when eigenvalues crowd the largest)", (v) => parseInteger(v, '--power-steps', 0), DEFAULT_POWER_STEPS)
     .addOption(deviceOption())
     .addOption(tf32Option())
     .addOption(noVerifyOption())
@@ -74,6 +85,16 @@ export function registerEval(program: Command): void {
           `${model} on ${dataset.name} (${loss}): ${testText(result)}`,
           hasIterations ? `iterations: mean ${result.iterationsMean.toFixed(2)}, max ${result.iterationsMax}` : 'iterations: the model has no iterations output',
         ];
+        const verify = flags.verify !== false;
+        const spectral = flags.spectral !== undefined ? await openSession(flags.spectral, { device, verify }) : await spectralBeside(model, { device, verify });
+        if (spectral) {
+          const run = { data: dataset, samples: flags.spectralSamples, batch: flags.batch, weights: readInitializers(proto, model), regions: regions.map((r) => r.region), powerSteps: flags.powerSteps };
+          try {
+            lines.push(...(await spectralSummary(spectral, run)).map(spectralText));
+          } finally {
+            await spectral.close();
+          }
+        }
         if (result.skipRates.length > 0) lines.push(skipSummary(result.skipRates));
         for (const u of result.unsettled) if (u.count > 0) lines.push(unsettledSummary(u));
         // One line each, naming the model's regions: escaped (issue 13).
@@ -106,6 +127,22 @@ async function manifestTask(model: string, verify: boolean): Promise<{ loss?: Lo
   }
   const task = manifest?.task;
   return manifest ? (task ? { loss: task.loss, ...(task.data ? { data: task.data } : {}) } : {}) : undefined;
+}
+
+/** How many samples eval measures spectral.onnx on by default: each costs power-steps VJPs of every region's sweep. */
+const SPECTRAL_SAMPLES = 1000;
+
+/**
+ * A session of the spectral.onnx beside `model` when the manifest there lists
+ * both (one export), else undefined: eval says nothing about the spectral
+ * radius of an export built without it.
+ */
+async function spectralBeside(model: string, options: { device: Device; verify: boolean }): Promise<TwnnSession | undefined> {
+  const path = join(dirname(model), SPECTRAL_FILE);
+  if (!existsSync(path)) return undefined;
+  const manifest = await manifestBeside(model, '--no-verify does not skip it: fix or remove it');
+  if (!manifest?.files?.[basename(model)] || !manifest.files[SPECTRAL_FILE]) return undefined;
+  return openSession(path, options);
 }
 
 /** The data set and loss: `--data` shaped after the model's input, else the manifest's task. */
