@@ -12,7 +12,7 @@ import { BuildContext, type Module, type ParamInfo } from '../../src/twnn/module
 import { region, type RegionSpec } from '../../src/twnn/region.js';
 import { defineModel } from '../../src/twnn/spec.js';
 import type { RegionLowering } from '../../src/twnn/iterator.js';
-import { checkedRunner, expectCentralDifferences, gradientGraph, paramFeeds, randomTensor, scaledWeights, type NetCase, type Runner } from '../lower/region-helpers.js';
+import { checkedRunner, expectCentralDifferences, gradientGraph, paramFeeds, randomTensor, runGradientPair, expectGradientsAgree, scaledWeights, type NetCase, type Runner } from '../lower/region-helpers.js';
 
 const D = 6;
 
@@ -139,9 +139,9 @@ describe('a contractive region', () => {
     expect(Math.max(...free.lips.filter(Number.isFinite))).toBeGreaterThan(1);
   }, 600_000);
 
-  it('has the implicit gradient of central differences in float64', async () => {
+  it.each(['implicit', 'unrolled'] as const)('has the %s gradient of central differences in float64', async (backward) => {
     // Strong projections (×10), so the scale α = min(1, β/‖P‖) is below 1 and differentiated.
-    const net = twnn({ contractive: { bound: 0.9 } });
+    const net = twnn({ contractive: { bound: 0.9 }, backward });
     const built = gradientGraph({ net, input: ['B', 3], weights: scaledWeights(gradientGraph({ net, input: ['B', 3] }).params, 'proj', 10) });
     const run = await checkedRunner(built.graph);
     const feeds = { x: randomTensor([4, 3], 1), u: randomTensor([4, 2], 2), ...paramFeeds(built.params) };
@@ -150,6 +150,33 @@ describe('a contractive region', () => {
     await expectCentralDifferences(run, feeds, out, built.params, { eps: 1e-5, rtol: 1e-6 });
     await run.release();
   }, 300_000);
+
+  it("has phantom:k's gradient equal to the implicit one once k terms cover the series", async () => {
+    const inputs = { x: randomTensor([4, 3], 1), u: randomTensor([4, 2], 2) };
+    const pair = await runGradientPair(
+      { net: twnn({ contractive: { bound: 0.9 }, backward: 'phantom:60' }), input: ['B', 3] },
+      { net: twnn({ contractive: { bound: 0.9 } }), input: ['B', 3] },
+      inputs,
+    );
+    await pair.runA.release();
+    expectGradientsAgree(pair, 1e-9, 'phantom:60 vs implicit');
+  }, 300_000);
+
+  it('reaches its bound where the bound is tight: one linear block, a rank-one weight, an open gate', async () => {
+    // F(S) = W(h + g ⊙ α·S) + b with g ≈ 1: Lip = α‖W‖₂ = min(1, ρ/‖W‖_S8)·‖W‖₂ = ρ, since ‖W‖_S8 = ‖W‖₂ at rank one.
+    const net = sequential(
+      dense(3, D),
+      region({ blocks: [dense(D, D)], wormholes: [{ from: 1, to: 1, gateBias: 40, projection: 'identity' }], contractive: { bound: 0.7 } }),
+    );
+    const a = [1, -2, 0.5, 3, 0, 1];
+    const b = [0.3, 0.1, -1, 2, 1, -0.5];
+    const { graph, params } = sweepGraph(net);
+    const run = await checkedRunner(graph);
+    const weights = { ...paramFeeds(params), '1.b1.weight': Tensor.fromNumbers('float64', [D, D], a.flatMap((x) => b.map((y) => x * y))) };
+    const lip = await sweepLipschitz(run, weights, 3, 7);
+    await run.release();
+    expect(Math.abs(lip - 0.7)).toBeLessThan(1e-6);
+  });
 });
 
 describe('contractive: what it refuses', () => {
