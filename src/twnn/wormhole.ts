@@ -42,7 +42,7 @@ export function wormholeTerm(ctx: BuildContext, h: Value, source: Value, w: Reso
     const { p, norm } = project(ctx, h, source, w, where);
     if (budget !== undefined) {
       const gate = h.rank === 2 ? denseGate(ctx, h, undefined, w) : convGate(ctx, h, undefined, w);
-      return mul(ctx.graph, gate, mul(ctx.graph, p, shrink(ctx, norm, budget)));
+      return mul(ctx.graph, gate, mul(ctx.graph, p, shrink(ctx, norm(), budget)));
     }
     const gate = h.rank === 2 ? denseGate(ctx, h, p, w) : convGate(ctx, h, p, w);
     return mul(ctx.graph, gate, p);
@@ -55,8 +55,11 @@ function shrink(ctx: BuildContext, norm: LipschitzBound, budget: LipschitzBound)
   return div(ctx.graph, b, reduceMax(ctx.graph, concat(ctx.graph, [boundValue(ctx, norm), b], 0), [0], true));
 }
 
-/** P(source), and a bound on ‖P‖₂: exact for the up-sampling ConvTranspose, whose kernel = stride patches do not overlap. */
-function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole, where: string): { p: Value; norm: LipschitzBound } {
+/**
+ * P(source), and how to emit a bound on ‖P‖₂ (only a contractive region does, so other
+ * exports stay byte-identical): exact for the up-sampling ConvTranspose, whose kernel = stride patches do not overlap.
+ */
+function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole, where: string): { p: Value; norm: () => LipschitzBound } {
   const g = ctx.graph;
   const cannot = (why: string): never => {
     throw new SpecError(`${where}: block ${w.from}'s output ${formatShape(source.shape)} cannot be projected onto block ${w.to}'s input ${formatShape(h.shape)}: ${why}`);
@@ -64,13 +67,13 @@ function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole
   if (h.rank !== source.rank) cannot('ranks differ');
   if (w.projection === 'identity') {
     if (!h.shape.every((d, i) => d === source.shape[i])) cannot("projection 'identity' needs equal shapes");
-    return { p: source, norm: 1 };
+    return { p: source, norm: () => 1 };
   }
   if (h.rank === 2) {
     const [dIn, dOut] = [source.shape[1], h.shape[1]];
     if (typeof dIn !== 'number' || typeof dOut !== 'number') cannot('feature sizes must be static');
     const weight = ctx.scope('proj', () => ctx.param('weight', [dOut as number, dIn as number], kaimingUniform(dIn as number)));
-    return { p: gemm(g, source, weight, undefined, { transB: true }), norm: spectralBound(ctx, weight) };
+    return { p: gemm(g, source, weight, undefined, { transB: true }), norm: () => spectralBound(ctx, weight) };
   }
   if (h.rank !== 4) cannot('wormholes connect [B, D] or [B, C, H, W] activations');
   const [cIn, hIn, wIn] = source.shape.slice(1) as number[];
@@ -79,15 +82,14 @@ function project(ctx: BuildContext, h: Value, source: Value, w: ResolvedWormhole
   if (hIn === hOut && wIn === wOut) {
     // Same resolution: a 1x1 convolution mixes channels.
     const weight = ctx.scope('proj', () => ctx.param('weight', [cOut, cIn, 1, 1], kaimingUniform(cIn)));
-    return { p: conv2d(g, source, weight, undefined, {}), norm: spectralBound(ctx, reshape(g, weight, [cOut, cIn])) };
+    return { p: conv2d(g, source, weight, undefined, {}), norm: () => spectralBound(ctx, reshape(g, weight, [cOut, cIn])) };
   }
   const s = hOut / hIn;
   if (!Number.isInteger(s) || s < 2 || wOut !== wIn * s) cannot(`spatial size ${hOut}x${wOut} is not an integer upsampling of ${hIn}x${wIn}`);
   // A later, strided block feeds an earlier, finer one: a transposed convolution
   // with kernel = stride = s upsamples exactly (ConvTranspose weight: [C_in, C_out, s, s]).
   const weight = ctx.scope('proj', () => ctx.param('weight', [cIn, cOut, s, s], kaimingUniform(cIn * s * s)));
-  const norm = spectralBound(ctx, reshape(g, weight, [cIn, cOut * s * s]));
-  return { p: convTranspose2d(g, source, weight, undefined, { strides: [s, s] }), norm };
+  return { p: convTranspose2d(g, source, weight, undefined, { strides: [s, s] }), norm: () => spectralBound(ctx, reshape(g, weight, [cIn, cOut * s * s])) };
 }
 
 /** The gate reads [h; P(S)], or `h` alone when `p` is undefined (a contractive region). */
