@@ -3,7 +3,7 @@
 // computed in JS), and not far above it.
 import { describe, expect, it } from 'vitest';
 import { Graph, Tensor } from '../../src/ir/index.js';
-import { conv2d, dense, leakyRelu, relu, sequential, sigmoid, tanh } from '../../src/twnn/index.js';
+import { basicBlock, conv2d, dense, leakyRelu, relu, sequential, sigmoid, tanh } from '../../src/twnn/index.js';
 import { BuildContext, type Module } from '../../src/twnn/module.js';
 import { boundValue } from '../../src/twnn/lipschitz.js';
 import { conv2dRef, convTranspose2dRef, type NdArray } from '../helpers/conv-reference.js';
@@ -74,6 +74,17 @@ describe('Lipschitz bounds', () => {
     expect(bound).toBeGreaterThanOrEqual(sigma);
     // √9 times the matrix bound: loose, but within a small factor here.
     expect(bound).toBeLessThan(6 * sigma);
+  });
+
+  it("add a residual block's branch and shortcut (norm 'none': conv1, relu, conv2; downsample.0 when the shape changes)", async () => {
+    const w = (shape: number[], seed: number) => Tensor.fromNumbers('float64', shape, randn(seededRandom(seed), shape.reduce((a, b) => a * b, 1)).map((v) => v / 4));
+    const [c1, c2, d] = [w([4, 3, 3, 3], 1), w([4, 4, 3, 3], 2), w([4, 3, 1, 1], 3)];
+    const conv = (m: Module, t: Tensor) => boundOf(m, new Map([['weight', t]]));
+    const expected = (await conv(conv2d(3, 4, 3, { padding: 1 }), c1)) * (await conv(conv2d(4, 4, 3, { padding: 1 }), c2)) + (await conv(conv2d(3, 4, 1), d));
+    const block = basicBlock(3, 4, { norm: 'none' });
+    const weights = new Map([['conv1.weight', c1], ['conv2.weight', c2], ['downsample.0.weight', d]]);
+    expect(await boundOf(block, weights)).toBeCloseTo(expected, 10);
+    await expect(boundOf(basicBlock(3, 4, { norm: 'group', groups: 2 }), weights)).rejects.toThrow("layer 'bn1' (groupNorm2d) has no Lipschitz bound");
   });
 
   it('multiply along a chain, with the activations’ constants', async () => {
