@@ -3,7 +3,16 @@
 // the real sweep graph, stays under the stated bound while a small dense TWNN
 // trains at an aggressive learning rate; the same TWNN without the option goes
 // past 1. Gradients by central differences in float64; refusals by name.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import sineContractive from '../../graphs/sine-contractive.js';
+import { iteratorRecords } from '../../src/contract/iterator-record.js';
+import { formatInspect, inspectModel } from '../../src/contract/inspect.js';
+import { exportModel, type Manifest } from '../../src/index.js';
+import { readModelFile } from '../../src/onnx/load.js';
+import { expectOnnxValid } from '../helpers/onnx-checker.js';
 import { Graph, Tensor, type Value } from '../../src/ir/index.js';
 import { buildInferenceGraph } from '../../src/lower/inference.js';
 import { lowerFixedPoint } from '../../src/lower/fixed-point.js';
@@ -177,6 +186,25 @@ describe('a contractive region', () => {
     await run.release();
     expect(Math.abs(lip - 0.7)).toBeLessThan(1e-6);
   });
+});
+
+describe('an exported contractive model', () => {
+  it('records its bound in the manifest and the metadata, which inspect shows; exports are byte-identical and pass onnx\'s checker', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'twnn-contractive-'));
+    try {
+      const [a, b] = [join(root, 'a'), join(root, 'b')];
+      await exportModel(sineContractive, a);
+      await exportModel(sineContractive, b);
+      for (const file of ['model.onnx', 'train.onnx', 'manifest.json']) expect(readFileSync(join(a, file)).equals(readFileSync(join(b, file))), file).toBe(true);
+      for (const file of ['model.onnx', 'train.onnx']) expectOnnxValid(readFileSync(join(a, file)));
+      const manifest = JSON.parse(readFileSync(join(a, 'manifest.json'), 'utf8')) as Manifest;
+      expect(iteratorRecords(manifest.iterators)[0]).toMatchObject({ region: 'region1', contractive: 0.9 });
+      const text = formatInspect(inspectModel(await readModelFile(join(a, 'model.onnx'))));
+      expect(text).toContain('contractive (Lip ≤ 0.9)');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
 
 describe('contractive: what it refuses', () => {
