@@ -52,7 +52,7 @@ export interface ContractiveSpec {
 const CONTRACTIVE_KEYS: KeysOf<ContractiveSpec> = { bound: true };
 
 /** ρ when `contractive: true`. */
-export const DEFAULT_CONTRACTION_BOUND = 0.9;
+const DEFAULT_CONTRACTION_BOUND = 0.9;
 
 /**
  * A region's `contractive` option as its bound ρ, or undefined when off.
@@ -89,7 +89,7 @@ export function contractiveTarget(wormholes: readonly { from: number; to: number
 }
 
 /** What `wormholeBudget` needs of the region. */
-export interface BudgetArgs {
+interface BudgetArgs {
   region: string;
   bound: number;
   /** Block scopes and modules, in order. */
