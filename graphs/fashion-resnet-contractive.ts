@@ -12,7 +12,11 @@
 // - No Jacobian penalty: the construction bounds ‖∂F/∂S‖ outright.
 // The bound is certified, not tight (a 3x3 conv's bound is 3·‖W‖_S8), so the
 // projections P are scaled down hard: expect few sweeps and a network close to
-// the plain one (docs: README, "Contractive regions").
+// the plain one. Measured (200 steps, seed 0, 2-core CPU; README, "Contractive
+// regions"): 68.2% test accuracy at 5.0 forward sweeps per sample over both
+// regions, against 73.7% at 8.0 for graphs/fashion-resnet.ts; the same
+// unnormalised blocks without the bound diverged (sweeps 6 -> 63, loss NaN at
+// step 77).
 import { fashionTwnn } from './fashion-resnet.js';
 
 export default fashionTwnn({
