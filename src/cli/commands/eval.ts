@@ -15,6 +15,8 @@ import { openSession, type TwnnSession } from '../../runtime/session.js';
 import { skipSummary, skipThresholds } from '../../runtime/skip-rates.js';
 import { EVAL_BATCH } from '../../common/training.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
+import { budgetFromFlags, maxIterOption, tolOption, type BudgetFlags } from '../budget-option.js';
+import { limitsUnderBudget } from '../../runtime/budget.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { noVerifyOption, parseInteger } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
@@ -22,7 +24,7 @@ import { testText } from './train.js';
 import { printable } from '../../ir/text.js';
 import { lossForData } from '../../twnn/task.js';
 
-interface EvalFlags extends DeviceFlags {
+interface EvalFlags extends DeviceFlags, BudgetFlags {
   data?: 'mnist' | 'fashion-mnist' | 'sine';
   split: 'test' | 'train';
   batch: number;
@@ -35,7 +37,8 @@ interface EvalFlags extends DeviceFlags {
  * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set,
  * and per fixed-point region the samples that ran all maxIter sweeps without
  * settling (a line each on stdout; an error, exit 2, once the whole split is
- * evaluated, for a region whose iterate.onMaxIter is 'error').
+ * evaluated, for a region whose iterate.onMaxIter is 'error'), under the
+ * built budget or the one `--tol` / `--max-iter` set.
  *
  * @example registerEval(program);
  */
@@ -51,6 +54,8 @@ export function registerEval(program: Command): void {
     .addOption(new Option('--split <split>', 'which split').choices(['test', 'train']).default('test'))
     .option('--batch <n>', 'rows per inference run', (v) => parseInteger(v, '--batch', 1), EVAL_BATCH)
     .option('--report <dir>', "also write the task report's pictures and report.json to this folder (sine: the generated wave and the sweeps histogram)")
+    .addOption(tolOption())
+    .addOption(maxIterOption())
     .addOption(deviceOption())
     .addOption(tf32Option())
     .addOption(noVerifyOption())
@@ -61,10 +66,10 @@ export function registerEval(program: Command): void {
       if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
       const task = await manifestTask(model, flags.verify !== false);
       // Checked once, just above: the session opens the same bytes.
-      const session = await openSession(model, { device, verify: false });
+      const session = await openSession(model, { device, verify: false, budget: budgetFromFlags(flags) });
       try {
         const proto = await readModelFile(model);
-        const regions = regionLimits(proto);
+        const regions = limitsUnderBudget(regionLimits(proto), session.budget);
         const { data, loss } = chooseData(model, session, flags.data, task);
         const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
         const dataset = await loadTaskData(data, flags.split, dtype);
