@@ -84,6 +84,12 @@ export class TwnnSession {
     return this.outputs.map((o) => o.name);
   }
 
+  /** The inputs a caller feeds: all but the budget inputs, which a run fills from `budget`. */
+  get dataInputs(): IoInfo[] {
+    const budget = new Set(this.budget.flatMap((b) => [b.tolInput, b.maxIterInput]));
+    return this.inputs.filter((i) => !budget.has(i.name));
+  }
+
   /** The declared input `name`, or undefined. */
   input(name: string): IoInfo | undefined {
     return this.inputs.find((i) => i.name === name);

@@ -56,7 +56,7 @@ export function registerRun(program: Command): void {
       const session = await openSession(model, { device, verify: flags.verify, budget: budgetFromFlags(flags) });
       try {
         const regions = limitsUnderBudget(regionLimits(await readModelFile(model)), session.budget);
-        const feeds = await readInputFile(flags.input, session.inputs);
+        const feeds = await readInputFile(flags.input, session.dataInputs);
         const outputs = await session.run(feeds);
         checkFixedPoint(outputs, model, regions.map((r) => r.region));
         checkSettled(unsettledSamples(outputs, regions), model);
