@@ -82,6 +82,23 @@ export function decodeBudget(record: unknown, where: string): RegionBudget[] {
 }
 
 /**
+ * The regions' budgets from model.onnx's `twnn.budget` metadata text
+ * (undefined: a model without budget inputs, `[]`).
+ *
+ * @example budgetFromMetadata('{"tol.region1":0.001,"max_iter.region1":300}', 'model.onnx')[0].tol // 0.001
+ */
+export function budgetFromMetadata(text: string | null | undefined, where: string): RegionBudget[] {
+  if (text === undefined || text === null) return [];
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    throw new FormatError(`${where}: its ${BUDGET_KEY} metadata is not JSON; re-export the model`);
+  }
+  return decodeBudget(record, where);
+}
+
+/**
  * What is wrong with a budget value for region `region`, or undefined when it
  * is fine: maxIter an integer in [MIN_MAX_ITER, MAX_MAX_ITER], tol a finite
  * number >= 0.

@@ -4,7 +4,7 @@
 // the feeds that carry it. A model exported before the budget was an input
 // has none: setting a budget on it is an error saying to re-export.
 import { TwnnError } from '../common/errors.js';
-import { BUDGET_KEY, budgetProblem, decodeBudget, type BudgetKind, type RegionBudget } from '../contract/budget.js';
+import { BUDGET_KEY, budgetFromMetadata, budgetProblem, type BudgetKind, type RegionBudget } from '../contract/budget.js';
 import { Tensor } from '../ir/tensor.js';
 import type { OnnxTypes } from '../onnx/proto.js';
 import type { RegionLimits } from './guard.js';
@@ -25,15 +25,7 @@ export interface BudgetSetting {
  * @example modelBudget(parseModel(bytes, 'model.onnx'), 'model.onnx') // [{ region: 'region1', tolInput: 'tol.region1', tol: 0.001, ... }]
  */
 export function modelBudget(model: OnnxTypes.IModelProto, where: string): RegionBudget[] {
-  const text = (model.metadataProps ?? []).find((p) => p.key === BUDGET_KEY)?.value;
-  if (text === undefined || text === null) return [];
-  let record: unknown;
-  try {
-    record = JSON.parse(text);
-  } catch {
-    throw new TwnnError(`${where}: its ${BUDGET_KEY} metadata is not JSON; re-export the model`);
-  }
-  return decodeBudget(record, where);
+  return budgetFromMetadata((model.metadataProps ?? []).find((p) => p.key === BUDGET_KEY)?.value, where);
 }
 
 /**
