@@ -115,13 +115,14 @@ export async function drawBudget(points: readonly BudgetPoint[], dir: string, la
   const charts: [string, Promise<string>][] = [
     [
       'budget-accuracy',
-      lineChart({ title: `${label}: test accuracy against the run-time maxIter`, xLabel: 'maxIter (every region)', yLabel: 'test accuracy %', series: [{ name: 'accuracy %', x, y: points.map((p) => 100 * p.accuracy) }] }),
+      lineChart({ title: `${label}: test accuracy against the run-time maxIter`, xLabel: 'maxIter (every region; log scale)', logX: true, yLabel: 'test accuracy %', series: [{ name: 'accuracy %', x, y: points.map((p) => 100 * p.accuracy) }] }),
     ],
     [
       'budget-latency',
       lineChart({
         title: `${label}: latency and sweeps against the run-time maxIter`,
-        xLabel: 'maxIter (every region)',
+        xLabel: 'maxIter (every region; log scale)',
+        logX: true,
         yLabel: 'ms per sample / sweeps per sample',
         series: [
           { name: 'ms per sample', x, y: points.map((p) => p.msPerSample) },
