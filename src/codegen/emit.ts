@@ -201,17 +201,16 @@ function addHelpers(file: SourceFile, model: WrapperModel, options: EmitOptions)
   if (model.budget.length > 0) {
     file.addFunction({
       name: HELPERS.budget,
-      docs: ["One budget input as onnxruntime takes it, checked first: a bad value is an error naming the region, never a silent clamp in the graph."],
+      docs: ["One budget input as onnxruntime takes it (int64: a maxIter; a float type: a tol), checked first: a bad value is an error naming the region, never a silent clamp in the graph."],
       parameters: [
         { name: 'where', type: 'string' },
         { name: 'region', type: 'string' },
-        { name: 'kind', type: "'tol' | 'max_iter'" },
-        { name: 'type', type: "'float32' | 'float64'" },
+        { name: 'type', type: "'int64' | 'float32' | 'float64'" },
         { name: 'value', type: 'number' },
       ],
       returnType: 'ort.Tensor',
       statements: [
-        `if (kind === 'max_iter') {
+        `if (type === 'int64') {
           if (!Number.isInteger(value) || value < ${MIN_MAX_ITER} || value > ${MAX_MAX_ITER}) throw new Error(\`\${where}: maxIter of region '\${region}' must be an integer from ${MIN_MAX_ITER} (the plain sweep and one check) to ${MAX_MAX_ITER}, got \${value}\`);
           return new ort.Tensor('int64', BigInt64Array.from([BigInt(value)]), []);
         }`,
@@ -382,8 +381,8 @@ function budgetLiteral(model: WrapperModel): string {
 function budgetFeeds(model: WrapperModel, where: string): string[] {
   const cls = model.className;
   return model.budget.flatMap((b) => [
-    `${propertyKey(b.tolInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, 'tol', ${stringLiteral(b.tolType === 'float64' ? 'float64' : 'float32')}, ${propertyAccess('budget', b.tolInput)} ?? ${propertyAccess(`${cls}.budget`, b.tolInput)}),`,
-    `${propertyKey(b.maxIterInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, 'max_iter', 'float32', ${propertyAccess('budget', b.maxIterInput)} ?? ${propertyAccess(`${cls}.budget`, b.maxIterInput)}),`,
+    `${propertyKey(b.tolInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, ${stringLiteral(b.tolType === 'float64' ? 'float64' : 'float32')}, ${propertyAccess('budget', b.tolInput)} ?? ${propertyAccess(`${cls}.budget`, b.tolInput)}),`,
+    `${propertyKey(b.maxIterInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, 'int64', ${propertyAccess('budget', b.maxIterInput)} ?? ${propertyAccess(`${cls}.budget`, b.maxIterInput)}),`,
   ]);
 }
 
