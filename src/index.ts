@@ -52,6 +52,8 @@ export { train } from './runtime/trainer.js';
 export type { TrainEvent, TrainOptions, TrainResult } from './runtime/trainer.js';
 export { openSession, TwnnSession } from './runtime/session.js';
 export type { OpenOptions } from './runtime/session.js';
+export type { BudgetSetting } from './runtime/budget.js';
+export { budgetInputName, type RegionBudget } from './contract/budget.js';
 export { evaluate } from './runtime/metrics.js';
 export type { EvalResult } from './runtime/metrics.js';
 export { loadTaskData } from './data/datasets.js';

@@ -3,6 +3,7 @@
 // published package, which ships only src/ compiled, carries none of it.
 import type { Command } from 'commander';
 import { accuracyCommand } from './bench-accuracy.js';
+import { budgetCommand } from './bench-budget.js';
 import { memoryCommand } from './bench-memory.js';
 import { paperCommand } from './bench-paper.js';
 import { solversCommand } from './bench-solvers.js';
@@ -11,7 +12,7 @@ import { torchCommand } from './bench-torch.js';
 import type { BenchSubcommand } from './subcommand.js';
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand, budgetCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.

@@ -17,10 +17,11 @@ import {
 import { oneLine } from '../ir/text.js';
 import { PRODUCER_VERSION } from '../onnx/serialize.js';
 import type { WrapperModel, WrapperPredict, WrapperRegion, WrapperValue } from './model-info.js';
+import { MAX_MAX_ITER, MIN_MAX_ITER } from '../contract/budget.js';
 import { docText, HELPER_TYPES, literal, propertyAccess, propertyKey, stringLiteral } from './naming.js';
 
 /** The names every wrapper declares besides the class and its interfaces (none can clash with a PascalCase class name). */
-const HELPERS = { ...HELPER_TYPES, url: 'MODEL_URL', toOrt: 'toOrt', fromOrt: 'fromOrt', verify: 'verifyModel' } as const;
+const HELPERS = { ...HELPER_TYPES, url: 'MODEL_URL', toOrt: 'toOrt', fromOrt: 'fromOrt', verify: 'verifyModel', budget: 'budgetTensor' } as const;
 
 /** What `emitWrapper` needs besides the model. */
 export interface EmitOptions {
@@ -52,6 +53,7 @@ export function emitWrapper(model: WrapperModel, options: EmitOptions): string {
   addHelperTypes(file, model);
   file.addInterface(valuesInterface(`${model.className}Inputs`, `The inputs of ${model.name}, by name.`, model.inputs));
   file.addInterface(valuesInterface(`${model.className}Outputs`, `The outputs of ${model.name}, by name.`, model.outputs));
+  if (model.budget.length > 0) file.addInterface(budgetInterface(model));
   if (model.predict) file.addInterface(predictionInterface(model));
   addHelpers(file, model, options);
   file.addClass(wrapperClass(model, options));
@@ -93,6 +95,19 @@ function valueProperty(v: WrapperValue): OptionalKind<PropertySignatureStructure
 /** `float32, shape [B, 784]: meaning`. */
 function valueDoc(v: WrapperValue): string {
   return docText(`${v.dtype}, shape ${shapeText(v.shape)}${v.meaning ? `: ${v.meaning}` : ''}.`);
+}
+
+/** The run-time budget `run` and `predict` take: each region's tol and maxIter by input name, all optional (the built values are the defaults). */
+function budgetInterface(model: WrapperModel): OptionalKind<InterfaceDeclarationStructure> {
+  return {
+    name: `${model.className}Budget`,
+    isExported: true,
+    docs: [docText(`Each fixed-point region's budget for a run of ${model.name}, by input name; what is left out runs with the built value (\`${model.className}.budget\`).`)],
+    properties: model.budget.flatMap((b) => [
+      { name: propertyKey(b.tolInput), type: 'number', isReadonly: true, hasQuestionToken: true, docs: [docText(`Region ${b.region}'s tolerance: a sample settles when its residual is at most this (a finite number >= 0; built: ${b.tol}).`)] },
+      { name: propertyKey(b.maxIterInput), type: 'number', isReadonly: true, hasQuestionToken: true, docs: [docText(`Region ${b.region}'s most sweeps, the first included (an integer from ${MIN_MAX_ITER} to ${MAX_MAX_ITER}; built: ${b.maxIter}).`)] },
+    ]),
+  };
 }
 
 function predictionInterface(model: WrapperModel): OptionalKind<InterfaceDeclarationStructure> {
@@ -183,6 +198,27 @@ function addHelpers(file: SourceFile, model: WrapperModel, options: EmitOptions)
       'return new ort.Tensor(type, tensor.data, dims);',
     ],
   });
+  if (model.budget.length > 0) {
+    file.addFunction({
+      name: HELPERS.budget,
+      docs: ["One budget input as onnxruntime takes it (int64: a maxIter; a float type: a tol), checked first: a bad value is an error naming the region, never a silent clamp in the graph."],
+      parameters: [
+        { name: 'where', type: 'string' },
+        { name: 'region', type: 'string' },
+        { name: 'type', type: "'int64' | 'float32' | 'float64'" },
+        { name: 'value', type: 'number' },
+      ],
+      returnType: 'ort.Tensor',
+      statements: [
+        `if (type === 'int64') {
+          if (!Number.isInteger(value) || value < ${MIN_MAX_ITER} || value > ${MAX_MAX_ITER}) throw new Error(\`\${where}: maxIter of region '\${region}' must be an integer from ${MIN_MAX_ITER} (the plain sweep and one check) to ${MAX_MAX_ITER}, got \${value}\`);
+          return new ort.Tensor('int64', BigInt64Array.from([BigInt(value)]), []);
+        }`,
+        "if (!Number.isFinite(value) || value < 0) throw new Error(`${where}: tol of region '${region}' must be a finite number >= 0, got ${value}`);",
+        "return new ort.Tensor(type, type === 'float64' ? Float64Array.from([value]) : Float32Array.from([value]), []);",
+      ],
+    });
+  }
   file.addFunction({
     name: HELPERS.fromOrt,
     docs: ['One output of a run, checked to be the declared element type.'],
@@ -211,6 +247,9 @@ function wrapperClass(model: WrapperModel, options: EmitOptions): OptionalKind<C
     properties: [
       { name: 'inputNames', isStatic: true, isReadonly: true, docs: ['The model\'s inputs, in model order.'], initializer: `${literal(model.inputs.map((v) => v.name))} as const` },
       { name: 'outputNames', isStatic: true, isReadonly: true, docs: ['The model\'s outputs, in model order.'], initializer: `${literal(model.outputs.map((v) => v.name))} as const` },
+      ...(model.budget.length > 0
+        ? [{ name: 'budget', isStatic: true, isReadonly: true, docs: ["Each region's built tol and maxIter by budget input: what a run feeds where its budget leaves one out."], initializer: `${budgetLiteral(model)} as const` }]
+        : []),
     ],
     ctors: [{ scope: Scope.Private, parameters: [{ name: 'session', type: 'ort.InferenceSession', scope: Scope.Private, isReadonly: true }] }],
     methods: [loadMethod(model, options), ...methods],
@@ -222,6 +261,9 @@ function classDoc(model: WrapperModel): string {
   if (model.regions.length > 0) {
     lines.push('', 'Fixed-point regions:');
     for (const r of model.regions) lines.push(`- ${regionText(r)}`);
+  }
+  if (model.budget.length > 0) {
+    lines.push('', `\`run\` and \`predict\` take an optional \`${model.className}Budget\` that sets regions' tol and maxIter for one run: fewer sweeps trade accuracy for latency without re-exporting.`);
   }
   return docText(lines.join('\n'));
 }
@@ -315,16 +357,33 @@ function runMethod(model: WrapperModel): OptionalKind<MethodDeclarationStructure
   return {
     name: 'run',
     isAsync: true,
-    docs: ['Run the model once. Every input is checked first: its dims against the declared fixed sizes, each symbolic dim (such as `B`) to one size across the inputs, and its length against its dims.'],
-    parameters: [{ name: 'inputs', type: `${model.className}Inputs` }],
+    docs: [
+      'Run the model once. Every input is checked first: its dims against the declared fixed sizes, each symbolic dim (such as `B`) to one size across the inputs, and its length against its dims.' +
+        (model.budget.length > 0 ? ' `budget` sets regions\' tol and maxIter for this run (the built ones where it leaves them out).' : ''),
+    ],
+    parameters: [{ name: 'inputs', type: `${model.className}Inputs` }, ...(model.budget.length > 0 ? [{ name: 'budget', type: `${model.className}Budget`, initializer: '{}' }] : [])],
     returnType: `Promise<${model.className}Outputs>`,
     statements: [
       'const sizes = new Map<string, number>();',
-      `const feeds: Record<string, ort.Tensor> = {\n${feeds.join('\n')}\n};`,
+      `const feeds: Record<string, ort.Tensor> = {\n${[...feeds, ...budgetFeeds(model, where)].join('\n')}\n};`,
       'const results = await this.session.run(feeds);',
       `return {\n${outputs.join('\n')}\n};`,
     ],
   };
+}
+
+/** `{ 'tol.region1': 0.001, 'max_iter.region1': 300 }`. */
+function budgetLiteral(model: WrapperModel): string {
+  return `{ ${model.budget.flatMap((b) => [`${propertyKey(b.tolInput)}: ${b.tol}`, `${propertyKey(b.maxIterInput)}: ${b.maxIter}`]).join(', ')} }`;
+}
+
+/** The budget inputs' feeds: the caller's value or the built one, checked. */
+function budgetFeeds(model: WrapperModel, where: string): string[] {
+  const cls = model.className;
+  return model.budget.flatMap((b) => [
+    `${propertyKey(b.tolInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, ${stringLiteral(b.tolType === 'float64' ? 'float64' : 'float32')}, ${propertyAccess('budget', b.tolInput)} ?? ${propertyAccess(`${cls}.budget`, b.tolInput)}),`,
+    `${propertyKey(b.maxIterInput)}: ${HELPERS.budget}(${where}, ${stringLiteral(b.region)}, 'int64', ${propertyAccess('budget', b.maxIterInput)} ?? ${propertyAccess(`${cls}.budget`, b.maxIterInput)}),`,
+  ]);
 }
 
 function predictMethod(model: WrapperModel, p: WrapperPredict): OptionalKind<MethodDeclarationStructure> {
@@ -338,7 +397,7 @@ function predictMethod(model: WrapperModel, p: WrapperPredict): OptionalKind<Met
       `const input = x instanceof ${x.arrayType} ? { data: x, dims: [x.length / ${p.sampleSize}, ${p.sampleShape!.join(', ')}] } : x;`,
     );
   }
-  statements.push(`const outputs = await this.run({ x: ${flat ? 'input' : 'x'} });`);
+  statements.push(`const outputs = await this.run({ x: ${flat ? 'input' : 'x'} }${model.budget.length > 0 ? ', budget' : ''});`);
   if (p.residual) {
     // docs/DESIGN.md §1: a non-finite residual is a diverged fixed point, never a prediction.
     statements.push(
@@ -355,7 +414,7 @@ function predictMethod(model: WrapperModel, p: WrapperPredict): OptionalKind<Met
     name: 'predict',
     isAsync: true,
     docs: [docText(`Run the model on a batch and return \`y\` with each sample's number of forward sweeps. ${xDoc}${p.residual ? ' A sample whose fixed-point iteration diverged (a non-finite residual) is an error.' : ''}`)],
-    parameters: [{ name: 'x', type: xType }],
+    parameters: [{ name: 'x', type: xType }, ...(model.budget.length > 0 ? [{ name: 'budget', type: `${model.className}Budget`, initializer: '{}' }] : [])],
     returnType: `Promise<${model.className}Prediction>`,
     statements,
   };

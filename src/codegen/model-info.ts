@@ -7,6 +7,7 @@ import { basename, extname } from 'node:path';
 import { FormatError, TwnnError } from '../common/errors.js';
 import { iteratorRecords, type IteratorRecord } from '../contract/iterator-record.js';
 import { outputMeaning } from '../contract/outputs.js';
+import { BUDGET_KEY, budgetFromMetadata, decodeBudget, type RegionBudget } from '../contract/budget.js';
 import { manifestBeside } from '../contract/read-manifest.js';
 import { MANIFEST_FILE } from '../contract/files.js';
 import type { Manifest, ManifestValue } from '../contract/manifest.js';
@@ -59,6 +60,18 @@ export interface WrapperPredict {
   residual: boolean;
 }
 
+/** A region's budget inputs (src/contract/budget.ts): the wrapper feeds them, from its `budget` argument or these defaults. */
+export interface WrapperBudget {
+  region: string;
+  tolInput: string;
+  maxIterInput: string;
+  /** The built tolerance and sweep budget: the defaults. */
+  tol: number;
+  maxIter: number;
+  /** The tol input's element type (`float32` or `float64`). */
+  tolType: string;
+}
+
 /** Everything the emitter needs. */
 export interface WrapperModel {
   /** The model's name (`mnist-mlp`, `mnist-mlp-train`, `conv-net`). */
@@ -73,9 +86,12 @@ export interface WrapperModel {
   /** Where the model comes from, for the doc comment. */
   origin: string;
   twnn: boolean;
+  /** The inputs a caller feeds (the budget inputs are `budget`'s). */
   inputs: WrapperValue[];
   outputs: WrapperValue[];
   regions: WrapperRegion[];
+  /** Each region's budget inputs, for a model that has them; `[]` otherwise. */
+  budget: WrapperBudget[];
   predict?: WrapperPredict;
 }
 
@@ -112,7 +128,9 @@ export async function describeModel(path: string, options: DescribeOptions = {})
   // After the I/O check: a manifest of another model says so more usefully than a sha256 mismatch.
   if (manifest && options.verify !== false) await verifyModelBytes(path, new Uint8Array(await readFile(path)));
   const inferenceModel = twnn && role === undefined;
-  const inputs = declared.inputs.map((v) => typed(v, 'input', path));
+  const budget = inferenceModel ? budgetOf(manifest ? decodeBudget(manifest.budget, path) : budgetFromMetadata(meta.get(BUDGET_KEY), path), declared.inputs) : [];
+  const budgetNames = new Set(budget.flatMap((b) => [b.tolInput, b.maxIterInput]));
+  const inputs = declared.inputs.filter((v) => !budgetNames.has(v.name)).map((v) => typed(v, 'input', path));
   const outputs = declared.outputs.map((v) => typed(v, 'output', path, inferenceModel ? outputMeaning(v.name) : undefined));
 
   const baseName = manifest?.name ?? meta.get('twnn.model') ?? (twnn && report.graphName ? report.graphName : basename(modelFile, extname(modelFile)));
@@ -130,6 +148,7 @@ export async function describeModel(path: string, options: DescribeOptions = {})
     inputs,
     outputs,
     regions: inferenceModel ? regionsOf(manifest, report) : [],
+    budget,
     ...(inferenceModel ? predictOf(inputs, outputs) : {}),
   };
 }
@@ -180,6 +199,15 @@ function manifestIo(manifest: Manifest, modelFile: string, report: InspectReport
 
 function describeDeclared(v: DeclaredValue): string {
   return `${v.name} ${v.dtype}${v.shape ? `[${v.shape.map((d) => d ?? '?').join(',')}]` : ''}`;
+}
+
+/** The budget entries whose inputs the file declares (a budget record without its inputs is a stale manifest, refused earlier). */
+function budgetOf(regions: readonly RegionBudget[], inputs: readonly DeclaredValue[]): WrapperBudget[] {
+  return regions.flatMap((r) => {
+    const tol = inputs.find((v) => v.name === r.tolInput);
+    if (!tol || !inputs.some((v) => v.name === r.maxIterInput)) return [];
+    return [{ ...r, tolType: tol.dtype }];
+  });
 }
 
 function regionsOf(manifest: Manifest | undefined, report: InspectReport): WrapperRegion[] {

@@ -109,6 +109,12 @@ export interface Manifest {
    * region, Loop node, tol, maxIter, minIter, norm, wormholes, backward mode and its tol/maxIter.
    */
   iterators: ManifestIterator[];
+  /**
+   * model.onnx's budget inputs (`tol.<region>`, `max_iter.<region>`) and their
+   * defaults, the built tol and maxIter (src/contract/budget.ts); `{}` without
+   * regions. Absent in exports from before the budget was an input.
+   */
+  budget?: Record<string, number>;
   /** Backward mode by region (`implicit`, `unrolled`, `phantom:k`); null for a network without regions (plain reverse mode). */
   backward: Record<string, string> | null;
   /** The loss, data set and target of grad.onnx / train.onnx. */

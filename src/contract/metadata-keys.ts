@@ -13,3 +13,5 @@ export const LOSS_KEY = 'twnn.loss';
 export const OPTIMIZER_KEY = 'twnn.optimizer';
 /** model.onnx of a model with skip-gated blocks: JSON `{ "<block>": threshold }`. */
 export const SKIP_GATES_KEY = 'twnn.skip_gates';
+/** model.onnx of a model with fixed-point regions: its budget inputs and their defaults, JSON `{ "tol.<region>": 0.001, "max_iter.<region>": 300 }` (budget.ts). */
+export { BUDGET_KEY } from './budget.js';

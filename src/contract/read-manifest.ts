@@ -30,6 +30,7 @@ const FIELDS: readonly { path: string; what: string; check: Check; required?: bo
   { path: 'outputs', what: 'a list of { name, dtype, shape }', check: isList(isValue) },
   { path: 'params', what: 'a list of { name, shape, dtype }', check: isList(isObject) },
   { path: 'iterators', what: 'a list of iterator records', check: isList(isObject) },
+  { path: 'budget', what: 'an object of numbers by input name', check: (v) => isObject(v) && Object.values(v as object).every(isNumber) },
   { path: 'backward', what: 'an object or null', check: orNull(isObject) },
   { path: 'task', what: 'an object', check: isObject },
   { path: 'task.loss', what: "'mse' or 'cross_entropy'", check: (v) => v === 'mse' || v === 'cross_entropy' },

@@ -11,6 +11,7 @@ import type { ModelSpec } from '../twnn/spec.js';
 import { GRAD_FILE, JVP_FILE, MANIFEST_FILE, MODEL_FILE, SPECTRAL_FILE, TRAIN_FILE, TRAIN_STEPS_FILE } from '../contract/files.js';
 import { fileEntry, irVersionFor, manifestText, manifestValue, type Manifest, type ManifestFile } from '../contract/manifest.js';
 import { DTYPE_KEY, LOSS_KEY, MODEL_NAME_KEY, OPTIMIZER_KEY, PARAMETER_COUNT_KEY, PARAMS_KEY, ROLE_KEY, SEED_KEY, SKIP_GATES_KEY } from '../contract/metadata-keys.js';
+import { BUDGET_KEY, encodeBudget } from '../contract/budget.js';
 import { iteratorRecordsOf, loopMetadata } from './fixed-point.js';
 import { correctionWeights } from './fp-correction.js';
 import { buildInferenceGraph } from './inference.js';
@@ -75,7 +76,10 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
   const opset = options.opset ?? DEFAULT_OPSET;
   const seed = options.seed ?? 0;
   const build = { ...options, dtype, opset, seed };
-  const { graph, params, skipThresholds } = buildInferenceGraph(spec, build);
+  // model.onnx takes each region's tol and maxIter as inputs (src/lower/budget.ts); the training graphs keep them built in.
+  const { graph, params, skipThresholds } = buildInferenceGraph(spec, { ...build, budgetInputs: true });
+  const iterators = iteratorRecordsOf(graph);
+  const budget = encodeBudget(iterators);
   const grad = buildGradGraph(spec, build);
   const train = buildTrainGraph(spec, build);
   const steps = buildTrainStepsGraph(spec, build, train);
@@ -98,7 +102,12 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
       ...(docString ? { docString } : {}),
       metadata: role
         ? { ...common, [ROLE_KEY]: role.name, [LOSS_KEY]: train.loss, [OPTIMIZER_KEY]: JSON.stringify(train.optimizer), ...loopMetadata(g) }
-        : { ...common, ...loopMetadata(g), ...(skipThresholds ? { [SKIP_GATES_KEY]: JSON.stringify(skipThresholds) } : {}) },
+        : {
+            ...common,
+            ...loopMetadata(g),
+            ...(skipThresholds ? { [SKIP_GATES_KEY]: JSON.stringify(skipThresholds) } : {}),
+            ...(iterators.length > 0 ? { [BUDGET_KEY]: JSON.stringify(budget) } : {}),
+          },
     });
   };
   const bytes: StagedExport['files'] = [
@@ -128,7 +137,8 @@ export function stageExport(spec: ModelSpec, options: ExportOptions = {}): Stage
     },
     graphs: { [MODEL_FILE]: graph, [GRAD_FILE]: grad.graph, [TRAIN_FILE]: train.graph, [TRAIN_STEPS_FILE]: steps.graph, ...(jvp ? { [JVP_FILE]: jvp.graph } : {}), ...(spectral ? { [SPECTRAL_FILE]: spectral.graph } : {}) },
     files,
-    iterators: iteratorRecordsOf(graph),
+    iterators,
+    budget,
   });
 
   return { files: bytes, manifest };

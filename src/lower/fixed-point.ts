@@ -25,6 +25,7 @@ import type { Graph, Node, Value } from '../ir/index.js';
 import type { FixedPointConfig, RegionSweeps, SweepResult } from '../twnn/iterator.js';
 import { backwardModeFor } from './backward-modes.js';
 import { correctionIterates } from './fp-correction.js';
+import { budgetInputs } from './budget.js';
 import { settlingLoop } from './settling-loop.js';
 
 export type { BackwardMode, FixedPointConfig, OnMaxIter, ResidualNorm, Solver, Sweep } from '../twnn/iterator.js';
@@ -55,6 +56,12 @@ export function regionSweep(loopNode: Node): RegionSweep | undefined {
   return inferenceSweeps.get(loopNode);
 }
 
+/** How a region's Loop gets its budget. */
+export interface FixedPointLowering {
+  /** Inference graphs: tol and maxIter are the graph inputs `tol.<region>` and `max_iter.<region>` (src/lower/budget.ts), not constants. */
+  budgetInputs?: boolean;
+}
+
 /**
  * Emit the region's fixed-point iteration into `sweeps.graph`, report it
  * through `sweeps.report`, and return the region output. It builds only
@@ -62,7 +69,7 @@ export function regionSweep(loopNode: Node): RegionSweep | undefined {
  *
  * @example const y = lowerFixedPoint(regionSweeps(ctx, sweep, config.region), config);
  */
-export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig): Value {
+export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig, lowering: FixedPointLowering = {}): Value {
   const g = sweeps.graph;
   const backward = backwardModeFor(config.backward);
   backward.check?.(config);
@@ -90,9 +97,11 @@ export function lowerFixedPoint(sweeps: RegionSweeps, config: FixedPointConfig):
       `${config.solver.kind} iteration, wormholes ${config.wormholes.map((w) => `${w.from}->${w.to}`).join(', ')}`,
   };
   if (!sweeps.training) {
+    const budget = lowering.budgetInputs ? budgetInputs(g, config, first.sources[0].dtype) : undefined;
     // Skip gates ride along with the output, so the model reports each sample's gates at its fixed point.
     const fp = settlingLoop(g, {
       ...iterate,
+      ...(budget ? { maxTrip: budget.maxTrip, settle: { ...iterate.settle, tol: budget.tol } } : {}),
       riders: [first.output, ...(first.gates ?? [])],
       map: (b, sOld) => {
         const next = sweeps.sweep(sOld, b);

@@ -23,6 +23,8 @@ export interface BuildOptions {
   regionOverrides?: RegionOverrides;
   /** Inference graphs: `off` runs every sample through its skip-gated blocks (a closed gate's branch times 0, as in training) instead of skipping: the same function, without the savings (default `on`). */
   blockSkipping?: 'on' | 'off';
+  /** Inference graphs: each region's tol and maxIter are graph inputs (`tol.<region>`, `max_iter.<region>`) instead of constants, as in model.onnx (default false; src/lower/budget.ts). */
+  budgetInputs?: boolean;
   /** How float32 GroupNorms that leave `fused` unset are lowered: the fused kernel (default) or the composite (to measure one against the other). */
   groupNorm?: 'fused' | 'composite';
   /** @internal train.onnx with a fixed-point correction: the intermediate iterates each region keeps (src/lower/fp-correction.ts). */
@@ -99,7 +101,7 @@ export function buildNetwork(spec: ModelSpec, options: BuildOptions, mode: Param
     mode,
     weights: options.weights,
     training,
-    lowerRegion: lowerFixedPoint,
+    lowerRegion: options.budgetInputs && !training ? (sweeps, config) => lowerFixedPoint(sweeps, config, { budgetInputs: true }) : lowerFixedPoint,
     ...(options.regionOverrides ? { regionOverrides: options.regionOverrides } : {}),
     ...(options.blockSkipping ? { blockSkipping: options.blockSkipping } : {}),
     ...(options.groupNorm ? { groupNorm: options.groupNorm } : {}),

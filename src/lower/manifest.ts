@@ -20,6 +20,8 @@ export interface ManifestInput {
   files: Record<string, ManifestFile>;
   /** Iterator configs of the model's regions (empty for plain networks). */
   iterators?: ManifestIterator[];
+  /** model.onnx's budget inputs and their defaults (src/contract/budget.ts); omitted: none. */
+  budget?: Record<string, number>;
 }
 
 /**
@@ -56,6 +58,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     parameterCount: params.reduce((s, p) => s + p.numel, 0),
     trainableParameterCount: params.filter((p) => p.trainable).reduce((s, p) => s + p.numel, 0),
     iterators: m.iterators ?? [],
+    ...(m.budget ? { budget: m.budget } : {}),
     backward: m.iterators?.length
       ? Object.fromEntries(m.iterators.map((it) => [it.region, it.backward]))
       : null,

@@ -27,7 +27,8 @@ export interface SettleState {
 }
 
 export interface SettleConfig {
-  tol: number;
+  /** The per-sample tolerance: a built constant, or a scalar value in the residual's dtype (model.onnx's budget input, src/lower/budget.ts). */
+  tol: number | Value;
   minIter: number;
   norm: ResidualNorm;
   /**
@@ -121,7 +122,7 @@ export function judge(g: Graph, config: SettleConfig, state: SettleState, res: V
   const active = not(g, state.done);
   const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
   // NaN compares false, so a NaN residual counts as "not above tol" and stops too.
-  const converged = not(g, greater(g, res, scalar(g, config.tol, dtype)));
+  const converged = not(g, greater(g, res, tolValue(g, config.tol, dtype)));
   const iters = add(g, state.iters, cast(g, active, 'int64'));
   const mayStop = config.minIter > 1 ? and(g, converged, not(g, less(g, iters, scalar(g, config.minIter, 'int64')))) : converged;
   const done = or(g, state.done, or(g, mayStop, not(g, isFinite)));
@@ -146,7 +147,7 @@ export function judgeActiveRows(g: Graph, config: SettleConfig, itersBefore: Val
   const isFinite = less(g, res, g.constant(Tensor.scalar(Infinity, dtype)));
   const iters = add(g, itersBefore, scalar(g, 1, 'int64'));
   // Goes on: finite and above tol (NaN compares false: it stops), or short of minIter.
-  let goesOn = and(g, greater(g, res, scalar(g, config.tol, dtype)), isFinite);
+  let goesOn = and(g, greater(g, res, tolValue(g, config.tol, dtype)), isFinite);
   if (config.minIter > 1) goesOn = or(g, goesOn, and(g, isFinite, less(g, iters, scalar(g, config.minIter, 'int64'))));
   const done = not(g, goesOn);
   return { settles: and(g, done, isFinite), adopt: isFinite, next: { done, iters, residual: res }, goesOn };
@@ -185,9 +186,14 @@ export function pick(g: Graph, mask: Value, candidate: Value, old: Value): Value
  *
  * @example const unsettled = unsettledMask(g, residual, 1e-3);
  */
-export function unsettledMask(g: Graph, residual: Value, tol: number): Value {
+export function unsettledMask(g: Graph, residual: Value, tol: number | Value): Value {
   const dtype = residual.dtype;
-  return and(g, greater(g, residual, scalar(g, tol, dtype)), less(g, residual, g.constant(Tensor.scalar(Infinity, dtype))));
+  return and(g, greater(g, residual, tolValue(g, tol, dtype)), less(g, residual, g.constant(Tensor.scalar(Infinity, dtype))));
+}
+
+/** A tolerance as a scalar of `dtype`: a built constant, or the budget input it already is. */
+function tolValue(g: Graph, tol: number | Value, dtype: Value['dtype']): Value {
+  return typeof tol === 'number' ? scalar(g, tol, dtype) : tol;
 }
 
 /**

@@ -48,8 +48,8 @@ export interface SettlingLoopSpec {
   map: (b: Graph, states: readonly Value[]) => { next: readonly Value[]; riders?: readonly Value[] };
   /** Initial rider values, one per rider `map` returns. */
   riders?: readonly Value[];
-  /** Most steps the Loop takes. */
-  maxTrip: number;
+  /** Most steps the Loop takes: a built constant, or an int64 scalar of `g` (model.onnx's budget input, src/lower/budget.ts). */
+  maxTrip: number | Value;
   settle: SettleConfig;
   /** What `iterations` counts from (the forward counts its first sweep, run before the Loop). */
   startIters: number;
@@ -217,12 +217,14 @@ function workingSetLoop(
   solver: BoundSolver,
   layout: CarriedLayout,
   carried0: readonly Value[],
-  looped: { name: string; fixedName: string; maxTrip: number; carriedNames: string[]; doc: string },
+  looped: { name: string; fixedName: string; maxTrip: number | Value; carriedNames: string[]; doc: string },
   compactBelow: number,
 ): Value[] {
   const n = carried0.length;
   const batchDim = spec.initial[0].shape[0];
   const int64 = (v: number) => g.constant(Tensor.scalar(v, 'int64'));
+  // A built trip count stays a constant at each use (as before budgets were inputs); an input is read where it is.
+  const maxTrip = () => (typeof looped.maxTrip === 'number' ? int64(looped.maxTrip) : looped.maxTrip);
   const { carried } = loop(g, {
     ...looped,
     carried: [...carried0, int64(0)],
@@ -240,7 +242,7 @@ function workingSetLoop(
       const inner = loop(level, {
         name: 'working_set',
         fixedName: `${looped.fixedName}/working_set`,
-        maxTrip: sub(level, int64(looped.maxTrip), stepsBefore),
+        maxTrip: sub(level, maxTrip(), stepsBefore),
         carried: [...full.map((v) => rows.take(v)), stepsBefore],
         carriedNames: [...looped.carriedNames, 'steps'],
         doc: `the sweeps of one working set of ${looped.fixedName}: its rows still iterating, gathered when fewer than ${compactBelow} of the last set's were`,
@@ -256,7 +258,7 @@ function workingSetLoop(
       producerOf(inner.carried[0]).loopConfig = { role: 'working_set', region: spec.region, loop: spec.role, compactBelow };
       const working = inner.carried.slice(0, n);
       const stepsAfter = inner.carried[n];
-      const goesOn = and(level, anyOf(level, not(level, working[layout.m + layout.r])), less(level, stepsAfter, int64(looped.maxTrip)));
+      const goesOn = and(level, anyOf(level, not(level, working[layout.m + layout.r])), less(level, stepsAfter, maxTrip()));
       return { cond: goesOn, carried: [...working.map((v, j) => rows.put(full[j], v)), stepsAfter] };
     },
   });

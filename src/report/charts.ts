@@ -29,6 +29,8 @@ export interface LineChartOptions extends ChartSize {
   series: readonly LineSeries[];
   /** A logarithmic y axis (loss curves); every y must then be positive. */
   logY?: boolean;
+  /** A logarithmic x axis (budgets from 2 to 300); every x must then be positive. */
+  logX?: boolean;
 }
 
 export interface HistogramOptions extends ChartSize {
@@ -92,9 +94,10 @@ export async function lineChart(options: LineChartOptions): Promise<string> {
     if (s.x.length === 0) throw new TwnnError(`${at}: has no points`);
     checkFinite(at, 'x', s.x);
     checkFinite(at, 'y', s.y);
-    if (options.logY) {
-      const k = s.y.findIndex((v) => v <= 0);
-      if (k >= 0) throw new TwnnError(`${at}: y[${k}] = ${s.y[k]}, but a logarithmic y axis needs positive values`);
+    for (const axis of ['x', 'y'] as const) {
+      if (!(axis === 'x' ? options.logX : options.logY)) continue;
+      const k = s[axis].findIndex((v) => v <= 0);
+      if (k >= 0) throw new TwnnError(`${at}: ${axis}[${k}] = ${s[axis][k]}, but a logarithmic ${axis} axis needs positive values`);
     }
     for (let i = 0; i < s.x.length; i++) rows.push({ series: s.name, x: s.x[i], y: s.y[i] });
   }
@@ -103,7 +106,7 @@ export async function lineChart(options: LineChartOptions): Promise<string> {
     data: { values: rows },
     mark: { type: 'line', strokeWidth: 1.5, clip: true },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: { zero: false, nice: false } },
+      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: options.logX ? { type: 'log', nice: false } : { zero: false, nice: false } },
       y: { field: 'y', type: 'quantitative', title: options.yLabel, scale: options.logY ? { type: 'log' } : { zero: false } },
       color: { field: 'series', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: { orient: 'top', direction: 'horizontal' } },
     },

@@ -67,7 +67,7 @@ function windowInput(session: TwnnSession, seedLength: number): { window: number
   const where = session.where;
   if (!x) throw new TwnnError(`${where}: generation feeds an input 'x', but the model's inputs are ${session.inputNames.join(', ') || 'none'}`);
   if (x.type !== 'float32' && x.type !== 'float64') throw new TwnnError(`${where}: generation needs a float input 'x', got ${x.type}`);
-  if (session.inputs.length !== 1) throw new TwnnError(`${where}: generation feeds only 'x', but the model also needs ${session.inputNames.filter((n) => n !== 'x').join(', ')}`);
+  if (session.dataInputs.length !== 1) throw new TwnnError(`${where}: generation feeds only 'x', but the model also needs ${session.dataInputs.map((i) => i.name).filter((n) => n !== 'x').join(', ')}`);
   const shape = x.shape;
   const window = shape?.[1];
   if (!shape || shape.length !== 2 || typeof window !== 'number') {

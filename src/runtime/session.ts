@@ -15,6 +15,8 @@ import {
 } from './device.js';
 import { sessionCreationError } from './session-error.js';
 import { validateFeeds, type IoInfo } from './feeds.js';
+import { budgetFeeds, modelBudget, resolveBudget, type BudgetSetting } from './budget.js';
+import type { RegionBudget } from '../contract/budget.js';
 import { fromOrtTensor, toOrtTensor } from './ort-tensor.js';
 import { verifyModelBytes } from '../contract/verify.js';
 
@@ -39,6 +41,13 @@ export interface OpenOptions {
    * default): tools/ort-levels.ts measures what each level pays on our Loops.
    */
   graphOptimization?: GraphOptimization;
+  /**
+   * Each fixed-point region's tol and maxIter for every run of this session,
+   * instead of the built ones (src/runtime/budget.ts): the model's budget
+   * inputs are fed from it where a run does not feed them itself. A model
+   * exported before the budget was an input refuses any setting.
+   */
+  budget?: BudgetSetting;
 }
 
 /** onnxruntime's graph optimisation levels, least to most. */
@@ -63,6 +72,8 @@ export class TwnnSession {
     readonly outputs: readonly IoInfo[],
     /** The model file (or `where`), for messages. */
     readonly where: string,
+    /** Each region's budget inputs and what a run feeds them unless it feeds them itself (the built values, or OpenOptions.budget); `[]` for a model without. */
+    readonly budget: readonly RegionBudget[] = [],
   ) {}
 
   get inputNames(): string[] {
@@ -73,16 +84,24 @@ export class TwnnSession {
     return this.outputs.map((o) => o.name);
   }
 
+  /** The inputs a caller feeds: all but the budget inputs, which a run fills from `budget`. */
+  get dataInputs(): IoInfo[] {
+    const budget = new Set(this.budget.flatMap((b) => [b.tolInput, b.maxIterInput]));
+    return this.inputs.filter((i) => !budget.has(i.name));
+  }
+
   /** The declared input `name`, or undefined. */
   input(name: string): IoInfo | undefined {
     return this.inputs.find((i) => i.name === name);
   }
 
   /**
-   * Run the model. Feeds are validated first (names, dtypes, ranks, sizes);
-   * returns every output by name.
+   * Run the model. Budget inputs not fed are fed from `budget`; feeds are
+   * validated first (names, dtypes, ranks, sizes, budget values); returns
+   * every output by name.
    */
-  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+  async run(given: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    const feeds = { ...given, ...budgetFeeds(this.budget, this.inputs, given, this.where) };
     validateFeeds(this.inputs, feeds, this.where);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
@@ -122,6 +141,8 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   if (typeof model === 'string' && options.verify !== false) await verifyModelBytes(model, bytes);
   const proto = parseModel(bytes, where);
   const declared = declaredShapes(proto);
+  // Before the native session exists: a bad budget leaks nothing.
+  const budget = resolveBudget(modelBudget(proto, where), options.budget ?? {}, where);
   if (device.kind === 'cuda') applyTf32Setting(options.tf32);
   let session: ort.InferenceSession;
   try {
@@ -139,7 +160,7 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
     // onnxruntime reports an undeclared shape as [], like a scalar's; the proto tells them apart.
     return declared.has(m.name) ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: m.type };
   };
-  return new TwnnSession(session, device, session.inputMetadata.map(info), session.outputMetadata.map(info), where);
+  return new TwnnSession(session, device, session.inputMetadata.map(info), session.outputMetadata.map(info), where, budget);
 }
 
 

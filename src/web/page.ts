@@ -44,6 +44,10 @@ function decode(t) {
   return new ort.Tensor(t.dtype, new TYPED[t.dtype](bytes.buffer), t.shape);
 }
 
+function decodeAll(encoded) {
+  return Object.fromEntries(Object.entries(encoded ?? {}).map(([name, t]) => [name, decode(t)]));
+}
+
 function plot(canvas, series, { log = false } = {}) {
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -65,9 +69,10 @@ function plot(canvas, series, { log = false } = {}) {
   }
 }
 
-async function generate(predict, plan, feeds) {
+// The budget (each region's tol.<region>, max_iter.<region>) defaults to the built one the plan carries.
+async function generate(predict, plan, feeds, budget = decodeAll(plan.budget)) {
   const history = [...plan.seedWindow];
-  const params = Object.fromEntries(plan.params.map((name) => [name, feeds[name]]));
+  const params = { ...Object.fromEntries(plan.params.map((name) => [name, feeds[name]])), ...budget };
   for (let i = 0; i < plan.truth.length; i++) {
     const window = Float32Array.from(history.slice(history.length - plan.window));
     const out = await predict.run({ ...params, x: new ort.Tensor(plan.dtype, plan.dtype === 'float64' ? Float64Array.from(window) : window, [1, plan.window]) });

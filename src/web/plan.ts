@@ -10,6 +10,8 @@ import { Tensor } from '../ir/tensor.js';
 import { MANIFEST_FILE } from '../contract/files.js';
 import { readManifest, trainingOf } from '../contract/read-manifest.js';
 import { trainFeeds } from '../runtime/train-feeds.js';
+import { budgetFeeds } from '../runtime/budget.js';
+import { decodeBudget } from '../contract/budget.js';
 
 /** A run of train.onnx steps: the first step's feeds and each step's batch. */
 export interface TrainingPlan {
@@ -25,6 +27,8 @@ export interface TrainingPlan {
   seedWindow: number[];
   /** The true continuation of the seed window, to draw beside the generated one. */
   truth: number[];
+  /** The inference graph's budget inputs at their defaults (the manifest's `budget`; none for an older export): what the page feeds unless it is given a budget. */
+  budget: Map<string, Tensor>;
 }
 
 /**
@@ -62,6 +66,7 @@ export async function trainingPlan(dir: string, options: { steps: number; batch:
     window: data.window,
     seedWindow: testX.slice(0, data.window),
     truth: testY.slice(0, horizon),
+    budget: new Map(Object.entries(budgetFeeds(decodeBudget(manifest.budget, manifestPath), manifest.inputs.map((i) => ({ name: i.name, type: i.dtype })), {}, manifestPath))),
   };
 }
 

@@ -64,6 +64,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
     truth: plan.truth,
     params,
     initial: Object.fromEntries([...plan.initial].map(([name, t]) => [name, encodeTensor(t)])),
+    budget: Object.fromEntries([...plan.budget].map(([name, t]) => [name, encodeTensor(t)])),
     batches: plan.batches.map((b) => ({ x: encodeTensor(b.x), target: encodeTensor(b.target) })),
   });
   const ortDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));

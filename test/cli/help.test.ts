@@ -12,7 +12,7 @@ describe('twnn --help', () => {
 
   it.each([
     ['build', '<graph>', ['--out <dir>', '--dtype <dtype>', '--opset <n>', '--seed <n>', 'float32', 'float64']],
-    ['run', '<model>', ['--input <file>', '--output <file.npy>', '--device <device>', '--json', 'cuda:N']],
+    ['run', '<model>', ['--input <file>', '--output <file.npy>', '--device <device>', '--json', 'cuda:N', '--tol <[region=]x>', '--max-iter <[region=]n>']],
     ['inspect', '<model>', ['--json']],
   ])('%s --help describes the command and its flags', async (cmd, arg, flags) => {
     const r = await twnn([cmd, '--help']);

@@ -17,15 +17,17 @@ interface Typed<T> {
   readonly data: T;
   readonly dims: readonly number[];
 }
+type Budget = { 'tol.region1'?: number; 'max_iter.region1'?: number };
 interface MnistMlpWrapper {
-  run(inputs: { x: Typed<Float32Array> }): Promise<{ y: Typed<Float32Array>; iterations: Typed<BigInt64Array>; residual: Typed<Float32Array> }>;
-  predict(x: Float32Array | Typed<Float32Array>): Promise<{ y: Typed<Float32Array>; iterations: number[] }>;
+  run(inputs: { x: Typed<Float32Array> }, budget?: Budget): Promise<{ y: Typed<Float32Array>; iterations: Typed<BigInt64Array>; residual: Typed<Float32Array>; unsettled: Typed<BigInt64Array> }>;
+  predict(x: Float32Array | Typed<Float32Array>, budget?: Budget): Promise<{ y: Typed<Float32Array>; iterations: number[] }>;
   close(): Promise<void>;
 }
 interface WrapperClass<W> {
   load(path?: string, options?: { device?: 'cpu' | 'cuda'; verify?: boolean }): Promise<W>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  readonly budget?: Readonly<Record<string, number>>;
 }
 
 let ws: Workspace;
@@ -45,6 +47,8 @@ const CONSUMER = [
   'const iterations: BigInt64Array = out.iterations.data;',
   'const predicted = await model.predict(x);',
   'const sweeps: number[] = predicted.iterations;',
+  "const cheap = await model.predict(x, { 'max_iter.region1': 5, 'tol.region1': 1e-2 });",
+  'void cheap;',
   'await model.close();',
   'console.log(JSON.stringify({ y: Array.from(out.y.data), dims: out.y.dims, iterations: Array.from(iterations, Number), sweeps }));',
   'export function typeErrors(m: MnistMlp, o: MnistMlpOutputs): void {',
@@ -52,6 +56,8 @@ const CONSUMER = [
   '  void m.run({ x: { data: new Float64Array(784), dims: [1, 784] } });',
   '  // @ts-expect-error: iterations are int64',
   '  const wrong: Float32Array = o.iterations.data;',
+  "  // @ts-expect-error: the budget is numbers by input name",
+  "  void m.predict(new Float32Array(784), { 'max_iter.region1': '5' });",
   '  // @ts-expect-error: the model has no output z',
   '  void o.z;',
   "  // @ts-expect-error: only 'cpu' and 'cuda'",
@@ -59,6 +65,12 @@ const CONSUMER = [
   '  void wrong;',
   '}',
 ].join('\n');
+
+/** mnist-mlp's budget inputs as a direct run feeds them (the built ones by default). */
+const budgetFeeds = (tol = 1e-3, maxIter = 300) => ({
+  'tol.region1': new ort.Tensor('float32', Float32Array.from([tol]), []),
+  'max_iter.region1': new ort.Tensor('int64', BigInt64Array.from([BigInt(maxIter)]), []),
+});
 
 /** Run a model file directly through onnxruntime-node, as the reference. */
 async function direct(modelPath: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
@@ -120,7 +132,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
     expect(MnistMlp.inputNames).toEqual(['x']);
     expect(MnistMlp.outputNames).toEqual(['y', 'iterations', 'residual', 'unsettled']);
     const x = floats(7, 5 * 784);
-    const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [5, 784]) });
+    const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [5, 784]), ...budgetFeeds() });
     const model = await MnistMlp.load();
     try {
       const out = await model.run({ x: { data: x, dims: [5, 784] } });
@@ -138,6 +150,30 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
       expect(flat.iterations.every((n) => n >= 2)).toBe(true);
       const tensor = await model.predict({ data: x.subarray(0, 784), dims: [1, 784] });
       expect(Array.from(tensor.y.data)).toEqual(Array.from((ref.y!.data as Float32Array).subarray(0, 10)));
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('run and predict take a budget, the built one by default, checked naming the region', async () => {
+    const { MnistMlp } = await importModule<{ MnistMlp: WrapperClass<MnistMlpWrapper> }>(wrapperPath);
+    expect(MnistMlp.budget).toEqual({ 'tol.region1': 1e-3, 'max_iter.region1': 300 });
+    const x = floats(8, 6 * 784);
+    const model = await MnistMlp.load(modelPath);
+    try {
+      for (const [tol, maxIter] of [[1e-3, 2], [0.05, 300], [1e-6, 3]]) {
+        const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [6, 784]), ...budgetFeeds(tol, maxIter) });
+        const out = await model.run({ x: { data: x, dims: [6, 784] } }, { 'tol.region1': tol, 'max_iter.region1': maxIter });
+        expect(Array.from(out.y.data)).toEqual(Array.from(ref.y!.data as Float32Array));
+        expect(Array.from(out.iterations.data)).toEqual(Array.from(ref.iterations!.data as BigInt64Array));
+        expect(Array.from(out.iterations.data, Number).every((n) => n <= maxIter)).toBe(true);
+        const predicted = await model.predict(x, { 'max_iter.region1': maxIter, 'tol.region1': tol });
+        expect(predicted.iterations).toEqual(Array.from(ref.iterations!.data as BigInt64Array, Number));
+      }
+      await expect(model.predict(x, { 'max_iter.region1': 1 })).rejects.toThrow(
+        "MnistMlp.run: maxIter of region 'region1' must be an integer from 2 (the plain sweep and one check) to 2147483647, got 1",
+      );
+      await expect(model.run({ x: { data: x, dims: [6, 784] } }, { 'tol.region1': -0.1 })).rejects.toThrow("MnistMlp.run: tol of region 'region1' must be a finite number >= 0, got -0.1");
     } finally {
       await model.close();
     }
@@ -193,7 +229,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
     const model = await Digits.load();
     try {
       const x = floats(3, 784);
-      const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [1, 784]) });
+      const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [1, 784]), ...budgetFeeds() });
       expect(Array.from((await model.predict(x)).y.data)).toEqual(Array.from(ref.y!.data as Float32Array));
     } finally {
       await model.close();
@@ -203,7 +239,7 @@ describe('a twnn export (graphs/mnist-mlp.ts)', () => {
   it('runs under plain Node with tsx, outside vitest', async () => {
     const printed = JSON.parse(runWithTsx(ws, ws.path('use-mnist.ts'))) as { y: number[]; dims: number[]; iterations: number[]; sweeps: number[] };
     const x = new Float32Array(2 * 784).map((_, i) => Math.sin(i));
-    const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [2, 784]) });
+    const ref = await direct(modelPath, { x: new ort.Tensor('float32', x, [2, 784]), ...budgetFeeds() });
     expect(printed.dims).toEqual([2, 10]);
     // JSON holds float32 values exactly (they are doubles).
     expect(printed.y).toEqual(Array.from(ref.y!.data as Float32Array));
@@ -295,7 +331,7 @@ describe('foreign and hand-built models', () => {
     ws.write('stale/manifest.json', readFileSync(ws.path('mnist-mlp', 'manifest.json'), 'utf8'));
     const err = await generateWrapper(stale).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FormatError);
-    expect((err as Error).message).toContain('the manifest.json beside it does not describe this file (inputs: x float32[B,784] in the manifest, x float32[batch,1,8,8] in the file)');
+    expect((err as Error).message).toContain('the manifest.json beside it does not describe this file (inputs: x float32[B,784], tol.region1 float32[], max_iter.region1 int64[] in the manifest, x float32[batch,1,8,8] in the file)');
     const ignored = await generateWrapper(stale, { manifest: false });
     expect(ignored.model.className).toBe('Model');
 

@@ -114,28 +114,66 @@ describe.each(graphs)('graphs/%s', (file) => {
     const x = Tensor.fromNumbers('float32', shape, randn(seededRandom(11), n));
     const xPath = join(out, 'x.npy');
     writeFileSync(xPath, writeNpy(x));
-    const ran = await twnn(['run', join(out, 'model.onnx'), '--input', xPath, '--json']);
-    expect(ran.status, ran.stderr).toBe(0);
-    const node = JSON.parse(ran.stdout) as Record<string, { shape: number[]; data: unknown[] }>;
-
+    // The built budget (twnn run feeds it itself; onnxruntime-web is fed the manifest's defaults), then a
+    // smaller maxIter with a looser tol: each run alike in both runtimes.
     const session = await ortWeb.InferenceSession.create(readFileSync(join(out, 'model.onnx')));
-    const web = await session.run({ x: new ortWeb.Tensor('float32', x.data as Float32Array, shape) });
-    expect(Object.keys(node).sort()).toEqual(Object.keys(web).sort());
-    for (const [name, t] of Object.entries(web)) {
-      const a = (node[name].data.flat(Infinity) as (number | string)[]).map(Number);
-      const b = Array.from(t.data as ArrayLike<number | bigint>, Number);
-      expect(node[name].shape, name).toEqual([...t.dims]);
-      if (t.type === 'int64') {
-        expect(a, name).toEqual(b); // sweep counts agree exactly
-        continue;
+    const budget = manifest.budget ?? {};
+    const regions = manifest.iterators.map((it) => it.region);
+    expect(Object.keys(budget)).toEqual(regions.flatMap((r) => [`tol.${r}`, `max_iter.${r}`]));
+    const atDefaults = await runBoth(session, out, xPath, x, shape, budget, []);
+    if (regions.length === 0) {
+      const refused = await twnn(['run', join(out, 'model.onnx'), '--input', xPath, '--max-iter', '3']);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(/has no tol\/maxIter inputs .*re-export it/);
+    } else {
+      const small = Object.fromEntries(regions.flatMap((r) => [[`tol.${r}`, 0.05], [`max_iter.${r}`, 3]]));
+      const cut = await runBoth(session, out, xPath, x, shape, small, ['--tol', '0.05', '--max-iter', '3']);
+      for (const r of regions) {
+        const suffix = regions.length > 1 ? `.${r}` : '';
+        const before = atDefaults[`iterations${suffix}`];
+        const after = cut[`iterations${suffix}`];
+        expect(after.every((n) => n <= 3), `${r}: ${after}`).toBe(true);
+        expect(after.every((n, b) => n <= before[b]), `${r}: ${after} vs ${before}`).toBe(true);
       }
-      // Same float32 maths up to kernel summation order: agreement to 1e-4 of the output's
-      // scale. A residual is a difference of two sweeps' states, so its rounding error
-      // scales with the states (~1e-7 relative of values ~10), not with the residual: 1e-5 absolute.
-      const scale = Math.max(...b.map(Math.abs));
-      const tol = name.startsWith('residual') ? 1e-5 : 1e-4 * scale;
-      a.forEach((v, i) => expect(Math.abs(v - b[i]), `${name}[${i}]`).toBeLessThanOrEqual(tol));
+      // A sample cut short of the sweeps it took at the built budget, yet not settled within the looser tol, is unsettled; y changes with it.
+      if (atDefaults.iterations.some((n, b) => n > cut.iterations[b])) expect(cut.y).not.toEqual(atDefaults.y);
+      else expect(cut.y).toEqual(atDefaults.y);
     }
     await session.release();
   });
 });
+
+/**
+ * model.onnx on `x` under a budget in both runtimes: `twnn run` with `flags`, onnxruntime-web fed `budget`
+ * (input → value) besides x. Their outputs agree (sweep counts exactly); returns the outputs, by name.
+ */
+async function runBoth(session: ortWeb.InferenceSession, out: string, xPath: string, x: Tensor, shape: number[], budget: Record<string, number>, flags: string[]): Promise<Record<string, number[]>> {
+  const ran = await twnn(['run', join(out, 'model.onnx'), '--input', xPath, '--json', ...flags]);
+  expect(ran.status, ran.stderr).toBe(0);
+  const node = JSON.parse(ran.stdout) as Record<string, { shape: number[]; data: unknown[] }>;
+  const feeds: Record<string, ortWeb.Tensor> = { x: new ortWeb.Tensor('float32', x.data as Float32Array, shape) };
+  for (const [name, v] of Object.entries(budget)) {
+    feeds[name] = name.startsWith('max_iter.') ? new ortWeb.Tensor('int64', BigInt64Array.from([BigInt(v)]), []) : new ortWeb.Tensor('float32', Float32Array.from([v]), []);
+  }
+  const web = await session.run(feeds);
+  expect(Object.keys(node).sort()).toEqual(Object.keys(web).sort());
+  const outputs: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(web)) {
+    const a = (node[name].data.flat(Infinity) as (number | string)[]).map(Number);
+    const b = Array.from(t.data as ArrayLike<number | bigint>, Number);
+    outputs[name] = a;
+    expect(node[name].shape, name).toEqual([...t.dims]);
+    if (t.type === 'int64') {
+      expect(a, name).toEqual(b); // sweep counts agree exactly
+      continue;
+    }
+    // Same float32 maths up to kernel summation order: agreement to 1e-4 of the output's
+    // scale. A residual is a difference of two sweeps' states, so its rounding error
+    // scales with the states (~1e-7 relative of values ~10), not with the residual: 1e-5 absolute.
+    const scale = Math.max(...b.map(Math.abs));
+    const tol = name.startsWith('residual') ? 1e-5 : 1e-4 * scale;
+    a.forEach((v, i) => expect(Math.abs(v - b[i]), `${name}[${i}]`).toBeLessThanOrEqual(tol));
+  }
+  return outputs;
+}
+

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportModel, isModelSpec, type ModelSpec } from '../../src/index.js';
+import { exportModel, isModelSpec, Tensor, type ModelSpec } from '../../src/index.js';
 import { randomTensor, runModel } from '../twnn/support.js';
 
 const graphsDir = resolve(fileURLToPath(import.meta.url), '../../../graphs');
@@ -29,7 +29,10 @@ describe.each(files)('graphs/%s', (file) => {
     const { manifest } = await exportModel(spec, dir, { seed: 1 });
     for (const batch of [1, 5]) {
       const shape = spec.input.shape.map((d) => (d === 'B' ? batch : (d as number)));
-      const out = await runModel(join(dir, 'model.onnx'), { x: randomTensor('float32', shape, batch) });
+      // A raw onnxruntime session feeds the budget inputs itself: the defaults the manifest records.
+      const budget = Object.entries(manifest.budget ?? {}).map(([name, v]) => [name, Tensor.scalar(v, name.startsWith('tol.') ? 'float32' : 'int64')]);
+      expect(manifest.inputs.map((i) => i.name)).toEqual(['x', ...budget.map(([name]) => name)]);
+      const out = await runModel(join(dir, 'model.onnx'), { x: randomTensor('float32', shape, batch), ...Object.fromEntries(budget) });
       const y = manifest.outputs.find((o) => o.name === 'y')!;
       expect(out.y.shape).toEqual(y.shape.map((d) => (d === 'B' ? batch : d)));
       expect(out.y.toNumbers().every(Number.isFinite)).toBe(true);

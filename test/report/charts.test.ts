@@ -121,6 +121,14 @@ describe('lineChart', () => {
     );
   });
 
+  it('a logarithmic x axis takes positive values only', async () => {
+    const svg = await lineChart({ title: 'Budget', xLabel: 'maxIter', yLabel: 'accuracy', logX: true, series: [{ name: 'acc', x: [2, 10, 300], y: [98.9, 99.2, 99.2] }] });
+    expect(svg).toMatch(/X-axis titled 'maxIter' for a log scale/);
+    await expect(lineChart({ title: 'Budget', xLabel: 'm', yLabel: 'a', logX: true, series: [{ name: 'acc', x: [0, 2], y: [1, 2] }] })).rejects.toThrow(
+      "lineChart 'Budget', series 'acc': x[0] = 0, but a logarithmic x axis needs positive values",
+    );
+  });
+
   it('rejects bad data with an error naming the chart and the series', async () => {
     const bad = (series: { name: string; x: number[]; y: number[] }[], title = 'Bad') => lineChart({ title, xLabel: 'x', yLabel: 'y', series });
     await expect(bad([{ name: 'a', x: [1, 2], y: [1] }])).rejects.toThrow(new TwnnError("lineChart 'Bad', series 'a': x has 2 values but y has 1"));

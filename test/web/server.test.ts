@@ -60,6 +60,15 @@ describe('twnn web: request targets (item 1)', () => {
     for (const target of ['/nope', '/ort/../plan.json', '/ort/', '/%2e%2e/manifest.json']) expect((await get(target)).status, target).toBe(404);
   });
 
+  it("the plan carries predict.onnx's budget inputs at their defaults, which the page feeds", async () => {
+    const budget = JSON.parse((await get('/plan.json')).body).budget as Record<string, { dtype: string; shape: number[]; base64: string }>;
+    const decoded = Object.fromEntries(Object.entries(budget).map(([name, t]) => {
+      const bytes = Buffer.from(t.base64, 'base64');
+      return [name, [t.dtype, t.shape, t.dtype === 'int64' ? Number(bytes.readBigInt64LE()) : bytes.readFloatLE()]];
+    }));
+    expect(decoded).toEqual({ 'tol.region1': ['float32', [], Math.fround(1e-3)], 'max_iter.region1': ['int64', [], 300] });
+  });
+
   it('an absolute-form target is served for an accepted host, refused for another', async () => {
     expect((await get(`http://127.0.0.1:${port}/plan.json`)).status).toBe(200);
     expect((await get(`HTTP://localhost:${port}`)).status).toBe(200);

@@ -18,6 +18,8 @@ import { DEFAULT_POWER_STEPS } from '../../lower/spectral.js';
 import type { Device } from '../../runtime/device.js';
 import { EVAL_BATCH } from '../../common/training.js';
 import type { DataSpec, LossKind } from '../../twnn/task.js';
+import { budgetFromFlags, maxIterOption, tolOption, type BudgetFlags } from '../budget-option.js';
+import { limitsUnderBudget } from '../../runtime/budget.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { noVerifyOption, parseInteger } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
@@ -25,7 +27,7 @@ import { testText } from './train.js';
 import { printable } from '../../ir/text.js';
 import { lossForData } from '../../twnn/task.js';
 
-interface EvalFlags extends DeviceFlags {
+interface EvalFlags extends DeviceFlags, BudgetFlags {
   data?: 'mnist' | 'fashion-mnist' | 'sine';
   split: 'test' | 'train';
   batch: number;
@@ -41,7 +43,8 @@ interface EvalFlags extends DeviceFlags {
  * `twnn eval <model.onnx>`: loss (and accuracy) of a model on its data set,
  * per fixed-point region the samples that ran all maxIter sweeps without
  * settling (a line each on stdout; an error, exit 2, once the whole split is
- * evaluated, for a region whose iterate.onMaxIter is 'error') and, with a
+ * evaluated, for a region whose iterate.onMaxIter is 'error'), under the
+ * built budget or the one `--tol` / `--max-iter` set, and, with a
  * spectral.onnx, the mean and max spectral radius of its dF/dS.
  *
  * @example registerEval(program);
@@ -62,6 +65,8 @@ export function registerEval(program: Command): void {
     .option('--spectral <file>', "the spectral.onnx to report each region's spectral radius with (default: the one in the model's export, if it has one); one built from the same graph file fits, as it takes the weights as inputs")
     .option('--spectral-samples <n>', 'with a spectral.onnx: the first this many samples of the split are measured', (v) => parseInteger(v, '--spectral-samples', 1), SPECTRAL_SAMPLES)
     .option('--power-steps <n>', "with a spectral.onnx: power iterations per estimate (more: closer when eigenvalues crowd the largest)", (v) => parseInteger(v, '--power-steps', 0), DEFAULT_POWER_STEPS)
+    .addOption(tolOption())
+    .addOption(maxIterOption())
     .addOption(deviceOption())
     .addOption(tf32Option())
     .addOption(noVerifyOption())
@@ -72,10 +77,10 @@ export function registerEval(program: Command): void {
       if (flags.report !== undefined && flags.split !== 'test') throw new TwnnError('--report scores the test split; it cannot go with --split train');
       const task = await manifestTask(model, flags.verify !== false);
       // Checked once, just above: the session opens the same bytes.
-      const session = await openSession(model, { device, verify: false });
+      const session = await openSession(model, { device, verify: false, budget: budgetFromFlags(flags) });
       try {
         const proto = await readModelFile(model);
-        const regions = regionLimits(proto);
+        const regions = limitsUnderBudget(regionLimits(proto), session.budget);
         const { data, loss } = chooseData(model, session, flags.data, task);
         const dtype = session.input('x')?.type === 'float64' ? 'float64' : 'float32';
         const dataset = await loadTaskData(data, flags.split, dtype);

@@ -5,6 +5,8 @@ import { formatShape } from '../../ir/shape.js';
 import { readModelFile } from '../../onnx/load.js';
 import { checkFixedPoint, checkSettled, nonFiniteWarnings, regionIterations, regionLimits, unsettledSamples, unsettledWarnings } from '../../runtime/guard.js';
 import { openSession } from '../../runtime/session.js';
+import { budgetFromFlags, maxIterOption, tolOption, type BudgetFlags } from '../budget-option.js';
+import { limitsUnderBudget } from '../../runtime/budget.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatOutput, formatValues, INT_PRINT_LIMIT, outputsJsonText } from '../format.js';
 import { readInputFile } from '../inputs.js';
@@ -12,7 +14,7 @@ import { noVerifyOption } from '../options.js';
 import { superviseTimeout, timeoutOption } from '../timeout.js';
 import { printable } from '../../ir/text.js';
 
-interface RunFlags extends DeviceFlags {
+interface RunFlags extends DeviceFlags, BudgetFlags {
   input: string;
   verify: boolean;
   timeout?: number;
@@ -26,7 +28,8 @@ interface RunFlags extends DeviceFlags {
  * stderr) about samples that ran out of sweeps without settling, or fails
  * before printing anything where the region's iterate.onMaxIter is 'error',
  * and fails on a non-finite residual, naming the region and the samples; the
- * regions and their tol/maxIter/onMaxIter come from the model's `twnn.loop:` metadata.
+ * regions and their tol/maxIter/onMaxIter come from the model's `twnn.loop:` metadata,
+ * tol and maxIter overridden by `--tol` / `--max-iter` (a model's budget inputs).
  *
  * @example registerRun(program);
  */
@@ -40,6 +43,8 @@ export function registerRun(program: Command): void {
       'input: .json (a nested array for the single input x, or {"<input>": nestedArray, ...}) or .npy (C order; float arrays are converted to the input\'s float type)',
     )
     .option('-o, --output <file.npy>', "write output 'y' (or the first output) to a .npy file")
+    .addOption(tolOption())
+    .addOption(maxIterOption())
     .addOption(deviceOption())
     .addOption(tf32Option())
     .option('--json', 'print every output as JSON: {"<name>": {"dtype", "shape", "data"}}')
@@ -48,10 +53,10 @@ export function registerRun(program: Command): void {
     .action(async (model: string, flags: RunFlags) => {
       await superviseTimeout(flags.timeout, model);
       const device = deviceFromFlags(flags);
-      const session = await openSession(model, { device, verify: flags.verify });
+      const session = await openSession(model, { device, verify: flags.verify, budget: budgetFromFlags(flags) });
       try {
-        const regions = regionLimits(await readModelFile(model));
-        const feeds = await readInputFile(flags.input, session.inputs);
+        const regions = limitsUnderBudget(regionLimits(await readModelFile(model)), session.budget);
+        const feeds = await readInputFile(flags.input, session.dataInputs);
         const outputs = await session.run(feeds);
         checkFixedPoint(outputs, model, regions.map((r) => r.region));
         checkSettled(unsettledSamples(outputs, regions), model);
