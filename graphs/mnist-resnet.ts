@@ -30,7 +30,9 @@ const iterate = { tol: 1e-3, maxIter: 300 };
 export interface MnistResnetVariant {
   name: string;
   note?: string;
-  regions?: Pick<RegionSpec, 'jacobianPenalty' | 'backwardSolver'> & { iterate?: RegionSpec['iterate'] };
+  regions?: Pick<RegionSpec, 'jacobianPenalty' | 'backwardSolver' | 'contractive'> & { iterate?: RegionSpec['iterate'] };
+  /** The blocks' norm: `group` (default) or `none` (graphs/fashion-resnet-contractive.ts: a contractive region cannot bound a norm). */
+  norm?: 'group' | 'none';
   lr?: number;
   /** A skip gate on each of B1..B4 (graphs/fashion-resnet-skip.ts). */
   skip?: BasicBlockOptions['skip'];
@@ -45,12 +47,12 @@ export function mnistResnet(variant: MnistResnetVariant = { name: 'mnist-resnet'
   // Lazy compaction (compactBelow 0.9): its samples settle over tens of sweeps, so gathering the unsettled rows
   // only when a tenth of a working set has settled beats gathering them every step (docs/PERFORMANCE.md).
   const shared = { backward: 'implicit' as const, compactBelow: 0.9, ...variant.regions, iterate: { ...iterate, ...variant.regions?.iterate } };
-  const gn = { norm: 'group', groups: 8, ...(variant.skip ? { skip: variant.skip } : {}) } as const;
+  const gn: BasicBlockOptions = { ...(variant.norm === 'none' ? { norm: 'none' } : { norm: 'group', groups: 8 }), ...(variant.skip ? { skip: variant.skip } : {}) };
   return defineModel({
     name: variant.name,
     description:
       'TWNN ResNet for MNIST (paper Fig. 5): conv stem /2, region[B1 16, B2 16->32/2] wormhole 2->1, region[B3 32, B4 32->64] wormhole 4->3, ' +
-      `GroupNorm blocks, global average pool, dense 64 -> 10${variant.note ? `; ${variant.note}` : ''}`,
+      `${variant.norm === 'none' ? 'unnormalised' : 'GroupNorm'} blocks, global average pool, dense 64 -> 10${variant.note ? `; ${variant.note}` : ''}`,
     input: { shape: ['B', 1, 28, 28], dtype: 'float' },
     net: sequential({
       stem: sequential({ conv: conv2d(1, 16, 3, { stride: 2, padding: 1, bias: false }), bn: batchNorm2d(16), relu: relu() }),

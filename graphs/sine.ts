@@ -22,32 +22,42 @@
 // Measured (seeds 0-4, 2-core CPU): one-step test MSE 1e-6 to 5e-6 (target 1e-4),
 // 1000-step free-running MSE 4e-6 to 1e-5 (target 1e-2), 4.0-4.3 sweeps per test
 // sample (at most 5), 10 epochs in 9-17 s.
-import { defineModel, dense, region, sequential, tanh } from '../src/index.js';
+import { defineModel, dense, region, sequential, tanh, type ModelSpec, type RegionSpec } from '../src/index.js';
 
 const WINDOW = 16;
 const WIDTH = 32;
 const block = () => sequential(dense(WIDTH, WIDTH), tanh());
 
-export default defineModel({
-  name: 'sine',
-  description: 'TWNN predicting the next sine sample from a window of 16: 16 -> 32 tanh -> region[2 x (32 tanh)], wormhole 2->1 -> 1',
-  input: { shape: ['B', WINDOW], dtype: 'float' },
-  net: sequential({
-    stem: sequential(dense(WINDOW, WIDTH), tanh()),
-    region1: region({
-      blocks: [block(), block()],
-      wormholes: [{ from: 2, to: 1, gateBias: 0 }],
-      iterate: { tol: 1e-3, maxIter: 300 },
-      backward: 'implicit',
-      // Every sample takes 4-5 sweeps, so sweeping only the unsettled ones saves little and costs
-      // its gathers: dense sweeps are 0.82x the time per batch of 64 (twnn bench solvers --engine).
-      sweeps: 'dense',
+/**
+ * This file's sine TWNN, or a variant with other region settings (graphs/sine-contractive.ts).
+ *
+ * @example export default sineTwnn({ name: 'sine-contractive', region: { contractive: true } });
+ */
+export function sineTwnn(variant: { name: string; note?: string; region?: Pick<RegionSpec, 'contractive'> } = { name: 'sine' }): ModelSpec {
+  return defineModel({
+    name: variant.name,
+    description: `TWNN predicting the next sine sample from a window of 16: 16 -> 32 tanh -> region[2 x (32 tanh)], wormhole 2->1 -> 1${variant.note ? `; ${variant.note}` : ''}`,
+    input: { shape: ['B', WINDOW], dtype: 'float' },
+    net: sequential({
+      stem: sequential(dense(WINDOW, WIDTH), tanh()),
+      region1: region({
+        blocks: [block(), block()],
+        wormholes: [{ from: 2, to: 1, gateBias: 0 }],
+        iterate: { tol: 1e-3, maxIter: 300 },
+        backward: 'implicit',
+        // Every sample takes 4-5 sweeps, so sweeping only the unsettled ones saves little and costs
+        // its gathers: dense sweeps are 0.82x the time per batch of 64 (twnn bench solvers --engine).
+        sweeps: 'dense',
+        ...variant.region,
+      }),
+      head: dense(WIDTH, 1),
     }),
-    head: dense(WIDTH, 1),
-  }),
-  task: {
-    loss: 'mse',
-    data: { kind: 'sine', window: WINDOW, length: 10000 },
-    train: { epochs: 10, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' },
-  },
-});
+    task: {
+      loss: 'mse',
+      data: { kind: 'sine', window: WINDOW, length: 10000 },
+      train: { epochs: 10, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' },
+    },
+  });
+}
+
+export default sineTwnn();

@@ -24,6 +24,7 @@ export { basicBlock, bottleneck } from './twnn/blocks.js';
 // Fixed-point regions and wormholes.
 export { parseBackward, region } from './twnn/region.js';
 export type { IterateSpec, RegionModule, RegionSpec, WormholeSpec } from './twnn/region.js';
+export type { ContractiveSpec } from './twnn/contractive.js';
 export type { BasicBlockOptions, BottleneckOptions } from './twnn/blocks.js';
 
 // Modules, parameters and initialisers (for custom layers).

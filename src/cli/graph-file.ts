@@ -237,7 +237,14 @@ function resolveOwnPackage(): void {
   registerCjs();
   const cjs = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const original = cjs._resolveFilename;
+  // The running twnn's entry reached by a path (a CommonJS graph that imports a repository graph,
+  // whose `../src/index.js` tsx then requires) is the same one instance: a second copy's ops have
+  // no VJP rules in the CLI's table ("Tanh ... has no VJP rule").
+  const ownEntry = fileURLToPath(OWN_ENTRY);
+  const ownEntries = new Set([ownEntry, ownEntry.replace(/\.js$/, '.ts')]);
   cjs._resolveFilename = function (request: string, ...rest: unknown[]) {
-    return request === 'twnn' ? OWN_CJS_ID : original.call(this, request, ...rest);
+    if (request === 'twnn') return OWN_CJS_ID;
+    const resolved = original.call(this, request, ...rest);
+    return ownEntries.has(resolved) ? OWN_CJS_ID : resolved;
   };
 }

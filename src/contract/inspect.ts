@@ -294,6 +294,7 @@ function formatConfig(c: LoopConfig): string {
     parts.push(`wormholes ${ws.join(', ')}`);
   }
   if (c.backward !== undefined) parts.push(`backward ${c.backward}`);
+  if (typeof c.contractive === 'number') parts.push(`contractive (Lip ≤ ${c.contractive})`);
   return parts.join('  ');
 }
 

@@ -40,6 +40,8 @@ export interface IteratorSettingsRecord {
   jacobianPenalty: number;
   sweeps: SweepMode;
   compactBelow: number;
+  /** A contractive region's bound ρ on the sweep's Lipschitz constant; absent when unconstrained. */
+  contractive?: number;
   /** The solvers' own settings (`history`, `backwardMixing`, ...). */
   [solverSetting: string]: unknown;
 }
@@ -67,6 +69,8 @@ export interface IteratorRecord {
   backwardNorm?: string;
   /** 'dense' where the record predates active sweeps. */
   sweeps: SweepMode;
+  /** A contractive region's bound ρ (src/twnn/contractive.ts); undefined when unconstrained. */
+  contractive?: number;
   /** Every field as written, unknown ones included (inspect --json shows them). */
   raw: Readonly<Record<string, unknown>>;
 }
@@ -122,6 +126,8 @@ export function encodeIteratorSettings(config: FixedPointConfig): IteratorSettin
     jacobianPenalty: config.jacobianPenalty,
     sweeps: config.sweeps,
     compactBelow: config.compactBelow,
+    // Only where set, so every other export's record (and bytes) stays as it was.
+    ...(config.contractive === undefined ? {} : { contractive: config.contractive }),
   };
 }
 
@@ -229,6 +235,7 @@ function decodeIterator(r: Record<string, unknown>): IteratorRecord | LoopRecord
     ...optional('backwardMaxIter', num(r.backwardMaxIter)),
     ...optional('backwardNorm', str(r.backwardNorm)),
     sweeps: r.sweeps === 'active' ? 'active' : 'dense',
+    ...optional('contractive', num(r.contractive)),
     raw: r,
   };
 }

@@ -10,7 +10,7 @@ import { finite } from './validate.js';
  * @example sequential(dense(784, 256), relu(), dense(256, 10))
  */
 export function relu(): Module {
-  return { kind: 'relu', build: (ctx, x) => ops.relu(ctx.graph, x) };
+  return { kind: 'relu', build: (ctx, x) => ops.relu(ctx.graph, x), lipschitz: () => 1 };
 }
 
 /**
@@ -19,7 +19,7 @@ export function relu(): Module {
  * @example sequential(dense(16, 32), tanh(), dense(32, 1))
  */
 export function tanh(): Module {
-  return { kind: 'tanh', build: (ctx, x) => ops.tanh(ctx.graph, x) };
+  return { kind: 'tanh', build: (ctx, x) => ops.tanh(ctx.graph, x), lipschitz: () => 1 };
 }
 
 /**
@@ -28,7 +28,7 @@ export function tanh(): Module {
  * @example sequential(dense(8, 1), sigmoid()) // a probability
  */
 export function sigmoid(): Module {
-  return { kind: 'sigmoid', build: (ctx, x) => ops.sigmoid(ctx.graph, x) };
+  return { kind: 'sigmoid', build: (ctx, x) => ops.sigmoid(ctx.graph, x), lipschitz: () => 0.25 };
 }
 
 /**
@@ -39,7 +39,7 @@ export function sigmoid(): Module {
  */
 export function leakyRelu(negativeSlope = 0.01): Module {
   finite('leakyRelu', 'negativeSlope', negativeSlope);
-  return { kind: 'leakyRelu', build: (ctx, x) => ops.leakyRelu(ctx.graph, x, negativeSlope) };
+  return { kind: 'leakyRelu', build: (ctx, x) => ops.leakyRelu(ctx.graph, x, negativeSlope), lipschitz: () => Math.max(1, Math.abs(negativeSlope)) };
 }
 
 /**

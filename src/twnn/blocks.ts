@@ -9,6 +9,7 @@ import { groupNorm2d } from './group-norm.js';
 import type { BuildContext, Module } from './module.js';
 import { batchNorm2d } from './norm.js';
 import { sequential } from './sequential.js';
+import { boundProduct, boundSum, lipschitzOf } from './lipschitz.js';
 import { positiveInt } from './validate.js';
 import { checkOptions, type KeysOf } from './options.js';
 import { gatedResidual, resolveSkipGate, type ResolvedSkipGate, type SkipGateOptions } from './skip-gate.js';
@@ -19,9 +20,11 @@ export interface BasicBlockOptions {
   /**
    * `batch` (default): BatchNorm, as torchvision. `group`: per-sample GroupNorm
    * (torchvision's `norm_layer`, same names bn1/bn2), which blocks inside a
-   * fixed-point region need (docs/DESIGN.md §1).
+   * fixed-point region need (docs/DESIGN.md §1). `none`: no normalisation
+   * (the convs keep no bias either), for the blocks of a contractive region,
+   * which cannot bound a norm layer (src/twnn/lipschitz.ts).
    */
-  norm?: 'batch' | 'group';
+  norm?: 'batch' | 'group' | 'none';
   /** Groups of the GroupNorm layers (default 8; must divide outChannels). */
   groups?: number;
   /**
@@ -57,12 +60,20 @@ function residual(kind: string, main: readonly [string, Module][], downsample: M
       const h = branch(ctx, x);
       return ops.relu(ctx.graph, ops.add(ctx.graph, h, shortcutOf()));
     },
+    lipschitz(ctx) {
+      if (skip) throw new SpecError(`layer '${ctx.scopeName}' (${kind} with a skip gate) has no Lipschitz bound: the gate s(x) multiplies an unbounded branch`);
+      const main_ = boundProduct(ctx, main.map(([name, m]) => ctx.scope(name, () => lipschitzOf(ctx, m))));
+      // relu is 1-Lipschitz; the branches add.
+      return boundSum(ctx, [main_, downsample ? ctx.scope('downsample', () => lipschitzOf(ctx, downsample)) : 1]);
+    },
   };
 }
 
 /** 1x1 conv + norm projection, used when the shortcut must change channels or resolution. */
-function projection(inChannels: number, outChannels: number, stride: number, norm: (channels: number) => Module = batchNorm2d): Module {
-  return sequential(conv2d(inChannels, outChannels, 1, { stride, bias: false }), norm(outChannels));
+function projection(inChannels: number, outChannels: number, stride: number, norm: ((channels: number) => Module) | undefined): Module {
+  const conv = conv2d(inChannels, outChannels, 1, { stride, bias: false });
+  // torchvision's names (downsample.0, downsample.1) whether or not a norm follows.
+  return norm ? sequential(conv, norm(outChannels)) : sequential(conv);
 }
 
 /**
@@ -81,17 +92,19 @@ export function basicBlock(inChannels: number, outChannels: number, options: Bas
   positiveInt('basicBlock', 'inChannels', inChannels);
   positiveInt('basicBlock', 'outChannels', outChannels);
   const stride = positiveInt('basicBlock', 'stride', options.stride ?? 1);
-  if (options.norm !== undefined && options.norm !== 'batch' && options.norm !== 'group') {
-    throw new SpecError(`basicBlock: norm must be 'batch' or 'group', got ${JSON.stringify(options.norm)}`);
+  if (options.norm !== undefined && options.norm !== 'batch' && options.norm !== 'group' && options.norm !== 'none') {
+    throw new SpecError(`basicBlock: norm must be 'batch', 'group' or 'none', got ${JSON.stringify(options.norm)}`);
   }
   const groups = positiveInt('basicBlock', 'groups', options.groups ?? 8);
-  const norm = options.norm === 'group' ? (channels: number) => groupNorm2d(groups, channels) : (channels: number) => batchNorm2d(channels);
+  const norm =
+    options.norm === 'none' ? undefined : options.norm === 'group' ? (channels: number) => groupNorm2d(groups, channels) : (channels: number) => batchNorm2d(channels);
+  const normed = (name: string, channels: number): [string, Module][] => (norm ? [[name, norm(channels)]] : []);
   const main: [string, Module][] = [
     ['conv1', conv2d(inChannels, outChannels, 3, { stride, padding: 1, bias: false })],
-    ['bn1', norm(outChannels)],
+    ...normed('bn1', outChannels),
     ['relu', relu()],
     ['conv2', conv2d(outChannels, outChannels, 3, { padding: 1, bias: false })],
-    ['bn2', norm(outChannels)],
+    ...normed('bn2', outChannels),
   ];
   const needsProjection = stride !== 1 || inChannels !== outChannels;
   const skip = options.skip === undefined ? undefined : resolveSkipGate('basicBlock', options.skip);
@@ -126,5 +139,5 @@ export function bottleneck(inChannels: number, width: number, options: Bottlenec
   ];
   const needsProjection = stride !== 1 || inChannels !== outChannels;
   const skip = options.skip === undefined ? undefined : resolveSkipGate('bottleneck', options.skip);
-  return residual('bottleneck', main, needsProjection ? projection(inChannels, outChannels, stride) : undefined, skip);
+  return residual('bottleneck', main, needsProjection ? projection(inChannels, outChannels, stride, batchNorm2d) : undefined, skip);
 }

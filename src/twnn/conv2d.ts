@@ -3,6 +3,7 @@
 import { SpecError } from '../ir/index.js';
 import * as ops from '../ops/index.js';
 import { fanInUniform, kaimingUniform } from './init.js';
+import { convBound } from './lipschitz.js';
 import type { Module } from './module.js';
 import { expectInput, pair, positiveInt } from './validate.js';
 import { checkOptions, type KeysOf } from './options.js';
@@ -83,5 +84,6 @@ export function conv2d(inChannels: number, outChannels: number, kernel: Size2, o
         group: groups,
       });
     },
+    lipschitz: (ctx) => convBound(ctx, ctx.param('weight', [outChannels, inChannels / groups, k[0], k[1]], kaimingUniform(fanIn)), stride, dilation),
   };
 }

@@ -7,6 +7,7 @@
 import { SpecError, Tensor } from '../ir/index.js';
 import { gemm } from '../ops/index.js';
 import { fanInUniform, kaimingUniform } from './init.js';
+import { spectralBound } from './lipschitz.js';
 import type { Module } from './module.js';
 import { expectInput, positiveInt } from './validate.js';
 import { checkOptions, type KeysOf } from './options.js';
@@ -52,6 +53,7 @@ export function dense(inFeatures: number, outFeatures: number, options: DenseOpt
       const b = bias ? ctx.param('bias', [outFeatures], fanInUniform(inFeatures)) : undefined;
       return gemm(ctx.graph, x, w, b, { transB: true });
     },
+    lipschitz: (ctx) => spectralBound(ctx, ctx.param('weight', [outFeatures, inFeatures], kaimingUniform(inFeatures))),
   };
 }
 

@@ -72,6 +72,8 @@ export interface FixedPointConfig {
   sweeps: SweepMode;
   /** With active sweeps: the fraction of a working set's rows below which the rows still iterating are gathered anew (lazy compaction). */
   compactBelow: number;
+  /** A contractive region's Lipschitz bound ρ < 1 on the sweep (src/twnn/contractive.ts); absent: unconstrained. */
+  contractive?: number;
   /** Hoist loop invariants out of the Loop bodies (default true; a build override, to measure what it saves). */
   hoistInvariants?: boolean;
   wormholes: readonly { from: number; to: number; gateBias: number; projection: string }[];
@@ -80,7 +82,7 @@ export interface FixedPointConfig {
 }
 
 /** Region settings a build may override for every region (FixedPointConfig's names and types). */
-export type RegionOverrides = Partial<Omit<FixedPointConfig, 'region' | 'wormholes'>>;
+export type RegionOverrides = Partial<Omit<FixedPointConfig, 'region' | 'wormholes' | 'contractive'>>;
 
 /** One sweep's results: the new wormhole sources S_new, and the region output. */
 export interface SweepResult {

@@ -24,6 +24,15 @@ export interface Module {
   /** The layer type, e.g. 'dense', 'conv2d', 'sequential' (for messages and introspection). */
   readonly kind: string;
   build(ctx: BuildContext, x: Value): Value;
+  /**
+   * An upper bound on the module's Lipschitz constant in ℓ2 per sample, from its
+   * parameters (declared by an earlier `build` in the same scope): what a
+   * contractive region (src/twnn/contractive.ts) scales its wormholes by.
+   * Absent: the module cannot be bounded, and such a region refuses it.
+   *
+   * @example const tanhLayer: Module = { kind: 'tanh', build: (ctx, x) => ops.tanh(ctx.graph, x), lipschitz: () => 1 };
+   */
+  lipschitz?(ctx: BuildContext): number | Value;
 }
 
 /** One declared parameter (or non-trainable buffer) with its initial or given value. */

@@ -6,6 +6,7 @@ import { add } from '../ops/index.js';
 import { REGION_DEFAULTS as D, type BackwardMode, type FixedPointConfig, type ResidualNorm, type Sweep } from './iterator.js';
 import type { Module } from './module.js';
 import { checkOptions, type KeysOf } from './options.js';
+import { contractiveTarget, resolveContractive, wormholeBudget, type ContractiveSpec } from './contractive.js';
 import { lowerRegion } from './region-sweeps.js';
 import { isModule } from './sequential.js';
 import { resolveSolver, SOLVER_KINDS, SOLVER_OPTION_KEYS, type Solver, type SolverKind, type SolverOptions } from './solvers.js';
@@ -97,11 +98,22 @@ export interface RegionSpec {
    * step. Same numbers at any value.
    */
   compactBelow?: number;
+  /**
+   * Make the sweep a contraction in the state by construction: `true` (bound
+   * 0.9) or `{ bound: ρ }`, 0 < ρ < 1. Each wormhole's projection is scaled,
+   * from the current weights on every sweep, so that Lip(S ↦ F(S)) ≤ ρ; its
+   * gate reads the block input alone. Then the fixed point is unique and plain
+   * iteration reaches it. Every wormhole must enter the same block, and the
+   * blocks on the looped path must have Lipschitz bounds: dense, conv2d,
+   * relu/tanh/sigmoid/leakyRelu, sequential, basicBlock with `norm: 'none'`
+   * (no normalisation layers, no skip gates). src/twnn/contractive.ts derives it.
+   */
+  contractive?: boolean | ContractiveSpec;
 }
 
 const REGION_KEYS: KeysOf<RegionSpec> = {
   blocks: true, wormholes: true, iterate: true, backward: true, backwardTol: true, backwardNorm: true, backwardMaxIter: true,
-  backwardSolver: true, jacobianPenalty: true, sweeps: true, compactBelow: true,
+  backwardSolver: true, jacobianPenalty: true, sweeps: true, compactBelow: true, contractive: true,
 };
 const ITERATE_KEYS: KeysOf<IterateSpec> = {
   tol: true, maxIter: true, minIter: true, norm: true, solver: true, ...SOLVER_OPTION_KEYS, returnIterate: true, onMaxIter: true,
@@ -154,6 +166,7 @@ export function region(spec: RegionSpec): RegionModule {
   const config = resolveConfig(spec);
   // Each distinct source block contributes one carried state tensor, in block order.
   const sourceBlocks = [...new Set(wormholes.map((w) => w.from))].sort((a, b) => a - b);
+  const target = config.contractive !== undefined && wormholes.length > 0 ? contractiveTarget(wormholes) : undefined;
 
   return {
     kind: 'region',
@@ -167,12 +180,16 @@ export function region(spec: RegionSpec): RegionModule {
         const gatesBefore = ctx.skipGates.length;
         let h = a;
         const outputs: Value[] = [];
+        const budget =
+          sOld && target !== undefined
+            ? wormholeBudget(ctx, { region: regionName, bound: config.contractive!, names, modules, target, sources: sourceBlocks, wormholes: wormholes.length })
+            : undefined;
         modules.forEach((block, k) => {
           const i = k + 1;
           let u = h;
           if (sOld) {
             for (const w of wormholes.filter((q) => q.to === i)) {
-              u = add(ctx.graph, u, wormholeTerm(ctx, h, sOld[sourceBlocks.indexOf(w.from)], w, regionName));
+              u = add(ctx.graph, u, wormholeTerm(ctx, h, sOld[sourceBlocks.indexOf(w.from)], w, regionName, budget));
             }
           }
           h = ctx.scope(names[k], () => block.build(ctx, u));
@@ -184,6 +201,8 @@ export function region(spec: RegionSpec): RegionModule {
       return lowerRegion(ctx, sweep, {
         ...config,
         ...ctx.regionOverrides,
+        // The construction is the spec's; no override may relabel it.
+        ...(config.contractive === undefined ? {} : { contractive: config.contractive }),
         region: regionName,
         wormholes: wormholes.map((w) => ({ from: w.from, to: w.to, gateBias: w.gateBias, projection: w.projection })),
         stateNames: sourceBlocks.map((j) => `${names[j - 1]}.h`),
@@ -241,7 +260,11 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const jacobianPenalty = spec.jacobianPenalty === undefined ? D.jacobianPenalty : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
   const sweeps = oneOf('sweeps', spec.sweeps ?? D.sweeps, ['active', 'dense'] as const);
   const compactBelow = spec.compactBelow === undefined ? D.compactBelow : finite('region', 'compactBelow', spec.compactBelow, { atLeast: 0, atMost: 1 });
-  return { tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps, compactBelow };
+  const contractive = resolveContractive(spec.contractive);
+  return {
+    tol, maxIter, minIter, norm, solver, returnIterate, onMaxIter, backward, backwardTol, backwardMaxIter, backwardNorm, backwardSolver, jacobianPenalty, sweeps, compactBelow,
+    ...(contractive === undefined ? {} : { contractive }),
+  };
 }
 
 function sweepCount(field: string, value: unknown): number {

@@ -1,5 +1,6 @@
 // Modules applied one after another, each in its own scope.
 import { SpecError } from '../ir/index.js';
+import { boundProduct, lipschitzOf } from './lipschitz.js';
 import type { Module } from './module.js';
 
 /** A sequential container; its children in order, with their scope names. */
@@ -32,6 +33,7 @@ export function sequential(...args: Module[] | [Readonly<Record<string, Module>>
     kind: 'sequential',
     children: modules,
     build: (ctx, x) => modules.reduce((h, [name, m]) => ctx.scope(name, () => m.build(ctx, h)), x),
+    lipschitz: (ctx) => boundProduct(ctx, modules.map(([name, m]) => ctx.scope(name, () => lipschitzOf(ctx, m)))),
   };
 }
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectUserError, twnn } from './run-cli.js';
+import { expectUserError, REPO, twnn } from './run-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-graph-files-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -43,6 +43,13 @@ describe('twnn build loads a graph file', () => {
       'g.ts',
     ],
     ['.mts in a CommonJS scope', { 'package.json': '{}', 'g.mts': `import { defineModel, dense } from 'twnn';\nconst n: number = 3;\nexport default defineModel({ name: 'mts', ${INPUT}, net: dense(4, n) });\n` }, 'g.mts'],
+    // A CommonJS-scoped graph reusing a repository graph by its path: tsx requires that graph's
+    // `../src/index.js`, which must be the running twnn too (a copy's ops have no VJP rules here).
+    [
+      'CommonJS scope, .ts importing a repository graph by its absolute path',
+      { 'g.ts': `import { defineModel } from 'twnn';\nimport sine from ${JSON.stringify(join(REPO, 'graphs/sine.ts'))};\nexport default defineModel({ name: 'reuse', input: sine.input, net: sine.net, task: sine.task });\n` },
+      'g.ts',
+    ],
     ['.cjs with require and module.exports', { 'g.cjs': `const { defineModel, dense } = require('twnn');\nmodule.exports = defineModel({ name: 'req', ${INPUT}, net: dense(4, 2) });\n` }, 'g.cjs'],
   ])('%s', async (name, files, graph) => {
     const dir = folder(name.replace(/\W+/g, '-'), files);

@@ -39,6 +39,13 @@ describe('iterator record', () => {
     expect(r && 'wormholes' in r ? r.wormholes : undefined).toEqual([{ from: 3, to: 1, gateBias: -4, projection: 'linear' }]);
   });
 
+  it("records a contractive region's bound, and writes nothing for an unconstrained one", () => {
+    const r = decodeLoopRecord(JSON.stringify({ role: 'iterate', region: 'r', ...encodeIteratorSettings({ ...config, contractive: 0.9 }) }));
+    expect(r).toMatchObject({ role: 'iterate', contractive: 0.9 });
+    expect('contractive' in encodeIteratorSettings(config)).toBe(false);
+    expect(decodeLoopRecord(JSON.stringify({ role: 'iterate', region: 'r', ...encodeIteratorSettings(config) }))).not.toHaveProperty('contractive');
+  });
+
   it("reads older exports' forms as what they meant", () => {
     // Before the Loops were named by role: 'forward', and no onMaxIter, returnIterate or sweeps.
     expect(decodeLoopRecord({ role: 'forward', node: 'region1/Loop_209', region: 'region1', tol: 0.001, maxIter: 300 })).toMatchObject({

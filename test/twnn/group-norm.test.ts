@@ -206,7 +206,7 @@ describe("basicBlock({ norm: 'group' })", () => {
   });
 
   it('rejects an unknown norm and groups that do not divide the channels', () => {
-    expect(() => basicBlock(4, 8, { norm: 'layer' as 'group' })).toThrow("basicBlock: norm must be 'batch' or 'group', got \"layer\"");
+    expect(() => basicBlock(4, 8, { norm: 'layer' as 'group' })).toThrow("basicBlock: norm must be 'batch', 'group' or 'none', got \"layer\"");
     expect(() => basicBlock(4, 6, { norm: 'group', groups: 4 })).toThrow('groupNorm2d: channels (6) must be a multiple of groups (4)');
   });
 });
