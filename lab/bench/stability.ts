@@ -106,7 +106,8 @@ async function runState(run: StabilityRun): Promise<{ status: StabilityStatus; l
     if (!(err instanceof UnfinishedRunError)) throw err;
   }
   if (existsSync(divergedPath)) return { status: 'diverged', ...(loaded ? { loaded } : {}), divergedAt: readDiverged(divergedPath) };
-  if (!loaded) return { status: existsSync(join(run.dir, CHECKPOINT_FILE)) ? 'unfinished' : 'missing' };
+  // Stopped before its first checkpoint, a run has a log but nothing to resume from: `--train` starts it again.
+  if (!loaded) return { status: existsSync(join(run.dir, CHECKPOINT_FILE)) || existsSync(join(run.dir, METRICS_FILE)) ? 'unfinished' : 'missing' };
   // A resumed run's model.onnx holds its checkpoint's weights until it ends: finished only with its last epoch logged.
   const finished = loaded.metrics.some((m) => m.kind === 'epoch' && m.epoch === loaded.config.epochs);
   return { status: finished ? 'done' : 'unfinished', loaded };

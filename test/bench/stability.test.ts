@@ -1,7 +1,8 @@
 // `twnn bench stability` (issue 24's experiment): its run list and commands,
 // the collapse detector on the committed fixed-point runs and on synthetic
 // logs, the runner and report on tiny real runs (one finished, one that
-// diverges, one stopped early and resumed, one never trained), and the CLI.
+// diverges, one stopped early and resumed, one killed before its first
+// checkpoint and started again, one never trained), and the CLI.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,12 +119,14 @@ const loadSpec = async (file: string) => {
   if (file !== 'tiny.ts') throw new Error(`no graph file ${file}`);
   return tiny;
 };
-// lr 3e-3 learns; lr 1e30 overflows float32 within a few steps. Seed 1 is stopped after 4 steps, seed 7 never trained.
-const runs = stabilityRuns([variant], [3e-3, 1e30], [0, 1, 7], join(root, 'runs'));
+// lr 3e-3 learns; lr 1e30 overflows float32 within a few steps. Seed 1 is stopped after 4 steps, seed 2 killed
+// before its first checkpoint (its log, no checkpoint), seed 7 never trained.
+const runs = stabilityRuns([variant], [3e-3, 1e30], [0, 1, 2, 7], join(root, 'runs'));
 const find = (lr: number, seed: number) => runs.find((r) => r.lr === lr && r.seed === seed)!;
 
 let trainSet: Dataset;
 let testSet: Dataset;
+let before: StabilityReport;
 let first: StabilityReport;
 let second: StabilityReport;
 let markdown: string;
@@ -139,6 +142,9 @@ const trainHook = (limit: (run: StabilityRun) => number | undefined) => async (r
 beforeAll(async () => {
   ({ train: trainSet, test: testSet } = await mnistSubsets('image', 320, 96));
   const options = { runs, loadSpec, testData: async () => testSet, outDir: join(root, 'docs') };
+  await train({ spec: tiny, outDir: find(3e-3, 2).dir, seed: 2, lr: 3e-3, limitSteps: 3, data: { train: trainSet, test: testSet } });
+  rmSync(join(find(3e-3, 2).dir, 'checkpoint.twnn'));
+  ({ report: before } = await benchStability(options));
   ({ report: first } = await benchStability({ ...options, train: trainHook((run) => (run.seed === 1 ? 4 : undefined)) }));
   calls.push('--');
   ({ report: second } = await benchStability({ ...options, train: trainHook(() => undefined) }));
@@ -147,10 +153,15 @@ beforeAll(async () => {
 
 describe('benchStability on tiny runs', () => {
   it('trains what is not finished, resumes a stopped run from its checkpoint, and skips finished and diverged runs', () => {
-    expect(calls).toEqual(['3e-3-s0', '3e-3-s1', '3e-3-s7', '1e30-s0', '1e30-s1', '1e30-s7', '--', '3e-3-s1 resume', '3e-3-s7', '1e30-s7']);
     const status = (r: StabilityReport) => r.runs.map((x) => `${lrText(x.lr)}-s${x.seed}:${x.status}`);
-    expect(status(first)).toEqual(['3e-3-s0:done', '3e-3-s1:unfinished', '3e-3-s7:missing', '1e30-s0:diverged', '1e30-s1:diverged', '1e30-s7:missing']);
-    expect(status(second)).toEqual(['3e-3-s0:done', '3e-3-s1:done', '3e-3-s7:missing', '1e30-s0:diverged', '1e30-s1:diverged', '1e30-s7:missing']);
+    // Without --train: reported as they are; a log without a checkpoint is a run stopped early.
+    expect(status(before)).toEqual(['3e-3-s0:missing', '3e-3-s1:missing', '3e-3-s2:unfinished', '3e-3-s7:missing', '1e30-s0:missing', '1e30-s1:missing', '1e30-s2:missing', '1e30-s7:missing']);
+    expect(before.runs[2].steps).toBe(3);
+    // Seed 2 has nothing to resume from, so it starts again.
+    expect(calls).toEqual(['3e-3-s0', '3e-3-s1', '3e-3-s2', '3e-3-s7', '1e30-s0', '1e30-s1', '1e30-s2', '1e30-s7', '--', '3e-3-s1 resume', '3e-3-s7', '1e30-s7']);
+    expect(status(first)).toEqual(['3e-3-s0:done', '3e-3-s1:unfinished', '3e-3-s2:done', '3e-3-s7:missing', '1e30-s0:diverged', '1e30-s1:diverged', '1e30-s2:diverged', '1e30-s7:missing']);
+    expect(status(second)).toEqual(['3e-3-s0:done', '3e-3-s1:done', '3e-3-s2:done', '3e-3-s7:missing', '1e30-s0:diverged', '1e30-s1:diverged', '1e30-s2:diverged', '1e30-s7:missing']);
+    expect(first.runs[2].steps).toBe(10);
     expect(first.runs[1].steps).toBe(4);
     expect(second.runs[1].steps).toBe(10);
   });
@@ -162,12 +173,12 @@ describe('benchStability on tiny runs', () => {
     expect(r.collapse).toMatchObject({ kind: 'diverged', step: saved.step });
     expect(r.steps).toBe(saved.step - 1);
     const s = second.summaries.find((x) => x.lr === 1e30)!;
-    expect([s.planned, s.finished, s.collapses.length, s.accuracy.n]).toEqual([3, 2, 2, 0]);
+    expect([s.planned, s.finished, s.collapses.length, s.accuracy.n]).toEqual([4, 3, 3, 0]);
   });
 
   it('reports accuracy and unsettled samples an independent evaluation reproduces, and the logged time, sweeps and spectral radius', async () => {
     const accuracies: number[] = [];
-    for (const seed of [0, 1]) {
+    for (const seed of [0, 1, 2]) {
       const session = await openSession(join(find(3e-3, seed).dir, 'model.onnx'));
       const scored = await evaluate(session, testSet, 'cross_entropy', 64);
       await session.close();
@@ -183,20 +194,20 @@ describe('benchStability on tiny runs', () => {
       expect(epoch.kind === 'epoch' && epoch.spectral_radius).toBeTruthy();
     }
     const s = second.summaries.find((x) => x.lr === 3e-3)!;
-    expect([s.planned, s.finished, s.accuracy.n]).toEqual([3, 2, 2]);
-    expect(s.accuracy.mean).toBeCloseTo((accuracies[0] + accuracies[1]) / 2, 12);
-    expect(s.unsettled.n).toBe(2);
+    expect([s.planned, s.finished, s.accuracy.n]).toEqual([4, 3, 3]);
+    expect(s.accuracy.mean).toBeCloseTo((accuracies[0] + accuracies[1] + accuracies[2]) / 3, 12);
+    expect(s.unsettled.n).toBe(3);
     expect(s.secondsPerEpoch.mean).toBeGreaterThan(0);
-    expect(s.spectral.map((p) => [p.epoch, p.region, p.runs])).toEqual([[1, 'r', 2]]);
+    expect(s.spectral.map((p) => [p.epoch, p.region, p.runs])).toEqual([[1, 'r', 3]]);
     expect(s.spectral[0].max).toBeGreaterThanOrEqual(s.spectral[0].mean);
-    expect(markdown).toContain(`s0: ${percent(accuracies[0])}, s1: ${percent(accuracies[1])}`);
+    expect(markdown).toContain(`s0: ${percent(accuracies[0])}, s1: ${percent(accuracies[1])}, s2: ${percent(accuracies[2])}`);
   });
 
   it('writes STABILITY.md and stability.json, every run with its command and state, the missing ones plainly', () => {
-    expect(markdown).toContain('**4 of 6 runs finished**, 2 not trained yet');
+    expect(markdown).toContain('**6 of 8 runs finished**, 2 not trained yet');
     for (const r of runs) expect(markdown).toContain(`\`${r.command}\``);
     expect(markdown).toMatch(/\| tiny \| 1e30 \| 7 \| missing \| 0 \| — \| — \|/);
-    expect(markdown).toMatch(/\| Tiny TWNN \| 1e30 \| 2 of 3 \| 2 of 2 \| s0: diverged at \d+, s1: diverged at \d+ \|/);
+    expect(markdown).toMatch(/\| Tiny TWNN \| 1e30 \| 3 of 4 \| 3 of 3 \| s0: diverged at \d+, s1: diverged at \d+, s2: diverged at \d+ \|/);
     expect(JSON.parse(readFileSync(join(root, 'docs', 'stability.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(second)));
   });
 });
