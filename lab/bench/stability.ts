@@ -98,14 +98,15 @@ async function trainRun(run: StabilityRun, train: NonNullable<BenchStabilityOpti
  * weights of its last epoch), unfinished, or missing.
  */
 async function runState(run: StabilityRun): Promise<{ status: StabilityStatus; loaded?: LoadedRun; divergedAt?: { step: number; loss: number } }> {
+  // Not loaded: its model.onnx holds no final weights, and committed without a checkpoint it could not be read as a run.
   const divergedPath = join(run.dir, DIVERGED_FILE);
+  if (existsSync(divergedPath)) return { status: 'diverged', divergedAt: readDiverged(divergedPath) };
   let loaded: LoadedRun | undefined;
   try {
     loaded = await loadRun({ id: `${run.variant.id}-s${run.seed}`, label: run.variant.label, family: 'stability', role: 'twnn', dir: run.dir, command: run.command, graph: run.variant.graph });
   } catch (err) {
     if (!(err instanceof UnfinishedRunError)) throw err;
   }
-  if (existsSync(divergedPath)) return { status: 'diverged', ...(loaded ? { loaded } : {}), divergedAt: readDiverged(divergedPath) };
   // Stopped before its first checkpoint, a run has a log but nothing to resume from: `--train` starts it again.
   if (!loaded) return { status: existsSync(join(run.dir, CHECKPOINT_FILE)) || existsSync(join(run.dir, METRICS_FILE)) ? 'unfinished' : 'missing' };
   // A resumed run's model.onnx holds its checkpoint's weights until it ends: finished only with its last epoch logged.

@@ -3,7 +3,7 @@
 // logs, the runner and report on tiny real runs (one finished, one that
 // diverges, one stopped early and resumed, one killed before its first
 // checkpoint and started again, one never trained), and the CLI.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,7 +166,7 @@ describe('benchStability on tiny runs', () => {
     expect(second.runs[1].steps).toBe(10);
   });
 
-  it('records a divergence in the run folder, with its step, as a collapse', () => {
+  it('records a divergence in the run folder, with its step, as a collapse, still read so once committed', async () => {
     const saved = JSON.parse(readFileSync(join(find(1e30, 0).dir, DIVERGED_FILE), 'utf8')) as { step: number; loss: string; message: string };
     expect(saved.message).toMatch(/^training diverged: the loss is (NaN|-?Infinity) at step \d+/);
     const r = second.runs.find((x) => x.lr === 1e30 && x.seed === 0)!;
@@ -174,6 +174,11 @@ describe('benchStability on tiny runs', () => {
     expect(r.steps).toBe(saved.step - 1);
     const s = second.summaries.find((x) => x.lr === 1e30)!;
     expect([s.planned, s.finished, s.collapses.length, s.accuracy.n]).toEqual([4, 3, 3, 0]);
+    // Committed, a run keeps model.onnx, manifest.json, metrics.jsonl (and diverged.json): no checkpoint, no training graphs.
+    const dir = find(1e30, 0).dir;
+    for (const f of readdirSync(dir)) if (!['model.onnx', 'manifest.json', 'metrics.jsonl', DIVERGED_FILE].includes(f)) rmSync(join(dir, f));
+    const { report } = await benchStability({ runs: [find(1e30, 0)], loadSpec, testData: async () => testSet, outDir: join(root, 'committed-docs') });
+    expect(report.runs[0]).toEqual(r);
   });
 
   it('reports accuracy and unsettled samples an independent evaluation reproduces, and the logged time, sweeps and spectral radius', async () => {
