@@ -25,7 +25,7 @@ import type { DataSpec } from '../../src/twnn/task.js';
 import { CHANCE_FRACTION, CHANCE_LOSS, COLLAPSE_WINDOW, detectCollapse, LEARNED_LOSS, LOW_ACCURACY } from './collapse.js';
 import { loadRun, UnfinishedRunError, type LoadedRun } from './runs.js';
 import { renderStability } from './stability-report.js';
-import { stabilityRuns, STABILITY_VARIANTS, type StabilityRun } from './stability-runs.js';
+import { stabilityRuns, type StabilityRun } from './stability-runs.js';
 import type { SpectralPoint, StabilityReport, StabilityRunResult, StabilityStatus, StabilitySummary } from './stability-types.js';
 import type { SpecLoader } from './step-graph.js';
 import { reEvaluate, type BenchStudyOptions } from './study.js';
@@ -168,7 +168,7 @@ function summarize(runs: readonly StabilityRun[], results: readonly StabilityRun
     const done = mine.filter((r) => r.status === 'done' && r.test);
     return {
       variant: variant.id,
-      label: (STABILITY_VARIANTS.find((v) => v.id === variant.id) ?? variant).label,
+      label: variant.label,
       lr,
       planned: mine.length,
       finished: finished.length,
