@@ -9,7 +9,6 @@ import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { gatherRows, type Dataset } from '../../src/data/batches.js';
-import { loadTaskData } from '../../src/data/datasets.js';
 import { FormatError, TwnnError } from '../../src/common/errors.js';
 import { writeFileAtomic } from '../../src/common/files.js';
 import type { Device } from '../../src/runtime/device.js';
@@ -31,6 +30,7 @@ import { measureStepTime } from './step-time.js';
 import { STUDY_FILE, STUDY_JSON } from './study.js';
 import type { StudyReport } from './study-types.js';
 import { summarizeTraining } from './training-summary.js';
+import { testSetLoader } from './test-sets.js';
 
 export interface BenchPaperOptions {
   runs: readonly BenchRun[];
@@ -83,12 +83,7 @@ export async function benchPaper(options: BenchPaperOptions): Promise<{ report: 
   const latencyCount = options.latencyCount ?? 100;
   const latencyRepeats = options.latencyRepeats ?? 3;
   const stepRepeats = options.stepRepeats ?? 5;
-  const testSets = new Map<string, Promise<Dataset>>();
-  const testSet = (data: DataSpec) => {
-    const key = JSON.stringify(data);
-    if (!testSets.has(key)) testSets.set(key, options.testData ? options.testData(data) : loadTaskData(data, 'test'));
-    return testSets.get(key)!;
-  };
+  const testSet = testSetLoader(options.testData);
 
   const runs: RunReport[] = [];
   let testName = '';

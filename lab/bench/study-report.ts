@@ -113,7 +113,12 @@ export function studyVerdictTable(report: Pick<StudyReport, 'verdicts'>): string
   return rows;
 }
 
-function spreadPct(s: Spread, digits = 2): string {
+/**
+ * A spread of fractions as percentages: mean ± std, the mean alone for one value, '—' for none.
+ *
+ * @example spreadPct(spread([0.86, 0.88])) // '87.00% ± 1.41%'
+ */
+export function spreadPct(s: Spread, digits = 2): string {
   if (s.n === 0) return '—';
   return s.n > 1 ? `${percent(s.mean, digits)} ± ${percent(s.std, digits)}` : percent(s.mean, digits);
 }

@@ -14,8 +14,8 @@ export interface StudyRunResult {
   status: 'done' | 'missing' | 'unfinished';
   /** Test accuracy and the trainer's own clock after each epoch (metrics.jsonl). */
   epochs: { epoch: number; accuracy: number; trainLoss: number; seconds: number }[];
-  /** model.onnx re-evaluated on the test set. */
-  test?: { accuracy: number; loss: number; sweeps: number; skipRates?: SkipRate[]; unskippedAccuracy?: number };
+  /** model.onnx re-evaluated on the test set; `unsettled`: samples that ran out of sweeps, summed over the regions. */
+  test?: { accuracy: number; loss: number; sweeps: number; unsettled?: number; skipRates?: SkipRate[]; unskippedAccuracy?: number };
 }
 
 /** Inference time of a skip-gated model against the same weights without skipping. */

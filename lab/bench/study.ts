@@ -16,7 +16,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatherRows, sequentialBatches, type Dataset } from '../../src/data/batches.js';
-import { loadTaskData } from '../../src/data/datasets.js';
 import { TwnnError } from '../../src/common/errors.js';
 import { MODEL_FILE } from '../../src/contract/files.js';
 import { buildInferenceGraph } from '../../src/lower/inference.js';
@@ -41,6 +40,7 @@ import { studyRuns, type StudyModel, type StudyRun } from './study-runs.js';
 import type { LongTraining, SkipTiming, StudyReport, StudyRunResult } from './study-types.js';
 import { spread, type Spread } from './study-verdicts.js';
 import { EVAL_BATCH } from '../../src/common/training.js';
+import { testSetLoader } from './test-sets.js';
 
 export interface BenchStudyOptions {
   /** The runs (default: every model of STUDY_MODELS from seeds 0-2). */
@@ -90,12 +90,7 @@ export async function benchStudy(options: BenchStudyOptions): Promise<{ report: 
       await options.train(run);
     }
   }
-  const testSets = new Map<string, Promise<Dataset>>();
-  const testSet = (data: DataSpec) => {
-    const key = JSON.stringify(data);
-    if (!testSets.has(key)) testSets.set(key, options.testData ? options.testData(data) : loadTaskData(data, 'test'));
-    return testSets.get(key)!;
-  };
+  const testSet = testSetLoader(options.testData);
   const { results, loadedByModel, test } = await readRuns(runs, testSet, options, log);
   const long = longRuns.length > 0 ? longTraining(longRuns, (await readRuns(longRuns, testSet, options, log)).results, results) : undefined;
 
@@ -161,7 +156,7 @@ async function readRuns(
     if (!data) throw new TwnnError(`${run.dir}/manifest.json names no task data, so there is no test set to evaluate it on`);
     test = await testSet(data);
     log(`${run.model.id} seed ${run.seed}: re-evaluating ${loaded.modelPath} on ${test.name}`);
-    results.push({ ...base, status: 'done', epochs: epochsOf(loaded), test: await reEvaluate(run, loaded, test, options) });
+    results.push({ ...base, status: 'done', epochs: epochsOf(loaded), test: await reEvaluate(run.model.graph, run.dir, loaded, test, options) });
   }
   return { results, loadedByModel, ...(test ? { test } : {}) };
 }
@@ -209,26 +204,38 @@ function epochsOf(loaded: LoadedRun): StudyRunResult['epochs'] {
   return loaded.metrics.flatMap((m) => (m.kind === 'epoch' && m.test_accuracy !== undefined && m.test_accuracy !== null ? [{ epoch: m.epoch, accuracy: m.test_accuracy, trainLoss: m.train_loss, seconds: m.seconds }] : []));
 }
 
-async function reEvaluate(run: StudyRun, loaded: LoadedRun, test: Dataset, o: BenchStudyOptions): Promise<StudyRunResult['test']> {
+/** What a re-evaluation needs besides the run: how its graph file is loaded (for a skip-gated model's dense twin), rows per run, the device. */
+export type ReEvaluateOptions = Pick<BenchStudyOptions, 'loadSpec' | 'evalBatch' | 'device'>;
+
+/**
+ * A finished run's model.onnx evaluated on `test`: accuracy, loss, mean sweeps
+ * per sample and unsettled samples (summed over the regions); for a
+ * skip-gated model also its skip rates and the accuracy of the same weights
+ * computed densely (rebuilt from `graph`).
+ *
+ * @example const scored = await reEvaluate('graphs/fashion-resnet.ts', run.dir, loaded, test, { loadSpec: loadModelSpec });
+ */
+export async function reEvaluate(graph: string, dir: string, loaded: LoadedRun, test: Dataset, o: ReEvaluateOptions): Promise<NonNullable<StudyRunResult['test']>> {
   const proto = await readModelFile(loaded.modelPath);
   const thresholds = skipThresholds(proto);
   const evalBatch = o.evalBatch ?? EVAL_BATCH;
   const scored = await withSession(await openSession(loaded.modelPath, { device: o.device ?? { kind: 'cpu' } }), (s) =>
     evaluate(s, test, 'cross_entropy', evalBatch, regionLimits(proto), thresholds),
   );
-  const result: NonNullable<StudyRunResult['test']> = { accuracy: scored.accuracy ?? NaN, loss: scored.loss, sweeps: scored.iterationsMean };
+  const unsettled = scored.unsettled.reduce((n, u) => n + u.count, 0);
+  const result: NonNullable<StudyRunResult['test']> = { accuracy: scored.accuracy ?? NaN, loss: scored.loss, sweeps: scored.iterationsMean, unsettled };
   if (Object.keys(thresholds).length === 0) return result;
   // The same weights computed densely (as in training): the same function, so the same accuracy; a check of the skipping graph.
-  const unskipped = await unskippedBytes(run.model, loaded, o.loadSpec);
-  const soft = await withSession(await openSession(unskipped, { device: o.device ?? { kind: 'cpu' }, where: `${run.dir} without skipping` }), (s) =>
+  const unskipped = await unskippedBytes(graph, loaded, o.loadSpec);
+  const soft = await withSession(await openSession(unskipped, { device: o.device ?? { kind: 'cpu' }, where: `${dir} without skipping` }), (s) =>
     evaluate(s, test, 'cross_entropy', evalBatch, regionLimits(proto)),
   );
   return { ...result, skipRates: scored.skipRates, unskippedAccuracy: soft.accuracy ?? NaN };
 }
 
 /** model.onnx of a run rebuilt from its graph file with its trained weights and `blockSkipping: 'off'` (the same function, without the savings). */
-async function unskippedBytes(model: StudyModel, loaded: LoadedRun, loadSpec: SpecLoader): Promise<Uint8Array> {
-  const spec = await loadSpec(model.graph);
+async function unskippedBytes(graphFile: string, loaded: LoadedRun, loadSpec: SpecLoader): Promise<Uint8Array> {
+  const spec = await loadSpec(graphFile);
   const weights = readInitializers(await readModelFile(loaded.modelPath), loaded.modelPath);
   const { graph } = buildInferenceGraph(spec, { dtype: loaded.manifest.dtype, seed: loaded.manifest.seed, opset: loaded.manifest.opset, weights, blockSkipping: 'off' });
   return serializeModel(graph, { opset: loaded.manifest.opset });
@@ -299,7 +306,7 @@ async function timeSkipping(models: readonly StudyModel[], loaded: ReadonlyMap<s
     if (!run || Object.keys(skipThresholds(await readModelFile(run.modelPath))).length === 0) continue;
     const device = o.device ?? { kind: 'cpu' as const };
     const skipping = await openSession(run.modelPath, { device });
-    const unskipped = await openSession(await unskippedBytes(m, run, o.loadSpec), { device, where: `${run.run.dir} without skipping` });
+    const unskipped = await openSession(await unskippedBytes(m.graph, run, o.loadSpec), { device, where: `${run.run.dir} without skipping` });
     try {
       for (const [batch, count] of [[1, o.skipTimingSamples ?? 200], [64, o.skipTimingBatches ?? 20]] as const) {
         log(`${m.id}: timing inference with and without skipping at batch ${batch} (${count} inputs)`);

@@ -7,12 +7,13 @@ import { budgetCommand } from './bench-budget.js';
 import { memoryCommand } from './bench-memory.js';
 import { paperCommand } from './bench-paper.js';
 import { solversCommand } from './bench-solvers.js';
+import { stabilityCommand } from './bench-stability.js';
 import { studyCommand } from './bench-study.js';
 import { torchCommand } from './bench-torch.js';
 import type { BenchSubcommand } from './subcommand.js';
 
 /** Every `twnn bench` subcommand, in help order. */
-export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand, budgetCommand];
+export const BENCH_SUBCOMMANDS: BenchSubcommand[] = [paperCommand, studyCommand, stabilityCommand, memoryCommand, solversCommand, torchCommand, accuracyCommand, budgetCommand];
 
 /**
  * `twnn bench <name>`: benchmarks and reports, one subcommand each.

@@ -23,7 +23,7 @@ const LAB_BENCH = new URL('../../lab/cli/bench.ts', import.meta.url);
  * default the checkout's lab/cli/bench.ts) exists, otherwise a `bench` that
  * fails with one line saying the benchmarks run from a checkout.
  *
- * @example await registerLab(program); // twnn bench paper|study|memory|solvers|torch|to-accuracy in a checkout
+ * @example await registerLab(program); // twnn bench paper|study|stability|memory|solvers|torch|to-accuracy|budget in a checkout
  */
 export async function registerLab(program: Command, lab: URL = LAB_BENCH): Promise<void> {
   if (existsSync(lab)) {
@@ -39,7 +39,7 @@ export async function registerLab(program: Command, lab: URL = LAB_BENCH): Promi
     .helpOption(false)
     .action(() => {
       throw new TwnnError(
-        'twnn bench: the benchmarks (paper, study, memory, solvers, torch, to-accuracy) run from a checkout of the twnn repository ' +
+        'twnn bench: the benchmarks (paper, study, stability, memory, solvers, torch, to-accuracy, budget) run from a checkout of the twnn repository ' +
           "(its lab/ folder, with 'node bin/twnn.js bench ...'); the installed package does not ship them",
       );
     });

@@ -266,6 +266,19 @@ async function runSteps(run: Run): Promise<void> {
   }
 }
 
+/**
+ * A step whose loss is NaN or infinite: training stops there, and `step` (the
+ * optimizer step, counted from 1) and `loss` say where, so a runner can record
+ * the divergence instead of retrying it.
+ *
+ * @example try { await train(options); } catch (err) { if (err instanceof TrainingDivergedError) console.log(`diverged at step ${err.step}`); }
+ */
+export class TrainingDivergedError extends TwnnError {
+  constructor(readonly step: number, readonly loss: number, message: string) {
+    super(message);
+  }
+}
+
 /** One optimizer step on the batch at the run's position: the new tensors, metrics.jsonl's step line, a progress event. */
 async function trainStep(run: Run, session: TwnnSession, order: Uint32Array, lrType: 'float32' | 'float64', clock: SessionClock): Promise<void> {
   const { config, position } = run;
@@ -276,7 +289,7 @@ async function trainStep(run: Run, session: TwnnSession, order: Uint32Array, lrT
   const out = await session.run({ x, target, lr: Tensor.scalar(lr, lrType), step: Tensor.fromNumbers('int64', [], [position.step + 1]), ...feedsOf(run.tensors) });
   const stepLoss = out.loss.get(0);
   if (!Number.isFinite(stepLoss)) {
-    throw new TwnnError(`training diverged: the loss is ${stepLoss} at step ${position.step + 1} (epoch ${position.epoch + 1}); try a smaller --lr`);
+    throw new TrainingDivergedError(position.step + 1, stepLoss, `training diverged: the loss is ${stepLoss} at step ${position.step + 1} (epoch ${position.epoch + 1}); try a smaller --lr`);
   }
   takeUpdates(run.tensors, run.layout, out);
   const seconds = (performance.now() - started) / 1000;

@@ -14,7 +14,7 @@ describe('twnn bench through the seam', () => {
     const p = program();
     await registerLab(p);
     const bench = p.commands.find((c) => c.name() === 'bench')!;
-    expect(bench.commands.map((c) => c.name())).toEqual(['paper', 'study', 'memory', 'solvers', 'torch', 'to-accuracy']);
+    expect(bench.commands.map((c) => c.name())).toEqual(['paper', 'study', 'stability', 'memory', 'solvers', 'torch', 'to-accuracy', 'budget']);
   });
 
   it('without lab/, says the benchmarks run from a checkout, whatever the arguments', async () => {

@@ -11,12 +11,12 @@ import { percent } from '../../lab/bench/format.js';
 import { benchPaper } from '../../lab/bench/paper.js';
 import type { PaperReport } from '../../lab/bench/paper-types.js';
 import type { BenchRun } from '../../lab/bench/runs.js';
-import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
-import { loadMnist } from '../../src/data/mnist.js';
+import type { Dataset } from '../../src/data/batches.js';
 import { defineModel, dense, exportModel, region, relu, sequential, tanh } from '../../src/index.js';
 import { evaluate } from '../../src/runtime/metrics.js';
 import { openSession } from '../../src/runtime/session.js';
 import { train } from '../../src/runtime/trainer.js';
+import { mnistSubsets } from '../helpers/mnist-subsets.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-bench-paper-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -62,11 +62,7 @@ let results: string;
 const out = join(root, 'docs');
 
 beforeAll(async () => {
-  const mnist = await loadMnist({ split: 'test', layout: 'flat' });
-  const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-  const subset = (name: string, r: number[]) => makeDataset(name, gatherRows(mnist.x, r), gatherRows(mnist.target, r));
-  trainSet = subset('mnist/train-subset', rows(0, 640));
-  testSet = subset('mnist/test-subset', rows(5000, 400));
+  ({ train: trainSet, test: testSet } = await mnistSubsets('flat', 640, 400));
   await train({ spec: tinyTwnn, outDir: runs[0].dir, data: { train: trainSet, test: testSet }, seed: 1 });
   await train({ spec: tinyPlain, outDir: runs[1].dir, data: { train: trainSet, test: testSet }, seed: 1, limitSteps: 10 });
   // A run caught mid-training: its checkpoint has moved on, its model.onnx still holds the initial weights.

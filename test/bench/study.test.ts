@@ -13,12 +13,12 @@ import { benchPaper } from '../../lab/bench/paper.js';
 import { benchStudy } from '../../lab/bench/study.js';
 import type { StudyReport } from '../../lab/bench/study-types.js';
 import { studyRuns, type StudyModel } from '../../lab/bench/study-runs.js';
-import { gatherRows, makeDataset, type Dataset } from '../../src/data/batches.js';
-import { loadMnist } from '../../src/data/mnist.js';
+import type { Dataset } from '../../src/data/batches.js';
 import { basicBlock, conv2d, defineModel, dense, flatten, globalAvgPool, region, sequential, type ModelSpec } from '../../src/index.js';
 import { evaluate } from '../../src/runtime/metrics.js';
 import { openSession } from '../../src/runtime/session.js';
 import { train } from '../../src/runtime/trainer.js';
+import { mnistSubsets } from '../helpers/mnist-subsets.js';
 
 const root = mkdtempSync(join(tmpdir(), 'twnn-bench-study-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -61,11 +61,7 @@ let markdown: string;
 const trained: string[] = [];
 
 beforeAll(async () => {
-  const mnist = await loadMnist({ split: 'test', layout: 'image' });
-  const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-  const subset = (name: string, r: number[]) => makeDataset(name, gatherRows(mnist.x, r), gatherRows(mnist.target, r));
-  trainSet = subset('mnist/train-subset', rows(0, 320));
-  testSet = subset('mnist/test-subset', rows(5000, 192));
+  ({ train: trainSet, test: testSet } = await mnistSubsets('image', 320, 192));
   ({ report } = await benchStudy({
     runs: [...runs, ...never],
     longRuns: long,

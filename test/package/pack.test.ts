@@ -120,6 +120,6 @@ describe('the packed tarball, installed into a fresh project', () => {
     const r = spawnSync(twnn, ['bench', 'paper', '--no-memory'], { cwd: project, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^twnn: error: twnn bench: the benchmarks \(paper, study, memory, solvers, torch, to-accuracy\) run from a checkout of the twnn repository .*the installed package does not ship them\n$/);
+    expect(r.stderr).toMatch(/^twnn: error: twnn bench: the benchmarks \(paper, study, stability, memory, solvers, torch, to-accuracy, budget\) run from a checkout of the twnn repository .*the installed package does not ship them\n$/);
   }, PACKED_TEST_LIMIT);
 });
