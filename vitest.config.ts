@@ -20,6 +20,7 @@ export const E2E = [
   'test/bench/paper-models.test.ts',
   'test/bench/study-models.test.ts',
   'test/bench/solvers.test.ts',
+  'test/bench/stability.test.ts',
   'test/bench/torch.test.ts',
   'test/bench/to-accuracy.test.ts',
   'test/codegen/cli.test.ts',
