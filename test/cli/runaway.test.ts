@@ -55,7 +55,11 @@ describe('a Loop without a finite bound', () => {
     const out = join(dir, 'sine');
     expect((await twnn(['build', join(REPO, 'graphs/sine.ts'), '--out', out])).status).toBe(0);
     const json = JSON.parse((await twnn(['inspect', join(out, 'model.onnx'), '--json'])).stdout) as { loops: { bound: string }[] };
-    expect(json.loops.map((l) => l.bound)).toEqual(['constant']);
+    // The trip count is the max_iter.<region> budget input (issue 24): set at run time, not flagged.
+    expect(json.loops.map((l) => l.bound)).toEqual(['run time']);
+    const text = (await twnn(['inspect', join(out, 'model.onnx')])).stdout;
+    expect(text).toContain('trip count set at run time');
+    expect(text).not.toMatch(/UNBOUNDED|may never finish/);
     // Under --timeout a model that finishes in time prints what it would without it.
     const sineX = join(dir, 'sine-x.json');
     python(`import json, math; json.dump([[math.sin(i / 3) for i in range(16)]], open(${JSON.stringify(sineX)}, 'w'))`);
