@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { MANIFEST_FILE, MODEL_FILE } from '../src/contract/files.js';
+import { JVP_FILE, MANIFEST_FILE, MODEL_FILE, SPECTRAL_FILE } from '../src/contract/files.js';
 import { readManifestSync } from '../src/contract/read-manifest.js';
 import { TwnnError } from '../src/common/errors.js';
 import { exportModel } from '../src/lower/artifacts.js';
@@ -74,7 +74,9 @@ export async function relower(dir: string, loadSpec: (graphFile: string) => Prom
   const out = await mkdtemp(join(tmpdir(), 'twnn-relower-'));
   try {
     const dtype = manifest.dtype === 'float64' ? 'float64' : 'float32';
-    await exportModel(spec, out, { dtype, seed: manifest.seed, opset: manifest.opset, optimizer: manifest.training.optimizer, weights });
+    // The optional graphs it was exported with (a run trained with --spectral lists spectral.onnx), so the manifest's file list matches.
+    const optional = { jvp: JVP_FILE in manifest.files, spectral: SPECTRAL_FILE in manifest.files };
+    await exportModel(spec, out, { dtype, seed: manifest.seed, opset: manifest.opset, optimizer: manifest.training.optimizer, weights, ...optional });
     const files = new Map<string, Uint8Array>();
     for (const name of readdirSync(out)) if (existsSync(join(dir, name))) files.set(name, new Uint8Array(await readFile(join(out, name))));
     const stale = [...files].filter(([name, bytes]) => !Buffer.from(bytes).equals(readFileSync(join(dir, name)))).map(([name]) => name);
