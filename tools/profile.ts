@@ -1,4 +1,5 @@
-// Where a TWNN's time goes: onnxruntime's profiler over a few runs of its
+// Where a TWNN's time goes (as openSession runs it: input-weight convolutions
+// on the NCHWc kernels unless TWNN_BLOCKED_CONV=0): onnxruntime's profiler over a few runs of its
 // inference graph (one batch) or grad.onnx (one gradient step), kernel time per
 // run summed by op type, Loop bodies' nodes included (the Loop's own event,
 // which spans its body, is listed but not summed). Weights: the paper run's
@@ -15,7 +16,10 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../src/ir/tensor.js';
 import { buildInferenceGraph } from '../src/lower/inference.js';
 import { buildGradGraph } from '../src/lower/training.js';
-import { readInitializers, readModelFile } from '../src/onnx/load.js';
+import { parseModel, readInitializers, readModelFile } from '../src/onnx/load.js';
+import { withBlockedConvolutions } from '../src/onnx/blocked-conv.js';
+import { onnx, type OnnxTypes } from '../src/onnx/proto.js';
+import { nchwcBlockSize } from '../src/runtime/blocked-conv-probe.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 import { checkBatch } from './gradient-accuracy.js';
@@ -44,7 +48,10 @@ export interface GraphProfile {
 export async function profileRuns(model: Uint8Array, feeds: Record<string, ort.Tensor>, runs: number, options: ort.InferenceSession.SessionOptions = {}): Promise<GraphProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'twnn-profile-'));
   try {
-    const session = await ort.InferenceSession.create(model, { ...options, enableProfiling: true, profileFilePrefix: join(dir, 'run') });
+    // What openSession runs on the CPU: input-weight convolutions on the NCHWc kernels (TWNN_BLOCKED_CONV=0: as exported).
+    const blocked = process.env.TWNN_BLOCKED_CONV === '0' ? model : withBlockedConvolutions(parseModel(model, 'profiled model'), await nchwcBlockSize()).model;
+    const bytes = blocked === model ? model : onnx.ModelProto.encode(blocked as OnnxTypes.IModelProto).finish();
+    const session = await ort.InferenceSession.create(bytes, { ...options, enableProfiling: true, profileFilePrefix: join(dir, 'run') });
     for (let i = 0; i < runs + 1; i++) await session.run(feeds);
     session.endProfiling();
     await session.release();

@@ -8,6 +8,9 @@
 //   node --import tsx tools/train-step-ab.ts mnist-resnet --export /tmp/before.onnx   (on the old code)
 //   node --import tsx tools/train-step-ab.ts mnist-resnet --export /tmp/after.onnx    (on the new code)
 //   node --import tsx tools/train-step-ab.ts mnist-resnet /tmp/before.onnx /tmp/after.onnx [--steps 40]
+//   node --import tsx tools/train-step-ab.ts mnist-resnet --blocked [--steps 40]
+// `--blocked` times this code's train.onnx with blocked convolutions off
+// (before) and on (after): a session option, not a second file.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,13 +53,17 @@ export async function exportTrainGraph(name: string): Promise<Uint8Array> {
  *
  * @example const ab = await compareSteps('mnist-resnet', before, after, 40); ab.after / ab.before
  */
-export async function compareSteps(name: string, before: Uint8Array, after: Uint8Array, steps: number): Promise<StepAb> {
+export async function compareSteps(name: string, before: Uint8Array, after: Uint8Array, steps: number, options: { blocked?: [boolean, boolean] } = {}): Promise<StepAb> {
   const spec = await specOf(name);
   const data = await loadTaskData(spec.task!.data!, 'train');
   const batch = spec.task?.train?.batch ?? 64;
   const order = shuffledOrder(data.x.shape[0], 0, 0);
   const feeds: Record<string, Tensor> = firstStepFeeds(buildTrainGraph(spec), takeBatch(data, batchRows(order, 0, batch)));
-  const sessions = { before: await openSession(before, { where: 'before' }), after: await openSession(after, { where: 'after' }) };
+  const [blockedBefore, blockedAfter] = options.blocked ?? [undefined, undefined];
+  const sessions = {
+    before: await openSession(before, { where: 'before', blockedConvolutions: blockedBefore }),
+    after: await openSession(after, { where: 'after', blockedConvolutions: blockedAfter }),
+  };
   try {
     await sessions.before.run(feeds);
     await sessions.after.run(feeds);
@@ -82,7 +89,7 @@ export async function compareSteps(name: string, before: Uint8Array, after: Uint
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { export: { type: 'string' }, steps: { type: 'string', default: '40' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { export: { type: 'string' }, blocked: { type: 'boolean', default: false }, steps: { type: 'string', default: '40' } } });
   const [name, beforeFile, afterFile] = positionals;
   if (!name) throw new Error('usage: train-step-ab.ts <graph name> (--export <file> | <before.onnx> <after.onnx>) [--steps n]');
   if (values.export) {
@@ -90,7 +97,12 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${values.export}\n`);
     return;
   }
-  const ab = await compareSteps(name, readFileSync(beforeFile), readFileSync(afterFile), Number(values.steps));
+  const ab = values.blocked
+    ? await (async () => {
+        const file = await exportTrainGraph(name);
+        return compareSteps(name, file, file, Number(values.steps), { blocked: [false, true] });
+      })()
+    : await compareSteps(name, readFileSync(beforeFile), readFileSync(afterFile), Number(values.steps));
   process.stdout.write(
     `${name}, ${ab.steps} real training steps interleaved: before ${ab.before.toFixed(1)} ms, after ${ab.after.toFixed(1)} ms (medians; after/before ${(ab.after / ab.before).toFixed(3)}, ` +
       `median per-step ratio ${ab.stepRatio.toFixed(3)}); largest loss difference ${ab.maxLossDiff.toExponential(1)}\n`,

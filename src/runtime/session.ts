@@ -2,7 +2,9 @@ import * as ort from 'onnxruntime-node';
 import { FormatError, TwnnError } from '../common/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { parseModel, readModelBytes } from '../onnx/load.js';
-import type { OnnxTypes } from '../onnx/proto.js';
+import { onnx, type OnnxTypes } from '../onnx/proto.js';
+import { withBlockedConvolutions } from '../onnx/blocked-conv.js';
+import { nchwcBlockSize } from './blocked-conv-probe.js';
 import { printable } from '../ir/text.js';
 import {
   applyTf32Setting,
@@ -48,6 +50,14 @@ export interface OpenOptions {
    * exported before the budget was an input refuses any setting.
    */
   budget?: BudgetSetting;
+  /**
+   * On the CPU, run the convolutions whose weights are graph inputs (every
+   * training graph's) on onnxruntime's blocked NCHWc kernels, as it does by
+   * itself for weights that are initializers (src/onnx/blocked-conv.ts).
+   * Default true; `TWNN_BLOCKED_CONV=0` in the environment turns it off, for
+   * comparisons. The model file is not changed.
+   */
+  blockedConvolutions?: boolean;
 }
 
 /** onnxruntime's graph optimisation levels, least to most. */
@@ -151,7 +161,7 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
     // codes would reach the terminal raw (issue 23, item 11). For such a model its log is silenced
     // (fatal only); every other model keeps onnxruntime's warnings.
     const quiet = hasUnprintableName(proto) ? { logSeverityLevel: 4 as const } : {};
-    session = await ort.InferenceSession.create(bytes, { ...sessionOptionsFor(device), ...level, ...quiet });
+    session = await ort.InferenceSession.create(await cpuKernelBytes(proto, bytes, device, options), { ...sessionOptionsFor(device), ...level, ...quiet });
   } catch (err) {
     throw sessionCreationError(err, device, where);
   }
@@ -163,6 +173,14 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
   return new TwnnSession(session, device, session.inputMetadata.map(info), session.outputMetadata.map(info), where, budget);
 }
 
+
+/** The bytes onnxruntime opens: on the CPU with blocked convolutions on, the model with its input-weight convolutions on NCHWc kernels, when it has any. */
+async function cpuKernelBytes(proto: OnnxTypes.IModelProto, bytes: Uint8Array, device: Device, options: OpenOptions): Promise<Uint8Array> {
+  const wanted = options.blockedConvolutions ?? process.env.TWNN_BLOCKED_CONV !== '0';
+  if (device.kind !== 'cpu' || !wanted) return bytes;
+  const rewrite = withBlockedConvolutions(proto, await nchwcBlockSize());
+  return rewrite.convs + rewrite.transposed > 0 ? onnx.ModelProto.encode(rewrite.model).finish() : bytes;
+}
 
 /**
  * Names of the graph inputs and outputs that declare a shape. Parsing the
