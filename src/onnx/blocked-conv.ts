@@ -136,9 +136,11 @@ class Rewriter {
   /** The nodes of `graph` (the main graph at depth 0, or a subgraph) with eligible convolutions rewritten; `shadowed` holds names an enclosing subgraph redefines. */
   graphNodes(graph: Graph, shadowed: ReadonlySet<string>, depth: number): Node[] {
     const out: Node[] = [];
+    // One ReorderInput per tensor in this graph: convolutions that read the same X (a wormhole's gate and projection) share it.
+    const reorderedInputs = new Map<string, string>();
     for (const node of graph.node ?? []) {
       const withSubgraphs = this.subgraphsOf(node, shadowed, depth);
-      out.push(...(this.rewrite(withSubgraphs, shadowed, depth) ?? [withSubgraphs]));
+      out.push(...(this.rewrite(withSubgraphs, shadowed, depth, reorderedInputs) ?? [withSubgraphs]));
     }
     return out;
   }
@@ -154,7 +156,7 @@ class Rewriter {
     return onnx.NodeProto.create({ ...node, attribute });
   }
 
-  private rewrite(node: Node, shadowed: ReadonlySet<string>, depth: number): Node[] | undefined {
+  private rewrite(node: Node, shadowed: ReadonlySet<string>, depth: number, reorderedInputs: Map<string, string>): Node[] | undefined {
     if (node.domain && node.domain !== 'ai.onnx') return undefined;
     if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') return undefined;
     const [x, w, bias] = node.input ?? [];
@@ -170,7 +172,7 @@ class Rewriter {
     if (node.opType === 'Conv') {
       if (!this.fits(i, o)) return undefined;
       this.convs++;
-      return this.blocked(node, x, this.reorder(w!, shape, false), bias, o, [
+      return this.blocked(node, x, reorderedInputs, this.reorder(w!, shape, false), bias, o, [
         intsAttr('kernel_shape', [kh, kw]),
         intsAttr('pads', pads),
         intsAttr('strides', ints(node, 'strides') ?? [1, 1]),
@@ -184,7 +186,7 @@ class Rewriter {
     if (!unit(ints(node, 'strides')) || !unit(ints(node, 'dilations')) || !zero(ints(node, 'output_padding')) || attr(node, 'output_shape')) return undefined;
     if (flippedPads.some((p) => p < 0) || !this.fits(o, i)) return undefined;
     this.transposed++;
-    return this.blocked(node, x, this.reorder(w!, shape, true), bias, i, [intsAttr('kernel_shape', [kh, kw]), intsAttr('pads', flippedPads), intsAttr('strides', [1, 1]), intsAttr('dilations', [1, 1])]);
+    return this.blocked(node, x, reorderedInputs, this.reorder(w!, shape, true), bias, i, [intsAttr('kernel_shape', [kh, kw]), intsAttr('pads', flippedPads), intsAttr('strides', [1, 1]), intsAttr('dilations', [1, 1])]);
   }
 
   /** Both channel counts whole blocks (ReorderInput and the NCHWc Conv refuse anything else). */
@@ -192,12 +194,15 @@ class Rewriter {
     return inChannels % this.block === 0 && outChannels % this.block === 0;
   }
 
-  /** ReorderInput → nchwc Conv → ReorderOutput, writing the node's own output. */
-  private blocked(node: Node, x: string, w: string, bias: string | undefined, outChannels: number, attributes: Attribute[]): Node[] {
+  /** ReorderInput (unless this graph has one of x already) → nchwc Conv → ReorderOutput, writing the node's own output. */
+  private blocked(node: Node, x: string, reorderedInputs: Map<string, string>, w: string, bias: string | undefined, outChannels: number, attributes: Attribute[]): Node[] {
     const id = this.fresh(node.name || node.output![0]!);
-    const [xr, yr] = [`${id}/x`, `${id}/y`];
+    const known = reorderedInputs.get(x);
+    const xr = known ?? `${id}/x`;
+    const yr = `${id}/y`;
+    reorderedInputs.set(x, xr);
     return [
-      onnx.NodeProto.create({ name: `${id}/reorder_input`, opType: 'ReorderInput', domain: NCHWC_DOMAIN, input: [x], output: [xr] }),
+      ...(known ? [] : [onnx.NodeProto.create({ name: `${id}/reorder_input`, opType: 'ReorderInput', domain: NCHWC_DOMAIN, input: [x], output: [xr] })]),
       onnx.NodeProto.create({ name: `${id}/conv`, opType: 'Conv', domain: NCHWC_DOMAIN, input: bias ? [xr, w, bias] : [xr, w], output: [yr], attribute: [...attributes, { name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }),
       onnx.NodeProto.create({ name: `${id}/reorder_output`, opType: 'ReorderOutput', domain: NCHWC_DOMAIN, input: [yr], output: [node.output![0]!], attribute: [{ name: 'channels', type: onnx.AttributeProto.AttributeType.INT, i: outChannels }] }),
     ];

@@ -93,6 +93,23 @@ describe('blocked convolutions', () => {
     expect(rewrite.model.graph!.node!.map((n) => n.opType)).toEqual(parseModel(bytes, c.name).graph!.node!.map((n) => n.opType));
   });
 
+  it('convolutions reading the same tensor share one ReorderInput', async () => {
+    const block = await nchwcBlockSize();
+    const g = new Graph('shared');
+    const x = g.input('x', 'float32', [2, block, 5, 5]);
+    const [w1, w2] = ['w1', 'w2'].map((n) => g.input(n, 'float32', [block, block, 3, 3]));
+    g.output('y1', convOp(g, x, w1!, undefined, { pads: [1, 1, 1, 1] }));
+    g.output('y2', convOp(g, x, w2!, undefined, { pads: [1, 1, 1, 1] }));
+    const bytes = serializeModel(g);
+    const rewrite = withBlockedConvolutions(parseModel(bytes, 'shared'), block);
+    expect(rewrite.convs).toBe(2);
+    expect(rewrite.model.graph!.node!.filter((n) => n.opType === 'ReorderInput')).toHaveLength(1);
+    const feeds = { x: randomTensor([2, block, 5, 5], 5, 1, 'float32'), w1: randomTensor([block, block, 3, 3], 6, 0.2, 'float32'), w2: randomTensor([block, block, 3, 3], 7, 0.2, 'float32') };
+    const { plain, blocked } = await runBoth(bytes, feeds);
+    expect(maxDiff(blocked.y1, plain.y1)).toBeLessThan(1e-4);
+    expect(maxDiff(blocked.y2, plain.y2)).toBeLessThan(1e-4);
+  });
+
   it('leaves channels that are not whole blocks, and weights that are initializers, to onnxruntime', async () => {
     const block = await nchwcBlockSize();
     const g = new Graph('partial');
