@@ -54,7 +54,7 @@ describe('twnn web: request targets (item 1)', () => {
 
   it('serves the page, the plan and the models by path; a query is ignored; an unknown path is 404', async () => {
     expect((await get('/')).headers['content-type']).toMatch(/^text\/html/);
-    expect(JSON.parse((await get('/plan.json?x=1')).body).steps).toBe(4);
+    expect(JSON.parse((await get('/plan.json?x=1')).body).defaults.steps).toBe(4);
     expect((await get('/train.onnx')).status).toBe(200);
     expect((await get('/predict.onnx')).status).toBe(200);
     for (const target of ['/nope', '/ort/../plan.json', '/ort/', '/%2e%2e/manifest.json']) expect((await get(target)).status, target).toBe(404);
