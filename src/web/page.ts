@@ -25,7 +25,7 @@ export const PAGE_HTML = `<!doctype html>
   #status { font-variant-numeric: tabular-nums; min-height: 1.4em; }
   #charts { display: grid; grid-template-columns: repeat(2, 480px); gap: 0.5em 1em; }
   #digits { display: flex; flex-wrap: wrap; gap: 0.8em; margin-top: 0.5em; }
-  #digits figure { margin: 0; text-align: center; font-size: 13px; }
+  #digits figure { margin: 0; width: 8.5em; text-align: center; font-size: 13px; }
   #digits canvas { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid #ccc; }
   #digits .wrong { color: #d62728; }
 </style>

@@ -63,7 +63,9 @@ export async function loadWebTask(dir: string, options: { seed?: number } = {}):
   const kind = webTaskKind(dir, manifest.task?.data ?? undefined);
   const data = manifest.task!.data!;
   if (!existsSync(join(dir, TRAIN_FILE))) {
-    throw new TwnnError(`${dir}: no ${TRAIN_FILE}, which the page trains (committed models keep model.onnx only); build the model's training graphs with twnn build graphs/<model>.ts -o <dir>`);
+    throw new TwnnError(
+      `${dir}: no ${TRAIN_FILE}, which the page trains (committed models keep model.onnx only); build the model's training graphs with twnn build graphs/<model>.ts -o <dir> (this model is '${manifest.name}')`,
+    );
   }
   const dtype = manifest.dtype === 'float64' ? 'float64' : 'float32';
   const train = await loadTaskData(data, 'train', dtype);
