@@ -96,6 +96,7 @@ function readOptions() {
     } else if (INTEGER_OPTIONS.includes(key)) {
       if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new Error('URL query ' + key + '=' + value + ': expected a positive integer');
       o[key] = Number(value);
+      if (key === 'batch' && o.batch > plan.maxBatch) throw new Error('URL query batch=' + value + ': expected at most ' + plan.maxBatch);
     } else if (key === 'autostart') {
       if (value !== '0' && value !== '1') throw new Error('URL query autostart=' + value + ': expected 0 or 1');
       o.autostart = value === '1';
@@ -120,14 +121,16 @@ function setupControls() {
     input.value = String(opts[key]);
     input.addEventListener('change', () => {
       const v = Number(input.value);
-      const ok = key === 'lr' ? v > 0 && Number.isFinite(v) : Number.isInteger(v) && v >= 1;
-      if (!ok) return say(key + ' ' + input.value + ': expected ' + (key === 'lr' ? 'a positive number' : 'a positive integer') + '; kept ' + opts[key]);
+      const top = key === 'batch' ? plan.maxBatch : Infinity;
+      const ok = key === 'lr' ? v > 0 && Number.isFinite(v) : Number.isInteger(v) && v >= 1 && v <= top;
+      if (!ok) return say(key + ' ' + input.value + ': expected ' + (key === 'lr' ? 'a positive number' : 'an integer from 1' + (top < Infinity ? ' to ' + top : '')) + '; kept ' + opts[key]);
       opts[key] = v;
       progress.steps = opts.steps;
       writeQuery();
       buttons();
     });
   }
+  $('batch').max = String(plan.maxBatch);
   if (plan.maxIter === null) $('budget').hidden = true;
   else {
     const slider = $('maxIter');

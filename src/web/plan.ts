@@ -20,7 +20,9 @@ import { WEB_TASKS, type WebTaskKind } from './tasks.js';
 
 
 /** Test rows the page evaluates: the sweeps histogram (both tasks) and the accuracy (MNIST). */
-export const TEST_ROWS = { sine: 256, mnist: 500 } as const;
+const TEST_ROWS = { sine: 256, mnist: 500 } as const;
+/** The largest batch the page may ask for: a step's rows travel as JSON, and 60k MNIST rows would be 250 MB of it. */
+export const MAX_BATCH = 4096;
 /** Steps of the generated wave the sine page draws. */
 const WAVE_STEPS = 120;
 
@@ -103,7 +105,7 @@ export async function loadWebTask(dir: string, options: { seed?: number } = {}):
  * @example const { x, target } = stepBatch(task, 64, 937); // the last batch of MNIST's first epoch
  */
 export function stepBatch(task: WebTask, batch: number, k: number): { x: Tensor; target: Tensor } {
-  if (!Number.isSafeInteger(batch) || batch < 1) throw new TwnnError(`batch ${batch}: expected a positive integer`);
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new TwnnError(`batch ${batch}: expected an integer from 1 to ${MAX_BATCH}`);
   if (!Number.isSafeInteger(k) || k < 0) throw new TwnnError(`step ${k}: expected an integer from 0`);
   const size = datasetSize(task.train);
   const perEpoch = Math.ceil(size / batch);
@@ -137,7 +139,7 @@ export interface EncodedTensor {
  *
  * @example encodeTensor(Tensor.scalar(1, 'float32')) // { dtype: 'float32', shape: [], base64: 'AACAPw==' }
  */
-export function encodeTensor(t: Tensor): EncodedTensor {
+function encodeTensor(t: Tensor): EncodedTensor {
   const data = t.data as ArrayBufferView;
   return { dtype: t.dtype, shape: t.shape.map(Number), base64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
 }

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { TwnnError } from '../common/errors.js';
 import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
-import { encodeAll, loadWebTask, stepBatch } from './plan.js';
+import { encodeAll, loadWebTask, MAX_BATCH, stepBatch } from './plan.js';
 import { WEB_TASKS } from './tasks.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
 import { pageCharts, SERIES } from './charts.js';
@@ -61,6 +61,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
     kind: task.kind,
     about: `${options.dir}: ${WEB_TASKS[task.kind]}.`,
     defaults: { steps: options.steps ?? 300, batch: options.batch ?? 32, lr: task.lr, drawEvery: options.drawEvery ?? 25 },
+    maxBatch: MAX_BATCH,
     dtype: task.dtype,
     maxIter: task.maxIter ?? null,
     params: task.params,
@@ -89,8 +90,17 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
     if (path === '/app.js') return send(PAGE_SCRIPT, TYPES['.js']);
     if (path === '/plan.json') return send(planJson, TYPES['.json']);
     if (path === '/test.json') return send(testJson, TYPES['.json']);
-    const batch = /^\/batch\/([1-9][0-9]{0,5})\/(0|[1-9][0-9]{0,8})$/.exec(path);
-    if (batch) return send(JSON.stringify(encodeAll(new Map(Object.entries(stepBatch(task, Number(batch[1]), Number(batch[2])))))), TYPES['.json']);
+    const batch = /^\/batch\/([0-9]{1,9})\/([0-9]{1,9})$/.exec(path);
+    if (batch) {
+      let rows: ReturnType<typeof stepBatch>;
+      try {
+        rows = stepBatch(task, Number(batch[1]), Number(batch[2]));
+      } catch (err) {
+        if (err instanceof TwnnError) return answer(res, 400, err.message);
+        throw err;
+      }
+      return send(JSON.stringify(encodeAll(new Map(Object.entries(rows)))), TYPES['.json']);
+    }
     const vegaFile = path.startsWith('/vega/') ? vegaFiles.get(path.slice('/vega/'.length)) : undefined;
     if (vegaFile) return send(await readFile(vegaFile), TYPES['.js']);
     if (path === '/train.onnx') return send(await readFile(join(options.dir, TRAIN_FILE)), TYPES['.onnx']);

@@ -76,7 +76,7 @@ describe('stepBatch', () => {
     expect(epoch0.sort((a, b) => a - b)).toEqual(task.train.target.toNumbers().sort((a, b) => a - b));
     expect(rowsOf(perEpoch)).not.toEqual(rowsOf(0));
     expect(stepBatch(task, batch, 3).x.toNumbers()).toEqual(stepBatch(task, batch, 3).x.toNumbers());
-    expect(() => stepBatch(task, 0, 1)).toThrow('batch 0: expected a positive integer');
+    expect(() => stepBatch(task, 0, 1)).toThrow('batch 0: expected an integer from 1 to 4096');
   });
 });
 
