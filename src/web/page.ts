@@ -287,7 +287,7 @@ async function evaluateNow(record) {
     drawDigits(predicted, labels, sweeps);
   }
   progress.evaluations += 1;
-  report(progress.running ? '' : ' (maxIter ' + opts.maxIter + ')');
+  report(progress.running || plan.maxIter === null ? '' : ' (maxIter ' + opts.maxIter + ')');
   await new Promise((r) => setTimeout(r)); // let the page paint
 }
 

@@ -235,8 +235,10 @@ describe('twnn web: the sine TWNN', () => {
 describe('twnn web: the MNIST MLP TWNN', () => {
   it('trains on real MNIST batches, its losses matching onnxruntime-node; shows test accuracy and test digits with predictions and sweeps', async () => {
     const steps = 20;
-    const { page, errors } = await open(mnistWeb, `steps=${steps}&drawEvery=10`);
+    const { page, errors } = await open(mnistWeb, `steps=${steps}&drawEvery=10&autostart=0`);
     const initial = await read(page);
+    expect(initial.step).toBe(0);
+    await page.click('#start');
     const progress = await until(page, 'p.done', 200_000);
     expect(errors).toEqual([]);
     const reference = await nodeLosses(mnistDir, steps, 64);
