@@ -238,6 +238,8 @@ describe('twnn web: the MNIST MLP TWNN', () => {
     const { page, errors } = await open(mnistWeb, `steps=${steps}&drawEvery=10&autostart=0`);
     const initial = await read(page);
     expect(initial.step).toBe(0);
+    // Live updates change the data of the embedded views: the SVG elements drawn before training stay the same ones.
+    await page.$$eval('#charts svg', (svgs) => svgs.forEach((svg) => svg.setAttribute('data-embedded', 'once')));
     await page.click('#start');
     const progress = await until(page, 'p.done', 200_000);
     expect(errors).toEqual([]);
@@ -256,6 +258,10 @@ describe('twnn web: the MNIST MLP TWNN', () => {
       for (const a of found) expect(a.labels.length, `${id}: ${a.title}`).toBeGreaterThanOrEqual(2);
     }
     expect((await axes(page, 'accuracy')).map((a) => a.title).sort()).toEqual(['accuracy %', 'step']);
+    expect(await page.$$eval('#charts svg', (svgs) => svgs.map((svg) => svg.getAttribute('data-embedded')))).toEqual(['once', 'once', 'once', 'once']);
+    // The loss line has a vertex per step: path data "M x,y L x,y ..." with one command per point.
+    const lossPath = await page.$eval('#loss svg .role-mark path', (p) => p.getAttribute('d') ?? '');
+    expect(lossPath.match(/[ML]/g)).toHaveLength(steps);
     await page.close();
   }, 300_000);
 });
