@@ -16,13 +16,11 @@ import { trainFeeds } from '../runtime/train-feeds.js';
 import { budgetFeeds } from '../runtime/budget.js';
 import { decodeBudget } from '../contract/budget.js';
 import type { DataSpec } from '../twnn/task.js';
-import { WEB_TASKS, type WebTaskKind } from './tasks.js';
+import { MAX_BATCH, WEB_TASKS, type WebTaskKind } from './tasks.js';
 
 
 /** Test rows the page evaluates: the sweeps histogram (both tasks) and the accuracy (MNIST). */
 const TEST_ROWS = { sine: 256, mnist: 500 } as const;
-/** The largest batch the page may ask for: a step's rows travel as JSON, and 60k MNIST rows would be 250 MB of it. */
-export const MAX_BATCH = 4096;
 /** Steps of the generated wave the sine page draws. */
 const WAVE_STEPS = 120;
 
@@ -105,12 +103,21 @@ export async function loadWebTask(dir: string, options: { seed?: number } = {}):
  * @example const { x, target } = stepBatch(task, 64, 937); // the last batch of MNIST's first epoch
  */
 export function stepBatch(task: WebTask, batch: number, k: number): { x: Tensor; target: Tensor } {
-  if (!Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new TwnnError(`batch ${batch}: expected an integer from 1 to ${MAX_BATCH}`);
+  checkBatch(batch);
   if (!Number.isSafeInteger(k) || k < 0) throw new TwnnError(`step ${k}: expected an integer from 0`);
   const size = datasetSize(task.train);
   const perEpoch = Math.ceil(size / batch);
   const epoch = Math.floor(k / perEpoch);
   return takeBatch(task.train, batchRows(orderOf(task, epoch), k % perEpoch, batch));
+}
+
+/**
+ * Refuse a batch size the page may not ask for (0, fractions, above MAX_BATCH), naming it.
+ *
+ * @example checkBatch(5000); // throws: batch 5000: expected an integer from 1 to 4096
+ */
+export function checkBatch(batch: number): void {
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new TwnnError(`batch ${batch}: expected an integer from 1 to ${MAX_BATCH}`);
 }
 
 function orderOf(task: WebTask, epoch: number): Uint32Array {

@@ -14,8 +14,8 @@ import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { TwnnError } from '../common/errors.js';
 import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
-import { encodeAll, loadWebTask, MAX_BATCH, stepBatch } from './plan.js';
-import { WEB_TASKS } from './tasks.js';
+import { checkBatch, encodeAll, loadWebTask, stepBatch } from './plan.js';
+import { MAX_BATCH, WEB_TASKS } from './tasks.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
 import { pageCharts, SERIES } from './charts.js';
 import { withParamsAsInputs } from './predict-model.js';
@@ -54,13 +54,15 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8765;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TwnnError(`port ${port}: expected an integer from 0 to 65535`);
+  const batch = options.batch ?? 32;
+  checkBatch(batch);
   const task = await loadWebTask(options.dir);
   const predict = await withParamsAsInputs(join(options.dir, MODEL_FILE), task.params);
   const testRows = task.test.x.shape[0];
   const planJson = JSON.stringify({
     kind: task.kind,
     about: `${options.dir}: ${WEB_TASKS[task.kind]}.`,
-    defaults: { steps: options.steps ?? 300, batch: options.batch ?? 32, lr: task.lr, drawEvery: options.drawEvery ?? 25 },
+    defaults: { steps: options.steps ?? 300, batch, lr: task.lr, drawEvery: options.drawEvery ?? 25 },
     maxBatch: MAX_BATCH,
     dtype: task.dtype,
     maxIter: task.maxIter ?? null,

@@ -9,3 +9,6 @@ export const WEB_TASKS = {
 } as const;
 
 export type WebTaskKind = keyof typeof WEB_TASKS;
+
+/** The largest batch the page may ask for: a step's rows travel as JSON, and 60k MNIST rows would be 250 MB of it. */
+export const MAX_BATCH = 4096;

@@ -20,6 +20,10 @@ describe('twnn web', () => {
     expect(r.stdout).toContain('--draw-every <n>');
   });
 
+  it('a --batch above what the page fetches is a one-line error', async () => {
+    expectUserError(await twnn(['web', 'exported/sine', '--batch', '5000']), /--batch expects an integer from 1 to 4096/);
+  });
+
   it('a committed model without train.onnx is a one-line error saying how to build one', async () => {
     const r = await twnn(['web', join(REPO, 'exported/paper/mnist-mlp'), '--port', '0']);
     expectUserError(r, /exported\/paper\/mnist-mlp: no train\.onnx, which the page trains .*twnn build graphs\/<model>\.ts -o <dir>/);

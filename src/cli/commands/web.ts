@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { printable } from '../../ir/text.js';
 import { parseInteger } from '../options.js';
-import { WEB_TASKS } from '../../web/tasks.js';
+import { MAX_BATCH, WEB_TASKS } from '../../web/tasks.js';
 
 interface WebFlags {
   port: number;
@@ -27,7 +27,7 @@ export function registerWeb(program: Command): void {
     .option('--port <n>', 'port to listen on, 0 to 65535 (0: any free one)', (v) => parseInteger(v, '--port', 0, 65535), 8765)
     .option('--host <address>', 'address to listen on; anything but loopback lets other machines fetch the model and its weights (a warning says so)', '127.0.0.1')
     .option('--steps <n>', 'optimizer steps the page runs (its default; the page and its URL may change it)', (v) => parseInteger(v, '--steps', 1), 300)
-    .option('--batch <n>', 'rows per step (its default; the page and its URL may change it)', (v) => parseInteger(v, '--batch', 1), 32)
+    .option('--batch <n>', 'rows per step (its default; the page and its URL may change it)', (v) => parseInteger(v, '--batch', 1, MAX_BATCH), 32)
     .option('--draw-every <n>', 'evaluate on the test sample (wave or accuracy, sweeps histogram) every n steps', (v) => parseInteger(v, '--draw-every', 1), 25)
     .addHelpText(
       'after',
