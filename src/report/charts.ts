@@ -6,15 +6,10 @@ import { parse, resetSVGDefIds, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { TwnnError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/files.js';
-import { CHART_FONT_FAMILY, svgToPng } from './png.js';
+import { chartName, frame, histogramSpec, lineSpec, type ChartSize } from './chart-specs.js';
+import { svgToPng } from './png.js';
 
-/** Picture size in pixels (the whole SVG, title and legend included). */
-export interface ChartSize {
-  /** Default 800. */
-  width?: number;
-  /** Default 400. */
-  height?: number;
-}
+export type { ChartSize } from './chart-specs.js';
 
 export interface LineSeries {
   name: string;
@@ -31,6 +26,8 @@ export interface LineChartOptions extends ChartSize {
   logY?: boolean;
   /** A logarithmic x axis (budgets from 2 to 300); every x must then be positive. */
   logX?: boolean;
+  /** Names of series drawn dashed (a reference line that another may cover). */
+  dashed?: readonly string[];
 }
 
 export interface HistogramOptions extends ChartSize {
@@ -59,8 +56,6 @@ export interface ScatterOptions extends ChartSize {
   points: readonly ScatterPoint[];
 }
 
-const DEFAULT_WIDTH = 800;
-const DEFAULT_HEIGHT = 400;
 /** Most bins a histogram gets when no binWidth is given (the 1-2-5 rounding gives at least half as many). */
 const TARGET_BINS = 20;
 /** More bins than pixels is a mistake in binWidth, not a chart. */
@@ -87,6 +82,8 @@ export async function lineChart(options: LineChartOptions): Promise<string> {
   });
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new TwnnError(`${where}: two series are named '${duplicate}'`);
+  const stray = (options.dashed ?? []).find((n) => !names.includes(n));
+  if (stray !== undefined) throw new TwnnError(`${where}: dashed names '${stray}', which is not a series (the series are ${names.map((n) => `'${n}'`).join(', ')})`);
   const rows: { series: string; x: number; y: number }[] = [];
   for (const s of series) {
     const at = `${where}, series '${s.name}'`;
@@ -101,16 +98,7 @@ export async function lineChart(options: LineChartOptions): Promise<string> {
     }
     for (let i = 0; i < s.x.length; i++) rows.push({ series: s.name, x: s.x[i], y: s.y[i] });
   }
-  return render(where, {
-    ...frame(options),
-    data: { values: rows },
-    mark: { type: 'line', strokeWidth: 1.5, clip: true },
-    encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: options.logX ? { type: 'log', nice: false } : { zero: false, nice: false } },
-      y: { field: 'y', type: 'quantitative', title: options.yLabel, scale: options.logY ? { type: 'log' } : { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: { orient: 'top', direction: 'horizontal' } },
-    },
-  });
+  return render(where, lineSpec({ ...options, series: names }, { values: rows }));
 }
 
 /**
@@ -137,25 +125,7 @@ export async function histogram(options: HistogramOptions): Promise<string> {
   const bins = options.discrete ? integerBins(values, options.binWidth ?? 1) : rangeBins(where, values, options.binWidth);
   // Integer bars get a bar's width of room on either side, so two or three of them do not fill the plot.
   const margin = options.discrete ? bins[0].end - bins[0].start : 0;
-  const domain = [bins[0].start - margin, bins[bins.length - 1].end + margin];
-  return render(where, {
-    ...frame(options),
-    data: { values: bins },
-    mark: { type: 'bar', stroke: 'white', strokeWidth: 0.5 },
-    encoding: {
-      x: {
-        field: 'start',
-        type: 'quantitative',
-        title: options.xLabel,
-        scale: { domain, nice: false },
-        ...(options.discrete ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
-      },
-      x2: { field: 'end' },
-      // A bar with an x range draws from y2 to y: anchor it at zero explicitly.
-      y: { field: 'count', type: 'quantitative', title: options.yLabel ?? 'count', scale: { zero: true }, axis: { tickMinStep: 1, format: 'd' } },
-      y2: { datum: 0 },
-    },
-  });
+  return render(where, histogramSpec({ ...options, domain: [bins[0].start - margin, bins[bins.length - 1].end + margin] }, { values: bins }));
 }
 
 /**
@@ -201,24 +171,6 @@ export async function writeChart(pathWithoutExtension: string, svg: string): Pro
   return files;
 }
 
-/** The parts every chart shares: size, title, font, white background. */
-function frame(options: ChartSize & { title: string }) {
-  const width = options.width ?? DEFAULT_WIDTH;
-  const height = options.height ?? DEFAULT_HEIGHT;
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
-    if (!Number.isInteger(v) || v < 100) throw new TwnnError(`${chartName('chart', options.title)}: ${name} must be an integer of at least 100 pixels, got ${v}`);
-  }
-  return {
-    title: { text: options.title, fontSize: 15 },
-    width,
-    height,
-    // `fit` with `padding`: the whole picture, axes and legend included, is width x height.
-    autosize: { type: 'fit' as const, contains: 'padding' as const },
-    background: 'white',
-    config: { font: CHART_FONT_FAMILY, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 12 } },
-  };
-}
-
 async function render(where: string, spec: TopLevelSpec): Promise<string> {
   let view: View;
   try {
@@ -233,11 +185,6 @@ async function render(where: string, spec: TopLevelSpec): Promise<string> {
   } finally {
     view.finalize();
   }
-}
-
-function chartName(kind: string, title: unknown): string {
-  if (typeof title !== 'string' || title === '') throw new TwnnError(`${kind}: needs a non-empty title`);
-  return `${kind} '${title}'`;
 }
 
 function checkFinite(where: string, name: string, values: ArrayLike<number>): void {

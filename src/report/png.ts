@@ -8,8 +8,10 @@ import { createRequire } from 'node:module';
 import { Resvg } from '@resvg/resvg-js';
 import { TwnnError } from '../common/errors.js';
 
+import { CHART_FONT_FAMILY } from './chart-specs.js';
+
 /** The family every chart's text is set in; `CHART_FONT_FILE` provides it. */
-export const CHART_FONT_FAMILY = 'DejaVu Sans';
+export { CHART_FONT_FAMILY };
 
 /** DejaVu Sans from the `dejavu-fonts-ttf` package (the package has no `exports` map, so the file resolves directly). */
 export const CHART_FONT_FILE = createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');

@@ -148,6 +148,7 @@ async function writeSineFiles(dir: string, report: SineReport, truth: Float64Arr
     yLabel: 'sin(2πt/50)',
     width: 1200,
     height: 420,
+    dashed: ['true wave'],
     series: [
       { name: 'true wave', x: trueT, y: Array.from(truth.subarray(startIndex, startIndex + window + steps)) },
       { name: 'generated', x: genT, y: Array.from(generated) },

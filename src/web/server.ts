@@ -1,7 +1,9 @@
 // `twnn web`: a small HTTP server on 127.0.0.1 for the training page. It
-// serves the page, onnxruntime-web's WASM build from node_modules (nothing
-// is fetched from elsewhere), the export's train.onnx, the inference graph
-// with its weights as inputs, and the training plan (src/web/plan.ts).
+// serves the page, onnxruntime-web's WASM build and vega, vega-lite and
+// vega-embed's browser builds from node_modules (nothing is fetched from
+// elsewhere), the export's train.onnx, the inference graph with its weights as
+// inputs, the plan (first-step feeds, defaults, chart specs), a test sample,
+// and batch k of size B on request (src/web/plan.ts).
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,19 +14,21 @@ import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { TwnnError } from '../common/errors.js';
 import { MODEL_FILE, TRAIN_FILE } from '../contract/files.js';
-import { encodeTensor, trainingPlan } from './plan.js';
+import { checkBatch, encodeAll, loadWebTask, stepBatch } from './plan.js';
+import { MAX_BATCH, WEB_TASKS } from './tasks.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
+import { pageCharts, SERIES } from './charts.js';
 import { withParamsAsInputs } from './predict-model.js';
 
 /** What to serve. */
 export interface WebOptions {
-  /** The export folder (train.onnx, model.onnx, manifest.json) of a sine model. */
+  /** The export folder (train.onnx, model.onnx, manifest.json) of a model whose task the page trains (`WEB_TASKS`). */
   dir: string;
-  /** Optimizer steps the page runs (default 300). */
+  /** Optimizer steps the page runs unless its URL says otherwise (default 300). */
   steps?: number;
-  /** Rows per step (default 32). */
+  /** Rows per step unless the URL says otherwise (default 32). */
   batch?: number;
-  /** Draw the loss and the generated wave every this many steps (default 25). */
+  /** Evaluate on the test sample (generated wave or accuracy, sweeps histogram) every this many steps (default 25). */
   drawEvery?: number;
   /** Port (default 8765; 0 picks a free one). */
   port?: number;
@@ -50,26 +54,34 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8765;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TwnnError(`port ${port}: expected an integer from 0 to 65535`);
-  const steps = options.steps ?? 300;
   const batch = options.batch ?? 32;
-  const plan = await trainingPlan(options.dir, { steps, batch });
-  const params = plan.params;
-  const predict = await withParamsAsInputs(join(options.dir, MODEL_FILE), params);
+  checkBatch(batch);
+  const task = await loadWebTask(options.dir);
+  const predict = await withParamsAsInputs(join(options.dir, MODEL_FILE), task.params);
+  const testRows = task.test.x.shape[0];
   const planJson = JSON.stringify({
-    steps,
-    drawEvery: options.drawEvery ?? 25,
-    window: plan.window,
-    dtype: plan.batches[0].x.dtype,
-    seedWindow: plan.seedWindow,
-    truth: plan.truth,
-    params,
-    initial: Object.fromEntries([...plan.initial].map(([name, t]) => [name, encodeTensor(t)])),
-    budget: Object.fromEntries([...plan.budget].map(([name, t]) => [name, encodeTensor(t)])),
-    batches: plan.batches.map((b) => ({ x: encodeTensor(b.x), target: encodeTensor(b.target) })),
+    kind: task.kind,
+    about: `${options.dir}: ${WEB_TASKS[task.kind]}.`,
+    defaults: { steps: options.steps ?? 300, batch, lr: task.lr, drawEvery: options.drawEvery ?? 25 },
+    maxBatch: MAX_BATCH,
+    dtype: task.dtype,
+    maxIter: task.maxIter ?? null,
+    params: task.params,
+    initial: encodeAll(task.initial),
+    budget: encodeAll(task.budget),
+    wave: task.wave ?? null,
+    series: SERIES,
+    charts: pageCharts(task.kind, testRows),
   });
+  const testJson = JSON.stringify(encodeAll(new Map(Object.entries(task.test))));
+  // Only each package's own browser build, by exact name: no path from a request reaches the file system.
   const ortDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
-  // Only the WASM build's own files, by exact name: no path from a request reaches the file system.
   const ortFiles = new Set(readdirSync(ortDir).filter((f) => /^ort(\.wasm\.min\.mjs|-wasm-simd-threaded\.(mjs|wasm))$/.test(f)));
+  const vegaFiles = new Map([
+    ['vega.min.js', join(packageDir('vega'), 'build', 'vega.min.js')],
+    ['vega-lite.min.js', join(packageDir('vega-lite'), 'build', 'vega-lite.min.js')],
+    ['vega-embed.min.js', join(packageDir('vega-embed'), 'build', 'vega-embed.min.js')],
+  ]);
 
   const serve = async (path: string, res: ServerResponse) => {
     const send = (body: string | Uint8Array, type: string) => {
@@ -79,6 +91,20 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
     if (path === '/' || path === '/index.html') return send(PAGE_HTML, TYPES['.html']);
     if (path === '/app.js') return send(PAGE_SCRIPT, TYPES['.js']);
     if (path === '/plan.json') return send(planJson, TYPES['.json']);
+    if (path === '/test.json') return send(testJson, TYPES['.json']);
+    const batch = /^\/batch\/([0-9]{1,9})\/([0-9]{1,9})$/.exec(path);
+    if (batch) {
+      let rows: ReturnType<typeof stepBatch>;
+      try {
+        rows = stepBatch(task, Number(batch[1]), Number(batch[2]));
+      } catch (err) {
+        if (err instanceof TwnnError) return answer(res, 400, err.message);
+        throw err;
+      }
+      return send(JSON.stringify(encodeAll(new Map(Object.entries(rows)))), TYPES['.json']);
+    }
+    const vegaFile = path.startsWith('/vega/') ? vegaFiles.get(path.slice('/vega/'.length)) : undefined;
+    if (vegaFile) return send(await readFile(vegaFile), TYPES['.js']);
     if (path === '/train.onnx') return send(await readFile(join(options.dir, TRAIN_FILE)), TYPES['.onnx']);
     if (path === '/predict.onnx') return send(predict, TYPES['.onnx']);
     const ortFile = path.startsWith('/ort/') ? path.slice('/ort/'.length) : '';
@@ -116,6 +142,13 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
     url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/`,
     close: () => new Promise((done) => server.close(() => done())),
   };
+}
+
+/** A package's folder in node_modules: its entry point, resolved as Node does, up to the folder named after it. */
+function packageDir(name: string): string {
+  let dir = dirname(createRequire(import.meta.url).resolve(name));
+  while (!dir.endsWith(`/node_modules/${name}`) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
 /**

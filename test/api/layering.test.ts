@@ -28,7 +28,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // Readers of an export: they know it through the contract alone, never through the lowering.
   codegen: ['common', 'ir', 'onnx', 'contract'],
   report: ['common', 'ir', 'onnx', 'twnn', 'contract', 'data', 'runtime'],
-  web: ['common', 'ir', 'onnx', 'twnn', 'contract', 'data', 'runtime', 'autodiff'],
+  web: ['common', 'ir', 'onnx', 'twnn', 'contract', 'data', 'runtime', 'autodiff', 'report'],
   cli: ['common', 'ir', 'ops', 'autodiff', 'onnx', 'twnn', 'contract', 'lower', 'data', 'runtime', 'report', 'codegen', 'web'],
 };
 

@@ -129,6 +129,16 @@ describe('lineChart', () => {
     );
   });
 
+  it('dashed: the named series is drawn dashed, in the plot and in its legend swatch; a name that is not a series is an error', async () => {
+    const options = { title: 'Waves', xLabel: 't', yLabel: 'y', series: waves };
+    const plain = await lineChart(options);
+    expect(plain).not.toContain('stroke-dasharray="6,4"');
+    const dashed = await lineChart({ ...options, dashed: ['true wave'] });
+    // One dashed line in the plot, one dashed swatch in the legend; the generated wave stays solid.
+    expect(dashed.match(/stroke-dasharray="6,4"/g)).toHaveLength(2);
+    await expect(lineChart({ ...options, dashed: ['truth'] })).rejects.toThrow(new TwnnError("lineChart 'Waves': dashed names 'truth', which is not a series (the series are 'true wave', 'generated')"));
+  });
+
   it('rejects bad data with an error naming the chart and the series', async () => {
     const bad = (series: { name: string; x: number[]; y: number[] }[], title = 'Bad') => lineChart({ title, xLabel: 'x', yLabel: 'y', series });
     await expect(bad([{ name: 'a', x: [1, 2], y: [1] }])).rejects.toThrow(new TwnnError("lineChart 'Bad', series 'a': x has 2 values but y has 1"));

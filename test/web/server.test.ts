@@ -54,10 +54,28 @@ describe('twnn web: request targets (item 1)', () => {
 
   it('serves the page, the plan and the models by path; a query is ignored; an unknown path is 404', async () => {
     expect((await get('/')).headers['content-type']).toMatch(/^text\/html/);
-    expect(JSON.parse((await get('/plan.json?x=1')).body).steps).toBe(4);
+    expect(JSON.parse((await get('/plan.json?x=1')).body).defaults.steps).toBe(4);
     expect((await get('/train.onnx')).status).toBe(200);
     expect((await get('/predict.onnx')).status).toBe(200);
     for (const target of ['/nope', '/ort/../plan.json', '/ort/', '/%2e%2e/manifest.json']) expect((await get(target)).status, target).toBe(404);
+  });
+
+  it('serves batch k of size B, the test sample, and the vega builds; a batch out of range is a 400 naming it', async () => {
+    const batch = JSON.parse((await get('/batch/4/7')).body) as Record<string, { dtype: string; shape: number[] }>;
+    expect(Object.fromEntries(Object.entries(batch).map(([name, t]) => [name, t.shape]))).toEqual({ x: [4, 16], target: [4, 1] });
+    for (const [target, message] of [['/batch/0/0', 'batch 0: expected an integer from 1 to 4096'], ['/batch/4097/0', 'batch 4097: expected an integer from 1 to 4096']]) {
+      const r = await get(target);
+      expect(r.status, target).toBe(400);
+      expect(r.body.trim()).toBe(message);
+    }
+    expect((await get('/batch/4/x')).status).toBe(404);
+    expect(Object.keys(JSON.parse((await get('/test.json')).body)).sort()).toEqual(['target', 'x']);
+    for (const file of ['vega.min.js', 'vega-lite.min.js', 'vega-embed.min.js']) {
+      const r = await get(`/vega/${file}`);
+      expect(r.status, file).toBe(200);
+      expect(r.headers['content-type']).toBe('text/javascript');
+    }
+    expect((await get('/vega/package.json')).status).toBe(404);
   });
 
   it("the plan carries predict.onnx's budget inputs at their defaults, which the page feeds", async () => {
