@@ -60,17 +60,22 @@ const DEFAULT_HEIGHT = 400;
 export function lineSpec(options: LineSpecOptions, data: ChartData): TopLevelSpec {
   const names = [...options.series];
   const dashed = options.dashed ?? [];
+  const mark = { type: 'line', strokeWidth: 1.5, clip: true } as const;
+  const encoding = {
+    x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: options.logX ? { type: 'log', nice: false } : { zero: false, nice: false } },
+    y: { field: 'y', type: 'quantitative', title: options.yLabel, scale: options.logY ? { type: 'log' } : { zero: false } },
+    color: { field: 'series', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: { orient: 'top', direction: 'horizontal' } },
+    // Same field and title as colour: Vega-Lite merges the two into one legend whose swatches are dashed too.
+    ...(dashed.length > 0 ? { strokeDash: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: names.map((n) => (dashed.includes(n) ? [6, 4] : [1, 0])) }, sort: names } } : {}),
+  };
+  if (dashed.length === 0) return { ...frame(options), data: data as TopLevelSpec['data'], mark, encoding } as TopLevelSpec;
+  // Two layers, the dashed references last: drawn on top, they leave the line they match visible through their gaps.
+  const only = (keep: boolean) => ({ filter: { field: 'series', oneOf: names.filter((n) => dashed.includes(n) === keep) } });
   return {
     ...frame(options),
     data: data as TopLevelSpec['data'],
-    mark: { type: 'line', strokeWidth: 1.5, clip: true },
-    encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xLabel, scale: options.logX ? { type: 'log', nice: false } : { zero: false, nice: false } },
-      y: { field: 'y', type: 'quantitative', title: options.yLabel, scale: options.logY ? { type: 'log' } : { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: names }, sort: names, legend: { orient: 'top', direction: 'horizontal' } },
-      // Same field and title as colour: Vega-Lite merges the two into one legend whose swatches are dashed too.
-      ...(dashed.length > 0 ? { strokeDash: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: names.map((n) => (dashed.includes(n) ? [6, 4] : [1, 0])) }, sort: names } } : {}),
-    },
+    encoding,
+    layer: [{ transform: [only(false)], mark }, { transform: [only(true)], mark }],
   } as TopLevelSpec;
 }
 
