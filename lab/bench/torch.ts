@@ -1,5 +1,5 @@
 // `twnn bench torch`: twnn against a PyTorch reference of the same TWNN
-// (tools/torch_reference/twnn_torch.py: Debian's torch 1.13 with OpenBLAS),
+// (python/twnn_torch.py: Debian's torch 1.13 with OpenBLAS),
 // the same weights (read from the model.onnx twnn times) and the same data.
 //
 // First the two must compute the same thing: outputs, per-sample sweeps,
@@ -25,7 +25,7 @@ import { serializeModel } from '../../src/onnx/serialize.js';
 import { openSession, type TwnnSession } from '../../src/runtime/session.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean, median } from './stats.js';
-import { describeForTorch } from './torch-arch.js';
+import { describeForTorch } from '../../src/runtime/torch/arch.js';
 import { firstStepFeeds } from '../../src/runtime/train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { timedAlone, TorchWorker, type TorchReply } from './torch-worker.js';

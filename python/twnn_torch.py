@@ -8,7 +8,7 @@ when the process starts, so the bench runs one worker per OPENBLAS_NUM_THREADS
 setting; torch's own threads are set per command.
 
 The network comes from a JSON description that twnn writes from the model spec
-(lab/bench/torch-arch.ts), the weights from model.onnx's initializers (the
+(src/runtime/torch/arch.ts), the weights from model.onnx's initializers (the
 state_dict keys are twnn's parameter names), and each fixed-point region
 follows the region's `twnn.loop:<region>/iterate` metadata:
 
