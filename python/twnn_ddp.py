@@ -155,6 +155,7 @@ class Trainer:
                 opt.state[p] = state
         if restarted and self.leader:
             self.trim_metrics(step)
+            print(f"restart {os.environ['TORCHELASTIC_RESTART_COUNT']} of the worker group: continuing from checkpoint.twnn after step {step}", flush=True)
 
     def trim_metrics(self, step):
         """A restarted group runs the steps after the checkpoint again: drop their lines (MetricsLog.start)."""
@@ -190,7 +191,7 @@ class Trainer:
     def log(self, record):
         if self.leader:
             with open(self.run['metrics'], 'a') as f:
-                f.write(json.dumps(record, allow_nan=True) + '\n')
+                f.write(json.dumps(record, separators=(',', ':')) + '\n')
 
     # -- steps
 

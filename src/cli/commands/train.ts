@@ -88,7 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--nnodes <n>', '--engine torch: nodes in the run (default 1); run the same command on each', (v) => parseInteger(v, '--nnodes', 1))
     .option('--node-rank <n>', "--engine torch: this node's rank with --master-addr", (v) => parseInteger(v, '--node-rank', 0))
     .option('--rdzv-endpoint <host:port>', '--engine torch: c10d rendezvous every node joins')
-    .option('--rdzv-timeout <s>', '--engine torch: seconds to wait for the other nodes at --rdzv-endpoint (default 600)', (v) => parseInteger(v, '--rdzv-timeout', 1))
+    .option('--rdzv-timeout <s>', '--engine torch: seconds to wait for the other nodes at the rendezvous (default 600)', (v) => parseInteger(v, '--rdzv-timeout', 1))
     .option('--master-addr <host>', "--engine torch: node 0's address for a static rendezvous")
     .option('--master-port <n>', "--engine torch: node 0's port (default 29500)", (v) => parseInteger(v, '--master-port', 1, 65535))
     .option('--max-restarts <n>', '--engine torch: restarts of a failed worker group, each from the last checkpoint (default 0)', (v) => parseInteger(v, '--max-restarts', 0))

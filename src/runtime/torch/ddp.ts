@@ -57,7 +57,7 @@ export interface TorchEngineOptions {
   masterPort?: number;
   /** Times torchrun restarts a failed worker group; each restart continues from checkpoint.twnn. */
   maxRestarts?: number;
-  /** Seconds a node waits for the others at the rendezvous (torchrun's join_timeout, default 600). */
+  /** Seconds a node waits for the others at the rendezvous (torchrun's join_timeout, or the static rendezvous' timeout; default 600). */
   rdzvTimeout?: number;
   /** The python with torch (default: $TWNN_PYTHON, else /usr/bin/python3). */
   python?: string;
@@ -186,11 +186,13 @@ function preflight(python: string, runFile: string): void {
 export function torchrunArgs(e: TorchEngineOptions, runFile: string): string[] {
   const nodes = e.nnodes ?? 1;
   const args = [TORCHRUN_SCRIPT, `--nproc_per_node=${e.nprocPerNode}`, `--nnodes=${nodes}`, `--max_restarts=${e.maxRestarts ?? 0}`];
+  const wait = e.rdzvTimeout;
   if (e.rdzvEndpoint) {
     args.push('--rdzv_backend=c10d', `--rdzv_endpoint=${e.rdzvEndpoint}`, '--rdzv_id=twnn');
-    if (e.rdzvTimeout !== undefined) args.push(`--rdzv_conf=join_timeout=${e.rdzvTimeout},read_timeout=${e.rdzvTimeout}`);
+    if (wait !== undefined) args.push(`--rdzv_conf=join_timeout=${wait},read_timeout=${wait}`);
   } else if (e.masterAddr || e.masterPort !== undefined) {
     args.push(`--node_rank=${e.nodeRank ?? 0}`, `--master_addr=${e.masterAddr ?? '127.0.0.1'}`, `--master_port=${e.masterPort ?? 29500}`);
+    if (wait !== undefined) args.push(`--rdzv_conf=timeout=${wait}`);
   } else if (nodes === 1) {
     args.push('--standalone');
   }
@@ -214,7 +216,7 @@ async function torchrun(python: string, e: TorchEngineOptions, runFile: string):
   if (own) throw new TwnnError(`--engine torch: ${own}`);
   if (/Rendezvous|rendezvous|DistNetworkError|TCPStore|Connection refused|timed out/.test(stderr)) {
     const where = e.rdzvEndpoint ?? (e.masterAddr ? `${e.masterAddr}:${e.masterPort ?? 29500}` : 'this node');
-    throw new TwnnError(`--engine torch: the ranks could not meet at ${where} (torchrun exited with ${status}): ${rendezvousLine(stderr)}; check that every node runs the same command with its own --node-rank and that the address is reachable`);
+    throw new TwnnError(`--engine torch: the ranks could not meet at ${where} (torchrun exited with ${status}): ${rendezvousLine(stderr)}; check that all the nodes start the same command (its --nnodes, --rdzv-endpoint or --master-addr/--master-port; with --master-addr each its own --node-rank) and that the address is reachable`);
   }
   throw new TwnnError(`--engine torch: torchrun exited with ${status}: ${tail(stderr)}`);
 }
