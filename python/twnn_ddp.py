@@ -4,7 +4,7 @@ torchrun with DistributedDataParallel, steps, metrics and checkpoints like
 twnn's own trainer (src/runtime/trainer.ts).
 
     python3 -m torch.distributed.run --nproc-per-node N twnn_ddp.py RUN.json
-    python3 twnn_ddp.py --check RUN.json     (builds the twin, loads the weights: refusals up front)
+    python3 twnn_ddp.py --check - < {"arch": ...}   (builds the twin: its refusals, before the run starts)
 
 RUN.json is written by src/runtime/torch/ddp.ts: the twin's description
 (`arch`), the export's model.onnx (the initial weights), the loss and the
@@ -108,7 +108,7 @@ def write_checkpoint(path, config, position, groups):
 
 
 class Trainer:
-    def __init__(self, run, check_only=False):
+    def __init__(self, run):
         self.run = run
         self.twin = twnn_torch.Twin({'arch': run['arch'], 'model': run['model'], 'loss': run['loss'], 'optimizer': run['optimizer']})
         self.twin.set_mode('dense')
@@ -119,8 +119,6 @@ class Trainer:
         missing = [n for n in layout['trainable'] if n not in self.named] + [n for n in layout['buffers'] if n not in self.buffers]
         if missing:
             raise RunError(f"model '{run['config']['model']}': the torch twin has no {', '.join(missing)}")
-        if check_only:
-            return
         self.world = dist.get_world_size()
         self.rank = dist.get_rank()
         self.leader = int(os.environ.get('LOCAL_RANK', '0')) == 0
@@ -310,11 +308,10 @@ def main(argv):
     check = argv[:1] == ['--check']
     path = argv[-1]
     try:
-        run = json.load(open(path))
+        run = json.load(sys.stdin if path == '-' else open(path))
         if check:
-            t = Trainer(run, check_only=True)
-            print(json.dumps({'torch': torch.__version__, 'parameters': sum(p.numel() for p in t.net.parameters()),
-                              'cuda': torch.cuda.is_available()}))
+            net = twnn_torch.build(run['arch'])
+            print(json.dumps({'torch': torch.__version__, 'parameters': sum(p.numel() for p in net.parameters())}))
             return 0
         dist.init_process_group('gloo')
         try:

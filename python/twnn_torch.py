@@ -137,6 +137,12 @@ def mask_like(mask, t):
     return mask.view(-1, *([1] * (t.dim() - 1)))
 
 
+# What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
+# how twnn's Loop sweeps, not what it computes.
+REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
+               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow'}
+
+
 class Region(nn.Module):
     """A fixed-point region: blocks, wormholes, and the settling rule of its iterate Loop."""
 
@@ -158,6 +164,11 @@ class Region(nn.Module):
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
         if c.get('jacobianPenalty', 0):
             raise ValueError(f"region '{self.path}': the Jacobian penalty has no torch reference")
+        # Anything else the record sets changes the model or its training (a contractive bound rescales the
+        # wormholes every sweep): refused by name rather than trained as a different network.
+        other = [k for k in c if k not in REGION_KEYS and c[k] not in (None, 0, False)]
+        if other:
+            raise ValueError(f"region '{self.path}': " + ', '.join(f'{k} {c[k]!r}' for k in other) + ' has no torch reference')
         self.cfg = c
         self.mode = 'dense'
         self.stats = {}

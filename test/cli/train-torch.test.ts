@@ -6,7 +6,7 @@
 // rank killed mid-run and restarted by torchrun. All must end with the same
 // weights; the exported model.onnx must evaluate, in onnxruntime-node, to the
 // test loss the torch run reported; bad setups must say what is wrong.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +129,8 @@ describe('twnn train --engine torch: faults', () => {
   });
 
   it('a world size that does not divide the batch is refused before anything runs', async () => {
-    expectUserError(await twnn(['train', graph, '-o', out('bad'), '--engine', 'torch', '--nproc-per-node', '3']), 'batch 64 is not divisible by the world size 3');
+    expectUserError(await twnn(['train', graph, '-o', out('bad-world'), '--engine', 'torch', '--nproc-per-node', '3']), 'batch 64 is not divisible by the world size 3');
+    expect(existsSync(out('bad-world'))).toBe(false);
   });
 
   it('a python without torch, or none at all, is named', async () => {
@@ -147,6 +148,11 @@ describe('twnn train --engine torch: faults', () => {
     expect(r.status).toBe(2);
     const last = r.stderr.trim().split('\n').at(-1)!;
     expect(last).toContain(`twnn: error: --engine torch: the ranks could not meet at 127.0.0.1:${port}`);
+  });
+
+  it('a model the twin cannot express is refused by name before anything is written', async () => {
+    expectUserError(await twnn(['train', join(REPO, 'graphs/sine-contractive.ts'), '-o', out('contractive'), '--engine', 'torch']), "region 'region1': contractive 0.9 has no torch reference");
+    expect(existsSync(out('contractive'))).toBe(false);
   });
 
   it('torch flags without --engine torch, and several nodes without a meeting place, are refused', async () => {

@@ -22,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TwnnError } from '../../common/errors.js';
 import { positiveInteger } from '../../common/checks.js';
+import { TRAIN_FALLBACKS } from '../../common/training.js';
 import { writeFilesAtomic } from '../../common/files.js';
 import { withFolderLock } from '../../common/folder-lock.js';
 import { shuffledOrder } from '../../data/batches.js';
@@ -31,7 +32,7 @@ import { buildInferenceGraph } from '../../lower/inference.js';
 import { loadCheckpoint } from '../checkpoint.js';
 import { checkResumed } from '../train-tensors.js';
 import { finishRun, learningRate, METRICS_FILE, startRun, type Run, type TrainOptions, type TrainResult } from '../trainer.js';
-import { describeForTorch } from './arch.js';
+import { describeForTorch, type TorchArch } from './arch.js';
 
 /** The trainer torchrun runs, shipped in the package beside dist/ (src/runtime/torch/ and dist/runtime/torch/ both sit three folders below it). */
 export const DDP_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'python', 'twnn_ddp.py');
@@ -78,13 +79,23 @@ export async function trainTorch(options: TrainOptions, engine: TorchEngineOptio
   const world = worldSize(engine);
   const python = engine.python ?? process.env.TWNN_PYTHON ?? DEFAULT_PYTHON;
   refuseUnsupported(options);
+  // Before anything is written: what the twin cannot express, a python without torch, a batch the world cannot share.
+  const built = buildInferenceGraph(options.spec, { dtype: options.dtype ?? 'float32', seed: options.seed ?? 0 });
+  const arch = describeForTorch(options.spec, built.graph, built.params);
+  const batch = options.batch ?? options.spec.task?.train?.batch ?? (options.resume ? undefined : TRAIN_FALLBACKS.batch);
+  if (batch !== undefined) checkBatch(batch, world);
+  if (world > 1 && hasBatchNorm(arch)) {
+    throw new TwnnError(`model '${options.spec.name}' has batch norm: on ${world} ranks each would normalise over its shard, not the batch, and the run would not be twnn's; train it with --nproc-per-node 1`);
+  }
+  preflight(python, arch);
   return withFolderLock(options.outDir, 'train', async () => {
     // A fresh run starts over: a restarted worker group must not pick up an older run's checkpoint.
     if (!options.resume) await rm(join(options.outDir, 'checkpoint.twnn'), { force: true });
     const run = await startRun(options);
-    checkShards(run, world);
-    const runFile = await writeRunDescription(run, world);
-    preflight(python, runFile);
+    checkBatch(run.config.batch, world);
+    const last = run.trainSize % run.config.batch;
+    if (last !== 0 && last < world) throw new TwnnError(`the last batch of each epoch has ${last} example${last > 1 ? 's' : ''} (${run.trainSize} % ${run.config.batch}), fewer than the ${world} ranks; choose another --batch`);
+    const runFile = await writeRunDescription(run, world, arch);
     await torchrun(python, engine, runFile);
     const ckpt = await loadCheckpoint(run.checkpointPath);
     run.tensors = checkResumed(ckpt, run.layout, run.checkpointPath);
@@ -114,26 +125,24 @@ function refuseUnsupported(options: TrainOptions): void {
   if (device !== 'cpu') throw new TwnnError(`--engine torch trains on the CPU (gloo); the twin has no ${device} path yet, so --device ${device} is refused`);
   if (options.dtype === 'float64') throw new TwnnError('--engine torch trains in float32 (the twin\'s modules are float32); dtype float64 is refused');
   if (options.spectral) throw new TwnnError('--engine torch does not log spectral radii; run without --spectral');
+  if (options.spec.task?.train?.fpCorrection) throw new TwnnError(`model '${options.spec.name}': task.train.fpCorrection (the fixed-point correction loss) has no torch twin; --engine torch refuses it`);
   if (options.data) throw new TwnnError('--engine torch trains on the task\'s data set (task.data), not on data given in process');
 }
 
-/** Every rank needs rows of every batch, and batch norm's statistics would be the shard's, not the batch's. */
-function checkShards(run: Run, world: number): void {
-  const { batch } = run.config;
+/** Every rank takes an equal share of every batch. */
+function checkBatch(batch: number, world: number): void {
   if (batch % world !== 0) throw new TwnnError(`batch ${batch} is not divisible by the world size ${world}: each of the ${world} ranks takes an equal share of every batch; choose --batch a multiple of ${world}`);
-  const last = run.trainSize % batch;
-  if (last !== 0 && last < world) throw new TwnnError(`the last batch of each epoch has ${last} example${last > 1 ? 's' : ''} (${run.trainSize} % ${batch}), fewer than the ${world} ranks; choose another --batch`);
-  if (world > 1 && run.layout.buffers.length > 0) {
-    throw new TwnnError(`model '${run.spec.name}' has batch-norm buffers (${run.layout.buffers[0].name}, …): on ${world} ranks each would normalise over its shard, not the batch, and the run would not be twnn's; train it with --nproc-per-node 1`);
-  }
+}
+
+function hasBatchNorm(arch: TorchArch): boolean {
+  return JSON.stringify(arch).includes('"kind":"batchNorm2d"');
 }
 
 /** <out>/torch/run.json and the arrays it names; returns run.json's path. */
-async function writeRunDescription(run: Run, world: number): Promise<string> {
+async function writeRunDescription(run: Run, world: number, arch: TorchArch): Promise<string> {
   const dir = join(run.outDir, TORCH_RUN_DIR);
   const file = (name: string) => resolve(dir, name);
   const { config } = run;
-  const built = buildInferenceGraph(run.spec, { dtype: config.dtype, seed: config.seed });
   const planned = config.epochs * run.batchesPerEpoch;
   const orders = new BigInt64Array(config.epochs * run.trainSize);
   for (let e = 0; e < config.epochs; e++) orders.set(Array.from(shuffledOrder(run.trainSize, config.seed, e), BigInt), e * run.trainSize);
@@ -142,7 +151,7 @@ async function writeRunDescription(run: Run, world: number): Promise<string> {
     model: resolve(run.outDir, 'model.onnx'),
     checkpoint: resolve(run.checkpointPath),
     metrics: resolve(run.outDir, METRICS_FILE),
-    arch: describeForTorch(run.spec, built.graph, built.params),
+    arch,
     loss: run.loss,
     optimizer: run.exported.manifest.training.optimizer,
     config,
@@ -171,10 +180,10 @@ async function writeRunDescription(run: Run, world: number): Promise<string> {
   return file('run.json');
 }
 
-/** The python runs, has torch, and builds the twin of this model from its weights (refusals by name), before torchrun starts. */
-function preflight(python: string, runFile: string): void {
+/** The python runs, has torch, and builds the twin of this model (refusals by name), before anything is written. */
+function preflight(python: string, arch: TorchArch): void {
   if (!existsSync(DDP_SCRIPT)) throw new TwnnError(`--engine torch: the trainer ${DDP_SCRIPT} is missing from this installation`);
-  const r = spawnSync(python, [DDP_SCRIPT, '--check', runFile], { encoding: 'utf8' });
+  const r = spawnSync(python, [DDP_SCRIPT, '--check', '-'], { encoding: 'utf8', input: JSON.stringify({ arch }) });
   if (r.error) throw new TwnnError(`--engine torch: cannot run python '${python}' (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); give the python that has torch with --python or TWNN_PYTHON`);
   if (r.status === 0) return;
   const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(r.stderr);
