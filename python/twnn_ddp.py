@@ -121,6 +121,9 @@ class Trainer:
             raise RunError(f"model '{run['config']['model']}': the torch twin has no {', '.join(missing)}")
         self.world = dist.get_world_size()
         self.rank = dist.get_rank()
+        if self.world != run['worldSize']:
+            # An elastic --nnodes range, or nodes started with different --nproc-per-node: the shards would not be the planned ones.
+            raise RunError(f"torchrun started {self.world} ranks, but the run was planned (and its batch checked) for {run['worldSize']}; give every node the same --nnodes and --nproc-per-node")
         self.leader = int(os.environ.get('LOCAL_RANK', '0')) == 0
         self.model = torch.nn.parallel.DistributedDataParallel(self.net) if self.world > 1 else self.net
         load = lambda key: torch.from_numpy(np.load(run['data'][key]))

@@ -93,6 +93,16 @@ describe('twnn train --engine torch: the same run as train.onnx', () => {
     expect(await maxDifference('untrained', 'torch-2')).toBeGreaterThan(1e-3);
   });
 
+  it('two nodes (two twnn commands here, one rank each, a c10d rendezvous) both end with the weights of 2 ranks on one node', async () => {
+    const endpoint = `127.0.0.1:${20_000 + Math.floor(Math.random() * 20_000)}`;
+    const node = (name: string) => twnn(['train', graph, '-o', out(name), '--engine', 'torch', '--nnodes', '2', '--nproc-per-node', '1', '--rdzv-endpoint', endpoint, '--rdzv-timeout', '60']);
+    const runs = await Promise.all([node('node-a'), node('node-b')]);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    expect(await maxDifference('torch-2', 'node-a')).toBeLessThan(1e-6);
+    expect(await maxDifference('torch-2', 'node-b')).toBeLessThan(1e-6);
+    expect(records('node-b', 'step').map((r) => r.step)).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
+  });
+
   it('every step\'s loss, and each epoch\'s train loss, are train.onnx\'s', () => {
     const want = losses('onnx');
     for (const name of ['torch-1', 'torch-2']) {
