@@ -228,7 +228,7 @@ class Trainer:
         if self.twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.twin.clip)
         self.twin.optimizer.step()
-        totals = torch.tensor([loss_sum.item(), self.count('iterations'), self.count('iterations_backward'), self.unsettled()], dtype=torch.float64)
+        totals = torch.tensor([loss_sum.item(), self.count('iterations', len(shard)), self.count('iterations_backward', len(shard)), self.unsettled()], dtype=torch.float64)
         if self.world > 1:
             dist.all_reduce(totals)
         seconds = time.perf_counter() - started
@@ -246,11 +246,10 @@ class Trainer:
                   'samples_per_s': round(len(rows) / max(seconds, 1e-9), 3)})
         return loss
 
-    def count(self, key):
-        c = self.twin.counts(key)
-        return 0.0 if c is None else c.double().sum().item()
+    def count(self, key, rows):
+        return self.twin.counts(key, rows).double().sum().item()
 
-    def unsettled(self, rows=None):
+    def unsettled(self):
         bad = None
         for r in self.twin.regions:
             if 'residual' in r.stats:
@@ -269,7 +268,7 @@ class Trainer:
                 loss_sum += self.sample_losses_sum(y, tb).item()
                 if self.run['loss'] == 'cross_entropy':
                     correct += (y.argmax(1) == tb).sum().item()
-                sweeps += self.count('iterations')
+                sweeps += self.count('iterations', xb.shape[0])
                 unsettled += self.unsettled()
         self.net.train()
         result = {'test_loss': loss_sum / n}

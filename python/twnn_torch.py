@@ -474,10 +474,13 @@ class Twin:
     def loss_of(self, y, target):
         return F.mse_loss(y, target) if self.loss == 'mse' else F.cross_entropy(y, target)
 
-    def counts(self, key):
-        """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`)."""
+    def counts(self, key, rows=None):
+        """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`); for `rows` samples of a model
+        without regions, one sweep each way, as twnn's graphs count them (src/lower/iterations.ts)."""
         parts = [r.stats[key] for r in self.regions if key in r.stats]
-        return sum(parts[1:], parts[0]) if parts else None
+        if not parts:
+            return None if rows is None else torch.ones(rows, dtype=torch.int64)
+        return sum(parts[1:], parts[0])
 
 
 def save(out, name, t):
@@ -562,8 +565,8 @@ class Worker:
         for name, p in twin.net.named_parameters():
             save(out, f'grad.{name}', p.grad)
         save(out, 'grad.x', x.grad)
-        save(out, 'iterations', twin.counts('iterations'))
-        save(out, 'iterations_backward', twin.counts('iterations_backward'))
+        save(out, 'iterations', twin.counts('iterations', x.shape[0]))
+        save(out, 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
         twin.reset()
         return {'loss': loss.item()}
 
@@ -584,8 +587,8 @@ class Worker:
             for name, p in twin.net.named_parameters():
                 save(cmd['out'], f'{name}.new', p)
                 save(cmd['out'], f'grad.{name}', grads[name])
-            save(cmd['out'], 'iterations', twin.counts('iterations'))
-            save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward'))
+            save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
+            save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
         return {'seconds': seconds, 'loss': loss.item()}
 
     def train_steps(self, cmd):
