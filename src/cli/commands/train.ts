@@ -100,7 +100,8 @@ export function registerTrain(program: Command): void {
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
       // A pseudo-terminal without a size (columns 0) would make the spinner's line arithmetic meaningless.
-      const progress = new Progress(Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
+      // torchrun's ranks print on the same terminal: plain lines, no spinner to redraw over them.
+      const progress = new Progress(flags.engine !== 'torch' && Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
       let result: TrainResult;
       try {
         result = await fromGraphFile(graphFile, () => (flags.engine === 'torch' ? (o: TrainOptions) => trainTorch(o, torchEngine(flags)) : train)({
