@@ -6,7 +6,7 @@
 // rank killed mid-run and restarted by torchrun. All must end with the same
 // weights; the exported model.onnx must evaluate, in onnxruntime-node, to the
 // test loss the torch run reported; bad setups must say what is wrong.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,5 +178,7 @@ describe('the run description', () => {
     expect(run.lrs).toHaveLength(STEPS);
     expect(run.lrs[0]).toBeCloseTo(3e-3, 12);
     expect(run.layout.slots['head.weight']).toEqual(['m', 'v']);
+    // The data's copies are gone once the ranks are done.
+    expect(readdirSync(join(out('torch-2'), 'torch'))).toEqual(['run.json']);
   });
 });

@@ -43,6 +43,9 @@ export const DEFAULT_PYTHON = '/usr/bin/python3';
 /** The run's description and data, in the output folder (every node writes its own). */
 export const TORCH_RUN_DIR = 'torch';
 
+/** The arrays written beside run.json for the ranks. */
+const RUN_ARRAYS = ['orders.npy', 'train-x.npy', 'train-target.npy', 'test-x.npy', 'test-target.npy'] as const;
+
 /** How torchrun is launched: this node's share of the world and how the nodes meet. */
 export interface TorchEngineOptions {
   /** Worker processes on this node (torchrun --nproc_per_node). */
@@ -97,6 +100,8 @@ export async function trainTorch(options: TrainOptions, engine: TorchEngineOptio
     if (last !== 0 && last < world) throw new TwnnError(`the last batch of each epoch has ${last} example${last > 1 ? 's' : ''} (${run.trainSize} % ${run.config.batch}), fewer than the ${world} ranks; choose another --batch`);
     const runFile = await writeRunDescription(run, world, arch);
     await torchrun(python, engine, runFile);
+    // The data's copies only serve the ranks (a restart reads them again); run.json stays as the run's record.
+    for (const name of RUN_ARRAYS) await rm(join(dirname(runFile), name), { force: true });
     const ckpt = await loadCheckpoint(run.checkpointPath);
     run.tensors = checkResumed(ckpt, run.layout, run.checkpointPath);
     run.position = ckpt.position;
@@ -169,14 +174,14 @@ async function writeRunDescription(run: Run, world: number, arch: TorchArch): Pr
     orders: file('orders.npy'),
     data: { trainX: file('train-x.npy'), trainTarget: file('train-target.npy'), testX: file('test-x.npy'), testTarget: file('test-target.npy') },
   };
-  await writeFilesAtomic([
-    [file('orders.npy'), writeNpy(new Tensor('int64', [config.epochs, run.trainSize], orders))],
-    [file('train-x.npy'), writeNpy(run.data.train.x)],
-    [file('train-target.npy'), writeNpy(run.data.train.target)],
-    [file('test-x.npy'), writeNpy(run.data.test.x)],
-    [file('test-target.npy'), writeNpy(run.data.test.target)],
-    [file('run.json'), `${JSON.stringify(description, null, 1)}\n`],
-  ]);
+  const arrays: Record<(typeof RUN_ARRAYS)[number], Tensor> = {
+    'orders.npy': new Tensor('int64', [config.epochs, run.trainSize], orders),
+    'train-x.npy': run.data.train.x,
+    'train-target.npy': run.data.train.target,
+    'test-x.npy': run.data.test.x,
+    'test-target.npy': run.data.test.target,
+  };
+  await writeFilesAtomic([...RUN_ARRAYS.map((name) => [file(name), writeNpy(arrays[name])] as const), [file('run.json'), `${JSON.stringify(description, null, 1)}\n`]]);
   return file('run.json');
 }
 
