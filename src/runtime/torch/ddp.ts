@@ -92,9 +92,9 @@ export async function trainTorch(options: TrainOptions, engine: TorchEngineOptio
   }
   preflight(python, arch);
   return withFolderLock(options.outDir, 'train', async () => {
-    // A fresh run starts over: a restarted worker group must not pick up an older run's checkpoint.
-    if (!options.resume) await rm(join(options.outDir, 'checkpoint.twnn'), { force: true });
     const run = await startRun(options);
+    // A fresh run starts over: a restarted worker group must not pick up an older run's checkpoint.
+    if (!run.resumed) await rm(run.checkpointPath, { force: true });
     checkBatch(run.config.batch, world);
     const last = run.trainSize % run.config.batch;
     if (last !== 0 && last < world) throw new TwnnError(`the last batch of each epoch has ${last} example${last > 1 ? 's' : ''} (${run.trainSize} % ${run.config.batch}), fewer than the ${world} ranks; choose another --batch`);
