@@ -50,6 +50,8 @@ export * as ops from './ops/public.js';
 // Training, running and evaluating from code (what `twnn train`, `run` and `eval` do).
 export { train } from './runtime/trainer.js';
 export type { TrainEvent, TrainOptions, TrainResult } from './runtime/trainer.js';
+export { trainTorch } from './runtime/torch/ddp.js';
+export type { TorchEngineOptions } from './runtime/torch/ddp.js';
 export { openSession, TwnnSession } from './runtime/session.js';
 export type { OpenOptions } from './runtime/session.js';
 export type { BudgetSetting } from './runtime/budget.js';

@@ -1,6 +1,6 @@
 // `twnn bench to-accuracy`: the wall-clock time a TWNN takes to reach a test
 // accuracy, trained by twnn (train.onnx in onnxruntime-node, one run per solver
-// setting) and by its PyTorch twin (tools/torch_reference/twnn_torch.py) from
+// setting) and by its PyTorch twin (python/twnn_torch.py) from
 // the same initial weights, on the same batches (twnn train's seeded order) with
 // the same learning-rate schedule (issue 21, part 4). It is the number a user
 // cares about, and it is fair to solvers that do fewer, dearer sweeps.
@@ -33,7 +33,7 @@ import { TRAIN_FALLBACKS } from '../../src/common/training.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean } from './stats.js';
 import type { SolverVariant } from './solvers.js';
-import { describeForTorch } from './torch-arch.js';
+import { describeForTorch } from '../../src/runtime/torch/arch.js';
 import { AGREEMENT_LIMITS, describeSetting, SWEEP_MODES, type SweepMode, type TorchSetting } from './torch.js';
 import { timedAlone, TorchWorker } from './torch-worker.js';
 

@@ -31,7 +31,7 @@ export function torchReport(r: TorchBenchResult, command: string): string {
       ? ['**The agreement check failed; these numbers were timed anyway (`--keep-going`) and compare different computations:**', '', ...r.disagreements.map((d) => `- ${d}`), '']
       : []),
     '**Method.** Both sides run the same network with the same weights: twnn builds `model.onnx`, `grad.onnx` and `train.onnx` from the graph file ' +
-      "with the weights named below, and the PyTorch twin (`tools/torch_reference/twnn_torch.py`) is built from twnn's description of the spec " +
+      "with the weights named below, and the PyTorch twin (`python/twnn_torch.py`) is built from twnn's description of the spec " +
       "and loads that model.onnx's initializers; each region follows its `twnn.loop:<region>/iterate` metadata. Before anything is timed they must agree " +
       '(tables below): outputs, per-sample sweeps, gradients, and one whole optimizer step. ' +
       `Inference times are per batch (a pass over the first test rows at that batch size, divided by its batches; PyTorch under \`torch.inference_mode\`); ` +

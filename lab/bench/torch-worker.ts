@@ -1,4 +1,4 @@
-// A PyTorch worker process (tools/torch_reference/twnn_torch.py) driven over
+// A PyTorch worker process (python/twnn_torch.py) driven over
 // stdin/stdout: one JSON command per line, one JSON answer per line, one
 // command at a time. OpenBLAS reads OPENBLAS_NUM_THREADS once, when the
 // process starts, so each OpenBLAS setting is its own worker.
@@ -14,7 +14,7 @@ import { TwnnError } from '../../src/common/errors.js';
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** The reference script, found from this module: lab/bench/ and dist/bench/ both sit two folders below the repository. */
-export const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'torch_reference', 'twnn_torch.py');
+export const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'python', 'twnn_torch.py');
 
 export interface TorchWorkerOptions {
   /** OPENBLAS_NUM_THREADS for the process; undefined: OpenBLAS's default (every core). */

@@ -1,5 +1,5 @@
 // `twnn bench torch`: twnn against a PyTorch reference of the same TWNN
-// (tools/torch_reference/twnn_torch.py: Debian's torch 1.13 with OpenBLAS),
+// (python/twnn_torch.py: Debian's torch 1.13 with OpenBLAS),
 // the same weights (read from the model.onnx twnn times) and the same data.
 //
 // First the two must compute the same thing: outputs, per-sample sweeps,
@@ -25,7 +25,7 @@ import { serializeModel } from '../../src/onnx/serialize.js';
 import { openSession, type TwnnSession } from '../../src/runtime/session.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mean, median } from './stats.js';
-import { describeForTorch } from './torch-arch.js';
+import { describeForTorch } from '../../src/runtime/torch/arch.js';
 import { firstStepFeeds } from '../../src/runtime/train-feeds.js';
 import { machineInfo, markCpu, type MachineInfo } from './torch-machine.js';
 import { timedAlone, TorchWorker, type TorchReply } from './torch-worker.js';
@@ -69,6 +69,8 @@ export interface TorchBenchOptions {
   openblasThreads: readonly (number | undefined)[];
   /** Time even when the agreement check fails (the result lists the failures); otherwise that is an error before any timing. */
   keepGoing?: boolean;
+  /** Check the agreement of every model and stop there: nothing is timed, the models' workloads are empty. */
+  agreementOnly?: boolean;
   python?: string;
   script?: string;
   log?: (line: string) => void;
@@ -174,6 +176,8 @@ export async function benchTorch(options: TorchBenchOptions): Promise<TorchBench
       for (const c of p.agreement.filter((a) => !a.ok)) failed.push(`${p.model.id}: ${c.what} (torch ${c.mode}): ${fmt(c.value)} > ${fmt(c.limit)}${c.note ? `; ${c.note}` : ''}`);
     }
     if (failed.length > 0 && !options.keepGoing) throw disagreement(failed, 'nothing timed');
+    const checked = (p: Prepared): ModelResult => ({ id: p.model.id, title: p.model.title, graph: p.model.graph, weightsFrom: p.model.weightsFrom, parameters: p.parameters, agreement: p.agreement, workloads: [] });
+    if (options.agreementOnly) return { machine: machineInfo(hello, start, pids), models: prepared.map(checked), repeats: 0, seconds: (performance.now() - started) / 1000, disagreements: failed };
     const models: ModelResult[] = [];
     for (const p of prepared) models.push(await withSessions(p, (s) => timeModel(p, s, options, log)));
     return { machine: machineInfo(hello, start, pids), models, repeats: options.repeats, seconds: (performance.now() - started) / 1000, disagreements: failed };

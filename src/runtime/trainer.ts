@@ -148,8 +148,8 @@ async function trainUnlocked(options: TrainOptions): Promise<TrainResult> {
   return finishRun(run);
 }
 
-/** Everything one training run carries from its start to its end. */
-interface Run {
+/** Everything one training run carries from its start to its end (another engine's steps go between `startRun` and `finishRun`: src/runtime/torch/ddp.ts). */
+export interface Run {
   options: TrainOptions;
   spec: ModelSpec;
   outDir: string;
@@ -178,8 +178,12 @@ interface Run {
   lastTest?: { step: number; result: EvalResult };
 }
 
-/** Settings, the export, the data and the starting tensors (fresh or from the checkpoint). */
-async function startRun(options: TrainOptions): Promise<Run> {
+/**
+ * Settings, the export, the data and the starting tensors (fresh or from the checkpoint).
+ *
+ * @example const run = await startRun({ spec, outDir }); // run.tensors, run.position, run.totalSteps
+ */
+export async function startRun(options: TrainOptions): Promise<Run> {
   const { spec, outDir } = options;
   const device = typeof options.device === 'string' ? parseDevice(options.device) : (options.device ?? { kind: 'cpu' as const });
   // Fail before the (slow) export and data loading.
@@ -367,8 +371,12 @@ async function endEpoch(run: Run): Promise<void> {
   checkSettled(test.unsettled, evaluated);
 }
 
-/** The last checkpoint, model.onnx with the trained weights, and the final test evaluation (the last epoch's when it is current). */
-async function finishRun(run: Run): Promise<TrainResult> {
+/**
+ * The last checkpoint, model.onnx with the trained weights, and the final test evaluation (the last epoch's when it is current).
+ *
+ * @example const result = await finishRun(run); // result.test.loss
+ */
+export async function finishRun(run: Run): Promise<TrainResult> {
   const { config, position, tensors } = run;
   if (run.checkpointedAt !== position.step) await checkpoint(run);
   await writeTrainedModel(run);

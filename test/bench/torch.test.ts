@@ -11,7 +11,7 @@ import mlp from '../../graphs/mnist-mlp.js';
 import resnet from '../../graphs/mnist-resnet.js';
 import sine from '../../graphs/sine.js';
 import { benchTorch, type TorchBenchModel } from '../../lab/bench/torch.js';
-import { describeForTorch, type TorchArch } from '../../lab/bench/torch-arch.js';
+import { describeForTorch, type TorchArch } from '../../src/runtime/torch/arch.js';
 import { TorchWorker } from '../../lab/bench/torch-worker.js';
 import { torchReport } from '../../lab/bench/torch-report.js';
 import { loadTaskData } from '../../src/data/datasets.js';

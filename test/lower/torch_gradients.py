@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 # The torch twins of twnn's layers, shared with `twnn bench torch`.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'torch_reference'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
 from twnn_torch import build  # noqa: E402
 
 

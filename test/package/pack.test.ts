@@ -67,9 +67,9 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(paths.filter((p) => /^(src|lab|test|tools|graphs|exported|docs|\.ci)\//.test(p))).toEqual([]);
   }, PACKED_TEST_LIMIT);
 
-  it('ships nothing of the lab: no benchmarks, runners, run lists or their PyTorch twin', () => {
+  it('ships nothing of the lab: no benchmarks, runners or run lists', () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths.filter((p) => /^lab\/|^dist\/bench\/|bench|paper-runs|study-runs|torch/.test(p))).toEqual([]);
+    expect(paths.filter((p) => /^lab\/|^dist\/bench\/|bench|paper-runs|study-runs/.test(p))).toEqual([]);
     // Nor inlined into what does ship: the compiled library names none of the lab's exports.
     const dist = join(project, 'node_modules/twnn/dist');
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
@@ -112,6 +112,20 @@ describe('the packed tarball, installed into a fresh project', () => {
     const twnn = join(project, 'node_modules/.bin/twnn');
     expect((await run(twnn, ['--version'], project)).trim()).toBe(JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')).version);
     expect(await run(twnn, ['build', 'g.ts', '-o', 'out-cli'], project)).toMatch(/^built g \(float32, opset 17, seed 0\)/);
+  }, PACKED_TEST_LIMIT);
+
+  it('ships the PyTorch twin and its torchrun trainer, and `train --engine torch` finds them', async () => {
+    const paths = packed.files.map((f) => f.path);
+    expect(paths.filter((p) => p.startsWith('python/')).sort()).toEqual(['python/twnn_ddp.py', 'python/twnn_torch.py', 'python/twnn_torchrun.py']);
+    writeFileSync(
+      join(project, 'sine.ts'),
+      "import { defineModel, dense, sequential, tanh } from 'twnn';\nexport default defineModel({ name: 'sine', input: { shape: ['B', 16], dtype: 'float' }, net: sequential(dense(16, 8), tanh(), dense(8, 1)), " +
+        "task: { loss: 'mse', data: { kind: 'sine', window: 16, length: 400 }, train: { batch: 64 } } });\n",
+    );
+    const twnn = join(project, 'node_modules/.bin/twnn');
+    const out = await run(twnn, ['train', 'sine.ts', '-o', 'out-torch', '--engine', 'torch', '--nproc-per-node', '2', '--limit-steps', '2', '--python', '/usr/bin/python3'], project);
+    expect(out).toMatch(/trained sine: 2 steps/);
+    expect(readFileSync(join(project, 'out-torch/metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"step"'))).toHaveLength(2);
   }, PACKED_TEST_LIMIT);
 
   it('says that twnn bench runs from a checkout of the repository', async () => {

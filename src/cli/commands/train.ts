@@ -1,13 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
+import { TwnnError } from '../../common/errors.js';
 import ora, { type Ora } from 'ora';
 import { MODEL_FILE } from '../../contract/files.js';
 import { printable } from '../../ir/text.js';
 import { taskReport } from '../../report/task-report.js';
 import type { EvalResult } from '../../runtime/metrics.js';
 import type { SpectralSummary } from '../../runtime/spectral.js';
-import { train, type TrainEvent, type TrainResult } from '../../runtime/trainer.js';
+import { train, type TrainEvent, type TrainOptions, type TrainResult } from '../../runtime/trainer.js';
+import { trainTorch, type TorchEngineOptions } from '../../runtime/torch/ddp.js';
 import { LR_SCHEDULES, OPTIMIZER_KINDS, TRAIN_FALLBACKS, type LrSchedule, type OptimizerKind } from '../../common/training.js';
 import { deviceFromFlags, deviceOption, tf32Option, type DeviceFlags } from '../device-option.js';
 import { formatBytes, parseInteger, parsePositiveNumber } from '../options.js';
@@ -25,7 +27,23 @@ interface TrainFlags extends DeviceFlags {
   checkpointEvery?: number;
   limitSteps?: number;
   spectral?: boolean;
+  engine?: 'onnx' | 'torch';
+  nprocPerNode?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  rdzvEndpoint?: string;
+  rdzvTimeout?: number;
+  masterAddr?: string;
+  masterPort?: number;
+  maxRestarts?: number;
+  python?: string;
 }
+
+/** The flags of `--engine torch` alone, as TrainFlags keys and as the user types them. */
+const TORCH_FLAGS = [
+  ['nprocPerNode', '--nproc-per-node'], ['nnodes', '--nnodes'], ['nodeRank', '--node-rank'], ['rdzvEndpoint', '--rdzv-endpoint'], ['rdzvTimeout', '--rdzv-timeout'],
+  ['masterAddr', '--master-addr'], ['masterPort', '--master-port'], ['maxRestarts', '--max-restarts'], ['python', '--python'],
+] as const;
 
 /** Without a terminal, a progress line at most this often (plus one per epoch), so CI logs stay short. */
 const PLAIN_PROGRESS_SECONDS = 15;
@@ -65,15 +83,28 @@ export function registerTrain(program: Command): void {
     )
     .option('--limit-steps <n>', 'stop after n optimizer steps in all (counting those before a resume)', (v) => parseInteger(v, '--limit-steps', 1))
     .option('--spectral', "also export spectral.onnx and, after each epoch, log each region's spectral radius of dF/dS (mean, max over the first 256 test samples) in metrics.jsonl and the epoch line")
+    .addOption(new Option('--engine <name>', 'what takes the steps: onnx (train.onnx in onnxruntime-node) or torch (the PyTorch twin under torchrun, DistributedDataParallel on gloo; README "Training on PyTorch DDP")').choices(['onnx', 'torch']).default('onnx'))
+    .option('--nproc-per-node <n>', '--engine torch: worker processes on this node (default 1); each takes batch / world size rows of every batch', (v) => parseInteger(v, '--nproc-per-node', 1))
+    .option('--nnodes <n>', '--engine torch: nodes in the run (default 1); run the same command on each', (v) => parseInteger(v, '--nnodes', 1))
+    .option('--node-rank <n>', "--engine torch: this node's rank with --master-addr", (v) => parseInteger(v, '--node-rank', 0))
+    .option('--rdzv-endpoint <host:port>', '--engine torch: c10d rendezvous every node joins')
+    .option('--rdzv-timeout <s>', '--engine torch: seconds to wait for the other nodes at the rendezvous (default 600)', (v) => parseInteger(v, '--rdzv-timeout', 1))
+    .option('--master-addr <host>', "--engine torch: node 0's address for a static rendezvous")
+    .option('--master-port <n>', "--engine torch: node 0's port (default 29500)", (v) => parseInteger(v, '--master-port', 1, 65535))
+    .option('--max-restarts <n>', '--engine torch: restarts of a failed worker group, each from the last checkpoint (default 0)', (v) => parseInteger(v, '--max-restarts', 0))
+    .option('--python <path>', '--engine torch: the python that has torch (default: $TWNN_PYTHON, else /usr/bin/python3)')
     .action(async (graphFile: string, flags: TrainFlags) => {
+      const stray = flags.engine !== 'torch' ? TORCH_FLAGS.find(([key]) => flags[key] !== undefined) : undefined;
+      if (stray) throw new TwnnError(`${stray[1]} is a flag of --engine torch`);
       const device = deviceFromFlags(flags);
       const spec = await loadModelSpec(graphFile);
       const outDir = flags.out ?? join('exported', basename(graphFile, extname(graphFile)));
       // A pseudo-terminal without a size (columns 0) would make the spinner's line arithmetic meaningless.
-      const progress = new Progress(Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
+      // torchrun's ranks print on the same terminal: plain lines, no spinner to redraw over them.
+      const progress = new Progress(flags.engine !== 'torch' && Boolean(process.stdout.isTTY) && (process.stdout.columns ?? 0) > 0);
       let result: TrainResult;
       try {
-        result = await fromGraphFile(graphFile, () => train({
+        result = await fromGraphFile(graphFile, () => (flags.engine === 'torch' ? (o: TrainOptions) => trainTorch(o, torchEngine(flags)) : train)({
           spec,
           outDir,
           device,
@@ -212,6 +243,17 @@ function duration(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;
   const m = Math.floor(seconds / 60);
   return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** The torchrun settings of `--engine torch`. */
+function torchEngine(flags: TrainFlags): TorchEngineOptions {
+  return {
+    nprocPerNode: flags.nprocPerNode ?? 1,
+    ...definedOnly({
+      nnodes: flags.nnodes, nodeRank: flags.nodeRank, rdzvEndpoint: flags.rdzvEndpoint, rdzvTimeout: flags.rdzvTimeout,
+      masterAddr: flags.masterAddr, masterPort: flags.masterPort, maxRestarts: flags.maxRestarts, python: flags.python,
+    }),
+  };
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {

@@ -1,4 +1,4 @@
-// The network of a model spec as tools/torch_reference/twnn_torch.py builds
+// The network of a model spec as python/twnn_torch.py builds
 // its PyTorch twin: a JSON tree of layers whose scope names are twnn's, so
 // the twin's state_dict keys are twnn's parameter names.
 //
@@ -14,14 +14,14 @@
 // relu(main(x) + downsample(x)), the residual block). Each region's settling
 // rule is its `twnn.loop:<region>/iterate` metadata, as exported. The
 // agreement check of `twnn bench torch` is what proves a description right.
-import { SpecError, type Graph, type Node } from '../../src/ir/index.js';
-import { iteratorRecordsOf } from '../../src/lower/fixed-point.js';
-import { LOOP_METADATA_PREFIX } from '../../src/contract/iterator-record.js';
-import type { ParamInfo } from '../../src/twnn/module.js';
-import { batchNorm2d, type BatchNorm2dModule } from '../../src/twnn/norm.js';
-import type { RegionModule } from '../../src/twnn/region.js';
-import type { SequentialModule } from '../../src/twnn/sequential.js';
-import type { ModelSpec } from '../../src/twnn/spec.js';
+import { SpecError, type Graph, type Node } from '../../ir/index.js';
+import { iteratorRecordsOf } from '../../lower/fixed-point.js';
+import { LOOP_METADATA_PREFIX } from '../../contract/iterator-record.js';
+import type { ParamInfo } from '../../twnn/module.js';
+import { batchNorm2d, type BatchNorm2dModule } from '../../twnn/norm.js';
+import type { RegionModule } from '../../twnn/region.js';
+import type { SequentialModule } from '../../twnn/sequential.js';
+import type { ModelSpec } from '../../twnn/spec.js';
 
 /** One layer of the torch twin (twnn_torch.py's `build`). */
 export type TorchArch = { kind: string; [setting: string]: unknown };

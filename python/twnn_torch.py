@@ -8,7 +8,7 @@ when the process starts, so the bench runs one worker per OPENBLAS_NUM_THREADS
 setting; torch's own threads are set per command.
 
 The network comes from a JSON description that twnn writes from the model spec
-(lab/bench/torch-arch.ts), the weights from model.onnx's initializers (the
+(src/runtime/torch/arch.ts), the weights from model.onnx's initializers (the
 state_dict keys are twnn's parameter names), and each fixed-point region
 follows the region's `twnn.loop:<region>/iterate` metadata:
 
@@ -137,6 +137,12 @@ def mask_like(mask, t):
     return mask.view(-1, *([1] * (t.dim() - 1)))
 
 
+# What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
+# how twnn's Loop sweeps, not what it computes.
+REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
+               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow'}
+
+
 class Region(nn.Module):
     """A fixed-point region: blocks, wormholes, and the settling rule of its iterate Loop."""
 
@@ -158,6 +164,11 @@ class Region(nn.Module):
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
         if c.get('jacobianPenalty', 0):
             raise ValueError(f"region '{self.path}': the Jacobian penalty has no torch reference")
+        # Anything else the record sets changes the model or its training (a contractive bound rescales the
+        # wormholes every sweep): refused by name rather than trained as a different network.
+        other = [k for k in c if k not in REGION_KEYS and c[k] not in (None, 0, False)]
+        if other:
+            raise ValueError(f"region '{self.path}': " + ', '.join(f'{k} {c[k]!r}' for k in other) + ' has no torch reference')
         self.cfg = c
         self.mode = 'dense'
         self.stats = {}
@@ -463,10 +474,13 @@ class Twin:
     def loss_of(self, y, target):
         return F.mse_loss(y, target) if self.loss == 'mse' else F.cross_entropy(y, target)
 
-    def counts(self, key):
-        """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`)."""
+    def counts(self, key, rows=None):
+        """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`); for `rows` samples of a model
+        without regions, one sweep each way, as twnn's graphs count them (src/lower/iterations.ts)."""
         parts = [r.stats[key] for r in self.regions if key in r.stats]
-        return sum(parts[1:], parts[0]) if parts else None
+        if not parts:
+            return None if rows is None else torch.ones(rows, dtype=torch.int64)
+        return sum(parts[1:], parts[0])
 
 
 def save(out, name, t):
@@ -551,8 +565,8 @@ class Worker:
         for name, p in twin.net.named_parameters():
             save(out, f'grad.{name}', p.grad)
         save(out, 'grad.x', x.grad)
-        save(out, 'iterations', twin.counts('iterations'))
-        save(out, 'iterations_backward', twin.counts('iterations_backward'))
+        save(out, 'iterations', twin.counts('iterations', x.shape[0]))
+        save(out, 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
         twin.reset()
         return {'loss': loss.item()}
 
@@ -573,8 +587,8 @@ class Worker:
             for name, p in twin.net.named_parameters():
                 save(cmd['out'], f'{name}.new', p)
                 save(cmd['out'], f'grad.{name}', grads[name])
-            save(cmd['out'], 'iterations', twin.counts('iterations'))
-            save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward'))
+            save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
+            save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
         return {'seconds': seconds, 'loss': loss.item()}
 
     def train_steps(self, cmd):

@@ -1,0 +1,184 @@
+// `twnn train --engine torch` (issue 25): the PyTorch twin under torchrun,
+// gloo on 2 CPU processes, against twnn's own train.onnx. A small sine TWNN
+// (a region of two tanh blocks with a wormhole, 2 epochs of 5 steps, Adam with
+// a cosine lr) trains four ways from the same seeded weights and batch order:
+// train.onnx, 1 rank at batch 64, 2 ranks at 32 rows each, and 2 ranks with a
+// rank killed mid-run and restarted by torchrun. All must end with the same
+// weights; the exported model.onnx must evaluate, in onnxruntime-node, to the
+// test loss the torch run reported; bad setups must say what is wrong.
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInitializers, readModelFile } from '../../src/onnx/load.js';
+import { readMetrics } from '../../src/runtime/metrics.js';
+import { expectUserError, REPO, twnn, type CliResult } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'twnn-train-torch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const graph = join(dir, 'sine-ddp.ts');
+writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+writeFileSync(
+  graph,
+  `import { defineModel, dense, region, sequential, tanh } from ${JSON.stringify(join(REPO, 'src/index.js'))};
+const block = () => sequential(dense(16, 16), tanh());
+export default defineModel({
+  name: 'sine-ddp',
+  input: { shape: ['B', 16], dtype: 'float' },
+  net: sequential({
+    stem: sequential(dense(16, 16), tanh()),
+    region1: region({ blocks: [block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 0 }], iterate: { tol: 1e-3, maxIter: 50 }, backward: 'implicit', sweeps: 'dense' }),
+    head: dense(16, 1),
+  }),
+  // 400 samples: 306 training windows, 5 batches of 64 an epoch (the last one 50).
+  task: { loss: 'mse', data: { kind: 'sine', window: 16, length: 400 }, train: { epochs: 2, batch: 64, lr: 3e-3, lrSchedule: 'cosine', optimizer: 'adam' } },
+});
+`,
+);
+const STEPS = 10;
+const out = (name: string) => join(dir, name);
+
+async function train(name: string, extra: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await twnn(['train', graph, '-o', out(name), ...extra], REPO, env);
+  expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+  return r;
+}
+
+async function weights(name: string): Promise<Map<string, number[]>> {
+  const path = join(out(name), 'model.onnx');
+  return new Map([...readInitializers(await readModelFile(path), path)].map(([k, t]) => [k, t.toNumbers()]));
+}
+
+/** The largest |a − b| over every weight; both exports must have the same parameters. */
+async function maxDifference(a: string, b: string): Promise<number> {
+  const [wa, wb] = [await weights(a), await weights(b)];
+  expect([...wb.keys()].sort()).toEqual([...wa.keys()].sort());
+  let max = 0;
+  for (const [k, va] of wa) va.forEach((v, i) => (max = Math.max(max, Math.abs(v - wb.get(k)![i]))));
+  return max;
+}
+
+/** metrics.jsonl's lines of one kind, as plain records (the torch engine's epoch lines add `engine` and `world_size`). */
+const records = (name: string, kind: 'step' | 'epoch'): Record<string, unknown>[] =>
+  readMetrics(join(out(name), 'metrics.jsonl')).filter((r) => r.kind === kind) as unknown as Record<string, unknown>[];
+const losses = (name: string) => records(name, 'step').map((r) => r.loss as number);
+
+let twoRanks: CliResult;
+let restarted: CliResult;
+
+beforeAll(async () => {
+  // One at a time: the machine has few cores, and each torch run is two processes.
+  await train('onnx', []);
+  await train('torch-1', ['--engine', 'torch']);
+  twoRanks = await train('torch-2', ['--engine', 'torch', '--nproc-per-node', '2']);
+  // Rank 1 kills itself (SIGKILL) before step 7 in the first attempt; the checkpoint of step 6 is the last.
+  restarted = await train('torch-2-killed', ['--engine', 'torch', '--nproc-per-node', '2', '--max-restarts', '1', '--checkpoint-every', '3'], { TWNN_TORCH_FAULT: '1:7' });
+}, 600_000);
+
+describe('twnn train --engine torch: the same run as train.onnx', () => {
+  it('each run takes the 10 steps and 2 epochs of twnn train', () => {
+    for (const name of ['onnx', 'torch-1', 'torch-2', 'torch-2-killed']) {
+      expect(records(name, 'step').map((r) => r.step), name).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
+      expect(records(name, 'epoch').map((r) => r.step), name).toEqual([5, 10]);
+    }
+  });
+
+  it('2 ranks at 32 rows end with the weights of 1 rank at 64, and both with train.onnx\'s', async () => {
+    expect(await maxDifference('torch-1', 'torch-2')).toBeLessThan(1e-5);
+    expect(await maxDifference('onnx', 'torch-1')).toBeLessThan(1e-5);
+    expect(await maxDifference('onnx', 'torch-2')).toBeLessThan(1e-5);
+    // The weights moved: runs that trained nothing would pass the lines above.
+    const built = await twnn(['build', graph, '-o', out('untrained')]);
+    expect(built.status, built.stderr).toBe(0);
+    expect(await maxDifference('untrained', 'torch-2')).toBeGreaterThan(1e-3);
+  });
+
+  it('two nodes (two twnn commands here, one rank each, a c10d rendezvous) both end with the weights of 2 ranks on one node', async () => {
+    const endpoint = `127.0.0.1:${20_000 + Math.floor(Math.random() * 20_000)}`;
+    const node = (name: string) => twnn(['train', graph, '-o', out(name), '--engine', 'torch', '--nnodes', '2', '--nproc-per-node', '1', '--rdzv-endpoint', endpoint, '--rdzv-timeout', '60']);
+    const runs = await Promise.all([node('node-a'), node('node-b')]);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    expect(await maxDifference('torch-2', 'node-a')).toBeLessThan(1e-6);
+    expect(await maxDifference('torch-2', 'node-b')).toBeLessThan(1e-6);
+    expect(records('node-b', 'step').map((r) => r.step)).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
+  });
+
+  it('every step\'s loss, and each epoch\'s train loss, are train.onnx\'s', () => {
+    const want = losses('onnx');
+    for (const name of ['torch-1', 'torch-2']) {
+      losses(name).forEach((l, i) => expect(Math.abs(l - want[i]) / want[i], `${name} step ${i + 1}`).toBeLessThan(1e-5));
+      records(name, 'epoch').forEach((r, i) => expect(r.train_loss as number).toBeCloseTo(records('onnx', 'epoch')[i].train_loss as number, 6));
+    }
+    expect(records('torch-2', 'epoch').every((r) => r.world_size === 2 && r.engine === 'torch')).toBe(true);
+  });
+
+  it('the exported model.onnx evaluates in onnxruntime-node to the test loss the torch run reported', async () => {
+    const reported = records('torch-2', 'epoch').at(-1)!.test_loss as number;
+    const r = await twnn(['eval', join(out('torch-2'), 'model.onnx')]);
+    expect(r.status, r.stderr).toBe(0);
+    const evaluated = Number(/on sine\/test \(mse\): loss ([\d.e+-]+)/.exec(r.stdout)?.[1]);
+    expect(Math.abs(evaluated - reported) / reported).toBeLessThan(1e-5);
+    // train's own summary is the same evaluation, through twnn's export.
+    expect(Number(/test: loss ([\d.e+-]+)/.exec(twoRanks.stdout)?.[1])).toBeCloseTo(evaluated, 6);
+  });
+});
+
+describe('twnn train --engine torch: faults', () => {
+  it('a rank killed mid-run is restarted by torchrun from the last checkpoint and ends with the uninterrupted weights', async () => {
+    expect(restarted.stdout).toContain('restart 1 of the worker group: continuing from checkpoint.twnn after step 6');
+    expect(await maxDifference('torch-2', 'torch-2-killed')).toBeLessThan(1e-6);
+    const want = losses('torch-2');
+    losses('torch-2-killed').forEach((l, i) => expect(Math.abs(l - want[i]) / want[i], `step ${i + 1}`).toBeLessThan(1e-6));
+  });
+
+  it('--resume continues a train.onnx run\'s checkpoint on 2 ranks and ends where train.onnx ends', async () => {
+    await train('resumed', ['--limit-steps', '4']);
+    await train('resumed', ['--engine', 'torch', '--nproc-per-node', '2', '--resume']);
+    expect(records('resumed', 'step').map((r) => r.step)).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
+    expect(await maxDifference('onnx', 'resumed')).toBeLessThan(1e-5);
+  });
+
+  it('a world size that does not divide the batch is refused before anything runs', async () => {
+    expectUserError(await twnn(['train', graph, '-o', out('bad-world'), '--engine', 'torch', '--nproc-per-node', '3']), 'batch 64 is not divisible by the world size 3');
+    expect(existsSync(out('bad-world'))).toBe(false);
+  });
+
+  it('a python without torch, or none at all, is named', async () => {
+    const bare = join(dir, 'python-without-torch');
+    // -S: no site-packages, so none of Debian's torch, numpy or onnx.
+    writeFileSync(bare, '#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n');
+    chmodSync(bare, 0o755);
+    expectUserError(await twnn(['train', graph, '-o', out('bad'), '--engine', 'torch'], REPO, { TWNN_PYTHON: bare }), /python '.*python-without-torch' has no module '(numpy|torch|onnx)'/);
+    expectUserError(await twnn(['train', graph, '-o', out('bad'), '--engine', 'torch', '--python', join(dir, 'no-such-python')]), /cannot run python '.*no-such-python' \(ENOENT\)/);
+  });
+
+  it('a rendezvous nobody else joins fails, saying where', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const r = await twnn(['train', graph, '-o', out('bad'), '--engine', 'torch', '--nnodes', '2', '--rdzv-endpoint', `127.0.0.1:${port}`, '--rdzv-timeout', '3']);
+    expect(r.status).toBe(2);
+    const last = r.stderr.trim().split('\n').at(-1)!;
+    expect(last).toContain(`twnn: error: --engine torch: the ranks could not meet at 127.0.0.1:${port}`);
+  });
+
+  it('a model the twin cannot express is refused by name before anything is written', async () => {
+    expectUserError(await twnn(['train', join(REPO, 'graphs/sine-contractive.ts'), '-o', out('contractive'), '--engine', 'torch']), "region 'region1': contractive 0.9 has no torch reference");
+    expect(existsSync(out('contractive'))).toBe(false);
+  });
+
+  it('torch flags without --engine torch, and several nodes without a meeting place, are refused', async () => {
+    expectUserError(await twnn(['train', graph, '-o', out('bad'), '--nproc-per-node', '2']), '--nproc-per-node is a flag of --engine torch');
+    expectUserError(await twnn(['train', graph, '-o', out('bad'), '--engine', 'torch', '--nnodes', '2']), '2 nodes need a place to meet');
+  });
+});
+
+describe('the run description', () => {
+  it('names the python trainer\'s inputs, and the checkpoint is twnn\'s', () => {
+    const run = JSON.parse(readFileSync(join(out('torch-2'), 'torch', 'run.json'), 'utf8'));
+    expect(run.worldSize).toBe(2);
+    expect(run.lrs).toHaveLength(STEPS);
+    expect(run.lrs[0]).toBeCloseTo(3e-3, 12);
+    expect(run.layout.slots['head.weight']).toEqual(['m', 'v']);
+    // The data's copies are gone once the ranks are done.
+    expect(readdirSync(join(out('torch-2'), 'torch'))).toEqual(['run.json']);
+  });
+});
