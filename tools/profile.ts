@@ -61,7 +61,9 @@ export async function profileRuns(model: Uint8Array, feeds: Record<string, ort.T
     let kernel = 0;
     for (const e of events) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args.op_name) continue;
-      const row = byOp.get(e.args.op_name) ?? { op: e.args.op_name, ms: 0, calls: 0 };
+      // The blocked convolutions openSession makes (src/onnx/blocked-conv.ts) apart from onnxruntime's own Convs.
+      const op = e.args.op_name === 'Conv' && e.name.includes('twnn.nchwc/') ? 'Conv (blocked)' : e.args.op_name;
+      const row = byOp.get(op) ?? { op, ms: 0, calls: 0 };
       row.ms += e.dur / 1000;
       row.calls += 1;
       byOp.set(row.op, row);
