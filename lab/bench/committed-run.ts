@@ -21,7 +21,7 @@ import type { DataSpec } from '../../src/twnn/task.js';
 type StepRecord = Extract<MetricsRecord, { kind: 'step' }>;
 type EpochRecord = Extract<MetricsRecord, { kind: 'epoch' }>;
 
-const TRAIN_SIZES: Readonly<Record<string, number>> = { mnist: 60000, cifar10: 50000 };
+const TRAIN_SIZES: Readonly<Record<string, number>> = { mnist: 60000, 'fashion-mnist': 60000, cifar10: 50000 };
 /** Below this fraction of the base lr, cos⁻¹ is too steep to solve for the planned steps. */
 const COSINE_SOLVABLE = 0.05;
 

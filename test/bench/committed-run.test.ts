@@ -62,6 +62,17 @@ function reported(r: LoadedRun) {
 }
 
 describe('loadRun on a committed run (no checkpoint)', () => {
+  it('knows Fashion-MNIST\'s training-set size: a committed stability run reads back its batch and epochs with no graph file', async () => {
+    // Only the committed files are copied: a checkout whose run folder still holds the trainer's graphs would read its checkpoint instead.
+    const dir = mkdtempSync(join(tmpdir(), 'twnn-fashion-run-'));
+    for (const f of ['manifest.json', 'metrics.jsonl', 'model.onnx']) copyFileSync(join('exported/stability/contractive-lr1e-3-s0', f), join(dir, f));
+    const loaded = (await loadRun({ id: 'contractive-s0', label: 'Contractive', family: 'stability', role: 'twnn', dir, command: 'twnn train graphs/fashion-resnet-contractive.ts' }))!;
+    expect(loaded.from).toBe('metrics');
+    expect(loaded.config).toMatchObject({ epochs: 2, batch: 64, lr: 1e-3, lrSchedule: 'cosine', optimizer: 'adam' });
+    expect(loaded.position).toMatchObject({ epoch: 2, position: 0, step: 1876 });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('reads back the config and position of the checkpoint from the manifest and metrics', async () => {
     const { local, committed } = await trainAndCommit('full', {});
     const a = (await loadRun(local, { trainSize }))!;
