@@ -222,9 +222,11 @@ class Trainer:
             group['lr'] = lr
         self.twin.optimizer.zero_grad(set_to_none=True)
         self.fault()
+        self.twin.set_key(pos['step'] + 1)
         y = self.model(self.x[shard])
         loss_sum = self.sample_losses_sum(y, self.target[shard])
-        (loss_sum * (self.world / len(rows))).backward()
+        # A Jacobian penalty is a mean over the shard's rows; DDP's average over equal shards makes it the batch's.
+        self.twin.objective(loss_sum * (self.world / len(rows))).backward()
         if self.twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.twin.clip)
         self.twin.optimizer.step()

@@ -24,6 +24,12 @@ y = O(S*) and the linearisation A = dF/dS; with ybar the cotangent of y,
 then the parameter and input gradients (dO/dtheta)^T ybar + (dF/dtheta)^T w,
 all by torch.autograd.grad vector-Jacobian products.
 
+A region's Jacobian penalty (src/lower/jacobian.ts), in training steps only (as
+train.onnx; grad.onnx's gradient is the task loss's): gamma * mean_b
+||eps^T dF/dS||^2 / d at S*, eps the same int64-hashed Rademacher probe of the
+step number. S* is an output of the FixedPoint function, so the penalty's
+cotangent on S* joins g_bar above, as in twnn's adjoint.
+
 Two ways to sweep, both exact:
   dense   every sweep (and adjoint step) runs the whole batch; settled samples
           are frozen with torch.where (what twnn's `sweeps: 'dense'` Loop does);
@@ -42,11 +48,11 @@ Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
          writes y.npy and iterations.<region>.npy there
   grad   model, x, target, start, count, mode, threads, out
          loss, every parameter's gradient (grad.<name>.npy), grad.x, counts
-  step   model, x, target, start, count, mode, threads, out?
+  step   model, x, target, start, count, mode, threads, out?, step? (the key of Jacobian penalties' probes; 1)
          one optimizer step from the loaded weights and a zero optimizer state
          (reset before the step, untimed); returns its seconds; with `out`
          writes the new parameters (<name>.new.npy), the gradients the
-         optimizer took (grad.<name>.npy) and the counts
+         optimizer took (grad.<name>.npy) and the counts; `jacobianPenalty` with one
 """
 import json
 import os
@@ -162,8 +168,6 @@ class Region(nn.Module):
         for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',)), ('backward', ('implicit',))):
             if c[key] not in allowed:
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
-        if c.get('jacobianPenalty', 0):
-            raise ValueError(f"region '{self.path}': the Jacobian penalty has no torch reference")
         # Anything else the record sets changes the model or its training (a contractive bound rescales the
         # wormholes every sweep): refused by name rather than trained as a different network.
         other = [k for k in c if k not in REGION_KEYS and c[k] not in (None, 0, False)]
@@ -172,6 +176,9 @@ class Region(nn.Module):
         self.cfg = c
         self.mode = 'dense'
         self.stats = {}
+        # The optimizer step that draws the Jacobian penalty's probe (train.onnx's `step`); None: no penalty (grad.onnx).
+        self.key = None
+        self.penalty = None
 
     def sweep(self, a, s):
         """F: the blocks in order, wormholes reading the previous sweep's sources `s` (None: the first, plain sweep)."""
@@ -190,9 +197,25 @@ class Region(nn.Module):
     def forward(self, a):
         if torch.is_grad_enabled():
             params = [p for p in self.parameters() if p.requires_grad]
-            return FixedPoint.apply(self, a, *params)
+            y, *s_star = FixedPoint.apply(self, a, *params)
+            weight = self.cfg.get('jacobianPenalty', 0)
+            self.penalty = self.jacobian_penalty(a, s_star, weight) if weight > 0 and self.key is not None else None
+            return y
         s, out = self.solve(a, keep_output=True)
         return out
+
+    def jacobian_penalty(self, a, s_star, weight):
+        """gamma * mean over the batch of ||eps^T dF/dS||^2 / d at S* (src/lower/jacobian.ts), eps its hashed Rademacher probe.
+        S* is FixedPoint's output, so the penalty's cotangent on S* joins the adjoint's g_bar there, as in twnn's graph;
+        create_graph lets the loss's backward differentiate the probe's VJP again."""
+        s_new, _ = self.sweep(a, s_star)
+        probes = [rademacher(t, self.key, j + 1).expand_as(t) for j, t in enumerate(s_new)]
+        e_tj = [t for t in torch.autograd.grad(s_new, s_star, probes, create_graph=True, allow_unused=True) if t is not None]
+        if not e_tj:
+            raise ValueError(f"region '{self.path}': jacobianPenalty: the sweep does not depend on its state")
+        rows = rows_of(e_tj)
+        d = sum(t[0].numel() for t in s_star)
+        return ((rows * rows).sum(1) / d).mean() * weight
 
     # -- forward fixed point (no grad)
 
@@ -338,6 +361,26 @@ class Region(nn.Module):
         return w, iters
 
 
+MODULUS = 2147483647  # 2^31 - 1: every product of two residues fits in int64
+
+
+def rademacher(like, key, salt):
+    """+-1 in like's dtype, shaped [1, ...like's dims past the batch]: src/lower/jacobian.ts's `rademacher`, the same int64
+    hash of each element's index, the key (the optimizer step) and the salt (1 + the state's index). Every value is
+    non-negative, so floor division is ONNX's truncating Div."""
+    dims = tuple(like.shape[1:])
+    mod = lambda v: v - (v // MODULUS) * MODULUS
+    index = torch.arange(int(np.prod(dims, dtype=np.int64)), dtype=torch.int64).view(1, *dims)
+    seed = mod(mod(torch.tensor(int(key), dtype=torch.int64)) * 1000003 + salt * 7919)
+    h = mod(index * 69069 + (seed + 12345))
+    h = mod(h * h + 1013904223)
+    h = mod(h * 48271)
+    h = mod(h * h + seed)
+    h = mod(h * 16807)
+    bit = h // (1 << 16) - (h // (1 << 17)) * 2
+    return bit.to(like.dtype) * 2 - 1
+
+
 class Linearisation:
     """The sweep at S* with grad (whole batch), and the same on a subset of rows for the active adjoint."""
 
@@ -365,13 +408,14 @@ class FixedPoint(torch.autograd.Function):
         lin = Linearisation(region, a_leaf, s_star)
         ctx.region, ctx.lin, ctx.params = region, lin, params
         ctx.needs_a = a.requires_grad
-        return lin.out.detach()
+        # y and S*: a Jacobian penalty reads S*, and its cotangent there joins g_bar.
+        return (lin.out.detach(), *[t.detach().clone() for t in lin.s_star])
 
     @staticmethod
-    def backward(ctx, y_bar):
+    def backward(ctx, y_bar, *s_bar):
         region, lin = ctx.region, ctx.lin
         g_bar = torch.autograd.grad(lin.out, lin.s_star, y_bar, retain_graph=True, allow_unused=True)
-        g_bar = [torch.zeros_like(s) if g is None else g for g, s in zip(g_bar, lin.s_star)]
+        g_bar = [sb if g is None else g + sb for g, sb in zip(g_bar, s_bar)]
         w, iters = region.adjoint(lin, g_bar)
         region.stats['iterations_backward'] = iters
         wrt = ([lin.a] if ctx.needs_a else []) + list(ctx.params)
@@ -474,6 +518,23 @@ class Twin:
     def loss_of(self, y, target):
         return F.mse_loss(y, target) if self.loss == 'mse' else F.cross_entropy(y, target)
 
+    def set_key(self, key):
+        """The optimizer step (train.onnx's `step`, 1 on the first) the next forward's Jacobian penalties draw their probes
+        from; None: no penalty, as grad.onnx, whose gradient is the task loss's."""
+        for r in self.regions:
+            r.key = key
+            r.penalty = None
+
+    def penalty(self):
+        """The regions' Jacobian penalties of the last forward, summed (train.onnx's `jacobian_penalty`); None without any."""
+        terms = [r.penalty for r in self.regions if r.penalty is not None]
+        return sum(terms[1:], terms[0]) if terms else None
+
+    def objective(self, loss):
+        """What train.onnx minimises: the task loss and the penalties."""
+        p = self.penalty()
+        return loss if p is None else loss + p
+
     def counts(self, key, rows=None):
         """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`); for `rows` samples of a model
         without regions, one sweep each way, as twnn's graphs count them (src/lower/iterations.ts)."""
@@ -559,6 +620,7 @@ class Worker:
         twin.reset()
         x = x.clone().requires_grad_()
         twin.optimizer.zero_grad(set_to_none=True)
+        twin.set_key(None)
         loss = twin.loss_of(twin.net(x), target)
         loss.backward()
         out = cmd['out']
@@ -575,8 +637,9 @@ class Worker:
         twin.reset()
         start = time.perf_counter()
         twin.optimizer.zero_grad(set_to_none=True)
+        twin.set_key(cmd.get('step', 1))
         loss = twin.loss_of(twin.net(x), target)
-        loss.backward()
+        twin.objective(loss).backward()
         if twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
         if cmd.get('out'):
@@ -589,13 +652,15 @@ class Worker:
                 save(cmd['out'], f'grad.{name}', grads[name])
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
-        return {'seconds': seconds, 'loss': loss.item()}
+        penalty = twin.penalty()
+        return {'seconds': seconds, 'loss': loss.item(), **({} if penalty is None else {'jacobianPenalty': penalty.item()})}
 
     def train_steps(self, cmd):
         """Steps of a run that goes on from where the last call left it (from the
         loaded weights with `reset`): step k takes the rows sizes[k] long from the
         index file `rows` (int64, the steps' batches one after another) and the
-        learning rate lrs[k]. Times the steps alone, as twnn's side is timed."""
+        learning rate lrs[k]; `step` (default 1) is the first step's number, the key of
+        Jacobian penalties' probes. Times the steps alone, as twnn's side is timed."""
         twin = self.models[cmd['model']]
         self.threads(cmd.get('threads'))
         twin.set_mode(cmd['mode'])
@@ -615,8 +680,9 @@ class Worker:
             for group in twin.optimizer.param_groups:
                 group['lr'] = lr
             twin.optimizer.zero_grad(set_to_none=True)
+            twin.set_key(cmd.get('step', 1) + len(losses))
             loss = twin.loss_of(twin.net(x_all[idx]), target_all[idx])
-            loss.backward()
+            twin.objective(loss).backward()
             if twin.clip is not None:
                 torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
             twin.optimizer.step()

@@ -211,6 +211,8 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
   await writeFile(modelPath, bytes);
   const gradGraph = buildGradGraph(model.spec, build);
   const trainGraph = buildTrainGraph(model.spec, build);
+  // The twin does not build the correction's terms, so its step would not be train.onnx's.
+  if (trainGraph.fpCorrection) throw new TwnnError(`model '${model.spec.name}': task.train.fpCorrection (the fixed-point correction loss) has no torch twin`);
   const files = { 'model.onnx': bytes, 'grad.onnx': serializeModel(gradGraph.graph), 'train.onnx': serializeModel(trainGraph.graph) };
   const rows = Math.max(options.agreementRows, options.trainBatch, options.gradRows, ...options.inferenceBatches.map((b) => passRowsOf(model, options, b)));
   const batch = takeBatch(model.data, [...Array(Math.min(rows, model.data.x.shape[0])).keys()]);
@@ -367,6 +369,7 @@ async function checkAgreement(p: Prepared, sessions: Sessions, options: TorchBen
     const s = await torchArrays(p, torchCommand(p, 'step', options.trainBatch, mode), `step-${mode}`);
     checks.push(check(`train.onnx loss (${options.trainBatch} rows)`, mode, relDiff([s.reply.loss as number], [step.loss.get(0)]), AGREEMENT_LIMITS.loss));
     checks.push(countCheck('train.onnx sweeps and adjoint steps', mode, mismatchedRows(await countPairs(s.read, step), options.trainBatch), options.trainBatch));
+    if (step.jacobian_penalty) checks.push(check('train.onnx jacobian_penalty', mode, relDiff([(s.reply.jacobianPenalty as number | undefined) ?? NaN], [step.jacobian_penalty.get(0)]), AGREEMENT_LIMITS.loss));
     checks.push(updateCheck(p, mode, stepFeeds, step, await Promise.all(p.trainGraph.trainable.map(async (n) => [(await s.read(`${n}.new`)).toNumbers(), (await s.read(`grad.${n}`)).toNumbers()] as const))));
   }
   for (const c of checks) log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what} (torch ${c.mode}): ${fmt(c.value)} (limit ${fmt(c.limit)})${c.note ? `; ${c.note}` : ''}`);
