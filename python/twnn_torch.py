@@ -52,7 +52,7 @@ Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
          one optimizer step from the loaded weights and a zero optimizer state
          (reset before the step, untimed); returns its seconds; with `out`
          writes the new parameters (<name>.new.npy), the gradients the
-         optimizer took (grad.<name>.npy) and the counts; `jacobianPenalty` with one
+         optimizer took (grad.<name>.npy) and the counts; `jacobianPenalty`, `skipCost` with them
 """
 import json
 import os
@@ -90,6 +90,28 @@ class Residual(nn.Module):
         for name in self.order:
             h = self._modules[name](h)
         return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+class GatedResidual(Residual):
+    """relu(shortcut(x) + (s * [s >= threshold]) main(x)), s = sigmoid(w . mean_hw(x) + c) per sample (src/twnn/skip-gate.ts;
+    threshold 0: s main(x)). Dense in every mode: a closed gate's row is relu(shortcut(x)), which twnn's inference graph
+    computes by running the branch on the open rows only. Keeps the last gate, whose mean the training loss pays for."""
+
+    def __init__(self, main, downsample, skip):
+        super().__init__(main, downsample)
+        self.threshold, self.cost = skip['threshold'], skip['cost']
+        self.skip_gate = nn.Linear(skip['channels'], 1)
+        self.gate = None
+
+    def forward(self, x):
+        s = torch.sigmoid(self.skip_gate(x.mean((2, 3))))  # [B, 1]
+        self.gate = s.reshape(-1)
+        if self.threshold > 0:
+            s = s * (s >= self.threshold).to(s.dtype)
+        h = x
+        for name in self.order:
+            h = self._modules[name](h)
+        return F.relu((x if self.downsample is None else self.downsample(x)) + s.view(-1, 1, 1, 1) * h)
 
 
 class Wormhole(nn.Module):
@@ -174,6 +196,7 @@ class Region(nn.Module):
         if other:
             raise ValueError(f"region '{self.path}': " + ', '.join(f'{k} {c[k]!r}' for k in other) + ' has no torch reference')
         self.cfg = c
+        self.gated = any(isinstance(m, GatedResidual) and m.cost > 0 for m in self.modules())
         self.mode = 'dense'
         self.stats = {}
         # The optimizer step that draws the Jacobian penalty's probe (train.onnx's `step`); None: no penalty (grad.onnx).
@@ -199,16 +222,21 @@ class Region(nn.Module):
             params = [p for p in self.parameters() if p.requires_grad]
             y, *s_star = FixedPoint.apply(self, a, *params)
             weight = self.cfg.get('jacobianPenalty', 0)
-            self.penalty = self.jacobian_penalty(a, s_star, weight) if weight > 0 and self.key is not None else None
+            self.penalty = None
+            if self.key is not None and (weight > 0 or self.gated):
+                # twnn's sweep at S*, differentiable through S* into the adjoint: the penalty's VJP and the gates the
+                # skip cost pays for are taken there.
+                s_new, _ = self.sweep(a, s_star)
+                if weight > 0:
+                    self.penalty = self.jacobian_penalty(s_star, s_new, weight)
             return y
         s, out = self.solve(a, keep_output=True)
         return out
 
-    def jacobian_penalty(self, a, s_star, weight):
+    def jacobian_penalty(self, s_star, s_new, weight):
         """gamma * mean over the batch of ||eps^T dF/dS||^2 / d at S* (src/lower/jacobian.ts), eps its hashed Rademacher probe.
         S* is FixedPoint's output, so the penalty's cotangent on S* joins the adjoint's g_bar there, as in twnn's graph;
         create_graph lets the loss's backward differentiate the probe's VJP again."""
-        s_new, _ = self.sweep(a, s_star)
         probes = [rademacher(t, self.key, j + 1).expand_as(t) for j, t in enumerate(s_new)]
         e_tj = [t for t in torch.autograd.grad(s_new, s_star, probes, create_graph=True, allow_unused=True) if t is not None]
         if not e_tj:
@@ -435,7 +463,8 @@ def build(net):
     if kind == 'region':
         return Region(net)
     if kind == 'residual':
-        return Residual([(name, build(child)) for name, child in net['main']], None if net['downsample'] is None else build(net['downsample']))
+        main, downsample = [(name, build(child)) for name, child in net['main']], None if net['downsample'] is None else build(net['downsample'])
+        return GatedResidual(main, downsample, net['skip']) if net.get('skip') else Residual(main, downsample)
     if kind == 'dense':
         return nn.Linear(net['inFeatures'], net['outFeatures'], bias=net['bias'])
     if kind == 'conv2d':
@@ -530,10 +559,18 @@ class Twin:
         terms = [r.penalty for r in self.regions if r.penalty is not None]
         return sum(terms[1:], terms[0]) if terms else None
 
+    def skip_cost(self):
+        """sum of cost * mean(s) over the skip gates with a cost (train.onnx's `skip_cost`, src/lower/skip-gates.ts), a
+        region's gates taken at its fixed point; None without any."""
+        terms = [m.gate.mean() * m.cost for m in self.net.modules() if isinstance(m, GatedResidual) and m.cost > 0]
+        return sum(terms[1:], terms[0]) if terms else None
+
     def objective(self, loss):
-        """What train.onnx minimises: the task loss and the penalties."""
-        p = self.penalty()
-        return loss if p is None else loss + p
+        """What train.onnx minimises: the task loss, the Jacobian penalties and the skip gates' cost."""
+        for term in (self.penalty(), self.skip_cost()):
+            if term is not None:
+                loss = loss + term
+        return loss
 
     def counts(self, key, rows=None):
         """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`); for `rows` samples of a model
@@ -652,8 +689,8 @@ class Worker:
                 save(cmd['out'], f'grad.{name}', grads[name])
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
-        penalty = twin.penalty()
-        return {'seconds': seconds, 'loss': loss.item(), **({} if penalty is None else {'jacobianPenalty': penalty.item()})}
+        extra = {name: term.item() for name, term in (('jacobianPenalty', twin.penalty()), ('skipCost', twin.skip_cost())) if term is not None}
+        return {'seconds': seconds, 'loss': loss.item(), **extra}
 
     def train_steps(self, cmd):
         """Steps of a run that goes on from where the last call left it (from the

@@ -369,7 +369,9 @@ async function checkAgreement(p: Prepared, sessions: Sessions, options: TorchBen
     const s = await torchArrays(p, torchCommand(p, 'step', options.trainBatch, mode), `step-${mode}`);
     checks.push(check(`train.onnx loss (${options.trainBatch} rows)`, mode, relDiff([s.reply.loss as number], [step.loss.get(0)]), AGREEMENT_LIMITS.loss));
     checks.push(countCheck('train.onnx sweeps and adjoint steps', mode, mismatchedRows(await countPairs(s.read, step), options.trainBatch), options.trainBatch));
-    if (step.jacobian_penalty) checks.push(check('train.onnx jacobian_penalty', mode, relDiff([(s.reply.jacobianPenalty as number | undefined) ?? NaN], [step.jacobian_penalty.get(0)]), AGREEMENT_LIMITS.loss));
+    for (const [output, reply] of [['jacobian_penalty', 'jacobianPenalty'], ['skip_cost', 'skipCost']] as const) {
+      if (step[output]) checks.push(check(`train.onnx ${output}`, mode, relDiff([(s.reply[reply] as number | undefined) ?? NaN], [step[output].get(0)]), AGREEMENT_LIMITS.loss));
+    }
     checks.push(updateCheck(p, mode, stepFeeds, step, await Promise.all(p.trainGraph.trainable.map(async (n) => [(await s.read(`${n}.new`)).toNumbers(), (await s.read(`grad.${n}`)).toNumbers()] as const))));
   }
   for (const c of checks) log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what} (torch ${c.mode}): ${fmt(c.value)} (limit ${fmt(c.limit)})${c.note ? `; ${c.note}` : ''}`);
