@@ -28,7 +28,11 @@ A region's Jacobian penalty (src/lower/jacobian.ts), in training steps only (as
 train.onnx; grad.onnx's gradient is the task loss's): gamma * mean_b
 ||eps^T dF/dS||^2 / d at S*, eps the same int64-hashed Rademacher probe of the
 step number. S* is an output of the FixedPoint function, so the penalty's
-cotangent on S* joins g_bar above, as in twnn's adjoint.
+cotangent on S* joins g_bar above, as in twnn's adjoint. Skip-gated blocks
+(GatedResidual) pay cost * mean(gate) there too, their gates taken on the same
+differentiable sweep at S*. A contractive region scales each wormhole by
+alpha = min(1, beta/||P||), beta from the blocks' certified Lipschitz bounds
+(src/twnn/contractive.ts, lipschitz.ts), recomputed from the weights every sweep.
 
 Two ways to sweep, both exact:
   dense   every sweep (and adjoint step) runs the whole batch; settled samples
@@ -55,6 +59,7 @@ Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
          optimizer took (grad.<name>.npy) and the counts; `jacobianPenalty`, `skipCost` with them
 """
 import json
+import math
 import os
 import signal
 import sys
@@ -115,10 +120,12 @@ class GatedResidual(Residual):
 
 
 class Wormhole(nn.Module):
-    """g * P(s), g = sigmoid(G [h; P(s)] + c): block `from`'s previous output into block `to`'s input."""
+    """g * P(s), g = sigmoid(G [h; P(s)] + c): block `from`'s previous output into block `to`'s input. In a contractive
+    region (src/twnn/wormhole.ts) g = sigmoid(G h + c) and the term is g * (alpha P(s)), alpha = min(1, budget/||P||)."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, contractive=False):
         super().__init__()
+        self.contractive = contractive
         self.source, self.target = spec['from'], spec['to']
         p = spec['projection']
         if p['kind'] == 'linear':
@@ -132,11 +139,82 @@ class Wormhole(nn.Module):
         else:
             raise ValueError(f"wormhole {self.source} -> {self.target}: no projection '{p['kind']}'")
         d = spec['gate']['features']
-        self.gate = nn.Linear(2 * d, d) if spec['gate']['kind'] == 'dense' else nn.Conv2d(2 * d, d, 1)
+        inputs = d if contractive else 2 * d
+        self.gate = nn.Linear(inputs, d) if spec['gate']['kind'] == 'dense' else nn.Conv2d(inputs, d, 1)
 
-    def forward(self, h, s):
+    def forward(self, h, s, budget=None):
         p = s if self.proj is None else self.proj(s)
+        if budget is not None:
+            return torch.sigmoid(self.gate(h)) * (p * self.shrink(budget))
         return torch.sigmoid(self.gate(torch.cat([h, p], 1))) * p
+
+    def shrink(self, budget):
+        """alpha = budget / max(||P||, budget), ||P|| bounded as src/twnn/wormhole.ts's `project` does."""
+        budget = torch.as_tensor(budget, dtype=self.gate.weight.dtype)
+        if self.proj is None:
+            return budget / torch.clamp(budget, min=1.0)
+        # Linear [out, in], 1x1 conv [out, in, 1, 1], transposed conv [in, out, s, s] (exact: its patches do not overlap).
+        w = self.proj.weight
+        return budget / torch.maximum(spectral_bound(w.reshape(w.shape[0], -1)), budget)
+
+
+# ----------------------------------------------------------------------------
+# Certified Lipschitz bounds (src/twnn/lipschitz.ts), from the current weights
+
+
+def spectral_bound(w):
+    """||W||_2 <= ||(W W^T)^2||_F^(1/4) (Schatten-8) for a 2-D weight, the Gram matrix on the smaller side."""
+    m, n = w.shape
+    gram = w @ w.t() if m <= n else w.t() @ w
+    squared = gram @ gram
+    return ((squared * squared).sum() + 1e-30).sqrt().sqrt().sqrt()
+
+
+def lipschitz(m, where):
+    """A Lipschitz bound of module m in l2 per sample: a float, or a scalar tensor of the weights."""
+    if isinstance(m, nn.Linear):
+        return spectral_bound(m.weight)
+    if isinstance(m, nn.Conv2d):
+        covers = lambda k, s, d: min(k, -(-((k - 1) * d + 1) // s))
+        (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+        factor = math.sqrt(covers(kh, sh, dh) * covers(kw, sw, dw))
+        norm = spectral_bound(m.weight.reshape(m.weight.shape[0], -1))
+        return norm if factor == 1 else norm * factor
+    if isinstance(m, (nn.ReLU, nn.Tanh)):
+        return 1.0
+    if isinstance(m, nn.Sigmoid):
+        return 0.25
+    if isinstance(m, nn.LeakyReLU):
+        return max(1.0, abs(m.negative_slope))
+    if isinstance(m, nn.Sequential):
+        return bound_product([lipschitz(c, f'{where}.{n}') for n, c in m.named_children()])
+    if type(m) is Residual:
+        main = bound_product([lipschitz(m._modules[n], f'{where}.{n}') for n in m.order])
+        return bound_sum([main, 1.0 if m.downsample is None else lipschitz(m.downsample, f'{where}.downsample')])
+    raise ValueError(f"layer '{where}' ({type(m).__name__}) has no Lipschitz bound in the torch twin")
+
+
+def bound_product(bounds):
+    """Constants folded first, then the tensors, as src/twnn/lipschitz.ts's `fold`."""
+    return fold(bounds, 1.0, lambda a, b: a * b)
+
+
+def bound_sum(bounds):
+    return fold(bounds, 0.0, lambda a, b: a + b)
+
+
+def fold(bounds, unit, op):
+    constant = unit
+    for b in bounds:
+        if not torch.is_tensor(b):
+            constant = op(constant, b)
+    values = [b for b in bounds if torch.is_tensor(b)]
+    if not values:
+        return constant
+    joined = values[0]
+    for v in values[1:]:
+        joined = op(joined, v)
+    return joined if constant == unit else op(joined, torch.tensor(constant, dtype=joined.dtype))
 
 
 def rows_of(tensors):
@@ -168,7 +246,8 @@ def mask_like(mask, t):
 # What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
 # how twnn's Loop sweeps, not what it computes.
 REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
-               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow'}
+               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow',
+               'contractive'}
 
 
 class Region(nn.Module):
@@ -180,13 +259,15 @@ class Region(nn.Module):
         self.block_names = [name for name, _ in spec['blocks']]
         for name, block in spec['blocks']:
             self.add_module(name, build(block))
+        c = spec['config']
+        # contractive: the bound rho; every wormhole enters one block (src/twnn/contractive.ts).
+        self.contractive = c.get('contractive') or None
         self.wormholes = []
         for w in spec['wormholes']:
-            module = Wormhole(w)
+            module = Wormhole(w, contractive=self.contractive is not None)
             self.add_module(w['scope'], module)
             self.wormholes.append(module)
         self.sources = sorted({w.source for w in self.wormholes})
-        c = spec['config']
         for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',)), ('backward', ('implicit',))):
             if c[key] not in allowed:
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
@@ -207,15 +288,25 @@ class Region(nn.Module):
         """F: the blocks in order, wormholes reading the previous sweep's sources `s` (None: the first, plain sweep)."""
         h = a
         outputs = []
+        budget = self.budget() if s is not None and self.contractive is not None else None
         for k, name in enumerate(self.block_names):
             u = h
             if s is not None:
                 for w in self.wormholes:
                     if w.target == k + 1:
-                        u = u + w(h, s[self.sources.index(w.source)])
+                        u = u + w(h, s[self.sources.index(w.source)], budget)
             h = self._modules[name](u)
             outputs.append(h)
         return [outputs[j - 1] for j in self.sources], h
+
+    def budget(self):
+        """beta = rho / (n c), c = sum over the sources j of the product of the blocks' bounds from the target to j
+        (src/twnn/contractive.ts's `wormholeBudget`), from the current weights."""
+        target = self.wormholes[0].target
+        lip = [lipschitz(self._modules[self.block_names[k - 1]], f'{self.path}.{self.block_names[k - 1]}') for k in range(target, max(self.sources) + 1)]
+        c = bound_sum([bound_product(lip[:j - target + 1]) for j in self.sources])
+        numerator = self.contractive / len(self.wormholes)
+        return numerator / c if not torch.is_tensor(c) else torch.tensor(numerator, dtype=c.dtype) / c
 
     def forward(self, a):
         if torch.is_grad_enabled():

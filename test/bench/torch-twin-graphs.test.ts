@@ -18,8 +18,6 @@ import { REPO } from '../cli/run-cli.js';
 
 /** What the twin refuses, and the words it refuses with. */
 const REFUSED: Readonly<Record<string, RegExp>> = {
-  'fashion-resnet-contractive': /region 'region1': contractive 0\.9 has no torch reference/,
-  'sine-contractive': /region 'region1': contractive 0\.9 has no torch reference/,
   'fashion-resnet-fpcorr': /model 'fashion-resnet-fpcorr': task\.train\.fpCorrection .* has no torch twin/,
 };
 

@@ -195,8 +195,11 @@ describe('twnn train --engine torch: faults', () => {
   });
 
   it('a model the twin cannot express is refused by name before anything is written', async () => {
-    expectUserError(await twnn(['train', join(REPO, 'graphs/sine-contractive.ts'), '-o', out('contractive'), '--engine', 'torch']), "region 'region1': contractive 0.9 has no torch reference");
-    expect(existsSync(out('contractive'))).toBe(false);
+    const anderson = join(dir, 'sine-ddp-anderson.ts');
+    writeFileSync(anderson, readFileSync(graph, 'utf8').replace("name: 'sine-ddp'", "name: 'sine-ddp-anderson'").replace('maxIter: 50 }', "maxIter: 50, solver: 'anderson' }"));
+    expect(readFileSync(anderson, 'utf8')).toContain("solver: 'anderson'");
+    expectUserError(await twnn(['train', anderson, '-o', out('anderson'), '--engine', 'torch']), "region 'region1': solver 'anderson' has no torch reference (it has plain)");
+    expect(existsSync(out('anderson'))).toBe(false);
   });
 
   it('torch flags without --engine torch, and several nodes without a meeting place, are refused', async () => {
