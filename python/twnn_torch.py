@@ -33,6 +33,10 @@ cotangent on S* joins g_bar above, as in twnn's adjoint. Skip-gated blocks
 differentiable sweep at S*. A contractive region scales each wormhole by
 alpha = min(1, beta/||P||), beta from the blocks' certified Lipschitz bounds
 (src/twnn/contractive.ts, lipschitz.ts), recomputed from the weights every sweep.
+With task.train.fpCorrection (src/lower/fp-correction.ts) a training step keeps
+each sample's detached iterates S_{t_k}, t_k = max(1, floor(k T/(n+1))), runs
+the network again per term k with each region's output O(F^p(S_{t_k})), and
+adds gamma^(n+1-k) times that pass's task loss.
 
 Two ways to sweep, both exact:
   dense   every sweep (and adjoint step) runs the whole batch; settled samples
@@ -283,6 +287,11 @@ class Region(nn.Module):
         # The optimizer step that draws the Jacobian penalty's probe (train.onnx's `step`); None: no penalty (grad.onnx).
         self.key = None
         self.penalty = None
+        # A fixed-point correction (src/lower/fp-correction.ts): how many iterates to keep in a training step, the ones
+        # kept, and the term a correction pass builds (None: the task's pass).
+        self.correction_terms = 0
+        self.iterates = None
+        self.term = None
 
     def sweep(self, a, s):
         """F: the blocks in order, wormholes reading the previous sweep's sources `s` (None: the first, plain sweep)."""
@@ -309,6 +318,8 @@ class Region(nn.Module):
         return numerator / c if not torch.is_tensor(c) else torch.tensor(numerator, dtype=c.dtype) / c
 
     def forward(self, a):
+        if self.term is not None:
+            return self.correction_output(a, *self.term)
         if torch.is_grad_enabled():
             params = [p for p in self.parameters() if p.requires_grad]
             y, *s_star = FixedPoint.apply(self, a, *params)
@@ -320,8 +331,32 @@ class Region(nn.Module):
                 s_new, _ = self.sweep(a, s_star)
                 if weight > 0:
                     self.penalty = self.jacobian_penalty(s_star, s_new, weight)
+            if self.key is not None and self.correction_terms > 0:
+                self.iterates = self.correction_iterates(a.detach(), self.correction_terms)
             return y
         s, out = self.solve(a, keep_output=True)
+        return out
+
+    def correction_iterates(self, a, n):
+        """Each sample's iterate S_{t_k}, t_k = max(1, floor(k T / (n + 1))) of its T forward sweeps, k = 1..n: plain
+        sweeps of the whole batch from S_1 = F(0), detached (src/lower/fp-correction.ts's `correctionIterates`)."""
+        with torch.no_grad(), frozen_running_stats(self):
+            at = [torch.clamp(self.stats['iterations'] * k // (n + 1), min=1) for k in range(1, n + 1)]
+            s, _ = self.sweep(a, None)
+            kept = [[t.clone() for t in s] for _ in at]
+            for i in range(int(at[-1].max()) - 1):
+                s, _ = self.sweep(a, s)
+                for k, t_k in enumerate(at):
+                    now = t_k == i + 2
+                    kept[k] = [torch.where(mask_like(now, t), t, old) for t, old in zip(s, kept[k])]
+        return kept
+
+    def correction_output(self, a, k, phantom_steps):
+        """Correction term k's region output: O(F^p(z_k)), p phantom sweeps from the detached iterate z_k, reading this
+        pass's region input (src/twnn/region-sweeps.ts's `correctionOutput`)."""
+        s = self.iterates[k - 1]
+        for _ in range(phantom_steps):
+            s, out = self.sweep(a, s)
         return out
 
     def jacobian_penalty(self, s_star, s_new, weight):
@@ -480,6 +515,23 @@ class Region(nn.Module):
         return w, iters
 
 
+class frozen_running_stats:
+    """Batch norm in training mode that leaves its running statistics alone (momentum 0): a correction pass
+    normalises with its own batch, and the running statistics follow the task's pass alone, as in twnn's graph."""
+
+    def __init__(self, net):
+        self.norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+
+    def __enter__(self):
+        self.saved = [m.momentum for m in self.norms]
+        for m in self.norms:
+            m.momentum = 0.0
+
+    def __exit__(self, *exc):
+        for m, momentum in zip(self.norms, self.saved):
+            m.momentum = momentum
+
+
 MODULUS = 2147483647  # 2^31 - 1: every product of two residues fits in int64
 
 
@@ -618,6 +670,11 @@ class Twin:
             self.optimizer = torch.optim.SGD(params, lr=o['lr'], momentum=o['momentum'], weight_decay=o['weightDecay'])
         self.clip = o.get('clipNorm')
         self.params = len(params)
+        # task.train.fpCorrection: {terms, gamma, phantomSteps} (src/lower/fp-correction.ts), or None.
+        self.correction = cmd.get('fpCorrection')
+        for r in self.regions:
+            r.correction_terms = self.correction['terms'] if self.correction else 0
+        self.correction_losses = None
 
     def set_mode(self, mode):
         if mode not in ('dense', 'active'):
@@ -656,11 +713,28 @@ class Twin:
         terms = [m.gate.mean() * m.cost for m in self.net.modules() if isinstance(m, GatedResidual) and m.cost > 0]
         return sum(terms[1:], terms[0]) if terms else None
 
-    def objective(self, loss):
-        """What train.onnx minimises: the task loss, the Jacobian penalties and the skip gates' cost."""
+    def objective(self, loss, x=None, loss_of=None):
+        """What train.onnx minimises: the task loss, the Jacobian penalties, the skip gates' cost and, with a fixed-point
+        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses)."""
         for term in (self.penalty(), self.skip_cost()):
             if term is not None:
                 loss = loss + term
+        self.correction_losses = None
+        if self.correction:
+            n, gamma = self.correction['terms'], self.correction['gamma']
+            losses = []
+            with frozen_running_stats(self.net):
+                for k in range(1, n + 1):
+                    for r in self.regions:
+                        r.term = (k, self.correction['phantomSteps'])
+                    try:
+                        losses.append(loss_of(self.net(x)))
+                    finally:
+                        for r in self.regions:
+                            r.term = None
+            for k, l in enumerate(losses, 1):
+                loss = loss + l * gamma ** (n + 1 - k)
+            self.correction_losses = [l.item() for l in losses]
         return loss
 
     def counts(self, key, rows=None):
@@ -767,7 +841,7 @@ class Worker:
         twin.optimizer.zero_grad(set_to_none=True)
         twin.set_key(cmd.get('step', 1))
         loss = twin.loss_of(twin.net(x), target)
-        twin.objective(loss).backward()
+        twin.objective(loss, x, lambda y: twin.loss_of(y, target)).backward()
         if twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
         if cmd.get('out'):
@@ -781,6 +855,8 @@ class Worker:
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
         extra = {name: term.item() for name, term in (('jacobianPenalty', twin.penalty()), ('skipCost', twin.skip_cost())) if term is not None}
+        if twin.correction_losses is not None:
+            extra['fpCorrection'] = twin.correction_losses
         return {'seconds': seconds, 'loss': loss.item(), **extra}
 
     def train_steps(self, cmd):
@@ -810,7 +886,7 @@ class Worker:
             twin.optimizer.zero_grad(set_to_none=True)
             twin.set_key(cmd.get('step', 1) + len(losses))
             loss = twin.loss_of(twin.net(x_all[idx]), target_all[idx])
-            twin.objective(loss).backward()
+            twin.objective(loss, x_all[idx], lambda y: twin.loss_of(y, target_all[idx])).backward()
             if twin.clip is not None:
                 torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
             twin.optimizer.step()

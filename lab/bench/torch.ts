@@ -211,8 +211,6 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
   await writeFile(modelPath, bytes);
   const gradGraph = buildGradGraph(model.spec, build);
   const trainGraph = buildTrainGraph(model.spec, build);
-  // The twin does not build the correction's terms, so its step would not be train.onnx's.
-  if (trainGraph.fpCorrection) throw new TwnnError(`model '${model.spec.name}': task.train.fpCorrection (the fixed-point correction loss) has no torch twin`);
   const files = { 'model.onnx': bytes, 'grad.onnx': serializeModel(gradGraph.graph), 'train.onnx': serializeModel(trainGraph.graph) };
   const rows = Math.max(options.agreementRows, options.trainBatch, options.gradRows, ...options.inferenceBatches.map((b) => passRowsOf(model, options, b)));
   const batch = takeBatch(model.data, [...Array(Math.min(rows, model.data.x.shape[0])).keys()]);
@@ -225,6 +223,7 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
     arch: describeForTorch(model.spec, built.graph, built.params),
     loss: trainGraph.loss,
     optimizer: trainGraph.optimizer,
+    fpCorrection: trainGraph.fpCorrection ?? null,
   };
   let loaded: TorchReply = {};
   for (const w of workers) {
@@ -369,8 +368,9 @@ async function checkAgreement(p: Prepared, sessions: Sessions, options: TorchBen
     const s = await torchArrays(p, torchCommand(p, 'step', options.trainBatch, mode), `step-${mode}`);
     checks.push(check(`train.onnx loss (${options.trainBatch} rows)`, mode, relDiff([s.reply.loss as number], [step.loss.get(0)]), AGREEMENT_LIMITS.loss));
     checks.push(countCheck('train.onnx sweeps and adjoint steps', mode, mismatchedRows(await countPairs(s.read, step), options.trainBatch), options.trainBatch));
-    for (const [output, reply] of [['jacobian_penalty', 'jacobianPenalty'], ['skip_cost', 'skipCost']] as const) {
-      if (step[output]) checks.push(check(`train.onnx ${output}`, mode, relDiff([(s.reply[reply] as number | undefined) ?? NaN], [step[output].get(0)]), AGREEMENT_LIMITS.loss));
+    for (const [output, reply] of [['jacobian_penalty', 'jacobianPenalty'], ['skip_cost', 'skipCost'], ['fp_correction', 'fpCorrection']] as const) {
+      const ours = step[output]?.toNumbers();
+      if (ours) checks.push(check(`train.onnx ${output}`, mode, relDiff([s.reply[reply] ?? NaN].flat() as number[], ours), AGREEMENT_LIMITS.loss));
     }
     checks.push(updateCheck(p, mode, stepFeeds, step, await Promise.all(p.trainGraph.trainable.map(async (n) => [(await s.read(`${n}.new`)).toNumbers(), (await s.read(`grad.${n}`)).toNumbers()] as const))));
   }

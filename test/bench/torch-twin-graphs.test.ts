@@ -2,8 +2,9 @@
 // twin can express agrees with twnn's model.onnx, grad.onnx and train.onnx
 // (outputs, sweeps per sample, the loss and every gradient, one optimizer
 // step, in both of the twin's sweep modes: `twnn bench torch`'s agreement
-// check; with train.onnx's Jacobian penalty and skip cost where it has them),
-// and each one it cannot express (fpCorrection) is refused by name. The input is
+// check; with train.onnx's Jacobian penalty, skip cost and fixed-point
+// correction where it has them), and each one it cannot express is refused by
+// name (none today). The input is
 // seeded noise of the graph's input shape (no data set is read), the weights
 // the spec's seed-0 initial values.
 import { readdirSync } from 'node:fs';
@@ -19,13 +20,13 @@ import { REPO } from '../cli/run-cli.js';
 
 /** What the twin refuses, and the words it refuses with. */
 const REFUSED: Readonly<Record<string, RegExp>> = {
-  'fashion-resnet-fpcorr': /model 'fashion-resnet-fpcorr': task\.train\.fpCorrection .* has no torch twin/,
 };
 
 /** Graphs whose train.onnx has these outputs, checked too in each sweep mode: the Jacobian penalty, the skip gates' cost. */
 const EXTRA_TERMS: Readonly<Record<string, readonly string[]>> = {
-  jacobian_penalty: ['fashion-resnet', 'fashion-resnet-noclip', 'fashion-resnet-skip', 'mnist-resnet-jacobian'],
+  jacobian_penalty: ['fashion-resnet', 'fashion-resnet-fpcorr', 'fashion-resnet-noclip', 'fashion-resnet-skip', 'mnist-resnet-jacobian'],
   skip_cost: ['fashion-resnet-skip'],
+  fp_correction: ['fashion-resnet-fpcorr'],
 };
 
 /**

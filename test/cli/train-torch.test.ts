@@ -43,6 +43,14 @@ writeFileSync(
     .replace("name: 'sine-ddp'", "name: 'sine-ddp-jacobian'")
     .replace("backward: 'implicit',", "backward: 'implicit', jacobianPenalty: 1,"),
 );
+// And with a fixed-point correction (src/lower/fp-correction.ts): two intermediate iterates' losses join the objective.
+const corrected = join(dir, 'sine-ddp-fpcorr.ts');
+writeFileSync(
+  corrected,
+  readFileSync(graph, 'utf8')
+    .replace("name: 'sine-ddp'", "name: 'sine-ddp-fpcorr'")
+    .replace("optimizer: 'adam' }", "optimizer: 'adam', fpCorrection: { terms: 2, gamma: 0.8, phantomSteps: 1 } }"),
+);
 const STEPS = 10;
 const out = (name: string) => join(dir, name);
 
@@ -154,6 +162,23 @@ describe('twnn train --engine torch: a region with a Jacobian penalty', () => {
     // The penalty moved the weights: the run without it ends elsewhere after those 6 steps.
     await train('plain-6', ['--limit-steps', '6']);
     expect(await maxDifference('jacobian-onnx', 'plain-6')).toBeGreaterThan(1e-4);
+  }, 300_000);
+});
+
+describe('twnn train --engine torch: a fixed-point correction', () => {
+  // Measured: 2 ranks within 3e-8 of train.onnx's weights after 6 steps; the twin taking the iterates one sweep later
+  // (t_k + 1) ends 7.8e-3 away.
+  it('2 ranks end with train.onnx\'s weights and losses', async () => {
+    expect(readFileSync(corrected, 'utf8')).toContain('fpCorrection: { terms: 2');
+    for (const [name, extra] of [['fpcorr-onnx', []], ['fpcorr-torch-2', ['--engine', 'torch', '--nproc-per-node', '2']]] as const) {
+      const r = await twnn(['train', corrected, '-o', out(name), '--limit-steps', '6', ...extra]);
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    }
+    expect(records('fpcorr-onnx', 'step').every((r) => (r.fp_correction as number[]).length === 2)).toBe(true);
+    const want = losses('fpcorr-onnx');
+    expect(losses('fpcorr-torch-2')).toHaveLength(6);
+    losses('fpcorr-torch-2').forEach((l, i) => expect(Math.abs(l - want[i]) / want[i], `step ${i + 1}`).toBeLessThan(1e-5));
+    expect(await maxDifference('fpcorr-onnx', 'fpcorr-torch-2')).toBeLessThan(1e-5);
   }, 300_000);
 });
 
