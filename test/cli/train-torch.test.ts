@@ -35,22 +35,18 @@ export default defineModel({
 });
 `,
 );
-// The same model with a Jacobian penalty on its region (src/lower/jacobian.ts): the probe is drawn from the step number.
-const penalised = join(dir, 'sine-ddp-jacobian.ts');
-writeFileSync(
-  penalised,
-  readFileSync(graph, 'utf8')
-    .replace("name: 'sine-ddp'", "name: 'sine-ddp-jacobian'")
-    .replace("backward: 'implicit',", "backward: 'implicit', jacobianPenalty: 1,"),
-);
-// And with a fixed-point correction (src/lower/fp-correction.ts): two intermediate iterates' losses join the objective.
-const corrected = join(dir, 'sine-ddp-fpcorr.ts');
-writeFileSync(
-  corrected,
-  readFileSync(graph, 'utf8')
-    .replace("name: 'sine-ddp'", "name: 'sine-ddp-fpcorr'")
-    .replace("optimizer: 'adam' }", "optimizer: 'adam', fpCorrection: { terms: 2, gamma: 0.8, phantomSteps: 1 } }"),
-);
+/** The sine model named `sine-ddp-<suffix>`, one setting changed by replacing `from` with `to`; returns its path. */
+function variant(suffix: string, from: string, to: string): string {
+  const path = join(dir, `sine-ddp-${suffix}.ts`);
+  const text = readFileSync(graph, 'utf8').replace("name: 'sine-ddp'", `name: 'sine-ddp-${suffix}'`);
+  if (!text.includes(from)) throw new Error(`sine-ddp has no '${from}' to change`);
+  writeFileSync(path, text.replace(from, to));
+  return path;
+}
+// With a Jacobian penalty on its region (src/lower/jacobian.ts): the probe is drawn from the step number.
+const penalised = variant('jacobian', "backward: 'implicit',", "backward: 'implicit', jacobianPenalty: 1,");
+// With a fixed-point correction (src/lower/fp-correction.ts): two intermediate iterates' losses join the objective.
+const corrected = variant('fpcorr', "optimizer: 'adam' }", "optimizer: 'adam', fpCorrection: { terms: 2, gamma: 0.8, phantomSteps: 1 } }");
 const STEPS = 10;
 const out = (name: string) => join(dir, name);
 
@@ -220,8 +216,7 @@ describe('twnn train --engine torch: faults', () => {
   });
 
   it('a model the twin cannot express is refused by name before anything is written', async () => {
-    const anderson = join(dir, 'sine-ddp-anderson.ts');
-    writeFileSync(anderson, readFileSync(graph, 'utf8').replace("name: 'sine-ddp'", "name: 'sine-ddp-anderson'").replace('maxIter: 50 }', "maxIter: 50, solver: 'anderson' }"));
+    const anderson = variant('anderson', 'maxIter: 50 }', "maxIter: 50, solver: 'anderson' }");
     expect(readFileSync(anderson, 'utf8')).toContain("solver: 'anderson'");
     expectUserError(await twnn(['train', anderson, '-o', out('anderson'), '--engine', 'torch']), "region 'region1': solver 'anderson' has no torch reference (it has plain)");
     expect(existsSync(out('anderson'))).toBe(false);
