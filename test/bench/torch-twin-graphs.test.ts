@@ -15,7 +15,10 @@ import { Rng } from '../../src/common/rng.js';
 import { floatTensor, makeDataset } from '../../src/data/batches.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { buildInferenceGraph } from '../../src/lower/inference.js';
+import { serializeModel } from '../../src/onnx/serialize.js';
+import { openSession } from '../../src/runtime/session.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
+import { mnistResnet } from '../../graphs/mnist-resnet.js';
 import { REPO } from '../cli/run-cli.js';
 
 /** What the twin refuses, and the words it refuses with. */
@@ -64,8 +67,8 @@ function noise(spec: ModelSpec): TorchBenchModel['data'] {
   return makeDataset(`${spec.name}/noise`, x, target);
 }
 
-async function twinOf(name: string): Promise<TorchBenchModel> {
-  const spec = (await import(join(REPO, 'graphs', `${name}.ts`))).default as ModelSpec;
+async function twinOf(name: string, given?: ModelSpec): Promise<TorchBenchModel> {
+  const spec = given ?? ((await import(join(REPO, 'graphs', `${name}.ts`))).default as ModelSpec);
   return { id: name, title: name, graph: `graphs/${name}.ts`, spec, weightsFrom: 'seed 0', data: noise(spec), targets: {}, passRows: {} };
 }
 
@@ -91,4 +94,17 @@ describe('the torch twin of every graph in graphs/', () => {
       }, 300_000);
     }
   }
+
+  // fashion-resnet-skip's gates start open (gate bias 1) on every row, so its check never skips a block; with bias 0
+  // some rows' gates are below the threshold, and the twin must drop those rows' branches as twnn does.
+  it('skip gates closed on some rows: outputs, sweeps, gradients and one optimizer step agree with twnn', async () => {
+    const spec = mnistResnet({ name: 'mnist-resnet-skip-closing', skip: { gateBias: 0, cost: 0.05 } });
+    const model = await twinOf(spec.name, spec);
+    const gates = await (await openSession(serializeModel(buildInferenceGraph(spec, {}).graph))).run({ x: model.data.x });
+    const closed = Object.entries(gates).filter(([k]) => k.startsWith('skip_gate.')).flatMap(([, t]) => t.toNumbers().filter((g) => g < 0.5));
+    expect(closed.length).toBeGreaterThan(0);
+    const [m] = (await benchTorch({ ...CHECK, models: [model] })).models;
+    expect(m.agreement).toHaveLength(18);
+    for (const c of m.agreement) expect(c.value, `${c.what} (${c.mode})${c.note ? `; ${c.note}` : ''}`).toBeLessThanOrEqual(c.limit);
+  }, 300_000);
 });
