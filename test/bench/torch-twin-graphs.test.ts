@@ -10,7 +10,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { benchTorch, type TorchBenchModel } from '../../lab/bench/torch.js';
+import { benchTorch, type AgreementCheck, type TorchBenchModel } from '../../lab/bench/torch.js';
 import { Rng } from '../../src/common/rng.js';
 import { floatTensor, makeDataset } from '../../src/data/batches.js';
 import { Tensor } from '../../src/ir/tensor.js';
@@ -19,6 +19,7 @@ import { serializeModel } from '../../src/onnx/serialize.js';
 import { openSession } from '../../src/runtime/session.js';
 import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mnistResnet } from '../../graphs/mnist-resnet.js';
+import { defineModel, dense, region, sequential, tanh, type RegionSpec } from '../../src/index.js';
 import { REPO } from '../cli/run-cli.js';
 
 /** What the twin refuses, and the words it refuses with. */
@@ -67,6 +68,11 @@ function noise(spec: ModelSpec): TorchBenchModel['data'] {
   return makeDataset(`${spec.name}/noise`, x, target);
 }
 
+/** Every check within its limit, or the looser one given for it. */
+function expectWithinLimits(checks: readonly AgreementCheck[], looser: Readonly<Record<string, number>> = {}): void {
+  for (const c of checks) expect(c.value, `${c.what} (${c.mode})${c.note ? `; ${c.note}` : ''}`).toBeLessThanOrEqual(looser[c.what] ?? c.limit);
+}
+
 async function twinOf(name: string, given?: ModelSpec): Promise<TorchBenchModel> {
   const spec = given ?? ((await import(join(REPO, 'graphs', `${name}.ts`))).default as ModelSpec);
   return { id: name, title: name, graph: `graphs/${name}.ts`, spec, weightsFrom: 'seed 0', data: noise(spec), targets: {}, passRows: {} };
@@ -90,7 +96,7 @@ describe('the torch twin of every graph in graphs/', () => {
         const terms = Object.keys(EXTRA_TERMS).filter((t) => EXTRA_TERMS[t].includes(name));
         expect(m.agreement).toHaveLength(16 + 2 * terms.length);
         for (const t of Object.keys(EXTRA_TERMS)) expect(m.agreement.filter((c) => c.what === `train.onnx ${t}`)).toHaveLength(terms.includes(t) ? 2 : 0);
-        for (const c of m.agreement) expect(c.value, `${c.what} (${c.mode})${c.note ? `; ${c.note}` : ''}`).toBeLessThanOrEqual(LOOSER[name]?.[c.what] ?? c.limit);
+        expectWithinLimits(m.agreement, LOOSER[name]);
       }, 300_000);
     }
   }
@@ -105,6 +111,28 @@ describe('the torch twin of every graph in graphs/', () => {
     expect(closed.length).toBeGreaterThan(0);
     const [m] = (await benchTorch({ ...CHECK, models: [model] })).models;
     expect(m.agreement).toHaveLength(18);
-    for (const c of m.agreement) expect(c.value, `${c.what} (${c.mode})${c.note ? `; ${c.note}` : ''}`).toBeLessThanOrEqual(c.limit);
+    expectWithinLimits(m.agreement);
   }, 300_000);
+
+  // Every graph's region carries one state; with two (blocks 2 and 3 into block 1) the penalty probes the second with
+  // its own salt, and a contractive region's budget sums the bound over both sources.
+  for (const [what, option] of [['a Jacobian penalty', { jacobianPenalty: 1 }], ['a contractive bound', { contractive: { bound: 0.9 } }]] as const) {
+    it(`a region with two states and ${what}: outputs, sweeps, gradients and one optimizer step agree with twnn`, async () => {
+      const block = () => sequential(dense(16, 16), tanh());
+      const settings: Partial<RegionSpec> = option;
+      const spec = defineModel({
+        name: 'two-states',
+        input: { shape: ['B', 16], dtype: 'float' },
+        net: sequential({
+          stem: sequential(dense(16, 16), tanh()),
+          region1: region({ blocks: [block(), block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 0 }, { from: 3, to: 1, gateBias: 0 }], iterate: { tol: 1e-4, maxIter: 60 }, ...settings }),
+          head: dense(16, 1),
+        }),
+        task: { loss: 'mse' },
+      });
+      const [m] = (await benchTorch({ ...CHECK, models: [await twinOf(spec.name, spec)] })).models;
+      expect(m.agreement).toHaveLength('jacobianPenalty' in option ? 18 : 16);
+      expectWithinLimits(m.agreement);
+    }, 300_000);
+  }
 });
