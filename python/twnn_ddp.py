@@ -110,7 +110,8 @@ def write_checkpoint(path, config, position, groups):
 class Trainer:
     def __init__(self, run):
         self.run = run
-        self.twin = twnn_torch.Twin({'arch': run['arch'], 'model': run['model'], 'loss': run['loss'], 'optimizer': run['optimizer']})
+        self.twin = twnn_torch.Twin({'arch': run['arch'], 'model': run['model'], 'loss': run['loss'], 'optimizer': run['optimizer'],
+                                     'fpCorrection': run.get('fpCorrection')})
         self.twin.set_mode('dense')
         self.net = self.twin.net
         self.named = dict(self.net.named_parameters())
@@ -222,9 +223,14 @@ class Trainer:
             group['lr'] = lr
         self.twin.optimizer.zero_grad(set_to_none=True)
         self.fault()
-        y = self.model(self.x[shard])
-        loss_sum = self.sample_losses_sum(y, self.target[shard])
-        (loss_sum * (self.world / len(rows))).backward()
+        self.twin.set_key(pos['step'] + 1)
+        x, target = self.x[shard], self.target[shard]
+        y = self.model(x)
+        loss_sum = self.sample_losses_sum(y, target)
+        # Every term is a mean over the shard's rows (a Jacobian penalty, a skip cost, the fixed-point correction's
+        # losses); DDP's average over equal shards makes it the batch's.
+        shard_loss = lambda out: self.sample_losses_sum(out, target) * (self.world / len(rows))
+        self.twin.objective(loss_sum * (self.world / len(rows)), x, shard_loss).backward()
         if self.twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.twin.clip)
         self.twin.optimizer.step()

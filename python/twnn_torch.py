@@ -24,6 +24,20 @@ y = O(S*) and the linearisation A = dF/dS; with ybar the cotangent of y,
 then the parameter and input gradients (dO/dtheta)^T ybar + (dF/dtheta)^T w,
 all by torch.autograd.grad vector-Jacobian products.
 
+A region's Jacobian penalty (src/lower/jacobian.ts), in training steps only (as
+train.onnx; grad.onnx's gradient is the task loss's): gamma * mean_b
+||eps^T dF/dS||^2 / d at S*, eps the same int64-hashed Rademacher probe of the
+step number. S* is an output of the FixedPoint function, so the penalty's
+cotangent on S* joins g_bar above, as in twnn's adjoint. Skip-gated blocks
+(GatedResidual) pay cost * mean(gate) there too, their gates taken on the same
+differentiable sweep at S*. A contractive region scales each wormhole by
+alpha = min(1, beta/||P||), beta from the blocks' certified Lipschitz bounds
+(src/twnn/contractive.ts, lipschitz.ts), recomputed from the weights every sweep.
+With task.train.fpCorrection (src/lower/fp-correction.ts) a training step keeps
+each sample's detached iterates S_{t_k}, t_k = max(1, floor(k T/(n+1))), runs
+the network again per term k with each region's output O(F^p(S_{t_k})), and
+adds gamma^(n+1-k) times that pass's task loss.
+
 Two ways to sweep, both exact:
   dense   every sweep (and adjoint step) runs the whole batch; settled samples
           are frozen with torch.where (what twnn's `sweeps: 'dense'` Loop does);
@@ -42,13 +56,14 @@ Commands ({"cmd": ..., ...} -> {"ok": true, ...} or {"ok": false, "error"}):
          writes y.npy and iterations.<region>.npy there
   grad   model, x, target, start, count, mode, threads, out
          loss, every parameter's gradient (grad.<name>.npy), grad.x, counts
-  step   model, x, target, start, count, mode, threads, out?
+  step   model, x, target, start, count, mode, threads, out?, step? (the key of Jacobian penalties' probes; 1)
          one optimizer step from the loaded weights and a zero optimizer state
          (reset before the step, untimed); returns its seconds; with `out`
          writes the new parameters (<name>.new.npy), the gradients the
-         optimizer took (grad.<name>.npy) and the counts
+         optimizer took (grad.<name>.npy) and the counts; `jacobianPenalty`, `skipCost` with them
 """
 import json
+import math
 import os
 import signal
 import sys
@@ -86,11 +101,35 @@ class Residual(nn.Module):
         return F.relu(h + (x if self.downsample is None else self.downsample(x)))
 
 
-class Wormhole(nn.Module):
-    """g * P(s), g = sigmoid(G [h; P(s)] + c): block `from`'s previous output into block `to`'s input."""
+class GatedResidual(Residual):
+    """relu(shortcut(x) + (s * [s >= threshold]) main(x)), s = sigmoid(w . mean_hw(x) + c) per sample (src/twnn/skip-gate.ts;
+    threshold 0: s main(x)). Dense in every mode: a closed gate's row is relu(shortcut(x)), which twnn's inference graph
+    computes by running the branch on the open rows only. Keeps the last gate, whose mean the training loss pays for."""
 
-    def __init__(self, spec):
+    def __init__(self, main, downsample, skip):
+        super().__init__(main, downsample)
+        self.threshold, self.cost = skip['threshold'], skip['cost']
+        self.skip_gate = nn.Linear(skip['channels'], 1)
+        self.gate = None
+
+    def forward(self, x):
+        s = torch.sigmoid(self.skip_gate(x.mean((2, 3))))  # [B, 1]
+        self.gate = s.reshape(-1)
+        if self.threshold > 0:
+            s = s * (s >= self.threshold).to(s.dtype)
+        h = x
+        for name in self.order:
+            h = self._modules[name](h)
+        return F.relu((x if self.downsample is None else self.downsample(x)) + s.view(-1, 1, 1, 1) * h)
+
+
+class Wormhole(nn.Module):
+    """g * P(s), g = sigmoid(G [h; P(s)] + c): block `from`'s previous output into block `to`'s input. In a contractive
+    region (src/twnn/wormhole.ts) g = sigmoid(G h + c) and the term is g * (alpha P(s)), alpha = min(1, budget/||P||)."""
+
+    def __init__(self, spec, contractive=False):
         super().__init__()
+        self.contractive = contractive
         self.source, self.target = spec['from'], spec['to']
         p = spec['projection']
         if p['kind'] == 'linear':
@@ -104,11 +143,82 @@ class Wormhole(nn.Module):
         else:
             raise ValueError(f"wormhole {self.source} -> {self.target}: no projection '{p['kind']}'")
         d = spec['gate']['features']
-        self.gate = nn.Linear(2 * d, d) if spec['gate']['kind'] == 'dense' else nn.Conv2d(2 * d, d, 1)
+        inputs = d if contractive else 2 * d
+        self.gate = nn.Linear(inputs, d) if spec['gate']['kind'] == 'dense' else nn.Conv2d(inputs, d, 1)
 
-    def forward(self, h, s):
+    def forward(self, h, s, budget=None):
         p = s if self.proj is None else self.proj(s)
+        if budget is not None:
+            return torch.sigmoid(self.gate(h)) * (p * self.shrink(budget))
         return torch.sigmoid(self.gate(torch.cat([h, p], 1))) * p
+
+    def shrink(self, budget):
+        """alpha = budget / max(||P||, budget), ||P|| bounded as src/twnn/wormhole.ts's `project` does."""
+        budget = torch.as_tensor(budget, dtype=self.gate.weight.dtype)
+        if self.proj is None:
+            return budget / torch.clamp(budget, min=1.0)
+        # Linear [out, in], 1x1 conv [out, in, 1, 1], transposed conv [in, out, s, s] (exact: its patches do not overlap).
+        w = self.proj.weight
+        return budget / torch.maximum(spectral_bound(w.reshape(w.shape[0], -1)), budget)
+
+
+# ----------------------------------------------------------------------------
+# Certified Lipschitz bounds (src/twnn/lipschitz.ts), from the current weights
+
+
+def spectral_bound(w):
+    """||W||_2 <= ||(W W^T)^2||_F^(1/4) (Schatten-8) for a 2-D weight, the Gram matrix on the smaller side."""
+    m, n = w.shape
+    gram = w @ w.t() if m <= n else w.t() @ w
+    squared = gram @ gram
+    return ((squared * squared).sum() + 1e-30).sqrt().sqrt().sqrt()
+
+
+def lipschitz(m, where):
+    """A Lipschitz bound of module m in l2 per sample: a float, or a scalar tensor of the weights."""
+    if isinstance(m, nn.Linear):
+        return spectral_bound(m.weight)
+    if isinstance(m, nn.Conv2d):
+        covers = lambda k, s, d: min(k, -(-((k - 1) * d + 1) // s))
+        (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+        factor = math.sqrt(covers(kh, sh, dh) * covers(kw, sw, dw))
+        norm = spectral_bound(m.weight.reshape(m.weight.shape[0], -1))
+        return norm if factor == 1 else norm * factor
+    if isinstance(m, (nn.ReLU, nn.Tanh)):
+        return 1.0
+    if isinstance(m, nn.Sigmoid):
+        return 0.25
+    if isinstance(m, nn.LeakyReLU):
+        return max(1.0, abs(m.negative_slope))
+    if isinstance(m, nn.Sequential):
+        return bound_product([lipschitz(c, f'{where}.{n}') for n, c in m.named_children()])
+    if type(m) is Residual:
+        main = bound_product([lipschitz(m._modules[n], f'{where}.{n}') for n in m.order])
+        return bound_sum([main, 1.0 if m.downsample is None else lipschitz(m.downsample, f'{where}.downsample')])
+    raise ValueError(f"layer '{where}' ({type(m).__name__}) has no Lipschitz bound in the torch twin")
+
+
+def bound_product(bounds):
+    """Constants folded first, then the tensors, as src/twnn/lipschitz.ts's `fold`."""
+    return fold(bounds, 1.0, lambda a, b: a * b)
+
+
+def bound_sum(bounds):
+    return fold(bounds, 0.0, lambda a, b: a + b)
+
+
+def fold(bounds, unit, op):
+    constant = unit
+    for b in bounds:
+        if not torch.is_tensor(b):
+            constant = op(constant, b)
+    values = [b for b in bounds if torch.is_tensor(b)]
+    if not values:
+        return constant
+    joined = values[0]
+    for v in values[1:]:
+        joined = op(joined, v)
+    return joined if constant == unit else op(joined, torch.tensor(constant, dtype=joined.dtype))
 
 
 def rows_of(tensors):
@@ -140,7 +250,8 @@ def mask_like(mask, t):
 # What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
 # how twnn's Loop sweeps, not what it computes.
 REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
-               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow'}
+               'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow',
+               'contractive'}
 
 
 class Region(nn.Module):
@@ -152,47 +263,113 @@ class Region(nn.Module):
         self.block_names = [name for name, _ in spec['blocks']]
         for name, block in spec['blocks']:
             self.add_module(name, build(block))
+        c = spec['config']
+        # contractive: the bound rho; every wormhole enters one block (src/twnn/contractive.ts).
+        self.contractive = c.get('contractive') or None
         self.wormholes = []
         for w in spec['wormholes']:
-            module = Wormhole(w)
+            module = Wormhole(w, contractive=self.contractive is not None)
             self.add_module(w['scope'], module)
             self.wormholes.append(module)
         self.sources = sorted({w.source for w in self.wormholes})
-        c = spec['config']
         for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',)), ('backward', ('implicit',))):
             if c[key] not in allowed:
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
-        if c.get('jacobianPenalty', 0):
-            raise ValueError(f"region '{self.path}': the Jacobian penalty has no torch reference")
         # Anything else the record sets changes the model or its training (a contractive bound rescales the
         # wormholes every sweep): refused by name rather than trained as a different network.
         other = [k for k in c if k not in REGION_KEYS and c[k] not in (None, 0, False)]
         if other:
             raise ValueError(f"region '{self.path}': " + ', '.join(f'{k} {c[k]!r}' for k in other) + ' has no torch reference')
         self.cfg = c
+        self.gated = any(isinstance(m, GatedResidual) and m.cost > 0 for m in self.modules())
         self.mode = 'dense'
         self.stats = {}
+        # The optimizer step that draws the Jacobian penalty's probe (train.onnx's `step`); None: no penalty (grad.onnx).
+        self.key = None
+        self.penalty = None
+        # A fixed-point correction (src/lower/fp-correction.ts): how many iterates to keep in a training step, the ones
+        # kept, and the term a correction pass builds (None: the task's pass).
+        self.correction_terms = 0
+        self.iterates = None
+        self.term = None
 
     def sweep(self, a, s):
         """F: the blocks in order, wormholes reading the previous sweep's sources `s` (None: the first, plain sweep)."""
         h = a
         outputs = []
+        budget = self.budget() if s is not None and self.contractive is not None else None
         for k, name in enumerate(self.block_names):
             u = h
             if s is not None:
                 for w in self.wormholes:
                     if w.target == k + 1:
-                        u = u + w(h, s[self.sources.index(w.source)])
+                        u = u + w(h, s[self.sources.index(w.source)], budget)
             h = self._modules[name](u)
             outputs.append(h)
         return [outputs[j - 1] for j in self.sources], h
 
+    def budget(self):
+        """beta = rho / (n c), c = sum over the sources j of the product of the blocks' bounds from the target to j
+        (src/twnn/contractive.ts's `wormholeBudget`), from the current weights."""
+        target = self.wormholes[0].target
+        lip = [lipschitz(self._modules[self.block_names[k - 1]], f'{self.path}.{self.block_names[k - 1]}') for k in range(target, max(self.sources) + 1)]
+        c = bound_sum([bound_product(lip[:j - target + 1]) for j in self.sources])
+        numerator = self.contractive / len(self.wormholes)
+        return numerator / c if not torch.is_tensor(c) else torch.tensor(numerator, dtype=c.dtype) / c
+
     def forward(self, a):
+        if self.term is not None:
+            return self.correction_output(a, *self.term)
         if torch.is_grad_enabled():
             params = [p for p in self.parameters() if p.requires_grad]
-            return FixedPoint.apply(self, a, *params)
+            y, *s_star = FixedPoint.apply(self, a, *params)
+            weight = self.cfg.get('jacobianPenalty', 0)
+            self.penalty = None
+            if self.key is not None and (weight > 0 or self.gated):
+                # twnn's sweep at S*, differentiable through S* into the adjoint: the penalty's VJP and the gates the
+                # skip cost pays for are taken there.
+                s_new, _ = self.sweep(a, s_star)
+                if weight > 0:
+                    self.penalty = self.jacobian_penalty(s_star, s_new, weight)
+            if self.key is not None and self.correction_terms > 0:
+                self.iterates = self.correction_iterates(a.detach(), self.correction_terms)
+            return y
         s, out = self.solve(a, keep_output=True)
         return out
+
+    def correction_iterates(self, a, n):
+        """Each sample's iterate S_{t_k}, t_k = max(1, floor(k T / (n + 1))) of its T forward sweeps, k = 1..n: plain
+        sweeps of the whole batch from S_1 = F(0), detached (src/lower/fp-correction.ts's `correctionIterates`)."""
+        with torch.no_grad(), frozen_running_stats(self):
+            at = [torch.clamp(self.stats['iterations'] * k // (n + 1), min=1) for k in range(1, n + 1)]
+            s, _ = self.sweep(a, None)
+            kept = [[t.clone() for t in s] for _ in at]
+            for i in range(int(at[-1].max()) - 1):
+                s, _ = self.sweep(a, s)
+                for k, t_k in enumerate(at):
+                    now = t_k == i + 2
+                    kept[k] = [torch.where(mask_like(now, t), t, old) for t, old in zip(s, kept[k])]
+        return kept
+
+    def correction_output(self, a, k, phantom_steps):
+        """Correction term k's region output: O(F^p(z_k)), p phantom sweeps from the detached iterate z_k, reading this
+        pass's region input (src/twnn/region-sweeps.ts's `correctionOutput`)."""
+        s = self.iterates[k - 1]
+        for _ in range(phantom_steps):
+            s, out = self.sweep(a, s)
+        return out
+
+    def jacobian_penalty(self, s_star, s_new, weight):
+        """gamma * mean over the batch of ||eps^T dF/dS||^2 / d at S* (src/lower/jacobian.ts), eps its hashed Rademacher probe.
+        S* is FixedPoint's output, so the penalty's cotangent on S* joins the adjoint's g_bar there, as in twnn's graph;
+        create_graph lets the loss's backward differentiate the probe's VJP again."""
+        probes = [rademacher(t, self.key, j + 1).expand_as(t) for j, t in enumerate(s_new)]
+        e_tj = [t for t in torch.autograd.grad(s_new, s_star, probes, create_graph=True, allow_unused=True) if t is not None]
+        if not e_tj:
+            raise ValueError(f"region '{self.path}': jacobianPenalty: the sweep does not depend on its state")
+        rows = rows_of(e_tj)
+        d = sum(t[0].numel() for t in s_star)
+        return ((rows * rows).sum(1) / d).mean() * weight
 
     # -- forward fixed point (no grad)
 
@@ -338,6 +515,43 @@ class Region(nn.Module):
         return w, iters
 
 
+class frozen_running_stats:
+    """Batch norm in training mode that leaves its running statistics alone (momentum 0): a correction pass
+    normalises with its own batch, and the running statistics follow the task's pass alone, as in twnn's graph."""
+
+    def __init__(self, net):
+        self.norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+
+    def __enter__(self):
+        self.saved = [m.momentum for m in self.norms]
+        for m in self.norms:
+            m.momentum = 0.0
+
+    def __exit__(self, *exc):
+        for m, momentum in zip(self.norms, self.saved):
+            m.momentum = momentum
+
+
+MODULUS = 2147483647  # 2^31 - 1: every product of two residues fits in int64
+
+
+def rademacher(like, key, salt):
+    """+-1 in like's dtype, shaped [1, ...like's dims past the batch]: src/lower/jacobian.ts's `rademacher`, the same int64
+    hash of each element's index, the key (the optimizer step) and the salt (1 + the state's index). Every value is
+    non-negative, so floor division is ONNX's truncating Div."""
+    dims = tuple(like.shape[1:])
+    mod = lambda v: v - (v // MODULUS) * MODULUS
+    index = torch.arange(int(np.prod(dims, dtype=np.int64)), dtype=torch.int64).view(1, *dims)
+    seed = mod(mod(torch.tensor(int(key), dtype=torch.int64)) * 1000003 + salt * 7919)
+    h = mod(index * 69069 + (seed + 12345))
+    h = mod(h * h + 1013904223)
+    h = mod(h * 48271)
+    h = mod(h * h + seed)
+    h = mod(h * 16807)
+    bit = h // (1 << 16) - (h // (1 << 17)) * 2
+    return bit.to(like.dtype) * 2 - 1
+
+
 class Linearisation:
     """The sweep at S* with grad (whole batch), and the same on a subset of rows for the active adjoint."""
 
@@ -365,13 +579,14 @@ class FixedPoint(torch.autograd.Function):
         lin = Linearisation(region, a_leaf, s_star)
         ctx.region, ctx.lin, ctx.params = region, lin, params
         ctx.needs_a = a.requires_grad
-        return lin.out.detach()
+        # y and S*: a Jacobian penalty reads S*, and its cotangent there joins g_bar.
+        return (lin.out.detach(), *[t.detach().clone() for t in lin.s_star])
 
     @staticmethod
-    def backward(ctx, y_bar):
+    def backward(ctx, y_bar, *s_bar):
         region, lin = ctx.region, ctx.lin
         g_bar = torch.autograd.grad(lin.out, lin.s_star, y_bar, retain_graph=True, allow_unused=True)
-        g_bar = [torch.zeros_like(s) if g is None else g for g, s in zip(g_bar, lin.s_star)]
+        g_bar = [sb if g is None else g + sb for g, sb in zip(g_bar, s_bar)]
         w, iters = region.adjoint(lin, g_bar)
         region.stats['iterations_backward'] = iters
         wrt = ([lin.a] if ctx.needs_a else []) + list(ctx.params)
@@ -391,7 +606,8 @@ def build(net):
     if kind == 'region':
         return Region(net)
     if kind == 'residual':
-        return Residual([(name, build(child)) for name, child in net['main']], None if net['downsample'] is None else build(net['downsample']))
+        main, downsample = [(name, build(child)) for name, child in net['main']], None if net['downsample'] is None else build(net['downsample'])
+        return GatedResidual(main, downsample, net['skip']) if net.get('skip') else Residual(main, downsample)
     if kind == 'dense':
         return nn.Linear(net['inFeatures'], net['outFeatures'], bias=net['bias'])
     if kind == 'conv2d':
@@ -454,6 +670,11 @@ class Twin:
             self.optimizer = torch.optim.SGD(params, lr=o['lr'], momentum=o['momentum'], weight_decay=o['weightDecay'])
         self.clip = o.get('clipNorm')
         self.params = len(params)
+        # task.train.fpCorrection: {terms, gamma, phantomSteps} (src/lower/fp-correction.ts), or None.
+        self.correction = cmd.get('fpCorrection')
+        for r in self.regions:
+            r.correction_terms = self.correction['terms'] if self.correction else 0
+        self.correction_losses = None
 
     def set_mode(self, mode):
         if mode not in ('dense', 'active'):
@@ -473,6 +694,48 @@ class Twin:
 
     def loss_of(self, y, target):
         return F.mse_loss(y, target) if self.loss == 'mse' else F.cross_entropy(y, target)
+
+    def set_key(self, key):
+        """The optimizer step (train.onnx's `step`, 1 on the first) the next forward's Jacobian penalties draw their probes
+        from; None: no penalty, as grad.onnx, whose gradient is the task loss's."""
+        for r in self.regions:
+            r.key = key
+            r.penalty = None
+
+    def penalty(self):
+        """The regions' Jacobian penalties of the last forward, summed (train.onnx's `jacobian_penalty`); None without any."""
+        terms = [r.penalty for r in self.regions if r.penalty is not None]
+        return sum(terms[1:], terms[0]) if terms else None
+
+    def skip_cost(self):
+        """sum of cost * mean(s) over the skip gates with a cost (train.onnx's `skip_cost`, src/lower/skip-gates.ts), a
+        region's gates taken at its fixed point; None without any."""
+        terms = [m.gate.mean() * m.cost for m in self.net.modules() if isinstance(m, GatedResidual) and m.cost > 0]
+        return sum(terms[1:], terms[0]) if terms else None
+
+    def objective(self, loss, x=None, loss_of=None):
+        """What train.onnx minimises: the task loss, the Jacobian penalties, the skip gates' cost and, with a fixed-point
+        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses)."""
+        for term in (self.penalty(), self.skip_cost()):
+            if term is not None:
+                loss = loss + term
+        self.correction_losses = None
+        if self.correction:
+            n, gamma = self.correction['terms'], self.correction['gamma']
+            losses = []
+            with frozen_running_stats(self.net):
+                for k in range(1, n + 1):
+                    for r in self.regions:
+                        r.term = (k, self.correction['phantomSteps'])
+                    try:
+                        losses.append(loss_of(self.net(x)))
+                    finally:
+                        for r in self.regions:
+                            r.term = None
+            for k, l in enumerate(losses, 1):
+                loss = loss + l * gamma ** (n + 1 - k)
+            self.correction_losses = [l.item() for l in losses]
+        return loss
 
     def counts(self, key, rows=None):
         """Per-sample counts summed over the regions (twnn's `iterations`, `iterations_backward`); for `rows` samples of a model
@@ -559,6 +822,7 @@ class Worker:
         twin.reset()
         x = x.clone().requires_grad_()
         twin.optimizer.zero_grad(set_to_none=True)
+        twin.set_key(None)
         loss = twin.loss_of(twin.net(x), target)
         loss.backward()
         out = cmd['out']
@@ -575,8 +839,9 @@ class Worker:
         twin.reset()
         start = time.perf_counter()
         twin.optimizer.zero_grad(set_to_none=True)
+        twin.set_key(cmd.get('step', 1))
         loss = twin.loss_of(twin.net(x), target)
-        loss.backward()
+        twin.objective(loss, x, lambda y: twin.loss_of(y, target)).backward()
         if twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
         if cmd.get('out'):
@@ -589,13 +854,17 @@ class Worker:
                 save(cmd['out'], f'grad.{name}', grads[name])
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
-        return {'seconds': seconds, 'loss': loss.item()}
+        extra = {name: term.item() for name, term in (('jacobianPenalty', twin.penalty()), ('skipCost', twin.skip_cost())) if term is not None}
+        if twin.correction_losses is not None:
+            extra['fpCorrection'] = twin.correction_losses
+        return {'seconds': seconds, 'loss': loss.item(), **extra}
 
     def train_steps(self, cmd):
         """Steps of a run that goes on from where the last call left it (from the
         loaded weights with `reset`): step k takes the rows sizes[k] long from the
         index file `rows` (int64, the steps' batches one after another) and the
-        learning rate lrs[k]. Times the steps alone, as twnn's side is timed."""
+        learning rate lrs[k]; `step` (default 1) is the first step's number, the key of
+        Jacobian penalties' probes. Times the steps alone, as twnn's side is timed."""
         twin = self.models[cmd['model']]
         self.threads(cmd.get('threads'))
         twin.set_mode(cmd['mode'])
@@ -615,8 +884,9 @@ class Worker:
             for group in twin.optimizer.param_groups:
                 group['lr'] = lr
             twin.optimizer.zero_grad(set_to_none=True)
+            twin.set_key(cmd.get('step', 1) + len(losses))
             loss = twin.loss_of(twin.net(x_all[idx]), target_all[idx])
-            loss.backward()
+            twin.objective(loss, x_all[idx], lambda y: twin.loss_of(y, target_all[idx])).backward()
             if twin.clip is not None:
                 torch.nn.utils.clip_grad_norm_(twin.net.parameters(), twin.clip)
             twin.optimizer.step()

@@ -223,6 +223,7 @@ async function prepare(model: TorchBenchModel, options: TorchBenchOptions, worke
     arch: describeForTorch(model.spec, built.graph, built.params),
     loss: trainGraph.loss,
     optimizer: trainGraph.optimizer,
+    fpCorrection: trainGraph.fpCorrection ?? null,
   };
   let loaded: TorchReply = {};
   for (const w of workers) {
@@ -367,6 +368,10 @@ async function checkAgreement(p: Prepared, sessions: Sessions, options: TorchBen
     const s = await torchArrays(p, torchCommand(p, 'step', options.trainBatch, mode), `step-${mode}`);
     checks.push(check(`train.onnx loss (${options.trainBatch} rows)`, mode, relDiff([s.reply.loss as number], [step.loss.get(0)]), AGREEMENT_LIMITS.loss));
     checks.push(countCheck('train.onnx sweeps and adjoint steps', mode, mismatchedRows(await countPairs(s.read, step), options.trainBatch), options.trainBatch));
+    for (const [output, reply] of [['jacobian_penalty', 'jacobianPenalty'], ['skip_cost', 'skipCost'], ['fp_correction', 'fpCorrection']] as const) {
+      const ours = step[output]?.toNumbers();
+      if (ours) checks.push(check(`train.onnx ${output}`, mode, relDiff([s.reply[reply] ?? NaN].flat() as number[], ours), AGREEMENT_LIMITS.loss));
+    }
     checks.push(updateCheck(p, mode, stepFeeds, step, await Promise.all(p.trainGraph.trainable.map(async (n) => [(await s.read(`${n}.new`)).toNumbers(), (await s.read(`grad.${n}`)).toNumbers()] as const))));
   }
   for (const c of checks) log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what} (torch ${c.mode}): ${fmt(c.value)} (limit ${fmt(c.limit)})${c.note ? `; ${c.note}` : ''}`);

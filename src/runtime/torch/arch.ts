@@ -11,11 +11,13 @@
 // layer it is (a Gemm with `weight`, `bias`: dense; a Conv with its strides and
 // pads: conv2d; rows of `groups` normalised per sample with a per-channel
 // affine: groupNorm2d; a scope whose own nodes are Add, Relu after its children:
-// relu(main(x) + downsample(x)), the residual block). Each region's settling
+// relu(main(x) + downsample(x)), the residual block; with a `skip_gate` child,
+// its skip-gated form, whose threshold and cost a training build reports). Each region's settling
 // rule is its `twnn.loop:<region>/iterate` metadata, as exported. The
 // agreement check of `twnn bench torch` is what proves a description right.
 import { SpecError, type Graph, type Node } from '../../ir/index.js';
 import { iteratorRecordsOf } from '../../lower/fixed-point.js';
+import { buildNetwork } from '../../lower/inference.js';
 import { LOOP_METADATA_PREFIX } from '../../contract/iterator-record.js';
 import type { ParamInfo } from '../../twnn/module.js';
 import { batchNorm2d, type BatchNorm2dModule } from '../../twnn/norm.js';
@@ -47,6 +49,14 @@ const ACTIVATIONS: Readonly<Record<string, string>> = { Relu: 'relu', Tanh: 'tan
 export function describeForTorch(spec: ModelSpec, graph: Graph, params: readonly ParamInfo[]): TorchArch {
   const scopes = traceScopes(graph, params);
   const iterators = new Map(iteratorRecordsOf(graph).map((r) => [r.node, r]));
+  let gates: Map<string, { threshold: number; cost: number }> | undefined;
+  // A skip gate's cost appears in the training graphs only: read both settings from a training build, once.
+  const skipGate = (path: string) => {
+    gates ??= new Map(buildNetwork(spec, {}, 'initializer', true).context.settledSkipGates().map((r) => [r.block, { threshold: r.threshold, cost: r.cost }]));
+    const gate = gates.get(path);
+    if (!gate) throw new SpecError(`${where(path)}: a skip_gate scope, but the training build reports no skip gate of this block`);
+    return gate;
+  };
   const where = (path: string) => `model '${spec.name}', ${path ? `scope '${path}'` : 'the network'}`;
 
   const traced = (path: string): TorchArch => {
@@ -56,10 +66,14 @@ export function describeForTorch(spec: ModelSpec, graph: Graph, params: readonly
     const child = (name: string) => traced(join(path, name));
     if (scope.children.length > 0) {
       if (own.length === 0) return { kind: 'sequential', children: scope.children.map((c) => [c, child(c)]) };
-      if (own.join() === 'Add,Relu') {
-        const main = scope.children.filter((c) => c !== 'downsample');
-        return { kind: 'residual', main: main.map((c) => [c, child(c)]), downsample: scope.children.includes('downsample') ? child('downsample') : null };
-      }
+      const residual = (skip?: { channels: number; threshold: number; cost: number }): TorchArch => {
+        const main = scope.children.filter((c) => c !== 'downsample' && c !== 'skip_gate');
+        return { kind: 'residual', main: main.map((c) => [c, child(c)]), downsample: scope.children.includes('downsample') ? child('downsample') : null, ...(skip ? { skip } : {}) };
+      };
+      if (own.join() === 'Add,Relu') return residual();
+      // relu(shortcut + s ⊙ main(x)), s the per-sample gate (src/twnn/skip-gate.ts), its weights in scope skip_gate.
+      const gateWeight = scopes.get(join(path, 'skip_gate'))?.params.get('weight');
+      if (gateWeight?.length === 2) return residual({ channels: gateWeight[1], ...skipGate(path) });
       throw new SpecError(`${where(path)}: a module with children [${scope.children.join(', ')}] and its own ops [${own.join(', ')}] has no torch twin`);
     }
     return leaf(scope, own, where(path));

@@ -130,7 +130,6 @@ function refuseUnsupported(options: TrainOptions): void {
   if (device !== 'cpu') throw new TwnnError(`--engine torch trains on the CPU (gloo); the twin has no ${device} path yet, so --device ${device} is refused`);
   if (options.dtype === 'float64') throw new TwnnError('--engine torch trains in float32 (the twin\'s modules are float32); dtype float64 is refused');
   if (options.spectral) throw new TwnnError('--engine torch does not log spectral radii; run without --spectral');
-  if (options.spec.task?.train?.fpCorrection) throw new TwnnError(`model '${options.spec.name}': task.train.fpCorrection (the fixed-point correction loss) has no torch twin; --engine torch refuses it`);
   if (options.data) throw new TwnnError('--engine torch trains on the task\'s data set (task.data), not on data given in process');
 }
 
@@ -159,6 +158,7 @@ async function writeRunDescription(run: Run, world: number, arch: TorchArch): Pr
     arch,
     loss: run.loss,
     optimizer: run.exported.manifest.training.optimizer,
+    fpCorrection: run.exported.manifest.training.fpCorrection ?? null,
     config,
     resume: run.resumed,
     position: run.position,
