@@ -17,9 +17,7 @@ import type { Tensor } from '../src/ir/tensor.js';
 import { buildInferenceGraph } from '../src/lower/inference.js';
 import { buildGradGraph } from '../src/lower/training.js';
 import { parseModel, readInitializers, readModelFile } from '../src/onnx/load.js';
-import { withBlockedConvolutions } from '../src/onnx/blocked-conv.js';
-import { onnx, type OnnxTypes } from '../src/onnx/proto.js';
-import { nchwcBlockSize } from '../src/runtime/blocked-conv-probe.js';
+import { cpuKernelBytes } from '../src/runtime/session.js';
 import { serializeModel } from '../src/onnx/serialize.js';
 import type { ModelSpec } from '../src/twnn/spec.js';
 import { checkBatch } from './gradient-accuracy.js';
@@ -49,8 +47,7 @@ export async function profileRuns(model: Uint8Array, feeds: Record<string, ort.T
   const dir = mkdtempSync(join(tmpdir(), 'twnn-profile-'));
   try {
     // What openSession runs on the CPU: input-weight convolutions on the NCHWc kernels (TWNN_BLOCKED_CONV=0: as exported).
-    const blocked = process.env.TWNN_BLOCKED_CONV === '0' ? model : withBlockedConvolutions(parseModel(model, 'profiled model'), await nchwcBlockSize()).model;
-    const bytes = blocked === model ? model : onnx.ModelProto.encode(blocked as OnnxTypes.IModelProto).finish();
+    const bytes = await cpuKernelBytes(parseModel(model, 'profiled model'), model, { kind: 'cpu' }, {});
     const session = await ort.InferenceSession.create(bytes, { ...options, enableProfiling: true, profileFilePrefix: join(dir, 'run') });
     for (let i = 0; i < runs + 1; i++) await session.run(feeds);
     session.endProfiling();

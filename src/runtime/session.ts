@@ -174,8 +174,12 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
 }
 
 
-/** The bytes onnxruntime opens: on the CPU with blocked convolutions on, the model with its input-weight convolutions on NCHWc kernels, when it has any. */
-async function cpuKernelBytes(proto: OnnxTypes.IModelProto, bytes: Uint8Array, device: Device, options: OpenOptions): Promise<Uint8Array> {
+/**
+ * The bytes onnxruntime opens: on the CPU with blocked convolutions on, the model with its input-weight convolutions on NCHWc kernels, when it has any.
+ *
+ * @example const bytes = await cpuKernelBytes(parseModel(raw, 'grad.onnx'), raw, { kind: 'cpu' }, {});
+ */
+export async function cpuKernelBytes(proto: OnnxTypes.IModelProto, bytes: Uint8Array, device: Device, options: OpenOptions): Promise<Uint8Array> {
   const wanted = options.blockedConvolutions ?? process.env.TWNN_BLOCKED_CONV !== '0';
   if (device.kind !== 'cpu' || !wanted) return bytes;
   const rewrite = withBlockedConvolutions(proto, await nchwcBlockSize());
