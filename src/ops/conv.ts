@@ -13,6 +13,7 @@ import {
   type ValueInfo,
   type VjpRule,
 } from '../ir/index.js';
+import { convWeightGradByMatMul, matMulWeightGradApplies } from './conv-weight-grad.js';
 import { reduceSum } from './reduce.js';
 import { reshape, shapeOf, slice, transpose } from './shape.js';
 import { requireSameDType } from './shape-rules.js';
@@ -169,12 +170,24 @@ export function convTransposeTo(g: Graph, y: Value, w: Value, like: Value, win: 
 }
 
 /**
+ * d⟨gy, conv(x, w)⟩/dw: one MatMul of x's patches by gy where it applies (./conv-weight-grad.ts,
+ * faster on onnxruntime's CPU), else one Conv that treats the batch as channels (below).
+ *
+ * @example const gw = convWeightGrad(g, x, gy, win, 1, "Conv 'c'");
+ */
+export function convWeightGrad(g: Graph, x: Value, gy: Value, win: Window, group: number, where: string): Value {
+  return matMulWeightGradApplies(x, gy, group) ? convWeightGradByMatMul(g, x, gy, win) : convWeightGradByConv(g, x, gy, win, group, where);
+}
+
+/**
  * d⟨gy, conv(x, w)⟩/dw as one Conv that treats the batch as channels: gw[m,c,k] =
  * Σ_n Σ_p gy[n,m,p]·x[n,c,p·stride + k·dilation], i.e. x correlated with gy as the kernel,
  * strides and dilations swapping roles. Groups become the grouped Conv's groups (each
  * group's channels of x read only that group's kernels). Returns [M, C/group, k...].
+ *
+ * @example const gw = convWeightGradByConv(g, x, gy, win, 2, "Conv 'c'");
  */
-function convWeightGrad(g: Graph, x: Value, gy: Value, win: Window, group: number, where: string): Value {
+export function convWeightGradByConv(g: Graph, x: Value, gy: Value, win: Window, group: number, where: string): Value {
   const spatial = x.shape.slice(2);
   const outSpatial = gy.shape.slice(2);
   const spatialAxes = spatial.map((_, i) => i + 2);

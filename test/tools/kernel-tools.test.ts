@@ -2,12 +2,14 @@
 // a TWNN (tools/ort-levels.ts), the cost of a Loop iteration
 // (tools/loop-overhead.ts) and a conv's input gradient by ConvTranspose or by a
 // flipped Conv (tools/conv-kernels.ts). Tiny runs: their checks and arithmetic,
-// not their timings. And the A/B of two train.onnx files (tools/train-step-ab.ts).
+// not their timings. And the A/B of two train.onnx files (tools/train-step-ab.ts),
+// and a conv's weight gradient in two forms (tools/conv-weight-grad-ab.ts).
 import { expect, it } from 'vitest';
 import { flippedKernels, timeInputGrad, timeWeightsAsInput } from '../../tools/conv-kernels.js';
 import { loopOverhead } from '../../tools/loop-overhead.js';
 import { optimizationLevels } from '../../tools/ort-levels.js';
 import { compareSteps, exportTrainGraph } from '../../tools/train-step-ab.js';
+import { RESNET_WEIGHT_GRADS, timeWeightGrad } from '../../tools/conv-weight-grad-ab.js';
 
 it('times the MNIST MLP TWNN at each optimisation level, each computing what `all` computes', async () => {
   const levels = await optimizationLevels('mnist-mlp', 1, 1);
@@ -49,4 +51,13 @@ it('times two train.onnx files on the same real training steps, and they give th
   expect(ab.before).toBeGreaterThan(0);
   expect(ab.after).toBeGreaterThan(0);
   expect(ab.maxLossDiff).toBe(0);
+}, 60_000);
+
+it("times a conv's weight gradient as a batch-as-channels Conv and as one MatMul of patches, after checking they agree", async () => {
+  const t = await timeWeightGrad({ name: '3×3/2 3→4', cin: 3, size: 7, cout: 4, outSize: 4, win: { kernel: [3, 3], strides: [2, 2], dilations: [1, 1], pads: [1, 1, 1, 1] } }, 2, 3);
+  expect(t.maxDiff).toBeLessThan(1e-5);
+  expect(t.convMs).toBeGreaterThan(0);
+  expect(t.matMulMs).toBeGreaterThan(0);
+  // The tool's table lists every distinct weight gradient of the ResNet, each a conv the ResNet has.
+  expect(RESNET_WEIGHT_GRADS.map((s) => s.name)).toContain('B4 3×3 64→64');
 }, 60_000);
