@@ -7,9 +7,33 @@
  * fixed-point Loop body emits the VJP of a sweep whose forward values live
  * outside, in the enclosing graph (outer-scope references), so the sweep is
  * linearised once and the body holds only the linear map w ↦ (∂F/∂S)ᵀw.
+ *
+ * Deferred gradients (`DeferredGradients`). A region's sweep at S* is
+ * differentiated twice in a training graph: by the loss's reverse pass (the
+ * output y = O(S*) is one of its values) and by the adjoint's θ̄ = (∂F/∂θ)ᵀw.
+ * Both are linear in their seeds, so their parameter cotangents are one VJP
+ * seeded with both: the reverse pass carries the sweep's cotangents on to S*
+ * only, records what reached the sweep's values from outside it, and the
+ * adjoint seeds those beside w (`VjpContext.takeDeferred`). Each weight's
+ * gradient, a conv's largest backward kernel, is then computed once.
  */
-import { isFloat, SpecError, type Graph, type Node, type Value, type VjpContext } from '../ir/index.js';
+import { isFloat, SpecError, type DeferredGradients, type Graph, type Node, type Value, type VjpContext } from '../ir/index.js';
 import { add, vjpRuleOf } from '../ops/index.js';
+
+const deferrals = new WeakMap<Node, DeferredGradients>();
+
+/**
+ * Mark `deferred.nodes` so that a reverse pass through them and through
+ * `deferred.taker` skips `deferred.operands` there and hands the nodes' outside
+ * seeds to the taker's rule (`VjpContext.takeDeferred`). A pass without the
+ * taker differentiates the nodes as usual; one whose taker never runs its rule
+ * differentiates the operands itself at its end.
+ *
+ * @example deferGradients({ nodes: sweepNodes, operands: new Set(loopNode.captures()), taker: loopNode });
+ */
+export function deferGradients(deferred: DeferredGradients): void {
+  for (const node of deferred.nodes) deferrals.set(node, deferred);
+}
 
 export interface VjpThroughOptions {
   /** Forward nodes to differentiate through, in topological order. */
@@ -22,6 +46,8 @@ export interface VjpThroughOptions {
   into: Graph;
   /** Scope prefix of the emitted node names. */
   scope?: string;
+  /** A deferral this pass resolves: its nodes' operands get their cotangents here, as for any node. */
+  resolving?: DeferredGradients;
 }
 
 /**
@@ -52,6 +78,26 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
     push(v, c);
   }
 
+  // Deferrals met in this pass: the cotangents that reached their nodes' values from outside them.
+  const pending = new Map<DeferredGradients, Map<Value, Value>>();
+  const takeDeferred = (d: DeferredGradients): Map<Value, Value> | undefined => {
+    const seeds = pending.get(d);
+    pending.delete(d);
+    return seeds;
+  };
+  const inPass = new Set(nodes);
+  const deferralAt = (node: Node): DeferredGradients | undefined => {
+    const d = deferrals.get(node);
+    if (!d || d === options.resolving || !inPass.has(d.taker)) return undefined;
+    if (!pending.has(d)) {
+      // The first of its nodes met in reverse: only consumers outside them have pushed cotangents so far.
+      const outside = new Map<Value, Value>();
+      for (const n of d.nodes) for (const o of n.outputs) if (contributions.has(o)) outside.set(o, total(o)!);
+      pending.set(d, outside);
+    }
+    return d;
+  };
+
   return g.scope(options.scope ?? 'backward', () => {
     for (let i = nodes.length - 1; i >= 0; i--) {
       const node = nodes[i];
@@ -59,8 +105,9 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
       if (gradOutputs.every((c) => c === undefined)) continue;
       const captures = node.captures();
       const operands = [...node.inputs, ...captures];
+      const deferred = deferralAt(node);
       const wants = operands.map((v, k) => {
-        if (!v || !isFloat(v.dtype) || !relevant.has(v)) return false;
+        if (!v || !isFloat(v.dtype) || !relevant.has(v) || deferred?.operands.has(v)) return false;
         return k >= node.inputs.length || !node.op.inputs[Math.min(k, node.op.inputs.length - 1)]?.nondiff;
       });
       if (!wants.some(Boolean)) continue;
@@ -68,12 +115,19 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
       if (rule === undefined) throw new SpecError(`backward: ${node.opType} '${node.name}' has no VJP rule, but the loss depends on it`);
       if (rule === 'none') continue;
       const grads = g.scope(node.name, () =>
-        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants, reverse }),
+        rule({ node, inputs: node.inputs, captures, outputs: node.outputs, gradOutputs, graph: g, wants, reverse, takeDeferred }),
       );
       operands.forEach((v, k) => {
         const c = grads[k];
         if (v && wants[k] && c) push(v, c);
       });
+    }
+    // A deferral no rule took: its operands' cotangents from the outside seeds alone.
+    for (const [d, outside] of pending) {
+      const targets = [...d.operands].filter((v) => relevant.has(v) && isFloat(v.dtype));
+      if (outside.size === 0 || targets.length === 0) continue;
+      const grads = vjpThrough({ nodes: d.nodes, seeds: outside, wrt: targets, into: g, scope: 'deferred', resolving: d });
+      targets.forEach((v, k) => grads[k] && push(v, grads[k]!));
     }
     return wrt.map(total);
   });

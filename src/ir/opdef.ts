@@ -100,4 +100,23 @@ export interface VjpContext {
     wrt: readonly Value[],
     into: import('./graph.js').Graph,
   ) => (Value | undefined)[];
+  /**
+   * The seeds a reverse pass holds for a deferral (src/autodiff/vjp-through.ts `DeferredGradients`):
+   * the cotangents that reached its nodes' values from outside them, for the rule to add to its own
+   * VJP through those nodes; undefined when this pass met none of them. Taking them is a promise to
+   * differentiate the deferral's operands with them.
+   */
+  readonly takeDeferred?: (deferred: DeferredGradients) => Map<Value, Value> | undefined;
+}
+
+/**
+ * Forward nodes (a region's sweep at its fixed point) whose cotangents towards
+ * `operands` (the parameters and inputs they read) the VJP rule of `taker` (the
+ * region's Loop) computes, in one VJP with its own seeds and those that reached
+ * the nodes from outside them (src/autodiff/vjp-through.ts `deferGradients`).
+ */
+export interface DeferredGradients {
+  readonly nodes: readonly Node[];
+  readonly operands: ReadonlySet<Value>;
+  readonly taker: Node;
 }

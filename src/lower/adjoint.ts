@@ -32,10 +32,10 @@
  * (`linearisedTraining`, `adjointVjp`) and only truncates the solve.
  * Registered by mode in src/lower/backward-modes.ts.
  */
-import type { Graph, Node, Value, VjpRule } from '../ir/index.js';
+import type { DeferredGradients, Graph, Node, Value, VjpRule } from '../ir/index.js';
 import { add, filledLike } from '../ops/index.js';
 import type { FixedPointConfig, IteratorReport, RegionSweeps } from '../twnn/iterator.js';
-import { vjpThrough } from '../autodiff/vjp-through.js';
+import { deferGradients, vjpThrough } from '../autodiff/vjp-through.js';
 import { jacobianPenalty } from './jacobian.js';
 import { solverFields } from '../contract/iterator-record.js';
 import { linearLoopSettings, settlingLoop, type SettlingLoopSpec } from './settling-loop.js';
@@ -94,7 +94,10 @@ export function linearisedTraining(sweeps: RegionSweeps, config: FixedPointConfi
     config: { role: 'iterate', region: config.region, ...iterate.config },
     ...(config.jacobianPenalty > 0 ? { penalty: (key: Value) => jacobianPenalty(g, { sweepNodes, sStar, sNew: atFixedPoint.sources, weight: config.jacobianPenalty, key, region: config.region }) } : {}),
   };
-  fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report }, solve);
+  // The loss's reverse pass through this sweep stops at S*; the Loop's rule takes θ̄ and ā in one VJP (see adjointVjp).
+  const deferral = { nodes: sweepNodes, operands: new Set(fp.node.captures()), taker: fp.node };
+  deferGradients(deferral);
+  fp.node.customVjp = adjointVjp({ sweepNodes, sStar, sNew: atFixedPoint.sources, stateOutputs: fp.stateOutputs, config, report, deferral }, solve);
   sweeps.report(report);
   return atFixedPoint.output;
 }
@@ -111,6 +114,8 @@ export interface AdjointArgs {
   config: FixedPointConfig;
   /** Receives `backwardIterations` when the rule runs. */
   report: IteratorReport;
+  /** The sweep's deferred parameter cotangents (`deferGradients`), if the caller registered them. */
+  deferral?: DeferredGradients;
 }
 
 /**
@@ -138,10 +143,15 @@ export function adjointVjp(args: AdjointArgs, solve: AdjointSolve): VjpRule {
     const { w, iterations } = solve(g, gBar, step, config);
     report.backwardIterations = iterations;
 
-    // θ̄ and ā: the same sweep's VJP, seeded with w, towards the wanted operands.
+    // θ̄ and ā: the same sweep's VJP, seeded with w, towards the wanted operands. The loss's reverse pass
+    // left this sweep's own parameter cotangents (from y = O(S*) and any other reader of its values)
+    // to this VJP: linear in the seeds, so one pass gives both, and each weight gradient is computed once.
     const operands = [...ctx.inputs, ...ctx.captures];
     const wanted = operands.flatMap((v, k) => (v && ctx.wants[k] && k >= ctx.inputs.length ? [v] : []));
-    const grads = vjpThrough({ nodes: sweepNodes, seeds: new Map(sNew.map((s, j) => [s, w[j]])), wrt: wanted, into: g, scope: 'adjoint_params' });
+    const seeds = new Map(sNew.map((s, j) => [s, w[j]]));
+    const outside = args.deferral && ctx.takeDeferred?.(args.deferral);
+    for (const [v, c] of outside ?? []) seeds.set(v, seeds.has(v) ? add(g, seeds.get(v)!, c) : c);
+    const grads = vjpThrough({ nodes: sweepNodes, seeds, wrt: wanted, into: g, scope: 'adjoint_params', resolving: args.deferral });
     const byValue = new Map(wanted.map((v, i) => [v, grads[i]]));
     return operands.map((v, k) => (v && k >= ctx.inputs.length ? byValue.get(v) : undefined));
   };

@@ -42,6 +42,9 @@ const twnnGraphs = readdirSync(resolve(REPO, 'graphs'))
   .sort()
   .filter((f) => !f.includes('plain') && f !== 'sine-mlp.ts');
 
+// float64 graphs agree to 1e-13, so they are held to 1e-10. float32 conv graphs settle at tol 1e-6, near
+// their rounding: 4e-7 to 1.5e-6 relative, largest on the closed wormhole gates' tiny gradients, since the
+// implicit form sums the loss's and the adjoint's seeds before its one VJP (src/autodiff/vjp-through.ts).
 describe('implicit vs unrolled at convergence, every TWNN graph', () => {
   it('the list covers every graph with a region', async () => {
     const withRegion: string[] = [];
@@ -52,7 +55,7 @@ describe('implicit vs unrolled at convergence, every TWNN graph', () => {
     expect(twnnGraphs).toEqual(withRegion);
   });
 
-  it.each(twnnGraphs)('graphs/%s: within 1e-6', async (file) => {
+  it.each(twnnGraphs)('graphs/%s: within 2e-6 (float32) or 1e-10 (float64)', async (file) => {
     const spec = (await import(pathToFileURL(resolve(REPO, 'graphs', file)).href)).default as ModelSpec;
     const conv = file.includes('resnet');
     const dtype = conv ? 'float32' : 'float64';
@@ -65,6 +68,6 @@ describe('implicit vs unrolled at convergence, every TWNN graph', () => {
     const unrolled = await gradientsAt(setting, { tol, backwardTol: tol, backward: { mode: 'unrolled' } });
     expect(implicit.sweeps).toBeGreaterThan(4);
     const { error, worst } = gradientError(implicit.grads, unrolled.grads);
-    expect(error, worst).toBeLessThan(1e-6);
+    expect(error, worst).toBeLessThan(conv ? 2e-6 : 1e-10);
   });
 });
