@@ -1,0 +1,68 @@
+// The PyTorch twin's backward modes (issue 25): `unrolled` and `phantom:k`
+// regions agree with twnn's model.onnx, grad.onnx and train.onnx on a tiny
+// dense region built here — outputs, forward sweeps and adjoint steps per
+// sample, the loss and every gradient, one optimizer step — in both of the
+// twin's sweep modes (`twnn bench torch`'s agreement check). The adjoint
+// steps tell the modes apart: unrolled replays each row's own forward steps
+// (up to its best iterate when it never settled), phantom:k takes k − 1 on
+// every row, where implicit would take as many as its tolerance asks. The
+// wormholes' gates start nearly open (bias 4), so the sweep's Jacobian is large
+// enough for the modes' gradients to differ: measured on these seeds, the twin
+// computing the implicit gradient instead of the 3-sweep unrolled one misses
+// twnn's grad.onnx by 2.7e-2 of the largest entry (limit 1e-3; the twin:
+// 3.2e-6), instead of phantom:2's by 1.1e-2 and of phantom:1's by 1.0e-1.
+// With rows that settle, unrolled and implicit gradients agree (to 3.4e-5
+// here): there the per-row adjoint steps are what tells them apart.
+import { describe, expect, it } from 'vitest';
+import { benchTorch, type AgreementCheck, type TorchBenchModel } from '../../lab/bench/torch.js';
+import { Rng } from '../../src/common/rng.js';
+import { floatTensor, makeDataset } from '../../src/data/batches.js';
+import { Tensor } from '../../src/ir/tensor.js';
+import { defineModel, dense, region, sequential, tanh, type RegionSpec } from '../../src/index.js';
+
+const ROWS = 16;
+const CHECK = { repeats: 0, inferenceBatches: [], trainBatch: ROWS, rowScale: 1, agreementRows: ROWS, gradRows: 8, tuningPasses: 1, torchThreads: [1], openblasThreads: [1], agreementOnly: true, keepGoing: true };
+
+/** A stem, a region of three tanh blocks with wormholes from blocks 2 and 3 into block 1 (two states, gate bias 4), a head. */
+function tinyRegion(name: string, settings: Partial<RegionSpec>): TorchBenchModel {
+  const block = () => sequential(dense(16, 16), tanh());
+  const spec = defineModel({
+    name,
+    input: { shape: ['B', 16], dtype: 'float' },
+    net: sequential({
+      stem: sequential(dense(16, 16), tanh()),
+      region1: region({ blocks: [block(), block(), block()], wormholes: [{ from: 2, to: 1, gateBias: 4 }, { from: 3, to: 1, gateBias: 4 }], ...settings }),
+      head: dense(16, 1),
+    }),
+    task: { loss: 'mse' },
+  });
+  const rng = new Rng(`torch-twin-modes:${name}`);
+  const draw = (shape: number[]) => floatTensor('float32', shape, Array.from({ length: shape[0] * shape[1] }, () => rng.next() * 2 - 1));
+  const data = makeDataset(`${name}/noise`, draw([ROWS, 16]), draw([ROWS, 1]));
+  return { id: name, title: name, graph: `(built in ${import.meta.url.split('/').pop()})`, spec, weightsFrom: 'seed 0', data, targets: {}, passRows: {} };
+}
+
+function expectWithinLimits(checks: readonly AgreementCheck[]): void {
+  for (const c of checks) expect(c.value, `${c.what} (${c.mode})${c.note ? `; ${c.note}` : ''}`).toBeLessThanOrEqual(c.limit);
+}
+
+const CASES: readonly [string, string, Partial<RegionSpec>, number][] = [
+  // Every row settles, each after its own number of sweeps; the twin backpropagates through exactly those.
+  ['unrolled-settling', 'unrolled, rows settling after their own sweeps', { backward: 'unrolled', iterate: { tol: 1e-4, maxIter: 60 } }, 16],
+  // tol out of reach in 3 sweeps: every row returns its best iterate, and the replay starts there.
+  ['unrolled-best', 'unrolled, rows out of sweeps returning their best iterate', { backward: 'unrolled', iterate: { tol: 1e-9, maxIter: 3 }, sweeps: 'dense' }, 16],
+  // With a Jacobian penalty: its cotangent on S* goes through the truncated adjoint too (train.onnx's jacobian_penalty checked).
+  ['phantom-2', 'phantom:2 with a Jacobian penalty', { backward: 'phantom:2', iterate: { tol: 1e-4, maxIter: 60 }, jacobianPenalty: 1 }, 18],
+  // k = 1: Jacobian-free backprop, no adjoint step at all.
+  ['phantom-1', 'phantom:1', { backward: 'phantom:1', iterate: { tol: 1e-4, maxIter: 60 } }, 16],
+];
+
+describe('the torch twin of unrolled and phantom regions', () => {
+  for (const [name, what, settings, checks] of CASES) {
+    it(`${what}: outputs, sweeps, adjoint steps, gradients and one optimizer step agree with twnn`, async () => {
+      const [m] = (await benchTorch({ ...CHECK, models: [tinyRegion(`modes-${name}`, settings)] })).models;
+      expect(m.agreement).toHaveLength(checks);
+      expectWithinLimits(m.agreement);
+    }, 300_000);
+  }
+});
