@@ -737,6 +737,7 @@ class Twin:
         for r in self.regions:
             r.correction_terms = self.correction['terms'] if self.correction else 0
         self.correction_losses = None
+        self.added = {}
 
     def set_mode(self, mode):
         if mode not in ('dense', 'active'):
@@ -777,10 +778,14 @@ class Twin:
 
     def objective(self, loss, x=None, loss_of=None):
         """What train.onnx minimises: the task loss, the Jacobian penalties, the skip gates' cost and, with a fixed-point
-        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses)."""
-        for term in (self.penalty(), self.skip_cost()):
+        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses).
+        The penalty and the skip cost it adds are kept in `added` by train.onnx's output names: the correction's passes
+        take the gates again, so skip_cost() after them would be the last pass's."""
+        self.added = {}
+        for name, term in (('jacobian_penalty', self.penalty()), ('skip_cost', self.skip_cost())):
             if term is not None:
                 loss = loss + term
+                self.added[name] = term
         self.correction_losses = None
         if self.correction:
             n, gamma = self.correction['terms'], self.correction['gamma']
@@ -916,7 +921,7 @@ class Worker:
                 save(cmd['out'], f'grad.{name}', grads[name])
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
-        extra = {name: term.item() for name, term in (('jacobianPenalty', twin.penalty()), ('skipCost', twin.skip_cost())) if term is not None}
+        extra = {reply: twin.added[name].item() for name, reply in (('jacobian_penalty', 'jacobianPenalty'), ('skip_cost', 'skipCost')) if name in twin.added}
         if twin.correction_losses is not None:
             extra['fpCorrection'] = twin.correction_losses
         return {'seconds': seconds, 'loss': loss.item(), **extra}
