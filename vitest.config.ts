@@ -23,6 +23,7 @@ export const E2E = [
   'test/bench/stability.test.ts',
   'test/bench/torch.test.ts',
   'test/bench/torch-twin-graphs.test.ts',
+  'test/bench/torch-twin-modes.test.ts',
   'test/bench/to-accuracy.test.ts',
   'test/codegen/cli.test.ts',
   'test/contract/committed-models.test.ts',

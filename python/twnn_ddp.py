@@ -234,11 +234,18 @@ class Trainer:
         if self.twin.clip is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.twin.clip)
         self.twin.optimizer.step()
-        totals = torch.tensor([loss_sum.item(), self.count('iterations', len(shard)), self.count('iterations_backward', len(shard)), self.unsettled()], dtype=torch.float64)
+        terms = self.terms()
+        totals = torch.tensor([loss_sum.item(), self.count('iterations', len(shard)), self.count('iterations_backward', len(shard)), self.unsettled(),
+                               *[v for values in terms.values() for v in values]], dtype=torch.float64)
         if self.world > 1:
             dist.all_reduce(totals)
         seconds = time.perf_counter() - started
         loss = totals[0].item() / len(rows)
+        # Each term is a mean over the rank's shard; the shards are equal, so the batch's is the mean over the ranks.
+        at = 4
+        for name, values in terms.items():
+            terms[name] = [v / self.world for v in totals[at:at + len(values)].tolist()]
+            at += len(values)
         if not np.isfinite(loss):
             raise RunError(f"training diverged: the loss is {loss} at step {pos['step'] + 1} (epoch {pos['epoch'] + 1}); try a smaller --lr")
         pos['step'] += 1
@@ -249,8 +256,18 @@ class Trainer:
         pos['seconds'] += seconds
         self.log({'kind': 'step', 'epoch': pos['epoch'] + 1, 'step': pos['step'], 'lr': lr, 'loss': loss, 'iterations': totals[1].item() / len(rows),
                   'iterations_backward': totals[2].item() / len(rows), 'unsettled': int(totals[3].item()),
+                  **{name: values if name == 'fp_correction' else values[0] for name, values in terms.items()},
                   'samples_per_s': round(len(rows) / max(seconds, 1e-9), 3)})
         return loss
+
+    def terms(self):
+        """This step's other training terms, as train.onnx outputs them and twnn's trainer logs them (each only where the
+        model has it): `jacobian_penalty`, `skip_cost`, `fp_correction` (each term's task loss), this rank's values."""
+        twin = self.twin
+        terms = {name: [term.item()] for name, term in twin.added.items()}
+        if twin.correction_losses is not None:
+            terms['fp_correction'] = list(twin.correction_losses)
+        return terms
 
     def count(self, key, rows):
         return self.twin.counts(key, rows).double().sum().item()

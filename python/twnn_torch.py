@@ -22,7 +22,17 @@ y = O(S*) and the linearisation A = dF/dS; with ybar the cotangent of y,
   gbar = (dO/dS)^T ybar,   w <- gbar + A^T w   from w = gbar, per sample until
   ||dw||_2 <= backwardTol * ||gbar||_2 (backwardNorm 'relative'),
 then the parameter and input gradients (dO/dtheta)^T ybar + (dF/dtheta)^T w,
-all by torch.autograd.grad vector-Jacobian products.
+all by torch.autograd.grad vector-Jacobian products. The other backward modes
+(src/lower/backward-modes.ts):
+  phantom:k  the same, the adjoint truncated to k - 1 steps w <- gbar + A^T w
+             from w = gbar on every row, no stopping test (src/lower/phantom.ts);
+  unrolled   autograd through the sweeps the forward took (src/lower/unrolled.ts):
+             the settling runs with grad and out-of-place writes, so a frozen
+             row passes its cotangent through a step unchanged and a row that
+             returns its best iterate is differentiated through the steps up to
+             that iterate; each row counts those steps as its adjoint steps.
+             twnn's unrolled lowering reports no Jacobian penalty (train.onnx has
+             none for such a region), so neither does the twin.
 
 A region's Jacobian penalty (src/lower/jacobian.ts), in training steps only (as
 train.onnx; grad.onnx's gradient is the task loss's): gamma * mean_b
@@ -247,11 +257,31 @@ def mask_like(mask, t):
     return mask.view(-1, *([1] * (t.dim() - 1)))
 
 
+def detached(tensors):
+    return [t.detach() for t in tensors]
+
+
+def put_rows(t, rows, values):
+    """t with `rows` replaced by `values`: in place without grad; with grad (the unrolled backward) a new tensor, so the
+    values the earlier sweeps saved for their backward stay as they were."""
+    return t.index_copy(0, rows, values) if torch.is_grad_enabled() else t.index_copy_(0, rows, values)
+
+
 # What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
 # how twnn's Loop sweeps, not what it computes.
 REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
                'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow',
                'contractive'}
+
+
+def backward_mode(path, label):
+    """A region's `backward` label (src/contract/iterator-record.ts's backwardLabel) as (mode, phantom adjoint steps k - 1 or None)."""
+    mode, _, k = label.partition(':')
+    if mode in ('implicit', 'unrolled') and not k:
+        return mode, None
+    if mode == 'phantom' and k.isdigit() and int(k) >= 1:
+        return mode, int(k) - 1
+    raise ValueError(f"region '{path}': backward '{label}' has no torch reference (it has implicit, unrolled, phantom:k)")
 
 
 class Region(nn.Module):
@@ -272,9 +302,10 @@ class Region(nn.Module):
             self.add_module(w['scope'], module)
             self.wormholes.append(module)
         self.sources = sorted({w.source for w in self.wormholes})
-        for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',)), ('backward', ('implicit',))):
+        for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',))):
             if c[key] not in allowed:
                 raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
+        self.backward, self.phantom_steps = backward_mode(self.path, c['backward'])
         # Anything else the record sets changes the model or its training (a contractive bound rescales the
         # wormholes every sweep): refused by name rather than trained as a different network.
         other = [k for k in c if k not in REGION_KEYS and c[k] not in (None, 0, False)]
@@ -320,6 +351,11 @@ class Region(nn.Module):
     def forward(self, a):
         if self.term is not None:
             return self.correction_output(a, *self.term)
+        if torch.is_grad_enabled() and self.backward == 'unrolled':
+            y = self.unrolled(a)
+            if self.key is not None and self.correction_terms > 0:
+                self.iterates = self.correction_iterates(a.detach(), self.correction_terms)
+            return y
         if torch.is_grad_enabled():
             params = [p for p in self.parameters() if p.requires_grad]
             y, *s_star = FixedPoint.apply(self, a, *params)
@@ -336,6 +372,15 @@ class Region(nn.Module):
             return y
         s, out = self.solve(a, keep_output=True)
         return out
+
+    def unrolled(self, a):
+        """Backward `unrolled`: the settling itself with grad, then twnn's sweep at S* for the output (and the skip
+        gates); each row's adjoint steps are the steps its cotangent is replayed through."""
+        self.penalty = None
+        s_star, _ = self.solve(a, keep_output=False)
+        self.stats['iterations_backward'] = self.stats['replayed']
+        _, y = self.sweep(a, s_star)
+        return y
 
     def correction_iterates(self, a, n):
         """Each sample's iterate S_{t_k}, t_k = max(1, floor(k T / (n + 1))) of its T forward sweeps, k = 1..n: plain
@@ -371,7 +416,7 @@ class Region(nn.Module):
         d = sum(t[0].numel() for t in s_star)
         return ((rows * rows).sum(1) / d).mean() * weight
 
-    # -- forward fixed point (no grad)
+    # -- forward fixed point (no grad, or with grad for the unrolled backward)
 
     def solve(self, a, keep_output):
         c = self.cfg
@@ -382,9 +427,12 @@ class Region(nn.Module):
         keep_best = c['returnIterate'] == 'best'
         best = [t.clone() for t in s] + ([out.clone()] if keep_output else []) if keep_best else []
         best_res = residual.clone()
+        # Per row, the steps it took and those up to its best iterate: what the unrolled backward replays.
+        took = (torch.zeros(b, dtype=torch.int64), torch.zeros(b, dtype=torch.int64))
         solve = self._solve_active if self.mode == 'active' else self._solve_dense
-        s, out, best, best_res, iters, residual = solve(a, s, out, best, best_res, iters, residual, keep_output)
+        s, out, best, best_res, iters, residual = solve(a, s, out, best, best_res, iters, residual, keep_output, took)
         unsettled = (residual > c['tol']) & (residual < INF)
+        self.stats['replayed'] = torch.where(unsettled, took[1], took[0]) if keep_best else took[0]
         if keep_best and bool(unsettled.any()):
             s = [torch.where(mask_like(unsettled, t), bt, t) for t, bt in zip(s, best)]
             if keep_output:
@@ -394,12 +442,12 @@ class Region(nn.Module):
         self.stats['residual'] = residual
         return s, out
 
-    def _solve_dense(self, a, s, out, best, best_res, iters, residual, keep_output):
+    def _solve_dense(self, a, s, out, best, best_res, iters, residual, keep_output, took):
         c = self.cfg
         done = torch.zeros(a.shape[0], dtype=torch.bool)
         for _ in range(c['maxIter'] - 1):
             s_new, out_new = self.sweep(a, s)
-            res = residual_norm(s_new, s, c['norm'])
+            res = residual_norm(detached(s_new), detached(s), c['norm'])
             active = ~done
             finite = res < INF
             iters = iters + active.long()
@@ -407,11 +455,13 @@ class Region(nn.Module):
             if c['minIter'] > 1:
                 may_stop = may_stop & (iters >= c['minIter'])
             adopt = active & finite
+            took[0].add_(adopt.long())
             if best:
                 improved = adopt & (res < best_res)
                 cand = s_new + ([out_new] if keep_output else [])
                 best = [torch.where(mask_like(improved, t), n, t) for t, n in zip(best, cand)]
                 best_res = torch.where(improved, res, best_res)
+                took[1].copy_(torch.where(improved, took[0], took[1]))
             s = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(s, s_new)]
             if keep_output:
                 out = torch.where(mask_like(adopt, out), out_new, out)
@@ -421,7 +471,7 @@ class Region(nn.Module):
                 break
         return s, out, best, best_res, iters, residual
 
-    def _solve_active(self, a, s, out, best, best_res, iters, residual, keep_output):
+    def _solve_active(self, a, s, out, best, best_res, iters, residual, keep_output, took):
         c = self.cfg
         b = a.shape[0]
         idx = torch.arange(b)
@@ -430,28 +480,28 @@ class Region(nn.Module):
             a_i = a if whole else a.index_select(0, idx)
             s_i = s if whole else [t.index_select(0, idx) for t in s]
             s_new, out_new = self.sweep(a_i, s_i)
-            res = residual_norm(s_new, s_i, c['norm'])
+            res = residual_norm(detached(s_new), detached(s_i), c['norm'])
             finite = res < INF
             iters.index_add_(0, idx, torch.ones_like(idx))
             goes_on = (res > c['tol']) & finite
             if c['minIter'] > 1:
                 goes_on = goes_on | (finite & (iters.index_select(0, idx) < c['minIter']))
-            if best:
-                improved = finite & (res < best_res.index_select(0, idx))
-                if bool(improved.any()):
-                    rows = idx[improved]
-                    cand = s_new + ([out_new] if keep_output else [])
-                    for t, n in zip(best, cand):
-                        t.index_copy_(0, rows, n[improved])
-                    best_res.index_copy_(0, rows, res[improved])
             if bool(finite.all()):
                 rows, take = idx, None
             else:
                 rows, take = idx[finite], finite
-            for t, n in zip(s, s_new):
-                t.index_copy_(0, rows, n if take is None else n[take])
+            took[0].index_add_(0, rows, torch.ones_like(rows))
+            if best:
+                improved = finite & (res < best_res.index_select(0, idx))
+                if bool(improved.any()):
+                    better = idx[improved]
+                    cand = s_new + ([out_new] if keep_output else [])
+                    best = [put_rows(t, better, n[improved]) for t, n in zip(best, cand)]
+                    best_res.index_copy_(0, better, res[improved])
+                    took[1].index_copy_(0, better, took[0].index_select(0, better))
+            s = [put_rows(t, rows, n if take is None else n[take]) for t, n in zip(s, s_new)]
             if keep_output:
-                out.index_copy_(0, rows, out_new if take is None else out_new[take])
+                out = put_rows(out, rows, out_new if take is None else out_new[take])
             residual.index_copy_(0, idx, res)
             idx = idx[goes_on]
             if idx.numel() == 0:
@@ -462,6 +512,8 @@ class Region(nn.Module):
 
     def adjoint(self, lin, g_bar):
         """w <- g_bar + A^T w per sample; `lin` re-runs the sweep with grad on given rows (active mode)."""
+        if self.phantom_steps is not None:
+            return self.phantom(lin, g_bar)
         c = self.cfg
         tol, norm, max_iter = c['backwardTol'], c['backwardNorm'], c['backwardMaxIter']
         scale = row_norm(g_bar) if norm == 'relative' else None
@@ -513,6 +565,16 @@ class Region(nn.Module):
                 if idx.numel() == 0:
                     break
         return w, iters
+
+
+    def phantom(self, lin, g_bar):
+        """Backward `phantom:k`: k - 1 steps w <- g_bar + A^T w from w = g_bar on every row, no stopping test (twnn's
+        `<region>/phantom` Loop sweeps the whole batch in either sweep mode); each row reports k - 1 steps."""
+        w = list(g_bar)
+        for _ in range(self.phantom_steps):
+            a_tw = torch.autograd.grad(lin.s_new, lin.s_star, w, retain_graph=True, allow_unused=True)
+            w = [g if t is None else g + t for g, t in zip(g_bar, a_tw)]
+        return w, torch.full((g_bar[0].shape[0],), self.phantom_steps, dtype=torch.int64)
 
 
 class frozen_running_stats:
@@ -675,6 +737,7 @@ class Twin:
         for r in self.regions:
             r.correction_terms = self.correction['terms'] if self.correction else 0
         self.correction_losses = None
+        self.added = {}
 
     def set_mode(self, mode):
         if mode not in ('dense', 'active'):
@@ -715,10 +778,14 @@ class Twin:
 
     def objective(self, loss, x=None, loss_of=None):
         """What train.onnx minimises: the task loss, the Jacobian penalties, the skip gates' cost and, with a fixed-point
-        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses)."""
-        for term in (self.penalty(), self.skip_cost()):
+        correction, sum_k gamma^(n+1-k) loss_of(y_k) over its terms' passes of x (their losses kept in correction_losses).
+        The penalty and the skip cost it adds are kept in `added` by train.onnx's output names: the correction's passes
+        take the gates again, so skip_cost() after them would be the last pass's."""
+        self.added = {}
+        for name, term in (('jacobian_penalty', self.penalty()), ('skip_cost', self.skip_cost())):
             if term is not None:
                 loss = loss + term
+                self.added[name] = term
         self.correction_losses = None
         if self.correction:
             n, gamma = self.correction['terms'], self.correction['gamma']
@@ -854,7 +921,7 @@ class Worker:
                 save(cmd['out'], f'grad.{name}', grads[name])
             save(cmd['out'], 'iterations', twin.counts('iterations', x.shape[0]))
             save(cmd['out'], 'iterations_backward', twin.counts('iterations_backward', x.shape[0]))
-        extra = {name: term.item() for name, term in (('jacobianPenalty', twin.penalty()), ('skipCost', twin.skip_cost())) if term is not None}
+        extra = {reply: twin.added[name].item() for name, reply in (('jacobian_penalty', 'jacobianPenalty'), ('skip_cost', 'skipCost')) if name in twin.added}
         if twin.correction_losses is not None:
             extra['fpCorrection'] = twin.correction_losses
         return {'seconds': seconds, 'loss': loss.item(), **extra}

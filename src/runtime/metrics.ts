@@ -146,6 +146,8 @@ export type MetricsRecord =
       unsettled?: number;
       /** train.onnx's `jacobian_penalty`, where a region has `jacobianPenalty` > 0. */
       jacobian_penalty?: number;
+      /** train.onnx's `skip_cost`, where skip-gated blocks have a cost: γ·mean(s) summed over them. */
+      skip_cost?: number;
       /** train.onnx's `fp_correction` with task.train.fpCorrection: each term's task loss, earliest iterate first. */
       fp_correction?: number[];
       samples_per_s: number;

@@ -319,6 +319,7 @@ async function trainStep(run: Run, session: TwnnSession, order: Uint32Array, lrT
     iterations_backward: iterationsBackward,
     unsettled,
     ...(out.jacobian_penalty ? { jacobian_penalty: out.jacobian_penalty.get(0) } : {}),
+    ...(out.skip_cost ? { skip_cost: out.skip_cost.get(0) } : {}),
     ...(out.fp_correction ? { fp_correction: out.fp_correction.toNumbers() } : {}),
     samples_per_s: round(rows.length / Math.max(seconds, 1e-9)),
   });

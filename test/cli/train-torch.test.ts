@@ -75,6 +75,25 @@ const records = (name: string, kind: 'step' | 'epoch'): Record<string, unknown>[
   readMetrics(join(out(name), 'metrics.jsonl')).filter((r) => r.kind === kind) as unknown as Record<string, unknown>[];
 const losses = (name: string) => records(name, 'step').map((r) => r.loss as number);
 
+/**
+ * metrics.jsonl's `term` (jacobian_penalty, skip_cost, fp_correction: train.onnx's output of that name) on every step
+ * of the torch runs, as twnn train logged it: within 1e-5 of its size on the first step, which both take from the
+ * same weights (measured: 0 to 1e-7), and 1e-3 on the later ones, whose weights differ by float rounding (measured:
+ * the 2-rank Jacobian penalty 3.2e-4 off at step 5, where its weights are up to 1.8e-5 from train.onnx's and one
+ * Adam step moves the penalty by half; every other step within 7e-7).
+ */
+function expectSameTerm(onnx: string, torch: readonly string[], term: string): void {
+  const values = (name: string) => records(name, 'step').map((r) => [r[term] ?? NaN].flat() as number[]);
+  const want = values(onnx);
+  expect(want.length).toBeGreaterThan(0);
+  for (const w of want) expect(w.every((v) => Number.isFinite(v) && v > 0), `${onnx}: ${term} ${w}`).toBe(true);
+  for (const name of torch) {
+    const got = values(name);
+    expect(got.map((g) => g.length), `${name}: ${term}`).toEqual(want.map((w) => w.length));
+    got.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - want[i][j]) / want[i][j], `${name} step ${i + 1} ${term}[${j}]`).toBeLessThan(i === 0 ? 1e-5 : 1e-3)));
+  }
+}
+
 let twoRanks: CliResult;
 let restarted: CliResult;
 
@@ -153,6 +172,7 @@ describe('twnn train --engine torch: a region with a Jacobian penalty', () => {
       expect(losses(name)).toHaveLength(6);
       losses(name).forEach((l, i) => expect(Math.abs(l - want[i]) / want[i], `${name} step ${i + 1}`).toBeLessThan(1e-5));
     }
+    expectSameTerm('jacobian-onnx', ['jacobian-torch-1', 'jacobian-torch-2'], 'jacobian_penalty');
     expect(await maxDifference('jacobian-onnx', 'jacobian-torch-1')).toBeLessThan(1e-6);
     expect(await maxDifference('jacobian-onnx', 'jacobian-torch-2')).toBeLessThan(1e-4);
     // The penalty moved the weights: the run without it ends elsewhere after those 6 steps.
@@ -174,8 +194,60 @@ describe('twnn train --engine torch: a fixed-point correction', () => {
     const want = losses('fpcorr-onnx');
     expect(losses('fpcorr-torch-2')).toHaveLength(6);
     losses('fpcorr-torch-2').forEach((l, i) => expect(Math.abs(l - want[i]) / want[i], `step ${i + 1}`).toBeLessThan(1e-5));
+    expectSameTerm('fpcorr-onnx', ['fpcorr-torch-2'], 'fp_correction');
     expect(await maxDifference('fpcorr-onnx', 'fpcorr-torch-2')).toBeLessThan(1e-5);
   }, 300_000);
+});
+
+describe('twnn train --engine torch: skip gates', () => {
+  // A small conv net on MNIST (no sine model has a residual block to gate): the gated block's cost γ·mean(s), which
+  // train.onnx minimises and outputs as skip_cost, is logged by both engines; group norm, so 2 ranks are allowed.
+  it('2 ranks log train.onnx\'s skip_cost and end with its weights', async () => {
+    const skipped = join(dir, 'mnist-skip.ts');
+    writeFileSync(
+      skipped,
+      `import { basicBlock, conv2d, defineModel, dense, flatten, globalAvgPool, relu, sequential } from ${JSON.stringify(join(REPO, 'src/index.js'))};
+export default defineModel({
+  name: 'mnist-skip',
+  input: { shape: ['B', 1, 28, 28], dtype: 'float' },
+  net: sequential({
+    stem: sequential(conv2d(1, 4, 4, { stride: 4 }), relu()),
+    b1: basicBlock(4, 4, { norm: 'group', groups: 2, skip: { cost: 0.05, gateBias: 1 } }),
+    head: sequential(globalAvgPool(), flatten(), dense(4, 10)),
+  }),
+  task: { loss: 'cross_entropy', data: { kind: 'mnist', layout: 'image' }, train: { epochs: 1, batch: 64, lr: 3e-3, optimizer: 'adam' } },
+});
+`,
+    );
+    for (const [name, extra] of [['skip-onnx', []], ['skip-torch-2', ['--engine', 'torch', '--nproc-per-node', '2']]] as const) {
+      const r = await twnn(['train', skipped, '-o', out(name), '--limit-steps', '3', ...extra]);
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    }
+    expectSameTerm('skip-onnx', ['skip-torch-2'], 'skip_cost');
+    expect(await maxDifference('skip-onnx', 'skip-torch-2')).toBeLessThan(1e-5);
+  }, 300_000);
+});
+
+describe('twnn train --engine torch: backward modes', () => {
+  // The twin's unrolled and phantom:k (python/twnn_torch.py), under DDP on 2 ranks: the same steps as train.onnx.
+  for (const [suffix, backward] of [['unrolled', 'unrolled'], ['phantom', 'phantom:2']] as const) {
+    it(`a region with backward '${backward}': 2 ranks end with train.onnx's weights, adjoint steps and losses`, async () => {
+      const path = variant(suffix, "backward: 'implicit',", `backward: '${backward}',`);
+      for (const [name, extra] of [[`${suffix}-onnx`, []], [`${suffix}-torch-2`, ['--engine', 'torch', '--nproc-per-node', '2']]] as const) {
+        const r = await twnn(['train', path, '-o', out(name), '--limit-steps', '4', ...extra]);
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      }
+      const want = records(`${suffix}-onnx`, 'step');
+      const got = records(`${suffix}-torch-2`, 'step');
+      expect(got).toHaveLength(4);
+      got.forEach((r, i) => {
+        expect(Math.abs((r.loss as number) - (want[i].loss as number)) / (want[i].loss as number), `step ${i + 1}`).toBeLessThan(1e-5);
+        expect(r.iterations_backward, `step ${i + 1}`).toBeCloseTo(want[i].iterations_backward as number, 9);
+      });
+      if (backward === 'phantom:2') expect(got.every((r) => r.iterations_backward === 1)).toBe(true);
+      expect(await maxDifference(`${suffix}-onnx`, `${suffix}-torch-2`)).toBeLessThan(1e-5);
+    }, 300_000);
+  }
 });
 
 describe('twnn train --engine torch: faults', () => {
