@@ -76,6 +76,7 @@ export interface RegionSpec {
    * γ > 0 adds the Jacobian penalty γ·‖∂F/∂S‖²_F/d (Bai et al. 2021; Hutchinson
    * estimate with one Rademacher probe per step) to the training loss of
    * train.onnx / train_steps.onnx, keeping the sweep contractive (default 0: none).
+   * Needs backward `implicit` or `phantom:k`.
    */
   jacobianPenalty?: number;
   /**
@@ -258,6 +259,11 @@ function resolveConfig(spec: RegionSpec): RegionModule['config'] {
   const backwardNorm = spec.backwardNorm === undefined ? D.backwardNorm : residualNormOf('backwardNorm', spec.backwardNorm);
   const backwardSolver = spec.backwardSolver === undefined ? solver : solverOf('backwardSolver', spec.backwardSolver, it);
   const jacobianPenalty = spec.jacobianPenalty === undefined ? D.jacobianPenalty : finite('region', 'jacobianPenalty', spec.jacobianPenalty, { atLeast: 0 });
+  // The penalty is built at the linearisation point S* that implicit and phantom:k share (src/lower/adjoint.ts);
+  // the unrolled lowering has none, and would train as if the penalty were absent.
+  if (jacobianPenalty > 0 && backward.mode === 'unrolled') {
+    throw new SpecError(`region: jacobianPenalty ${jacobianPenalty} needs backward 'implicit' or 'phantom:k' (it is taken at the fixed point's linearisation), got backward 'unrolled'`);
+  }
   const sweeps = oneOf('sweeps', spec.sweeps ?? D.sweeps, ['active', 'dense'] as const);
   const compactBelow = spec.compactBelow === undefined ? D.compactBelow : finite('region', 'compactBelow', spec.compactBelow, { atLeast: 0, atMost: 1 });
   const contractive = resolveContractive(spec.contractive);

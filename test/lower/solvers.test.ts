@@ -342,4 +342,9 @@ describe('a region with jacobianPenalty', () => {
   it('rejects a negative weight, naming the field', () => {
     expect(() => strong({ jacobianPenalty: -1 })).toThrow('region: jacobianPenalty must be a finite number >= 0, got -1');
   });
+
+  it("rejects it on an unrolled region, which has no linearisation to take it at (it would train as if absent)", () => {
+    expect(() => strong({ jacobianPenalty: 1, backward: 'unrolled' })).toThrow("region: jacobianPenalty 1 needs backward 'implicit' or 'phantom:k'");
+    expect(() => strong({ jacobianPenalty: 1, backward: 'phantom:2' })).not.toThrow();
+  });
 });

@@ -15,6 +15,14 @@ describe('torchrunArgs', () => {
     expect(flags(args)).toEqual(['--nproc_per_node=2', '--nnodes=1', '--max_restarts=0', '--standalone']);
   });
 
+  it("one node given a free local port meets there, not on --standalone's fixed 29400", () => {
+    const args = flags(torchrunArgs({ nprocPerNode: 2 }, 'r.json', 41234));
+    expect(args).toContain('--rdzv_endpoint=localhost:41234');
+    expect(args).toContain('--rdzv_backend=c10d');
+    expect(args).not.toContain('--standalone');
+    expect(args.find((a) => a.startsWith('--rdzv_id='))).toMatch(/41234$/);
+  });
+
   it('a c10d rendezvous with its timeout for the join and the store', () => {
     expect(flags(torchrunArgs({ nprocPerNode: 8, nnodes: 4, rdzvEndpoint: 'node0:29400', rdzvTimeout: 30, maxRestarts: 3 }, 'r.json'))).toEqual([
       '--nproc_per_node=8', '--nnodes=4', '--max_restarts=3', '--rdzv_backend=c10d', '--rdzv_endpoint=node0:29400', '--rdzv_id=twnn', '--rdzv_conf=join_timeout=30,read_timeout=30',

@@ -17,6 +17,7 @@
 // with train.onnx is what test/cli/train-torch.test.ts checks.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,8 +197,14 @@ function preflight(python: string, arch: TorchArch): void {
   throw new TwnnError(`--engine torch: ${ownError(r.stderr) ?? `the twin could not be built by ${python} (exit ${r.status}): ${tail(r.stderr)}`}`);
 }
 
-/** torchrun's arguments for this node. */
-export function torchrunArgs(e: TorchEngineOptions, runFile: string): string[] {
+/**
+ * torchrun's arguments for this node. One node with no meeting place given meets on
+ * `localPort` (a free port of this machine) when one is passed: `--standalone` always
+ * takes port 29400, so two runs on one machine (or two test files) would collide.
+ *
+ * @example torchrunArgs({ nprocPerNode: 2 }, 'run.json', 41234) // [..., '--rdzv_endpoint=localhost:41234', ...]
+ */
+export function torchrunArgs(e: TorchEngineOptions, runFile: string, localPort?: number): string[] {
   const nodes = e.nnodes ?? 1;
   const args = [TORCHRUN_SCRIPT, `--nproc_per_node=${e.nprocPerNode}`, `--nnodes=${nodes}`, `--max_restarts=${e.maxRestarts ?? 0}`];
   const wait = e.rdzvTimeout;
@@ -207,15 +214,30 @@ export function torchrunArgs(e: TorchEngineOptions, runFile: string): string[] {
   } else if (e.masterAddr || e.masterPort !== undefined) {
     args.push(`--node_rank=${e.nodeRank ?? 0}`, `--master_addr=${e.masterAddr ?? '127.0.0.1'}`, `--master_port=${e.masterPort ?? 29500}`);
     if (wait !== undefined) args.push(`--rdzv_conf=timeout=${wait}`);
+  } else if (nodes === 1 && localPort !== undefined) {
+    args.push('--rdzv_backend=c10d', `--rdzv_endpoint=localhost:${localPort}`, `--rdzv_id=twnn-${process.pid}-${localPort}`);
   } else if (nodes === 1) {
     args.push('--standalone');
   }
   return [...args, DDP_SCRIPT, runFile];
 }
 
+/** A TCP port of this machine that nothing listens on now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
+}
+
 /** Run torchrun, its output passed through; a failure becomes a TwnnError with the trainer's own message where it gave one. */
 async function torchrun(python: string, e: TorchEngineOptions, runFile: string): Promise<void> {
-  const child = spawn(python, torchrunArgs(e, runFile), { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const local = (e.nnodes ?? 1) === 1 && !e.rdzvEndpoint && !e.masterAddr && e.masterPort === undefined;
+  const child = spawn(python, torchrunArgs(e, runFile, local ? await freePort() : undefined), { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     process.stderr.write(d);
