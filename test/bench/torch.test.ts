@@ -82,17 +82,17 @@ describe('benchTorch', () => {
     expect(report).not.toContain('agreement check failed');
   }, 90_000);
 
-  it('refuses a region whose solver the reference does not have, naming it', async () => {
-    const anderson = defineModel({
-      name: 'anderson',
+  it('refuses a region whose backward mode the reference does not have, naming it', async () => {
+    const unrolled = defineModel({
+      name: 'unrolled',
       input: { shape: ['B', 16] },
       net: sequential({
-        region1: region({ blocks: [sequential(dense(16, 8), tanh()), sequential(dense(8, 8), tanh())], wormholes: [{ from: 2, to: 1 }], iterate: { solver: 'anderson' } }),
+        region1: region({ blocks: [sequential(dense(16, 8), tanh()), sequential(dense(8, 8), tanh())], wormholes: [{ from: 2, to: 1 }], backward: 'unrolled' }),
       }),
       task: { loss: 'mse', data: { kind: 'sine', window: 16 } },
     });
-    const m = { ...(await model('sine', sine)), id: 'anderson', spec: anderson };
-    await expect(benchTorch({ ...TINY, models: [m], repeats: 1 })).rejects.toThrow(/region 'region1': solver 'anderson' has no torch reference/);
+    const m = { ...(await model('sine', sine)), id: 'unrolled', spec: unrolled };
+    await expect(benchTorch({ ...TINY, models: [m], repeats: 1 })).rejects.toThrow(/region 'region1': backward 'unrolled' has no torch reference/);
   }, 60_000);
 });
 
