@@ -23,6 +23,7 @@ import type { ModelSpec } from '../../src/twnn/spec.js';
 import { mnistResnet } from '../../graphs/mnist-resnet.js';
 import { defineModel, dense, region, sequential, tanh, type RegionSpec } from '../../src/index.js';
 import { REPO } from '../cli/run-cli.js';
+import { stiffRegionModel, stiffWeights } from '../../lab/bench/stiff-region.js';
 
 /** What the twin refuses, and the words it refuses with. */
 const REFUSED: Readonly<Record<string, RegExp>> = {
@@ -151,34 +152,17 @@ describe('the torch twin of every graph in graphs/', () => {
 // The twin's solvers (src/lower/solvers/, python/twnn_solvers.py): Anderson and Broyden as the forward solver (the
 // adjoint then takes it too, by default) and as the backwardSolver of a plainly iterated region. The region has two
 // states, so a solver's rows join and split both, and its blocks' weights are scaled up (×2.5) from the seed-0 draw
-// so that plain iteration needs 10 to 45 sweeps and adjoint steps: the solvers' histories fill and wrap. Each check
-// first shows that the solver moves twnn's own counts (or, out of sweeps, its loss) away from the same region iterated
-// plainly, so a twin that iterated plainly would fail the agreement.
+// so that plain iteration needs 10 to 45 sweeps and adjoint steps: the solvers' histories fill and wrap
+// (lab/bench/stiff-region.ts). Each check first shows that the solver moves twnn's own counts (or, out of sweeps, its
+// loss) away from the same region iterated plainly, so a twin that iterated plainly would fail the agreement.
 // Stiffer regions (×2.75, ×3) have rows whose count hangs on float32 rounding, for plain iteration too, but most for
 // Broyden with a short history: there the twin disagrees with twnn on as many rows as with itself in float64
-// (README, "Solvers in the twin").
+// (tools/twin-solver-rounding.ts measures it; README, "Training on PyTorch DDP").
 describe("the torch twin's solvers", () => {
   const SCALE = 2.5;
-  const solverModel = (name: string, options: Partial<RegionSpec>, iterate: RegionSpec['iterate'] = {}): ModelSpec => {
-    const block = () => sequential(dense(16, 16), tanh());
-    const wormholes = [{ from: 2, to: 1, gateBias: 0 }, { from: 3, to: 1, gateBias: 0 }];
-    return defineModel({
-      name,
-      input: { shape: ['B', 16], dtype: 'float' },
-      net: sequential({
-        stem: sequential(dense(16, 16), tanh()),
-        region1: region({ blocks: [block(), block(), block()], wormholes, iterate: { tol: 1e-4, maxIter: 100, ...iterate }, backwardTol: 1e-5, backwardMaxIter: 100, ...options }),
-        head: dense(16, 1),
-      }),
-      task: { loss: 'mse' },
-    });
-  };
-  /** The seed-0 weights with the region blocks' matrices scaled by SCALE. */
-  const stiff = (spec: ModelSpec) =>
-    new Map(buildInferenceGraph(spec, {}).params.map((p) => [p.name, /^region1\.b\d\.0\.weight$/.test(p.name) ? floatTensor('float32', [...p.shape], p.value.toNumbers().map((v) => v * SCALE)) : p.value]));
   /** twnn's grad.onnx sweeps, adjoint steps and loss on the rows the agreement check differentiates. */
   const twnnCounts = async (spec: ModelSpec, data: TorchBenchModel['data']) => {
-    const built = buildGradGraph(spec, { weights: stiff(spec) });
+    const built = buildGradGraph(spec, { weights: stiffWeights(spec, SCALE) });
     const session = await openSession(serializeModel(built.graph));
     try {
       const out = await session.run(firstStepFeeds(built, takeBatch(data, [...Array(CHECK.gradRows).keys()])));
@@ -199,9 +183,9 @@ describe("the torch twin's solvers", () => {
   ];
   for (const [name, options, iterate, moves] of cases) {
     it(`${name}: outputs, sweeps, adjoint steps, gradients and one optimizer step agree with twnn`, async () => {
-      const spec = solverModel(name, options, iterate);
-      const plain = solverModel(`${name}-plain`, { ...options, backwardSolver: 'plain' }, { ...iterate, solver: 'plain', history: undefined, mixing: undefined, regularization: undefined });
-      const model = { ...(await twinOf(name, spec)), weights: stiff(spec), weightsFrom: `seed 0, region blocks ×${SCALE}` };
+      const spec = stiffRegionModel(name, options, iterate);
+      const plain = stiffRegionModel(`${name}-plain`, { ...options, backwardSolver: 'plain' }, { ...iterate, solver: 'plain', history: undefined, mixing: undefined, regularization: undefined });
+      const model = { ...(await twinOf(name, spec)), weights: stiffWeights(spec, SCALE), weightsFrom: `seed 0, region blocks ×${SCALE}` };
       const [ours, theirs] = await Promise.all([twnnCounts(spec, model.data), twnnCounts(plain, model.data)]);
       expect(ours[moves], `twnn's ${moves} with ${name} against plain iteration`).not.toEqual(theirs[moves]);
       const [m] = (await benchTorch({ ...CHECK, models: [model] })).models;
