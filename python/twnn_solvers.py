@@ -97,6 +97,10 @@ class RowMixer:
 
     def step(self, memory, s_old, s_new, settles, first):
         x = flat_rows(s_old)
+        if len(s_old) == 1:
+            # One state's row is a view of it, and the twin's active mode writes the states in place: the memory's
+            # last x must be a copy.
+            x = x.clone()
         nxt, memory = self.mix(memory, x, flat_rows(s_new) - x, first)
         mixed = split_rows(nxt, s_old)
         return [torch.where(settles.view(-1, *([1] * (f.dim() - 1))), f, m) for f, m in zip(s_new, mixed)], memory
