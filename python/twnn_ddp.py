@@ -328,7 +328,7 @@ def main(argv):
             dist.destroy_process_group()
         return 0
     except (RunError, ValueError) as err:
-        # ValueError: the twin's refusals ("region 'region1': solver 'anderson' has no torch reference").
+        # ValueError: the twin's refusals ("region 'region1': backward 'unrolled' has no torch reference").
         sys.stderr.write(f'twnn-torch: error: {err}\n')
         return 1
 
