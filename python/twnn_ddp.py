@@ -193,7 +193,7 @@ class Trainer:
     def log(self, record):
         if self.leader:
             with open(self.run['metrics'], 'a') as f:
-                f.write(json.dumps(record, separators=(',', ':')) + '\n')
+                f.write(twnn_torch.json_line(record, separators=(',', ':')) + '\n')
 
     # -- steps
 
@@ -345,7 +345,7 @@ def main(argv):
             dist.destroy_process_group()
         return 0
     except (RunError, ValueError) as err:
-        # ValueError: the twin's refusals ("region 'region1': solver 'anderson' has no torch reference").
+        # ValueError: the twin's refusals ("region 'region1': backward 'unrolled' has no torch reference").
         sys.stderr.write(f'twnn-torch: error: {err}\n')
         return 1
 

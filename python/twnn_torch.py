@@ -14,7 +14,10 @@ follows the region's `twnn.loop:<region>/iterate` metadata:
 
   S_1 = F(0)  (the plain network);  S_{t+1} = F(S_t) per sample until
   residual(S_{t+1}, S_t) <= tol or maxIter sweeps; a sample that never settles
-  returns its best iterate (lowest residual) when returnIterate is 'best'.
+  returns its best iterate (lowest residual) when returnIterate is 'best'. With
+  the anderson or broyden solver (and backwardSolver, for the adjoint below) a
+  step that does not settle moves to the solver's mix instead of F(S_t), step
+  for step as twnn's (python/twnn_solvers.py).
 
 Training differentiates each region implicitly, as twnn's adjoint Loop does
 (src/lower/adjoint.ts): one sweep at S* with grad gives the region output
@@ -86,6 +89,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from onnx import numpy_helper
+
+from twnn_solvers import SETTING_KEYS, put, solver_of, take
 
 INF = float('inf')
 
@@ -267,11 +272,31 @@ def put_rows(t, rows, values):
     return t.index_copy(0, rows, values) if torch.is_grad_enabled() else t.index_copy_(0, rows, values)
 
 
+def finite_json(value):
+    """`value` with each non-finite float as None, as JavaScript's JSON.stringify writes NaN and ±Infinity (null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def json_line(value, **options):
+    """One line of JSON that Node's JSON.parse reads: a NaN loss becomes null rather than the bare `NaN` json.dumps writes."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(finite_json(value), allow_nan=False, **options)
+
+
+
 # What Region follows of an iterate record (src/contract/iterator-record.ts); `sweeps` and `compactBelow` change
 # how twnn's Loop sweeps, not what it computes.
 REGION_KEYS = {'role', 'region', 'node', 'tol', 'maxIter', 'minIter', 'norm', 'solver', 'returnIterate', 'onMaxIter', 'wormholes',
                'backward', 'backwardTol', 'backwardMaxIter', 'backwardNorm', 'backwardSolver', 'jacobianPenalty', 'sweeps', 'compactBelow',
-               'contractive'}
+               'contractive'} | SETTING_KEYS
 
 
 def backward_mode(path, label):
@@ -302,9 +327,7 @@ class Region(nn.Module):
             self.add_module(w['scope'], module)
             self.wormholes.append(module)
         self.sources = sorted({w.source for w in self.wormholes})
-        for key, allowed in (('solver', ('plain',)), ('backwardSolver', ('plain',))):
-            if c[key] not in allowed:
-                raise ValueError(f"region '{self.path}': {key} '{c[key]}' has no torch reference (it has {', '.join(allowed)})")
+        self.solver, self.backward_solver = (solver_of(c, prefix, f"region '{self.path}'") for prefix in ('', 'backward'))
         self.backward, self.phantom_steps = backward_mode(self.path, c['backward'])
         # Anything else the record sets changes the model or its training (a contractive bound rescales the
         # wormholes every sweep): refused by name rather than trained as a different network.
@@ -445,7 +468,8 @@ class Region(nn.Module):
     def _solve_dense(self, a, s, out, best, best_res, iters, residual, keep_output, took):
         c = self.cfg
         done = torch.zeros(a.shape[0], dtype=torch.bool)
-        for _ in range(c['maxIter'] - 1):
+        memory = self.solver.start(s)
+        for step in range(c['maxIter'] - 1):
             s_new, out_new = self.sweep(a, s)
             res = residual_norm(detached(s_new), detached(s), c['norm'])
             active = ~done
@@ -462,7 +486,8 @@ class Region(nn.Module):
                 best = [torch.where(mask_like(improved, t), n, t) for t, n in zip(best, cand)]
                 best_res = torch.where(improved, res, best_res)
                 took[1].copy_(torch.where(improved, took[0], took[1]))
-            s = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(s, s_new)]
+            candidates, memory = self.solver.step(memory, s, s_new, adopt & may_stop, step == 0)
+            s = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(s, candidates)]
             if keep_output:
                 out = torch.where(mask_like(adopt, out), out_new, out)
             residual = torch.where(active, res, residual)
@@ -475,7 +500,12 @@ class Region(nn.Module):
         c = self.cfg
         b = a.shape[0]
         idx = torch.arange(b)
-        for _ in range(c['maxIter'] - 1):
+        memory = self.solver.start(s)
+        if keep_output and any(t is out for t in s):
+            # The last block is a source: its output is that state's tensor, written in place below, and a mixing
+            # solver's next state is not the sweep's output.
+            out = out.clone()
+        for step in range(c['maxIter'] - 1):
             whole = idx.numel() == b
             a_i = a if whole else a.index_select(0, idx)
             s_i = s if whole else [t.index_select(0, idx) for t in s]
@@ -487,9 +517,9 @@ class Region(nn.Module):
             if c['minIter'] > 1:
                 goes_on = goes_on | (finite & (iters.index_select(0, idx) < c['minIter']))
             if bool(finite.all()):
-                rows, take = idx, None
+                rows, kept = idx, None
             else:
-                rows, take = idx[finite], finite
+                rows, kept = idx[finite], finite
             took[0].index_add_(0, rows, torch.ones_like(rows))
             if best:
                 improved = finite & (res < best_res.index_select(0, idx))
@@ -499,9 +529,13 @@ class Region(nn.Module):
                     best = [put_rows(t, better, n[improved]) for t, n in zip(best, cand)]
                     best_res.index_copy_(0, better, res[improved])
                     took[1].index_copy_(0, better, took[0].index_select(0, better))
-            s = [put_rows(t, rows, n if take is None else n[take]) for t, n in zip(s, s_new)]
+            # The best iterate is the sweep's output; the next state is the solver's (the sweep's for plain).
+            on = None if whole else idx
+            s_new, memory_i = self.solver.step(take(memory, on), s_i, s_new, finite & ~goes_on, step == 0)
+            memory = put(memory, on, memory_i)
+            s = [put_rows(t, rows, n if kept is None else n[kept]) for t, n in zip(s, s_new)]
             if keep_output:
-                out = put_rows(out, rows, out_new if take is None else out_new[take])
+                out = put_rows(out, rows, out_new if kept is None else out_new[kept])
             residual.index_copy_(0, idx, res)
             idx = idx[goes_on]
             if idx.numel() == 0:
@@ -520,10 +554,11 @@ class Region(nn.Module):
         b = g_bar[0].shape[0]
         iters = torch.zeros(b, dtype=torch.int64)
         w = list(g_bar)
+        memory = self.backward_solver.start(w)
         if self.mode == 'dense':
             s_star, s_new = lin.s_star, lin.s_new
             done = torch.zeros(b, dtype=torch.bool)
-            for _ in range(max_iter):
+            for step in range(max_iter):
                 a_tw = torch.autograd.grad(s_new, s_star, w, retain_graph=True, allow_unused=True)
                 w_new = [g if t is None else g + t for g, t in zip(g_bar, a_tw)]
                 res = residual_norm(w_new, w, norm, scale)
@@ -531,6 +566,7 @@ class Region(nn.Module):
                 finite = res < INF
                 iters = iters + active.long()
                 adopt = active & finite
+                w_new, memory = self.backward_solver.step(memory, w, w_new, adopt & ~(res > tol), step == 0)
                 w = [torch.where(mask_like(adopt, t), n, t) for t, n in zip(w, w_new)]
                 done = done | ~(res > tol) | ~finite
                 if bool(done.all()):
@@ -539,7 +575,7 @@ class Region(nn.Module):
             w = [g.clone() for g in g_bar]
             idx = torch.arange(b)
             rows, s_star, s_new = idx, lin.s_star, lin.s_new
-            for _ in range(max_iter):
+            for step in range(max_iter):
                 if idx.numel() * 2 <= rows.numel():
                     rows = idx
                     s_star, s_new = lin.on_rows(rows)
@@ -557,6 +593,9 @@ class Region(nn.Module):
                 res = residual_norm(w_new, w_i, norm, None if scale is None else scale.index_select(0, idx))
                 finite = res < INF
                 iters.index_add_(0, idx, torch.ones_like(idx))
+                on = None if whole else idx
+                w_new, memory_i = self.backward_solver.step(take(memory, on), w_i, w_new, finite & ~(res > tol), step == 0)
+                memory = put(memory, on, memory_i)
                 all_finite = bool(finite.all())
                 keep = idx if all_finite else idx[finite]
                 for t, n in zip(w, w_new):
@@ -1003,7 +1042,7 @@ def main():
         except Exception as err:  # the driver reports it with the command that failed
             import traceback
             reply = {'ok': False, 'error': f'{type(err).__name__}: {err}', 'trace': traceback.format_exc()}
-        sys.stdout.write(json.dumps(reply) + '\n')
+        sys.stdout.write(json_line(reply) + '\n')
         sys.stdout.flush()
 
 

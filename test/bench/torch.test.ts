@@ -3,6 +3,7 @@
 // model.onnx, grad.onnx and train.onnx, a tiny interleaved timing run yields
 // its numbers, the torch description follows the ResNet's spec, and the
 // command writes its report.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import resnet from '../../graphs/mnist-resnet.js';
 import sine from '../../graphs/sine.js';
 import { benchTorch, type TorchBenchModel } from '../../lab/bench/torch.js';
 import { describeForTorch, type TorchArch } from '../../src/runtime/torch/arch.js';
+import { DDP_SCRIPT } from '../../src/runtime/torch/ddp.js';
 import { TorchWorker } from '../../lab/bench/torch-worker.js';
 import { torchReport } from '../../lab/bench/torch-report.js';
 import { loadTaskData } from '../../src/data/datasets.js';
@@ -82,18 +84,28 @@ describe('benchTorch', () => {
     expect(report).not.toContain('agreement check failed');
   }, 90_000);
 
-  it('refuses a region whose solver the reference does not have, naming it', async () => {
-    const anderson = defineModel({
-      name: 'anderson',
-      input: { shape: ['B', 16] },
-      net: sequential({
-        region1: region({ blocks: [sequential(dense(16, 8), tanh()), sequential(dense(8, 8), tanh())], wormholes: [{ from: 2, to: 1 }], iterate: { solver: 'anderson' } }),
-      }),
-      task: { loss: 'mse', data: { kind: 'sine', window: 16 } },
-    });
-    const m = { ...(await model('sine', sine)), id: 'anderson', spec: anderson };
-    await expect(benchTorch({ ...TINY, models: [m], repeats: 1 })).rejects.toThrow(/region 'region1': solver 'anderson' has no torch reference/);
+  it('refuses a region option it does not know, naming the region and the option (what a newer twnn could add)', () => {
+    const built = buildInferenceGraph(sine);
+    const arch = describeForTorch(sine, built.graph, built.params);
+    const region1 = (arch.children as [string, TorchArch][]).find(([n]) => n === 'region1')![1];
+    (region1.config as Record<string, unknown>).anchorDecay = 0.5;
+    const r = spawnSync('/usr/bin/python3', [DDP_SCRIPT, '--check', '-'], { encoding: 'utf8', input: JSON.stringify({ arch }) });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("region 'region1': anchorDecay 0.5 has no torch reference");
+    // The unchanged description builds.
+    delete (region1.config as Record<string, unknown>).anchorDecay;
+    expect(spawnSync('/usr/bin/python3', [DDP_SCRIPT, '--check', '-'], { encoding: 'utf8', input: JSON.stringify({ arch }) }).status).toBe(0);
   }, 60_000);
+});
+
+describe("the twin's JSON lines", () => {
+  it('write a non-finite float as null, as JSON.stringify does, so Node can read a NaN loss', () => {
+    const script = "import sys; sys.path.insert(0, 'python'); import twnn_torch as t; print(t.json_line({'loss': float('nan'), 'y': [1.5, float('-inf')], 'step': 3}))";
+    const r = spawnSync('/usr/bin/python3', ['-c', script], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(JSON.stringify({ loss: NaN, y: [1.5, -Infinity], step: 3 })));
+    expect(JSON.parse(r.stdout)).toEqual({ loss: null, y: [1.5, null], step: 3 });
+  });
 });
 
 describe('TorchWorker', () => {

@@ -116,7 +116,7 @@ describe('the packed tarball, installed into a fresh project', () => {
 
   it('ships the PyTorch twin and its torchrun trainer, and `train --engine torch` finds them', async () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths.filter((p) => p.startsWith('python/')).sort()).toEqual(['python/twnn_ddp.py', 'python/twnn_torch.py', 'python/twnn_torchrun.py']);
+    expect(paths.filter((p) => p.startsWith('python/')).sort()).toEqual(['python/twnn_ddp.py', 'python/twnn_solvers.py', 'python/twnn_torch.py', 'python/twnn_torchrun.py']);
     writeFileSync(
       join(project, 'sine.ts'),
       "import { defineModel, dense, sequential, tanh } from 'twnn';\nexport default defineModel({ name: 'sine', input: { shape: ['B', 16], dtype: 'float' }, net: sequential(dense(16, 8), tanh(), dense(8, 1)), " +
