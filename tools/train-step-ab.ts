@@ -10,7 +10,8 @@
 //   node --import tsx tools/train-step-ab.ts mnist-resnet /tmp/before.onnx /tmp/after.onnx [--steps 40]
 //   node --import tsx tools/train-step-ab.ts mnist-resnet --blocked [--steps 40]
 // `--blocked` times this code's train.onnx with blocked convolutions off
-// (before) and on (after): a session option, not a second file.
+// (before) and on (after): a session option, not a second file; so does
+// `--threads 2,1` with onnxruntime's CPU threads (before, after).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,16 +54,23 @@ export async function exportTrainGraph(name: string): Promise<Uint8Array> {
  *
  * @example const ab = await compareSteps('mnist-resnet', before, after, 40); ab.after / ab.before
  */
-export async function compareSteps(name: string, before: Uint8Array, after: Uint8Array, steps: number, options: { blocked?: [boolean, boolean] } = {}): Promise<StepAb> {
+export async function compareSteps(
+  name: string,
+  before: Uint8Array,
+  after: Uint8Array,
+  steps: number,
+  options: { blocked?: [boolean, boolean]; threads?: [number, number] } = {},
+): Promise<StepAb> {
   const spec = await specOf(name);
   const data = await loadTaskData(spec.task!.data!, 'train');
   const batch = spec.task?.train?.batch ?? 64;
   const order = shuffledOrder(data.x.shape[0], 0, 0);
   const feeds: Record<string, Tensor> = firstStepFeeds(buildTrainGraph(spec), takeBatch(data, batchRows(order, 0, batch)));
   const [blockedBefore, blockedAfter] = options.blocked ?? [undefined, undefined];
+  const [threadsBefore, threadsAfter] = options.threads ?? [undefined, undefined];
   const sessions = {
-    before: await openSession(before, { where: 'before', blockedConvolutions: blockedBefore }),
-    after: await openSession(after, { where: 'after', blockedConvolutions: blockedAfter }),
+    before: await openSession(before, { where: 'before', blockedConvolutions: blockedBefore, threads: threadsBefore }),
+    after: await openSession(after, { where: 'after', blockedConvolutions: blockedAfter, threads: threadsAfter }),
   };
   try {
     await sessions.before.run(feeds);
@@ -89,7 +97,10 @@ export async function compareSteps(name: string, before: Uint8Array, after: Uint
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { export: { type: 'string' }, blocked: { type: 'boolean', default: false }, steps: { type: 'string', default: '40' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { export: { type: 'string' }, blocked: { type: 'boolean', default: false }, threads: { type: 'string' }, steps: { type: 'string', default: '40' } },
+  });
   const [name, beforeFile, afterFile] = positionals;
   if (!name) throw new Error('usage: train-step-ab.ts <graph name> (--export <file> | <before.onnx> <after.onnx>) [--steps n]');
   if (values.export) {
@@ -97,10 +108,11 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${values.export}\n`);
     return;
   }
-  const ab = values.blocked
+  const threads = values.threads?.split(',').map(Number) as [number, number] | undefined;
+  const ab = values.blocked || threads
     ? await (async () => {
         const file = await exportTrainGraph(name);
-        return compareSteps(name, file, file, Number(values.steps), { blocked: [false, true] });
+        return compareSteps(name, file, file, Number(values.steps), values.blocked ? { blocked: [false, true] } : { threads });
       })()
     : await compareSteps(name, readFileSync(beforeFile), readFileSync(afterFile), Number(values.steps));
   process.stdout.write(

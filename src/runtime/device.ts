@@ -44,12 +44,26 @@ export function formatDevice(device: Device): string {
  * @example
  * sessionOptionsFor({ kind: 'cuda', deviceId: 0 }).executionProviders // [{ name: 'cuda', deviceId: 0 }]
  */
-export function sessionOptionsFor(device: Device): InferenceSession.SessionOptions {
+export function sessionOptionsFor(device: Device, threads?: number): InferenceSession.SessionOptions {
   // The thread count onnxruntime would choose, but said: left to itself (0) it pins each session's
   // threads to cores, and with two sessions alive in one process a run then often takes twice as
   // long (the ResNet TWNN: 145 ms against 300+ on this 2-core machine; docs/PERFORMANCE.md).
-  if (device.kind === 'cpu') return { executionProviders: ['cpu'], intraOpNumThreads: physicalCores() };
+  if (device.kind === 'cpu') return { executionProviders: ['cpu'], intraOpNumThreads: threads ?? physicalCores() };
   return { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }] };
+}
+
+/**
+ * The CPU thread count `TWNN_THREADS` asks for, or undefined when it is unset;
+ * anything but a positive integer is an error naming the variable.
+ *
+ * @example threadsFromEnvironment({ TWNN_THREADS: '1' }) // 1
+ */
+export function threadsFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.TWNN_THREADS;
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new TwnnError(`TWNN_THREADS must be a positive integer (onnxruntime's CPU threads per session), got '${text}'`);
+  return n;
 }
 
 /**

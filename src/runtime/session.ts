@@ -13,6 +13,7 @@ import {
   oneLine,
   parseDevice,
   sessionOptionsFor,
+  threadsFromEnvironment,
   type Device,
 } from './device.js';
 import { sessionCreationError } from './session-error.js';
@@ -58,6 +59,12 @@ export interface OpenOptions {
    * comparisons. The model file is not changed.
    */
   blockedConvolutions?: boolean;
+  /**
+   * onnxruntime's intra-op threads on the CPU (default: one per physical core;
+   * `TWNN_THREADS=n` in the environment sets it for every session). Small
+   * models can run faster on one thread, as PyTorch's can.
+   */
+  threads?: number;
 }
 
 /** onnxruntime's graph optimisation levels, least to most. */
@@ -161,7 +168,7 @@ export async function openSession(model: string | Uint8Array, options: OpenOptio
     // codes would reach the terminal raw (issue 23, item 11). For such a model its log is silenced
     // (fatal only); every other model keeps onnxruntime's warnings.
     const quiet = hasUnprintableName(proto) ? { logSeverityLevel: 4 as const } : {};
-    session = await ort.InferenceSession.create(await cpuKernelBytes(proto, bytes, device, options), { ...sessionOptionsFor(device), ...level, ...quiet });
+    session = await ort.InferenceSession.create(await cpuKernelBytes(proto, bytes, device, options), { ...sessionOptionsFor(device, options.threads ?? threadsFromEnvironment()), ...level, ...quiet });
   } catch (err) {
     throw sessionCreationError(err, device, where);
   }

@@ -12,6 +12,7 @@ import {
   parseDevice,
   physicalCores,
   sessionOptionsFor,
+  threadsFromEnvironment,
 } from '../../src/runtime/device.js';
 import { sessionCreationError } from '../../src/runtime/session-error.js';
 
@@ -52,6 +53,13 @@ describe('sessionOptionsFor', () => {
     expect(physicalCores()).toBeGreaterThanOrEqual(1);
     expect(physicalCores()).toBeLessThanOrEqual(logical);
     expect(sessionOptionsFor({ kind: 'cpu' }).intraOpNumThreads).toBe(physicalCores());
+  });
+
+  it('takes a thread count, and TWNN_THREADS gives one: a positive integer, else an error naming it', () => {
+    expect(sessionOptionsFor({ kind: 'cpu' }, 1).intraOpNumThreads).toBe(1);
+    expect(threadsFromEnvironment({})).toBeUndefined();
+    expect(threadsFromEnvironment({ TWNN_THREADS: '3' })).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'two']) expect(() => threadsFromEnvironment({ TWNN_THREADS: bad })).toThrow(`TWNN_THREADS must be a positive integer (onnxruntime's CPU threads per session), got '${bad}'`);
   });
 
   it('lists only the CUDA EP for cuda, with the device id, so nothing falls back to the CPU', () => {
