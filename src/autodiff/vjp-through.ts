@@ -85,10 +85,11 @@ export function vjpThrough(options: VjpThroughOptions): (Value | undefined)[] {
     pending.delete(d);
     return seeds;
   };
-  const inPass = new Set(nodes);
+  // Built on the first deferred node met: most passes have none.
+  let inPass: Set<Node> | undefined;
   const deferralAt = (node: Node): DeferredGradients | undefined => {
     const d = deferrals.get(node);
-    if (!d || d === options.resolving || !inPass.has(d.taker)) return undefined;
+    if (!d || d === options.resolving || !(inPass ??= new Set(nodes)).has(d.taker)) return undefined;
     if (!pending.has(d)) {
       // The first of its nodes met in reverse: only consumers outside them have pushed cotangents so far.
       const outside = new Map<Value, Value>();

@@ -17,24 +17,18 @@
 // (docs/performance/engine-changes.md, section 14).
 import { isStatic, type Graph, type Value } from '../ir/index.js';
 import { matmul } from './linalg.js';
-import { concat, constantOfShape, int64Constant, reshape, shapeOf, slice, transpose } from './shape.js';
+import { concat, int64Constant, reshape, shapeOf, slice, transpose } from './shape.js';
+import { zerosAlong } from './vjp/slice-adjoints.js';
 import type { Window } from './window.js';
 
 /**
- * `v` with `before` zeros ahead of and `after` zeros behind it along `axis` (a static
- * axis); the other dims may be symbolic (read with Shape at run time).
+ * `v` with `before` zeros ahead of and `after` zeros behind it along `axis`; the
+ * other dims may be symbolic (read with Shape at run time).
  *
  * @example const padded = zeroPad(g, xt, 2, 1, 1); // [C,N,H,W] -> [C,N,H+2,W]
  */
 export function zeroPad(g: Graph, v: Value, axis: number, before: number, after: number): Value {
-  const zeros = (width: number): Value => {
-    const dims = v.shape.map((d, i) => (i === axis ? width : d));
-    if (isStatic(dims)) return constantOfShape(g, dims as number[], 0, v.dtype);
-    // Runs of known dims become literals; each symbolic dim is read off v's shape.
-    const parts = dims.map((d, i) => (typeof d === 'number' ? int64Constant(g, [d]) : shapeOf(g, v, i, i + 1)));
-    return constantOfShape(g, concat(g, parts, 0), 0, v.dtype);
-  };
-  const pieces = [before > 0 ? zeros(before) : undefined, v, after > 0 ? zeros(after) : undefined].filter((p): p is Value => p !== undefined);
+  const pieces = [before > 0 ? zerosAlong(g, v, axis, before) : undefined, v, after > 0 ? zerosAlong(g, v, axis, after) : undefined].filter((p): p is Value => p !== undefined);
   return pieces.length === 1 ? v : concat(g, pieces, axis);
 }
 

@@ -45,8 +45,12 @@ function shapeWithAxis(g: Graph, like: Value, axis: number, count: Count): reado
   return concat(g, parts.filter((p): p is Value => !!p), 0);
 }
 
-/** Zeros shaped like `like` except `count` along `axis`. */
-function zerosAlong(g: Graph, like: Value, axis: number, count: Count): Value {
+/**
+ * Zeros shaped like `like` except `count` along `axis`.
+ *
+ * @example const pad = zerosAlong(g, x, 2, 1); // x [C,N,H,W] -> zeros [C,N,1,W]
+ */
+export function zerosAlong(g: Graph, like: Value, axis: number, count: Count): Value {
   const shape = shapeWithAxis(g, like, axis, count);
   return Array.isArray(shape) ? g.constant(Tensor.zeros(like.dtype, shape)) : constantOfShape(g, shape as Value, 0, like.dtype);
 }
